@@ -1,0 +1,6 @@
+/** The protocol shared by the edge, the runner and the worker. */
+export * from "./errors.ts";
+export * from "./events.ts";
+export * from "./limits.ts";
+export * from "./protocol.ts";
+export * from "./task.ts";

@@ -1,0 +1,28 @@
+/** Size bounds enforced at every boundary (edge, runner, worker). */
+export const LIMITS = {
+  /** A REST request body. */
+  maxBodyBytes: 256 * 1024,
+  /** One WebSocket frame from a phone. */
+  maxViewerFrameBytes: 64 * 1024,
+  /** One WebSocket frame from a runner (a batch of events). */
+  maxRunnerFrameBytes: 4 * 1024 * 1024,
+  /** A task prompt. */
+  maxPromptChars: 100_000,
+  /** A follow-up message. */
+  maxMessageChars: 20_000,
+  /** The JSON of one event's `data`. */
+  maxEventDataBytes: 64 * 1024,
+  /** Events in one runner batch. */
+  maxEventsPerBatch: 500,
+  /** Command output carried by one `tool.output` event; longer output is chunked. */
+  outputChunkBytes: 16 * 1024,
+  /** One line the worker writes on stdout. */
+  maxWorkerLineBytes: 128 * 1024,
+  /** An artifact uploaded by a runner. */
+  maxArtifactBytes: 25 * 1024 * 1024,
+  /** Events in one page of `GET /v1/tasks/:id/events`. */
+  maxEventsPage: 1000,
+  /** Tasks in one page of `GET /v1/tasks`. */
+  maxTasksPage: 100,
+  maxLabels: 16,
+} as const;

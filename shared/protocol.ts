@@ -1,0 +1,217 @@
+/**
+ * The Tether wire protocol: one discriminated union per direction.
+ *
+ *   phone  ──ws /v1/tasks/:id/ws?after=N──►  TaskRoom   PhoneToEdge / EdgeToPhone
+ *   runner ──ws /v1/runner/connect────────►  Account    control: hello, heartbeat, accept, reject
+ *   runner ──ws /v1/runner/tasks/:id/ws───►  TaskRoom   data: attach, events, heartbeat
+ *   runner ──stdin / stdout JSON lines────►  worker     RunnerToWorker / WorkerToRunner
+ *
+ * A phone opens a task's socket with `after=<last seq it holds>`; the TaskRoom sends every
+ * stored event after it, then `replayed`, then live events, each exactly once per socket.
+ *
+ * A runner says `hello` on its control socket; the Account answers `welcome` and pushes
+ * `assign` (a task under a lease, fenced by `epoch`). The runner answers `accept` or `reject`,
+ * then opens the task's data socket and says `attach`; the TaskRoom answers `attached` with
+ * the highest runner counter (`rseq`) it has stored for that epoch and every user command
+ * after the runner's `afterCommandSeq`. The runner sends `events` batches, each event tagged
+ * with its own per-task `rseq`; the TaskRoom stores them once, in order, and acks
+ * cumulatively after the write. Follow-ups and cancels reach the runner as `command`.
+ *
+ * The worker reads one `start` line, then `message` and `cancel` lines; it writes agent events
+ * as `{ wseq, type, data }` lines, `wseq` counting 1, 2, 3 … across the whole task (a resumed
+ * worker continues the count it is given).
+ *
+ * Every message may carry `v` (absent means 1); a message of another version is refused with
+ * an error frame `unsupported_version`.
+ */
+import { z } from "zod";
+import { ErrorCode } from "./errors.ts";
+import { AgentEventBody, Event, RunnerEventBody } from "./events.ts";
+import { LIMITS } from "./limits.ts";
+import { Labels, RepoRef, Task, TaskLimits, TaskStatus } from "./task.ts";
+
+export const PROTOCOL_VERSION = 1;
+const v = z.literal(PROTOCOL_VERSION).optional();
+const taskID = z.string().min(1).max(64);
+const epoch = z.number().int().positive();
+const errorFrame = z.object({
+  v,
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+  taskID: taskID.optional(),
+});
+export type ErrorFrame = z.infer<typeof errorFrame>;
+
+export function errorFrameOf(code: ErrorCode, message: string, taskID?: string): ErrorFrame {
+  return taskID === undefined ? { type: "error", code, message } : { type: "error", code, message, taskID };
+}
+
+// ── phone ⇄ edge ─────────────────────────────────────────────────────────────
+
+export const PhoneToEdge = z.discriminatedUnion("type", [
+  z.object({ v, type: z.literal("message"), text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }),
+  z.object({ v, type: z.literal("cancel") }),
+  z.object({ v, type: z.literal("ping") }),
+]);
+export type PhoneToEdge = z.infer<typeof PhoneToEdge>;
+
+export const EdgeToPhone = z.discriminatedUnion("type", [
+  z.object({ v, type: z.literal("event"), event: Event }),
+  z.object({ v, type: z.literal("events"), events: z.array(Event) }),
+  /** Every stored event after `after=` has been sent; what follows is live. */
+  z.object({ v, type: z.literal("replayed"), lastSeq: z.number().int().nonnegative(), status: TaskStatus }),
+  z.object({ v, type: z.literal("pong") }),
+  errorFrame,
+]);
+export type EdgeToPhone = z.infer<typeof EdgeToPhone>;
+
+// ── runner ⇄ edge ────────────────────────────────────────────────────────────
+
+export const HeldTask = z.object({ taskID, epoch });
+export type HeldTask = z.infer<typeof HeldTask>;
+
+/** One event as the runner sends it: its own counter, when it happened, and the body. */
+export const RunnerEvent = z.intersection(
+  z.object({ rseq: z.number().int().positive(), ts: z.string().max(40) }),
+  RunnerEventBody,
+);
+export type RunnerEvent = z.infer<typeof RunnerEvent>;
+
+export const RunnerToEdge = z.discriminatedUnion("type", [
+  // control socket (Account)
+  z.object({
+    v,
+    type: z.literal("hello"),
+    version: z.string().max(64),
+    labels: Labels,
+    capacity: z.number().int().min(0).max(256),
+    /** Tasks the runner holds now, so the edge keeps their leases. */
+    tasks: z.array(HeldTask).max(256),
+  }),
+  z.object({ v, type: z.literal("heartbeat"), tasks: z.array(HeldTask).max(256) }),
+  z.object({ v, type: z.literal("accept"), taskID, epoch }),
+  z.object({ v, type: z.literal("reject"), taskID, epoch, reason: z.string().max(2000) }),
+  // data socket (TaskRoom)
+  z.object({ v, type: z.literal("attach"), taskID, epoch, afterCommandSeq: z.number().int().nonnegative() }),
+  z.object({ v, type: z.literal("events"), taskID, epoch, events: z.array(RunnerEvent).min(1).max(LIMITS.maxEventsPerBatch) }),
+  z.object({ v, type: z.literal("ping"), taskID: taskID.optional() }),
+]);
+export type RunnerToEdge = z.infer<typeof RunnerToEdge>;
+
+/** What a runner receives with an assignment: everything needed to run the task. */
+export const Assignment = z.object({
+  task: Task,
+  epoch,
+  leaseSeconds: z.number().int().positive(),
+});
+export type Assignment = z.infer<typeof Assignment>;
+
+/** A user's command, as it stands in the task log. */
+export const Command = z.discriminatedUnion("kind", [
+  z.object({ seq: z.number().int().positive(), kind: z.literal("message"), text: z.string() }),
+  z.object({ seq: z.number().int().positive(), kind: z.literal("cancel") }),
+]);
+export type Command = z.infer<typeof Command>;
+
+export const EdgeToRunner = z.discriminatedUnion("type", [
+  // control socket
+  z.object({
+    v,
+    type: z.literal("welcome"),
+    runnerID: z.string(),
+    heartbeatSeconds: z.number().int().positive(),
+    leaseSeconds: z.number().int().positive(),
+  }),
+  z.object({ v, type: z.literal("assign"), assignment: Assignment }),
+  /** The assignment is withdrawn (lease lost, task cancelled or finished elsewhere): stop it. */
+  z.object({ v, type: z.literal("revoke"), taskID, epoch, reason: z.string() }),
+  // data socket
+  z.object({
+    v,
+    type: z.literal("attached"),
+    taskID,
+    epoch,
+    /** The highest `rseq` stored for this epoch (0 if none): resend everything after it. */
+    ackedRseq: z.number().int().nonnegative(),
+    commands: z.array(Command),
+  }),
+  /** Every event up to and including `rseq` of `epoch` is stored. */
+  z.object({ v, type: z.literal("ack"), taskID, epoch, rseq: z.number().int().nonnegative() }),
+  z.object({ v, type: z.literal("command"), taskID, command: Command }),
+  z.object({ v, type: z.literal("pong") }),
+  errorFrame,
+]);
+export type EdgeToRunner = z.infer<typeof EdgeToRunner>;
+
+// ── runner ⇄ worker (stdin / stdout JSON lines) ──────────────────────────────
+
+/** What the worker needs to know of its task. */
+export const WorkerTask = z.object({
+  taskID,
+  prompt: z.string(),
+  model: z.string().optional(),
+  limits: TaskLimits,
+  repo: RepoRef.extend({ branch: z.string().optional() }),
+});
+export type WorkerTask = z.infer<typeof WorkerTask>;
+
+export const RunnerToWorker = z.discriminatedUnion("type", [
+  z.object({
+    v,
+    type: z.literal("start"),
+    task: WorkerTask,
+    /** Continue the conversation saved in the state directory instead of starting anew. */
+    resume: z.boolean().default(false),
+    /** The next line's `wseq` is this plus one. */
+    lastWseq: z.number().int().nonnegative().default(0),
+  }),
+  z.object({ v, type: z.literal("message"), text: z.string().min(1).max(LIMITS.maxMessageChars) }),
+  z.object({ v, type: z.literal("cancel") }),
+]);
+export type RunnerToWorker = z.input<typeof RunnerToWorker>;
+
+/** One stdout line of the worker: an agent event with the worker's own sequence number. */
+export const WorkerToRunner = z.intersection(z.object({ v, wseq: z.number().int().positive() }), AgentEventBody);
+export type WorkerToRunner = z.infer<typeof WorkerToRunner>;
+
+// ── parsing ──────────────────────────────────────────────────────────────────
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorFrame };
+
+/**
+ * Parses one frame or line: size bound, JSON, version, then the schema. Never throws; a
+ * bad frame comes back as the error frame to answer with.
+ */
+export function parseFrame<S extends z.ZodType>(schema: S, raw: string | ArrayBuffer | Uint8Array, maxBytes: number): Parsed<z.infer<S>> {
+  const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
+  const bytes = typeof raw === "string" ? new TextEncoder().encode(raw).byteLength : raw.byteLength;
+  if (bytes > maxBytes) {
+    return { ok: false, error: errorFrameOf(ErrorCode.PayloadTooLarge, `frame of ${bytes} bytes is over the ${maxBytes} byte limit`) };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: errorFrameOf(ErrorCode.InvalidFrame, "frame is not JSON") };
+  }
+  if (typeof json === "object" && json !== null && "v" in json && json.v !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      error: errorFrameOf(ErrorCode.UnsupportedVersion, `protocol version ${String(json.v)} is not supported (this side speaks ${PROTOCOL_VERSION})`),
+    };
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    return { ok: false, error: errorFrameOf(ErrorCode.InvalidFrame, describeIssues(result.error)) };
+  }
+  return { ok: true, value: result.data };
+}
+
+/** A short, client-safe description of what is wrong with a value. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}

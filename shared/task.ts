@@ -1,0 +1,120 @@
+/**
+ * The task record and the public request bodies that create and steer a task.
+ */
+import { z } from "zod";
+import { LIMITS } from "./limits.ts";
+
+export const TaskStatus = z.enum([
+  "queued",
+  "assigned",
+  "running",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "lost",
+]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed", "cancelled", "lost"];
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export const Label = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$/, "labels are letters, digits and _ . : -");
+export const Labels = z.array(Label).max(LIMITS.maxLabels);
+
+export const TaskLimits = z
+  .object({
+    maxTurns: z.number().int().min(1).max(1000).optional(),
+    maxTokens: z.number().int().min(1).max(100_000_000).optional(),
+    maxCostUSD: z.number().positive().max(10_000).optional(),
+    timeoutMinutes: z.number().int().min(1).max(24 * 60).optional(),
+  })
+  .strict();
+export type TaskLimits = z.infer<typeof TaskLimits>;
+
+export const RepoRef = z
+  .object({
+    url: z
+      .string()
+      .min(1)
+      .max(2048)
+      .refine((u) => /^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/.test(u), "a git URL (https, ssh, git@, file or an absolute path)"),
+    ref: z.string().min(1).max(255).optional(),
+  })
+  .strict();
+export type RepoRef = z.infer<typeof RepoRef>;
+
+export const CreateTaskRequest = z
+  .object({
+    repo: RepoRef,
+    prompt: z.string().trim().min(1).max(LIMITS.maxPromptChars),
+    model: z.string().min(1).max(128).optional(),
+    labels: Labels.optional(),
+    limits: TaskLimits.optional(),
+  })
+  .strict();
+export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
+
+export const MessageRequest = z.object({ text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }).strict();
+export type MessageRequest = z.infer<typeof MessageRequest>;
+
+export const Usage = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative(),
+  cacheWriteTokens: z.number().int().nonnegative(),
+  costUSD: z.number().nonnegative(),
+  modelCalls: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+export const EMPTY_USAGE: Usage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  costUSD: 0,
+  modelCalls: 0,
+};
+
+export const DiffStat = z.object({
+  files: z.number().int().nonnegative(),
+  insertions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+});
+export type DiffStat = z.infer<typeof DiffStat>;
+
+export const Task = z.object({
+  id: z.string(),
+  title: z.string(),
+  repo: RepoRef,
+  prompt: z.string(),
+  model: z.string().nullable(),
+  labels: z.array(z.string()),
+  limits: TaskLimits,
+  status: TaskStatus,
+  /** Why the task is in its status, when that needs saying (failed, lost, cancelled). */
+  statusReason: z.string().nullable(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  runnerID: z.string().nullable(),
+  /** The highest event `seq` in the task's log. */
+  lastSeq: z.number().int().nonnegative(),
+  usage: Usage,
+  diff: DiffStat.nullable(),
+  branch: z.string().nullable(),
+});
+export type Task = z.infer<typeof Task>;
+
+/** The title shown in lists: the prompt's first line, shortened. */
+export function titleFromPrompt(prompt: string): string {
+  const line = prompt.trim().split("\n", 1)[0] ?? "";
+  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+}
