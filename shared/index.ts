@@ -4,3 +4,4 @@ export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./protocol.ts";
 export * from "./task.ts";
+export * from "./api.ts";

@@ -57,7 +57,7 @@ describe("worker lines", () => {
   });
 
   it("fills the start line's defaults", () => {
-    const start = RunnerToWorker.parse({ type: "start", task: { taskID: "t", prompt: "p", limits: {}, repo: { url: "/r" } } });
+    const start = RunnerToWorker.parse({ type: "start", task: { taskID: "t", prompt: "p", limits: {}, repo: { url: "/r" } }, proxy: { socketPath: "/run/tether/model.sock", token: "t" } });
     expect(start).toMatchObject({ resume: false, lastWseq: 0 });
   });
 });

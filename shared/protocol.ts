@@ -161,6 +161,8 @@ export const RunnerToWorker = z.discriminatedUnion("type", [
     v,
     type: z.literal("start"),
     task: WorkerTask,
+    /** The runner's model proxy: an HTTP endpoint on a unix socket, and this task's token for it. */
+    proxy: z.object({ socketPath: z.string().min(1), token: z.string().min(1) }),
     /** Continue the conversation saved in the state directory instead of starting anew. */
     resume: z.boolean().default(false),
     /** The next line's `wseq` is this plus one. */
