@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CONFIG_KEYS, configPath, loadConfig, redactConfig, writeConfigFile } from "./config.ts";
+
+const home = () => mkdtempSync(join(tmpdir(), "tether-config-"));
+
+describe("loadConfig", () => {
+  it("applies defaults when nothing is set", () => {
+    const h = home();
+    const r = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config).toMatchObject({ home: h, workerImage: "tether-worker:latest", capacity: 2, sandbox: "docker", push: false, batchMaxEvents: 100, batchMaxMs: 10 });
+    expect(r.config.anthropicAPIKey).toBeUndefined();
+  });
+
+  it("takes flags over environment over file", () => {
+    const h = home();
+    writeConfigFile(h, { capacity: 3, workerImage: "from-file", labels: ["gpu"] });
+    const env = { TETHER_RUNNER_HOME: h, TETHER_CAPACITY: "5", ANTHROPIC_API_KEY: "sk-test", TETHER_PUSH: "yes" };
+    const r = loadConfig({ capacity: "7" }, env);
+    expect(r.ok && r.config).toMatchObject({ capacity: 7, workerImage: "from-file", labels: ["gpu"], anthropicAPIKey: "sk-test", push: true });
+    const r2 = loadConfig({}, env);
+    expect(r2.ok && r2.config.capacity).toBe(5);
+  });
+
+  it("splits comma labels and rejects bad ones, naming flag and variable", () => {
+    const h = home();
+    const good = loadConfig({ labels: "a, b:c" }, { TETHER_RUNNER_HOME: h });
+    expect(good.ok && good.config.labels).toEqual(["a", "b:c"]);
+    const bad = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_LABELS: "ok,no spaces!" });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.problems[0]).toContain("--labels");
+    expect(bad.problems[0]).toContain("TETHER_LABELS");
+  });
+
+  it("rejects bad values and a broken file with clear problems", () => {
+    const h = home();
+    const r = loadConfig({ capacity: "lots", sandbox: "vm", edgeURL: "ftp://x" }, { TETHER_RUNNER_HOME: h });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.join("\n")).toMatch(/capacity[\s\S]*sandbox|sandbox[\s\S]*capacity/);
+    writeFileSync(configPath(h), "{ nope");
+    const broken = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(!broken.ok && broken.problems[0]).toContain("not valid JSON");
+    writeFileSync(configPath(h), JSON.stringify({ capcity: 2 }));
+    const typo = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(!typo.ok && typo.problems[0]).toContain("unknown keys: capcity");
+  });
+
+  it("gives every key a distinct variable and flag", () => {
+    const specs = Object.values(CONFIG_KEYS);
+    expect(new Set(specs.map((s) => s.env)).size).toBe(specs.length);
+    expect(new Set(specs.map((s) => s.flag)).size).toBe(specs.length);
+  });
+});
+
+describe("writeConfigFile", () => {
+  it("merges, writes mode 0600 and never stores home", () => {
+    const h = home();
+    writeConfigFile(h, { edgeURL: "http://127.0.0.1:1", credential: "cred" });
+    writeConfigFile(h, { name: "vps", home: "/elsewhere" });
+    expect(statSync(configPath(h)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(configPath(h), "utf8"))).toEqual({ edgeURL: "http://127.0.0.1:1", credential: "cred", name: "vps" });
+  });
+
+  it("masks secrets when redacting", () => {
+    const r = loadConfig({ credential: "c", anthropicAPIKey: "k" }, { TETHER_RUNNER_HOME: home() });
+    expect(r.ok && redactConfig(r.config)).toMatchObject({ credential: "(set)", anthropicAPIKey: "(set)" });
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The runner's configuration: one zod schema fed by flags, environment and the config file
+ * (`$TETHER_RUNNER_HOME/config.json`, mode 0600), in that order of precedence, then defaults.
+ *
+ * Every key in `CONFIG_KEYS` has an environment variable and a flag of the same meaning; the
+ * file uses the key itself. `loadConfig` never throws on bad input: it returns the problems.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { Label } from "../shared/task.ts";
+
+const bool = z.preprocess((v) => {
+  if (typeof v !== "string") return v;
+  const s = v.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(s)) return true;
+  if (["0", "false", "no", "off", ""].includes(s)) return false;
+  return v;
+}, z.boolean());
+const labels = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(Label).max(16),
+);
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
+
+export const RunnerConfig = z.object({
+  home: z.string().min(1),
+  edgeURL: url.optional(),
+  credential: z.string().min(1).optional(),
+  runnerID: z.string().min(1).optional(),
+  name: z.string().min(1).max(64).optional(),
+  labels: labels.default([]),
+  capacity: int(0, 256).default(2),
+  anthropicAPIKey: z.string().min(1).optional(),
+  anthropicBaseURL: url.default("https://api.anthropic.com"),
+  workerImage: z.string().min(1).default("tether-worker:latest"),
+  sandbox: z.enum(["docker", "process"]).default("docker"),
+  memoryMB: int(32, 1_048_576).default(2048),
+  cpus: z.coerce.number().positive().max(1024).default(2),
+  pids: int(16, 1_000_000).default(512),
+  gitToken: z.string().min(1).optional(),
+  gitSSHKey: z.string().min(1).optional(),
+  gitUser: z.string().min(1).default("x-access-token"),
+  push: bool.default(false),
+  cloneDepth: int(0, 1_000_000).default(1),
+  workspaceCleanup: z.enum(["always", "on-success", "never"]).default("always"),
+  metricsPort: int(1, 65535).optional(),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  batchMaxEvents: int(1, 500).default(100),
+  batchMaxMs: int(0, 10_000).default(10),
+  outboxMax: int(100, 10_000_000).default(100_000),
+  stopGraceSeconds: int(0, 3600).default(10),
+});
+export type RunnerConfig = z.infer<typeof RunnerConfig>;
+export type ConfigKey = keyof RunnerConfig;
+
+export interface KeySpec {
+  env: string;
+  flag: string;
+  help: string;
+  secret?: boolean;
+}
+
+/** The environment variable and flag of every key. */
+export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
+  home: { env: "TETHER_RUNNER_HOME", flag: "--home", help: "directory for config.json and the journal (default ~/.config/tether-runner)" },
+  edgeURL: { env: "TETHER_EDGE_URL", flag: "--edge", help: "the edge's base URL, e.g. https://tether.example.com" },
+  credential: { env: "TETHER_RUNNER_CREDENTIAL", flag: "--credential", help: "the runner credential (written by `register`)", secret: true },
+  runnerID: { env: "TETHER_RUNNER_ID", flag: "--runner-id", help: "this runner's ID (written by `register`)" },
+  name: { env: "TETHER_RUNNER_NAME", flag: "--name", help: "a name shown in the app" },
+  labels: { env: "TETHER_LABELS", flag: "--labels", help: "comma-separated labels tasks can ask for" },
+  capacity: { env: "TETHER_CAPACITY", flag: "--capacity", help: "tasks run at once (default 2)" },
+  anthropicAPIKey: { env: "ANTHROPIC_API_KEY", flag: "--anthropic-api-key", help: "the model key; never enters a container", secret: true },
+  anthropicBaseURL: { env: "ANTHROPIC_BASE_URL", flag: "--anthropic-base-url", help: "the model API (default https://api.anthropic.com)" },
+  workerImage: { env: "TETHER_WORKER_IMAGE", flag: "--worker-image", help: "the worker image (default tether-worker:latest)" },
+  sandbox: { env: "TETHER_SANDBOX", flag: "--sandbox", help: "docker (default) or process (isolates nothing)" },
+  memoryMB: { env: "TETHER_MEMORY_MB", flag: "--memory-mb", help: "memory per container in MB (default 2048)" },
+  cpus: { env: "TETHER_CPUS", flag: "--cpus", help: "CPUs per container (default 2)" },
+  pids: { env: "TETHER_PIDS", flag: "--pids", help: "process limit per container (default 512)" },
+  gitToken: { env: "TETHER_GIT_TOKEN", flag: "--git-token", help: "HTTPS token for clone and push", secret: true },
+  gitSSHKey: { env: "TETHER_GIT_SSH_KEY", flag: "--git-ssh-key", help: "path of an SSH private key for clone and push" },
+  gitUser: { env: "TETHER_GIT_USER", flag: "--git-user", help: "user name sent with the HTTPS token (default x-access-token)" },
+  push: { env: "TETHER_PUSH", flag: "--push", help: "push each task's branch when it finishes (true/false, default false)" },
+  cloneDepth: { env: "TETHER_CLONE_DEPTH", flag: "--clone-depth", help: "clone depth, 0 for full history (default 1)" },
+  workspaceCleanup: { env: "TETHER_WORKSPACE_CLEANUP", flag: "--workspace-cleanup", help: "always (default), on-success or never" },
+  metricsPort: { env: "TETHER_METRICS_PORT", flag: "--metrics-port", help: "serve Prometheus /metrics on 127.0.0.1:PORT" },
+  logLevel: { env: "TETHER_LOG_LEVEL", flag: "--log-level", help: "trace, debug, info (default), warn, error, silent" },
+  batchMaxEvents: { env: "TETHER_BATCH_MAX_EVENTS", flag: "--batch-max-events", help: "events per frame to the edge (default 100)" },
+  batchMaxMs: { env: "TETHER_BATCH_MAX_MS", flag: "--batch-max-ms", help: "longest wait before a frame is sent, ms (default 10)" },
+  outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
+  stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
+};
+
+/** Keys `register` writes into the file. */
+export type StoredConfig = Partial<Record<ConfigKey, unknown>>;
+
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  return join(base, "tether-runner");
+}
+
+export function configPath(home: string): string {
+  return join(home, "config.json");
+}
+
+export type Loaded = { ok: true; config: RunnerConfig } | { ok: false; problems: string[] };
+
+/**
+ * Merges flags (already keyed by config key), environment and file, then validates.
+ * Problems name the key together with its flag and variable so the fix is obvious.
+ */
+export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process.env): Loaded {
+  const home = String(flags.home ?? env.TETHER_RUNNER_HOME ?? defaultHome(env));
+  const file = readConfigFile(home);
+  if (!file.ok) return { ok: false, problems: [file.problem] };
+  const merged: StoredConfig = { ...file.value };
+  for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
+    const fromEnv = env[spec.env];
+    if (fromEnv !== undefined && fromEnv !== "") merged[key] = fromEnv;
+    if (flags[key] !== undefined) merged[key] = flags[key];
+  }
+  merged.home = home;
+  const parsed = RunnerConfig.safeParse(merged);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => {
+      const key = issue.path[0] as ConfigKey | undefined;
+      const spec = key ? CONFIG_KEYS[key] : undefined;
+      const where = spec ? `${key} (${spec.flag}, ${spec.env}, or "${key}" in ${configPath(home)})` : "config";
+      return `${where}: ${issue.message}`;
+    }),
+  };
+}
+
+type FileRead = { ok: true; value: StoredConfig } | { ok: false; problem: string };
+
+export function readConfigFile(home: string): FileRead {
+  const path = configPath(home);
+  if (!existsSync(path)) return { ok: true, value: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    return { ok: false, problem: `${path} is not valid JSON: ${(err as Error).message}` };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { ok: false, problem: `${path} must hold a JSON object` };
+  }
+  const unknown = Object.keys(json).filter((k) => !(k in CONFIG_KEYS) || k === "home");
+  if (unknown.length > 0) return { ok: false, problem: `${path} has unknown keys: ${unknown.join(", ")}` };
+  return { ok: true, value: json as StoredConfig };
+}
+
+/** Merges `values` into the config file, written atomically with mode 0600. */
+export function writeConfigFile(home: string, values: StoredConfig): void {
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const current = readConfigFile(home);
+  const next = { ...(current.ok ? current.value : {}), ...values };
+  delete next.home;
+  const path = configPath(home);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+/** The config with secrets masked, for `status` and logs. */
+export function redactConfig(config: RunnerConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
+    if (spec.secret && out[key] !== undefined) out[key] = "(set)";
+  }
+  return out;
+}
