@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 
-export class TaskRoom extends DurableObject<Env> {}
+export { TaskRoom } from "./task-room.ts";
 export class Account extends DurableObject<Env> {}
 
 export default {

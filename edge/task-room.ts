@@ -1,0 +1,552 @@
+/**
+ * TaskRoom: one Durable Object per task, the only sequencer of its event log.
+ *
+ * It holds the task record, the log (`seq` 1, 2, 3 … with no gaps), the lease and the
+ * sockets. The Worker names it `idFromName(taskID)`, calls it by RPC and forwards WebSocket
+ * upgrades after authenticating the caller (`x-tether-account` plus `x-tether-user` on
+ * `/viewer?after=N`, or `x-tether-runner` on `/runner`). Another account gets `null` (404).
+ *
+ * - Viewers get every event after `after` in `events` frames, then `replayed`, then live
+ *   events. The replay and the accept happen in one synchronous turn, and every append fans
+ *   out in the turn that writes it, so each socket sees each `seq` exactly once, also across
+ *   hibernation (the state is in SQLite and the socket attachments).
+ * - The lease holder's data socket says `attach`, then sends `events` batches tagged
+ *   `(epoch, rseq)`. A batch is one transaction; the cumulative `ack` follows the write (the
+ *   output gate holds every send until the write is durable); repeats are dropped and acked.
+ *   Frames of an older epoch get `stale_epoch` and the socket is closed.
+ * - Users' messages and cancels become log events and reach the attached runner as
+ *   `command`; `attach` re-delivers those after the runner's `afterCommandSeq`.
+ * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`.
+ * - Status changes (and usage, at most every few seconds) reach the Account's index.
+ *
+ * Errors callers map to HTTP come back as values (`RoomError`), never thrown.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  ErrorCode,
+  LIMITS,
+  PhoneToEdge,
+  RunnerToEdge,
+  errorBody,
+  errorFrameOf,
+  isTerminal,
+  parseFrame,
+  type Command,
+  type ErrorFrame,
+  type Event,
+  type Task,
+  type TaskStatus,
+} from "../shared/index.ts";
+import { applyRunnerEvent, planBatch, type TaskChange } from "./task-room-batch.ts";
+import { eventsFrame, replayFrames } from "./task-room-frames.ts";
+import { TaskRoomStore, parseStoredEvent, type Lease, type NewEvent, type RoomRecord, type StoredEvent } from "./task-room-store.ts";
+
+export type RoomError = { error: { code: ErrorCode; message: string } };
+export type UserCommand = { kind: "message"; text: string } | { kind: "cancel" };
+
+/** What the room needs of the Account; called by RPC, failures are logged (the room is the truth). */
+type AccountIndex = { taskChanged(task: Task): Promise<void> };
+
+type ViewerAttachment = { role: "viewer"; user: string };
+type RunnerAttachment = { role: "runner"; runnerID: string; epoch: number | null };
+type Attachment = ViewerAttachment | RunnerAttachment;
+
+export const DEFAULT_LEASE_SECONDS = 90;
+/** Usage and diff reach the Account at most this often; status changes go at once. */
+const SUMMARY_REPORT_MS = 5_000;
+/** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
+const LEASE_RENEW_STEP_MS = 1_000;
+const PING = '{"type":"ping"}';
+const PONG = '{"type":"pong"}';
+const SUBPROTOCOL = "tether.v1";
+
+const CLOSE_REVOKED = 4403;
+const CLOSE_REPLACED = 4409;
+const CLOSE_GONE = 4410;
+
+export class TaskRoom extends DurableObject<Env> {
+  private readonly store: TaskRoomStore;
+  /** The room row, loaded once per wake-up; `undefined` until read. */
+  private room: RoomRecord | null | undefined;
+  /** Events written in this turn and not yet sent to viewers. */
+  private pending: StoredEvent[] = [];
+  private accountReports: Promise<void> = Promise.resolve();
+  private lastSummaryReport = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new TaskRoomStore(ctx.storage.sql);
+    // Answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  // ── RPC ───────────────────────────────────────────────────────────────────
+
+  async create(accountID: string, task: Task): Promise<Task> {
+    const existing = this.load();
+    if (existing) {
+      if (existing.accountID !== accountID || existing.task.id !== task.id) {
+        throw new Error(`task room ${existing.task.id} already exists for another task or account`);
+      }
+      return existing.task;
+    }
+    const now = new Date().toISOString();
+    const record: RoomRecord = {
+      accountID,
+      task: { ...task, status: "queued", statusReason: null, runnerID: null, lastSeq: 0, updatedAt: now },
+      lease: null,
+    };
+    this.write(() => {
+      this.store.insertRoom(accountID, record.task);
+      this.room = record;
+      this.appendEdgeEvents([{ type: "status", data: { status: "queued" } }]);
+    });
+    return record.task;
+  }
+
+  async getTask(accountID: string): Promise<Task | null> {
+    return this.roomOf(accountID)?.task ?? null;
+  }
+
+  async listEvents(accountID: string, after: number, limit: number): Promise<{ events: Event[]; nextAfter: number } | null> {
+    if (!this.roomOf(accountID)) return null;
+    const from = Number.isSafeInteger(after) && after > 0 ? after : 0;
+    const count = Number.isSafeInteger(limit) ? Math.min(Math.max(limit, 1), LIMITS.maxEventsPage) : LIMITS.maxEventsPage;
+    const events = this.store.eventsAfter(from, count).map(parseStoredEvent);
+    return { events, nextAfter: events.at(-1)?.seq ?? from };
+  }
+
+  async command(accountID: string, by: string, command: UserCommand): Promise<{ task: Task; seq: number } | RoomError | null> {
+    const room = this.roomOf(accountID);
+    if (!room) return null;
+    const task = room.task;
+    if (isTerminal(task.status)) {
+      return { error: { code: ErrorCode.TaskFinished, message: `task ${task.id} is ${task.status}` } };
+    }
+    if (command.kind === "message") {
+      const text = typeof command.text === "string" ? command.text.trim() : "";
+      if (text.length === 0 || text.length > LIMITS.maxMessageChars) {
+        return { error: { code: ErrorCode.InvalidBody, message: `a message is 1 to ${LIMITS.maxMessageChars} characters` } };
+      }
+    } else if (command.kind !== "cancel") {
+      return { error: { code: ErrorCode.InvalidBody, message: "a command is a message or a cancel" } };
+    }
+    // A task no runner has taken up yet ends at once; otherwise the runner stops it.
+    const endsNow = command.kind === "cancel" && (task.status === "queued" || (task.status === "assigned" && !room.lease?.attached));
+    let stored: Command | undefined;
+    this.write(() => {
+      const data = command.kind === "message" ? { text: command.text.trim(), by } : { by };
+      const [event] = this.appendEdgeEvents([{ type: command.kind === "message" ? "user.message" : "user.cancel", data }]);
+      stored = command.kind === "message" ? { seq: event!.seq, kind: "message", text: command.text.trim() } : { seq: event!.seq, kind: "cancel" };
+      this.store.insertCommand(stored);
+      if (endsNow) {
+        this.setStatus("cancelled", `cancelled by ${by} before a runner started it`);
+        this.setLease(null);
+      }
+    });
+    this.broadcastPending();
+    if (endsNow) {
+      this.cancelAlarm();
+      this.reportToAccount(true);
+    } else {
+      this.sendToHolder(JSON.stringify({ type: "command", taskID: task.id, command: stored }));
+    }
+    return { task, seq: stored!.seq };
+  }
+
+  async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
+    const room = this.load();
+    if (!room || isTerminal(room.task.status)) return false;
+    const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : DEFAULT_LEASE_SECONDS;
+    const lease = room.lease;
+    if (lease && lease.runnerID === runnerID && lease.epoch === epoch) {
+      this.renew(lease);
+      return true;
+    }
+    if (lease && epoch <= lease.epoch) return false;
+    if (!(room.task.status === "queued" || (room.task.status === "assigned" && !lease?.attached))) return false;
+    const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
+    this.write(() => {
+      room.task.runnerID = runnerID;
+      this.setStatus("assigned", null, { runnerID });
+      this.setLease(next);
+    });
+    this.broadcastPending();
+    this.closeRunners((a) => a.epoch !== null && a.epoch !== epoch, CLOSE_REPLACED, "the task was assigned again");
+    this.scheduleAlarm(next.expiresAt);
+    return true;
+  }
+
+  async requeue(epoch: number, reason: string): Promise<void> {
+    const room = this.load();
+    const lease = room?.lease;
+    if (!room || !lease || lease.epoch !== epoch || lease.attached || room.task.status !== "assigned") return;
+    this.write(() => {
+      room.task.runnerID = null;
+      this.setStatus("queued", String(reason).slice(0, 2000));
+      this.setLease(null);
+    });
+    this.broadcastPending();
+    this.cancelAlarm();
+  }
+
+  async renewLease(runnerID: string, epoch: number): Promise<boolean> {
+    const room = this.load();
+    const lease = room?.lease;
+    if (!room || !lease || lease.runnerID !== runnerID || lease.epoch !== epoch || isTerminal(room.task.status)) return false;
+    this.renew(lease);
+    return true;
+  }
+
+  async holdsLease(accountID: string, runnerID: string, epoch: number): Promise<boolean> {
+    const room = this.roomOf(accountID);
+    const lease = room?.lease;
+    return !!room && !!lease && lease.runnerID === runnerID && lease.epoch === epoch && room.task.status !== "lost";
+  }
+
+  async revokeRunner(runnerID: string, reason: string): Promise<void> {
+    this.closeRunners((a) => a.runnerID === runnerID, CLOSE_REVOKED, "runner revoked");
+    const room = this.load();
+    if (room?.lease?.runnerID === runnerID && !isTerminal(room.task.status)) this.markLost(String(reason).slice(0, 2000));
+  }
+
+  // ── sockets ───────────────────────────────────────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    try {
+      return this.upgrade(request);
+    } catch (err) {
+      console.error({ msg: "task room upgrade failed", err: String(err) });
+      return Response.json(errorBody(ErrorCode.Internal, "internal error"), { status: 500 });
+    }
+  }
+
+  private upgrade(request: Request): Response {
+    const room = this.roomOf(request.headers.get("x-tether-account") ?? "");
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !room) {
+      return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
+    }
+    const url = new URL(request.url);
+    const user = request.headers.get("x-tether-user");
+    const runnerID = request.headers.get("x-tether-runner");
+    let attachment: Attachment;
+    if (url.pathname === "/viewer" && user) {
+      attachment = { role: "viewer", user };
+    } else if (url.pathname === "/runner" && runnerID) {
+      attachment = { role: "runner", runnerID, epoch: null };
+    } else {
+      return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
+    }
+    let after = 0;
+    if (attachment.role === "viewer" && url.searchParams.has("after")) {
+      const raw = url.searchParams.get("after") ?? "";
+      after = /^\d{1,15}$/.test(raw) ? Number(raw) : -1;
+      if (after < 0) {
+        return Response.json(errorBody(ErrorCode.BadRequest, "after must be a non-negative integer"), { status: 400 });
+      }
+    }
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server, attachment.role === "viewer" ? ["viewer"] : ["runner"]);
+    server.serializeAttachment(attachment);
+    // Replay in the same turn as the accept: no append can fall between the two.
+    if (attachment.role === "viewer") this.replay(server, after);
+    const headers = new Headers();
+    if (request.headers.has("Sec-WebSocket-Protocol")) headers.set("Sec-WebSocket-Protocol", SUBPROTOCOL);
+    return new Response(null, { status: 101, webSocket: pair[0], headers });
+  }
+
+  private replay(ws: WebSocket, after: number): void {
+    const task = this.load()!.task;
+    let from = after;
+    while (from < task.lastSeq) {
+      const page = this.store.eventsAfter(from, LIMITS.maxEventsPage);
+      if (page.length === 0) break;
+      for (const frame of replayFrames(page)) ws.send(frame);
+      from = page.at(-1)!.seq;
+    }
+    ws.send(JSON.stringify({ type: "replayed", lastSeq: task.lastSeq, status: task.status }));
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as Attachment | null;
+    try {
+      if (attachment?.role === "viewer") await this.onViewerFrame(ws, attachment, message);
+      else if (attachment?.role === "runner") this.onRunnerFrame(ws, attachment, message);
+    } catch (err) {
+      console.error({ msg: "task room frame failed", taskID: this.room?.task.id, role: attachment?.role, err: String(err) });
+      send(ws, errorFrameOf(ErrorCode.Internal, "internal error"));
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Complete the close handshake; codes such as 1005 and 1006 cannot be sent back.
+    try {
+      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, reason);
+    } catch {
+      // The socket is already closed.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    console.error({ msg: "task room socket error", taskID: this.room?.task.id, err: String(error) });
+  }
+
+  private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
+    const parsed = parseFrame(PhoneToEdge, message, LIMITS.maxViewerFrameBytes);
+    if (!parsed.ok) return send(ws, parsed.error);
+    const frame = parsed.value;
+    if (frame.type === "ping") return ws.send(PONG);
+    const room = this.load()!;
+    const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: "cancel" });
+    if (result && "error" in result) send(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
+  }
+
+  private onRunnerFrame(ws: WebSocket, runner: RunnerAttachment, message: string | ArrayBuffer): void {
+    const room = this.load()!;
+    const parsed = parseFrame(RunnerToEdge, message, LIMITS.maxRunnerFrameBytes);
+    if (!parsed.ok) return send(ws, { ...parsed.error, taskID: room.task.id });
+    const frame = parsed.value;
+    const held = room.lease && room.lease.runnerID === runner.runnerID && room.lease.epoch === runner.epoch;
+    if (held && !isTerminal(room.task.status)) this.renew(room.lease!);
+    if (frame.type === "ping") return ws.send(PONG);
+    if (frame.type !== "attach" && frame.type !== "events") {
+      return send(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
+    }
+    if (frame.taskID !== room.task.id) {
+      return send(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${frame.taskID}`, room.task.id));
+    }
+    const refused = this.checkHolder(runner.runnerID, frame.epoch);
+    if (refused) {
+      send(ws, refused);
+      return closeSocket(ws, refused.code === ErrorCode.StaleEpoch ? CLOSE_REPLACED : CLOSE_REVOKED, refused.message);
+    }
+    if (frame.type === "attach") return this.attach(ws, runner, frame.epoch, frame.afterCommandSeq);
+    if (runner.epoch !== frame.epoch) {
+      return send(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
+    }
+    this.storeBatch(ws, frame.epoch, frame.events);
+  }
+
+  /** The refusal for a runner frame of (runnerID, epoch), or null when they hold the lease. */
+  private checkHolder(runnerID: string, epoch: number): ErrorFrame | null {
+    const room = this.load()!;
+    const lease = room.lease;
+    const taskID = room.task.id;
+    if (lease && epoch < lease.epoch) {
+      return errorFrameOf(ErrorCode.StaleEpoch, `epoch ${epoch} is over; the task is at epoch ${lease.epoch}`, taskID);
+    }
+    if (!lease || lease.runnerID !== runnerID || lease.epoch !== epoch) {
+      return errorFrameOf(ErrorCode.NotLeased, `task ${taskID} is not leased to runner ${runnerID} at epoch ${epoch}`, taskID);
+    }
+    return null;
+  }
+
+  private attach(ws: WebSocket, runner: RunnerAttachment, epoch: number, afterCommandSeq: number): void {
+    const room = this.load()!;
+    const lease = room.lease!;
+    this.closeRunners((_, socket) => socket !== ws, CLOSE_REPLACED, "replaced by a newer data socket");
+    ws.serializeAttachment({ ...runner, epoch } satisfies RunnerAttachment);
+    if (!lease.attached) this.setLease({ ...lease, attached: true });
+    ws.send(
+      JSON.stringify({
+        type: "attached",
+        taskID: room.task.id,
+        epoch,
+        ackedRseq: this.store.maxRseq(epoch),
+        commands: this.store.commandsAfter(afterCommandSeq),
+      }),
+    );
+  }
+
+  private storeBatch(ws: WebSocket, epoch: number, events: Parameters<typeof planBatch>[1]): void {
+    const room = this.load()!;
+    const task = room.task;
+    const storedMax = this.store.maxRseq(epoch);
+    const plan = planBatch(task.id, events, storedMax, task.status);
+    if (!plan.ok) return send(ws, plan.error);
+    const change: TaskChange = { status: false, summary: false };
+    if (plan.accept.length > 0) {
+      this.write(() => {
+        for (const event of plan.accept) {
+          this.appendOne({ ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq });
+          applyRunnerEvent(task, event, change);
+        }
+        task.updatedAt = new Date().toISOString();
+        this.store.saveTask(task);
+      });
+    }
+    // The output gate holds this ack until the transaction above is durable.
+    ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: storedMax + plan.accept.length }));
+    if (plan.stop) send(ws, plan.stop);
+    this.broadcastPending();
+    if (change.status && isTerminal(task.status)) this.cancelAlarm();
+    if (change.status || change.summary) this.reportToAccount(change.status);
+  }
+
+  override async alarm(): Promise<void> {
+    const room = this.load();
+    const lease = room?.lease;
+    if (!room || !lease || isTerminal(room.task.status)) return;
+    // Pings answered by the auto-response never woke the room: count them as contact.
+    for (const ws of this.ctx.getWebSockets("runner")) {
+      const a = ws.deserializeAttachment() as RunnerAttachment;
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
+      if (a.runnerID === lease.runnerID && a.epoch === lease.epoch && pinged) {
+        lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
+      }
+    }
+    if (Date.now() < lease.expiresAt) {
+      this.setLease(lease);
+      this.scheduleAlarm(lease.expiresAt);
+      return;
+    }
+    this.markLost(`runner ${lease.runnerID} not heard from for ${lease.seconds} s`);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  /**
+   * Runs writes as one transaction. The in-memory record changes with them, so when the
+   * transaction fails it is dropped and read again from SQLite.
+   */
+  private write(fn: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(fn);
+    } catch (err) {
+      this.room = undefined;
+      this.pending = [];
+      throw err;
+    }
+  }
+
+  private load(): RoomRecord | null {
+    if (this.room === undefined) this.room = this.store.loadRoom();
+    return this.room;
+  }
+
+  /** The room if it belongs to `accountID`; another account sees nothing. */
+  private roomOf(accountID: string): RoomRecord | null {
+    const room = this.load();
+    return room && room.accountID === accountID ? room : null;
+  }
+
+  private appendOne(event: NewEvent): void {
+    const task = this.room!.task;
+    const stored = this.store.appendEvent(task.lastSeq + 1, event);
+    task.lastSeq = stored.seq;
+    this.pending.push(stored);
+  }
+
+  /** Appends edge-made events; the caller runs inside a transaction. */
+  private appendEdgeEvents(events: { type: string; data: Record<string, unknown> }[]): StoredEvent[] {
+    const ts = new Date().toISOString();
+    const start = this.pending.length;
+    for (const event of events) this.appendOne({ ts, type: event.type, dataJSON: JSON.stringify(event.data) });
+    this.room!.task.updatedAt = ts;
+    this.store.saveTask(this.room!.task);
+    return this.pending.slice(start);
+  }
+
+  private setStatus(status: TaskStatus, reason: string | null, extra: Record<string, unknown> = {}): void {
+    const task = this.room!.task;
+    task.status = status;
+    task.statusReason = reason;
+    this.appendEdgeEvents([{ type: "status", data: reason === null ? { status, ...extra } : { status, reason, ...extra } }]);
+  }
+
+  private setLease(lease: Lease | null): void {
+    this.room!.lease = lease;
+    this.store.saveLease(lease);
+  }
+
+  private renew(lease: Lease): void {
+    const expiresAt = Date.now() + lease.seconds * 1000;
+    if (expiresAt - lease.expiresAt < LEASE_RENEW_STEP_MS) return;
+    this.setLease({ ...lease, expiresAt });
+    this.scheduleAlarm(expiresAt);
+  }
+
+  private markLost(reason: string): void {
+    const room = this.load()!;
+    this.write(() => this.setStatus("lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.broadcastPending();
+    this.cancelAlarm();
+    this.closeRunners(() => true, CLOSE_GONE, "the task is lost");
+    this.reportToAccount(true);
+  }
+
+  /** Sends the events appended in this turn to every viewer, one string for all. */
+  private broadcastPending(): void {
+    if (this.pending.length === 0) return;
+    const frame = eventsFrame(this.pending);
+    this.pending = [];
+    for (const ws of this.ctx.getWebSockets("viewer")) {
+      try {
+        ws.send(frame);
+      } catch {
+        // A socket closing under us; its close handler tidies up.
+      }
+    }
+  }
+
+  /** Sends a frame to the lease holder's attached data socket, if one is open. */
+  private sendToHolder(frame: string): void {
+    const lease = this.room?.lease;
+    if (!lease) return;
+    for (const ws of this.ctx.getWebSockets("runner")) {
+      const a = ws.deserializeAttachment() as RunnerAttachment;
+      if (a.runnerID === lease.runnerID && a.epoch === lease.epoch) {
+        try {
+          ws.send(frame);
+        } catch {
+          // Closed meanwhile: the runner gets the command again at its next attach.
+        }
+      }
+    }
+  }
+
+  private closeRunners(match: (a: RunnerAttachment, ws: WebSocket) => boolean, code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets("runner")) {
+      if (match(ws.deserializeAttachment() as RunnerAttachment, ws)) closeSocket(ws, code, reason);
+    }
+  }
+
+  private scheduleAlarm(at: number): void {
+    this.ctx.storage.setAlarm(at).catch((err: unknown) => console.error({ msg: "setAlarm failed", taskID: this.room?.task.id, err: String(err) }));
+  }
+
+  private cancelAlarm(): void {
+    this.ctx.storage.deleteAlarm().catch((err: unknown) => console.error({ msg: "deleteAlarm failed", taskID: this.room?.task.id, err: String(err) }));
+  }
+
+  /** Sends the task to the Account's index, in order; status changes at once, summaries throttled. */
+  private reportToAccount(statusChanged: boolean): void {
+    const now = Date.now();
+    if (!statusChanged && now - this.lastSummaryReport < SUMMARY_REPORT_MS) return;
+    this.lastSummaryReport = now;
+    const room = this.room!;
+    const snapshot = structuredClone(room.task);
+    this.accountReports = this.accountReports.then(async () => {
+      try {
+        const account = this.env.ACCOUNT.get(this.env.ACCOUNT.idFromName(room.accountID)) as unknown as AccountIndex;
+        await account.taskChanged(snapshot);
+      } catch (err) {
+        console.error({ msg: "account taskChanged failed", taskID: snapshot.id, status: snapshot.status, err: String(err) });
+      }
+    });
+    this.ctx.waitUntil(this.accountReports);
+  }
+}
+
+function send(ws: WebSocket, frame: ErrorFrame): void {
+  ws.send(JSON.stringify(frame));
+}
+
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason.slice(0, 120));
+  } catch {
+    // Already closed.
+  }
+}
