@@ -32,6 +32,8 @@ describe("Journal", () => {
     const j = new Journal(path);
     j.addTask(assignmentOf("t1", 3), "/w/t1");
     j.update("t1", { containerID: "c1", status: "running", lastCommandSeq: 4 });
+    j.updateMeta("t1", { baseRef: "abc" });
+    j.updateMeta("t1", { branch: "tether/t1" });
     j.append("t1", [text("a")], { wseq: 1 });
     j.append("t1", [text("b")], { wseq: 2 });
     j.ack("t1", 3, 1);
@@ -41,6 +43,7 @@ describe("Journal", () => {
     const row = again.task("t1")!;
     expect(row).toMatchObject({ epoch: 3, containerID: "c1", status: "running", lastWseq: 2, nextRseq: 3, lastCommandSeq: 4 });
     expect(row.assignment.task.id).toBe("t1");
+    expect(row.meta).toEqual({ baseRef: "abc", branch: "tether/t1" });
     expect(again.pendingCount).toBe(1);
     expect(again.unacked("t1", 3, 0, 10).map((e) => e.rseq)).toEqual([2]);
     again.close();

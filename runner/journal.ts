@@ -25,7 +25,19 @@ export interface TaskRow {
   workspace: string | null;
   /** The rseq of the terminal status event, once written: the task is done when it is acked. */
   finalRseq: number | null;
+  meta: TaskMeta;
   assignment: Assignment;
+}
+
+/** What a restarted runner needs to carry on a task beyond the columns. */
+export interface TaskMeta {
+  /** The commit the task's diff is made against. */
+  baseRef?: string;
+  branch?: string;
+  /** The model proxy's token and spending, so a running worker keeps its token. */
+  proxy?: { token: string; startedAt: number; spent?: { tokens: number; costUSD: number; turns: number } };
+  /** The terminal status decided before finishing began. */
+  outcome?: { status: "succeeded" | "failed" | "cancelled"; reason?: string; exitCode?: number | null };
 }
 
 export class OutboxFullError extends Error {
@@ -45,6 +57,7 @@ CREATE TABLE IF NOT EXISTS tasks (
   lastCommandSeq INTEGER NOT NULL DEFAULT 0,
   workspace TEXT,
   finalRseq INTEGER,
+  meta TEXT NOT NULL DEFAULT '{}',
   assignment TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbox (
@@ -56,8 +69,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 ) WITHOUT ROWID;
 `;
 
-interface RawRow extends Omit<TaskRow, "assignment"> {
+interface RawRow extends Omit<TaskRow, "assignment" | "meta"> {
   assignment: string;
+  meta: string;
+}
+
+function rowOf(raw: RawRow): TaskRow {
+  return { ...raw, meta: JSON.parse(raw.meta) as TaskMeta, assignment: JSON.parse(raw.assignment) as Assignment };
 }
 
 export class Journal {
@@ -104,8 +122,8 @@ export class Journal {
       this.dropOutbox(taskID);
       this.db
         .prepare(
-          `INSERT OR REPLACE INTO tasks (taskID, epoch, status, containerID, lastWseq, nextRseq, lastCommandSeq, workspace, finalRseq, assignment)
-           VALUES (?, ?, 'preparing', NULL, 0, 1, 0, ?, NULL, ?)`,
+          `INSERT OR REPLACE INTO tasks (taskID, epoch, status, containerID, lastWseq, nextRseq, lastCommandSeq, workspace, finalRseq, meta, assignment)
+           VALUES (?, ?, 'preparing', NULL, 0, 1, 0, ?, NULL, '{}', ?)`,
         )
         .run(taskID, assignment.epoch, workspace, JSON.stringify(assignment));
     })();
@@ -114,14 +132,11 @@ export class Journal {
 
   task(taskID: string): TaskRow | undefined {
     const row = this.db.prepare("SELECT * FROM tasks WHERE taskID = ?").get(taskID) as RawRow | undefined;
-    return row && { ...row, assignment: JSON.parse(row.assignment) as Assignment };
+    return row && rowOf(row);
   }
 
   tasks(): TaskRow[] {
-    return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map((row) => ({
-      ...row,
-      assignment: JSON.parse(row.assignment) as Assignment,
-    }));
+    return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
   }
 
   update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace">>): void {
@@ -129,6 +144,13 @@ export class Journal {
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${k} = ?`).join(", ");
     this.db.prepare(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
+  }
+
+  /** Merges fields into the task's meta. */
+  updateMeta(taskID: string, fields: Partial<TaskMeta>): void {
+    const row = this.task(taskID);
+    if (!row) return;
+    this.db.prepare("UPDATE tasks SET meta = ? WHERE taskID = ?").run(JSON.stringify({ ...row.meta, ...fields }), taskID);
   }
 
   /**

@@ -1,0 +1,46 @@
+/**
+ * The small interfaces the task orchestration depends on, so unit tests pass hand-built
+ * fakes: the model proxy (runner/model-proxy.ts), git on the host (runner/git.ts) and the
+ * artifact upload (runner/artifacts.ts). Expected failures come back as values.
+ */
+import type { EventData } from "../shared/events.ts";
+import type { DiffStat } from "../shared/task.ts";
+import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./model-proxy.ts";
+
+export type Outcome<T = object> = ({ ok: true } & T) | { ok: false; error: string };
+
+export interface ProxyPort {
+  register(
+    taskID: string,
+    budget: TaskBudget,
+    onUsage: (u: EventData<"usage">) => void,
+    onRefusal: (reason: string) => void,
+    resume?: ResumeBudget,
+  ): Promise<ProxyRegistration>;
+  unregister(taskID: string): Promise<void>;
+  spent(taskID: string): Spent | undefined;
+}
+
+export interface GitCredentials {
+  token?: string;
+  user?: string;
+  sshKeyPath?: string;
+}
+
+export interface ChangedFile {
+  path: string;
+  insertions: number;
+  deletions: number;
+}
+
+export interface GitPort {
+  /** Clones `url` at `ref` into `dir` on a new `branch`; says which commit the diff is made against. */
+  clone(opts: { url: string; ref?: string; dir: string; branch: string; depth?: number; credentials: GitCredentials }): Promise<Outcome<{ baseRef: string }>>;
+  commitAll(dir: string, message: string): Promise<boolean>;
+  makeDiff(dir: string, baseRef: string): Promise<{ patch: string; stat: DiffStat & { changedFiles: ChangedFile[] } }>;
+  push(dir: string, branch: string, credentials: GitCredentials): Promise<Outcome>;
+}
+
+export interface ArtifactPort {
+  upload(taskID: string, epoch: number, name: string, body: string): Promise<Outcome>;
+}
