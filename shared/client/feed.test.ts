@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { EMPTY_FEED, MAX_TOOL_OUTPUT_CHARS, applyEvents } from "./feed.ts";
+import type { KnownEvent } from "./task-stream.ts";
+
+let seq = 0;
+function e<T extends KnownEvent["type"]>(type: T, data: Extract<KnownEvent, { type: T }>["data"]): KnownEvent {
+  seq += 1;
+  return { seq, ts: "2026-11-28T01:00:00.000Z", type, data } as KnownEvent;
+}
+
+describe("applyEvents", () => {
+  it("joins streamed text into one message and settles it with the whole text", () => {
+    seq = 0;
+    let feed = applyEvents(EMPTY_FEED, [e("agent.text.delta", { turn: 0, text: "Hel" }), e("agent.text.delta", { turn: 0, text: "lo" })]);
+    expect(feed.items).toHaveLength(1);
+    expect(feed.items[0]).toMatchObject({ kind: "assistant", text: "Hello", streaming: true });
+    feed = applyEvents(feed, [e("agent.text", { turn: 0, text: "Hello!" })]);
+    expect(feed.items).toHaveLength(1);
+    expect(feed.items[0]).toMatchObject({ text: "Hello!", streaming: false });
+  });
+
+  it("folds a tool call's output and end into the call", () => {
+    seq = 0;
+    const feed = applyEvents(EMPTY_FEED, [
+      e("tool.start", { callID: "c1", name: "bash", input: { command: "npm test" } }),
+      e("tool.output", { callID: "c1", stream: "stdout", text: "ok 1\n" }),
+      e("tool.output", { callID: "c1", stream: "stdout", text: "ok 2\n" }),
+      e("tool.output", { callID: "c1", stream: "stderr", text: "warn\n" }),
+      e("tool.end", { callID: "c1", ok: false, summary: "exit 1", exitCode: 1 }),
+    ]);
+    expect(feed.items).toHaveLength(1);
+    expect(feed.items[0]).toMatchObject({
+      kind: "tool",
+      input: { command: "npm test" },
+      output: [
+        { stream: "stdout", text: "ok 1\nok 2\n" },
+        { stream: "stderr", text: "warn\n" },
+      ],
+      state: "failed",
+      exitCode: 1,
+    });
+  });
+
+  it("starts a new message after a tool call, sums usage and tracks status and diff", () => {
+    seq = 0;
+    const usage = { model: "m", inputTokens: 10, outputTokens: 5, cacheReadTokens: 1, cacheWriteTokens: 0, costUSD: 0.25 };
+    const feed = applyEvents(EMPTY_FEED, [
+      e("status", { status: "running" }),
+      e("agent.text.delta", { turn: 0, text: "Looking" }),
+      e("tool.start", { callID: "c1", name: "read", input: {} }),
+      e("agent.text.delta", { turn: 0, text: "Found it" }),
+      e("usage", usage),
+      e("usage", usage),
+      e("file.changed", { path: "a.ts", change: "modified" }),
+      e("diff", { files: 1, insertions: 2, deletions: 1, artifact: "diff.patch", changedFiles: [{ path: "a.ts", insertions: 2, deletions: 1 }] }),
+      e("status", { status: "succeeded" }),
+    ]);
+    expect(feed.items.map((i) => i.kind)).toEqual(["status", "assistant", "tool", "assistant", "file", "diff", "status"]);
+    expect(feed.items[1]).toMatchObject({ streaming: false });
+    expect(feed.usage).toMatchObject({ inputTokens: 20, costUSD: 0.5, modelCalls: 2 });
+    expect(feed.status).toBe("succeeded");
+    expect(feed.diff?.artifact).toBe("diff.patch");
+    expect(feed.lastSeq).toBe(9);
+  });
+
+  it("ignores events it already holds and keeps unchanged items by identity", () => {
+    seq = 0;
+    const first = applyEvents(EMPTY_FEED, [e("user.message", { text: "go", by: "alice" }), e("log", { level: "info", message: "cloning" })]);
+    const again = applyEvents(first, [{ ...first.items[0]!, seq: 1, ts: "t", type: "user.message", data: { text: "go", by: "alice" } } as KnownEvent]);
+    expect(again.items).toHaveLength(2);
+    const next = applyEvents(first, [e("log", { level: "warn", message: "slow" })]);
+    expect(next.items[0]).toBe(first.items[0]);
+  });
+
+  it("bounds a tool's output, counting what it cut", () => {
+    seq = 0;
+    const big = "x".repeat(MAX_TOOL_OUTPUT_CHARS);
+    const feed = applyEvents(EMPTY_FEED, [
+      e("tool.start", { callID: "c", name: "bash", input: {} }),
+      e("tool.output", { callID: "c", stream: "stdout", text: big }),
+      e("tool.output", { callID: "c", stream: "stdout", text: "tail" }),
+    ]);
+    const tool = feed.items[0]!;
+    expect(tool.kind === "tool" && tool.droppedChars).toBe(4);
+    expect(tool.kind === "tool" && tool.output[0]!.text.endsWith("tail")).toBe(true);
+  });
+});

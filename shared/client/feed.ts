@@ -1,0 +1,202 @@
+/**
+ * Folds a task's events into what an activity feed shows: assistant messages with their
+ * streamed text joined, tool calls with their input, output and result, file edits, status
+ * changes, the user's follow-ups, and the running usage. Pure and platform-free, so a web
+ * app and a native app render the same model. `applyEvents` returns a new `Feed` and new
+ * objects only for the items that changed, so a renderer can compare by identity.
+ */
+import type { EventData } from "../events.ts";
+import { EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
+import type { KnownEvent } from "./task-stream.ts";
+
+/** Output kept per tool call; older output is cut from the front. */
+export const MAX_TOOL_OUTPUT_CHARS = 200_000;
+
+export type ToolOutput = { stream: "stdout" | "stderr"; text: string };
+
+export type FeedItem =
+  | { kind: "assistant"; key: string; seq: number; turn: number; text: string; streaming: boolean }
+  | { kind: "user"; key: string; seq: number; ts: string; text: string; by: string }
+  | {
+      kind: "tool";
+      key: string;
+      seq: number;
+      callID: string;
+      name: string;
+      input: Record<string, unknown>;
+      output: ToolOutput[];
+      /** Characters cut from the front of `output`. */
+      droppedChars: number;
+      state: "running" | "ok" | "failed";
+      summary: string | null;
+      exitCode: number | null;
+    }
+  | { kind: "file"; key: string; seq: number; path: string; change: "created" | "modified" | "deleted" }
+  | { kind: "status"; key: string; seq: number; ts: string; status: TaskStatus; reason: string | null }
+  | { kind: "cancel"; key: string; seq: number; by: string }
+  | { kind: "log"; key: string; seq: number; level: "info" | "warn" | "error"; message: string }
+  | { kind: "error"; key: string; seq: number; code: string; message: string }
+  | { kind: "done"; key: string; seq: number; ok: boolean; summary: string }
+  | { kind: "diff"; key: string; seq: number; diff: EventData<"diff"> };
+
+export interface Feed {
+  items: FeedItem[];
+  status: TaskStatus | null;
+  usage: Usage;
+  diff: EventData<"diff"> | null;
+  lastSeq: number;
+}
+
+export const EMPTY_FEED: Feed = { items: [], status: null, usage: EMPTY_USAGE, diff: null, lastSeq: 0 };
+
+export function applyEvents(feed: Feed, events: readonly KnownEvent[]): Feed {
+  if (events.length === 0) return feed;
+  const next: Feed = { ...feed, items: feed.items.slice() };
+  for (const event of events) {
+    if (event.seq <= next.lastSeq) continue;
+    next.lastSeq = event.seq;
+    applyOne(next, event);
+  }
+  return next;
+}
+
+function applyOne(feed: Feed, event: KnownEvent): void {
+  const key = `e${event.seq}`;
+  const items = feed.items;
+  switch (event.type) {
+    case "agent.text.delta": {
+      const i = findStreaming(items, event.data.turn);
+      if (i >= 0) {
+        const item = items[i] as Extract<FeedItem, { kind: "assistant" }>;
+        items[i] = { ...item, text: item.text + event.data.text };
+      } else {
+        items.push({ kind: "assistant", key, seq: event.seq, turn: event.data.turn, text: event.data.text, streaming: true });
+      }
+      return;
+    }
+    case "agent.text": {
+      const i = findStreaming(items, event.data.turn);
+      if (i >= 0) {
+        items[i] = { ...(items[i] as Extract<FeedItem, { kind: "assistant" }>), text: event.data.text, streaming: false };
+      } else {
+        items.push({ kind: "assistant", key, seq: event.seq, turn: event.data.turn, text: event.data.text, streaming: false });
+      }
+      return;
+    }
+    case "tool.start":
+      closeStreaming(items);
+      items.push({
+        kind: "tool",
+        key,
+        seq: event.seq,
+        callID: event.data.callID,
+        name: event.data.name,
+        input: event.data.input,
+        output: [],
+        droppedChars: 0,
+        state: "running",
+        summary: null,
+        exitCode: null,
+      });
+      return;
+    case "tool.output":
+      updateTool(items, event.data.callID, (tool) => appendOutput(tool, { stream: event.data.stream, text: event.data.text }));
+      return;
+    case "tool.end":
+      updateTool(items, event.data.callID, (tool) => ({
+        ...tool,
+        state: event.data.ok ? "ok" : "failed",
+        summary: event.data.summary,
+        exitCode: event.data.exitCode ?? null,
+      }));
+      return;
+    case "file.changed":
+      items.push({ kind: "file", key, seq: event.seq, path: event.data.path, change: event.data.change });
+      return;
+    case "status":
+      feed.status = event.data.status;
+      items.push({ kind: "status", key, seq: event.seq, ts: event.ts, status: event.data.status, reason: event.data.reason ?? null });
+      return;
+    case "user.message":
+      closeStreaming(items);
+      items.push({ kind: "user", key, seq: event.seq, ts: event.ts, text: event.data.text, by: event.data.by });
+      return;
+    case "user.cancel":
+      items.push({ kind: "cancel", key, seq: event.seq, by: event.data.by });
+      return;
+    case "usage":
+      feed.usage = {
+        inputTokens: feed.usage.inputTokens + event.data.inputTokens,
+        outputTokens: feed.usage.outputTokens + event.data.outputTokens,
+        cacheReadTokens: feed.usage.cacheReadTokens + event.data.cacheReadTokens,
+        cacheWriteTokens: feed.usage.cacheWriteTokens + event.data.cacheWriteTokens,
+        costUSD: feed.usage.costUSD + event.data.costUSD,
+        modelCalls: feed.usage.modelCalls + 1,
+      };
+      return;
+    case "turn.end":
+      closeStreaming(items);
+      return;
+    case "error":
+      items.push({ kind: "error", key, seq: event.seq, code: event.data.code, message: event.data.message });
+      return;
+    case "done":
+      closeStreaming(items);
+      items.push({ kind: "done", key, seq: event.seq, ok: event.data.ok, summary: event.data.summary });
+      return;
+    case "diff":
+      feed.diff = event.data;
+      items.push({ kind: "diff", key, seq: event.seq, diff: event.data });
+      return;
+    case "log":
+      items.push({ kind: "log", key, seq: event.seq, level: event.data.level, message: event.data.message });
+      return;
+  }
+}
+
+/** The assistant message of `turn` still receiving text, if it is the newest text item. */
+function findStreaming(items: FeedItem[], turn: number): number {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind === "assistant") return item.streaming && item.turn === turn ? i : -1;
+    if (item.kind === "tool" || item.kind === "user") return -1;
+  }
+  return -1;
+}
+
+function closeStreaming(items: FeedItem[]): void {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind === "assistant" && item.streaming) items[i] = { ...item, streaming: false };
+  }
+}
+
+type ToolItem = Extract<FeedItem, { kind: "tool" }>;
+
+function updateTool(items: FeedItem[], callID: string, change: (tool: ToolItem) => ToolItem): void {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind === "tool" && item.callID === callID) {
+      items[i] = change(item);
+      return;
+    }
+  }
+}
+
+function appendOutput(tool: ToolItem, chunk: ToolOutput): ToolItem {
+  const output = tool.output.slice();
+  const last = output[output.length - 1];
+  if (last && last.stream === chunk.stream) output[output.length - 1] = { ...last, text: last.text + chunk.text };
+  else output.push(chunk);
+  let total = output.reduce((n, o) => n + o.text.length, 0);
+  let dropped = tool.droppedChars;
+  while (total > MAX_TOOL_OUTPUT_CHARS && output.length > 0) {
+    const first = output[0]!;
+    const cut = Math.min(first.text.length, total - MAX_TOOL_OUTPUT_CHARS);
+    if (cut === first.text.length) output.shift();
+    else output[0] = { ...first, text: first.text.slice(cut) };
+    total -= cut;
+    dropped += cut;
+  }
+  return { ...tool, output, droppedChars: dropped };
+}

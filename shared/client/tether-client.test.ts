@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import type { Task } from "../task.ts";
+import { TetherError } from "./errors.ts";
+import { TetherClient } from "./tether-client.ts";
+
+const TASK: Task = {
+  id: "t1",
+  title: "fix it",
+  repo: { url: "https://example.com/r.git" },
+  prompt: "fix it",
+  model: null,
+  labels: [],
+  limits: {},
+  status: "queued",
+  statusReason: null,
+  createdBy: "alice",
+  createdAt: "2026-11-28T01:00:00.000Z",
+  updatedAt: "2026-11-28T01:00:00.000Z",
+  runnerID: null,
+  lastSeq: 1,
+  usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0, modelCalls: 0 },
+  diff: null,
+  branch: null,
+};
+
+type Call = { url: string; method: string; headers: Record<string, string>; body: string | undefined };
+
+function fakeFetch(answer: (call: Call) => Response) {
+  const calls: Call[] = [];
+  const fetch = async (url: string, init?: RequestInit) => {
+    const call = {
+      url,
+      method: init?.method ?? "GET",
+      headers: (init?.headers ?? {}) as Record<string, string>,
+      body: init?.body as string | undefined,
+    };
+    calls.push(call);
+    return answer(call);
+  };
+  return { calls, fetch };
+}
+
+describe("TetherClient", () => {
+  it("sends the bearer token and the body, and parses the created task", async () => {
+    const f = fakeFetch(() => Response.json({ task: TASK }, { status: 201 }));
+    const client = new TetherClient({ baseURL: "http://edge/", token: "tok", fetch: f.fetch });
+    const task = await client.createTask({ repo: { url: "https://example.com/r.git" }, prompt: "fix it" });
+    expect(task.id).toBe("t1");
+    expect(f.calls[0]).toMatchObject({ url: "http://edge/v1/tasks", method: "POST" });
+    expect(f.calls[0]!.headers.authorization).toBe("Bearer tok");
+    expect(JSON.parse(f.calls[0]!.body!)).toEqual({ repo: { url: "https://example.com/r.git" }, prompt: "fix it" });
+  });
+
+  it("builds list and event queries and reads the token anew for each request", async () => {
+    const f = fakeFetch((call) =>
+      call.url.includes("/events") ? Response.json({ events: [], nextAfter: 5 }) : Response.json({ tasks: [TASK], nextCursor: null }),
+    );
+    let token = "a";
+    const client = new TetherClient({ baseURL: "http://edge", token: () => token, fetch: f.fetch });
+    await client.listTasks({ status: "running", q: "fix bug", limit: 20 });
+    token = "b";
+    const page = await client.listEvents("t/1", { after: 5, limit: 100 });
+    expect(page.nextAfter).toBe(5);
+    expect(f.calls[0]!.url).toBe("http://edge/v1/tasks?status=running&q=fix+bug&limit=20");
+    expect(f.calls[1]!.url).toBe("http://edge/v1/tasks/t%2F1/events?after=5&limit=100");
+    expect(f.calls[1]!.headers.authorization).toBe("Bearer b");
+  });
+
+  it("rejects with the edge's error code and message", async () => {
+    const f = fakeFetch(() => Response.json({ error: { code: "invalid_body", message: "prompt: too short" } }, { status: 400 }));
+    const client = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: f.fetch });
+    const err = await client.sendMessage("t1", "hi").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TetherError);
+    expect(err).toMatchObject({ status: 400, code: "invalid_body", message: "prompt: too short", fatal: false });
+  });
+
+  it("calls a 404 fatal and a response of the wrong shape invalid_response", async () => {
+    const missing = new TetherClient({ baseURL: "http://edge", fetch: fakeFetch(() => new Response("nope", { status: 404 })).fetch });
+    await expect(missing.getTask("x")).rejects.toMatchObject({ status: 404, code: "http_404", fatal: true });
+    const odd = new TetherClient({ baseURL: "http://edge", fetch: fakeFetch(() => Response.json({ task: { id: 1 } })).fetch });
+    await expect(odd.getTask("x")).rejects.toMatchObject({ code: "invalid_response" });
+  });
+
+  it("turns a network failure into code network", async () => {
+    const client = new TetherClient({
+      baseURL: "http://edge",
+      fetch: async () => {
+        throw new TypeError("fetch failed");
+      },
+    });
+    await expect(client.cancelTask("t1")).rejects.toMatchObject({ status: 0, code: "network" });
+  });
+
+  it("reads artifacts as text and streams over ws(s) on the same host", async () => {
+    const f = fakeFetch(() => new Response("diff --git a/x b/x\n"));
+    const client = new TetherClient({ baseURL: "https://edge.example", token: "tok", fetch: f.fetch });
+    expect(await client.getArtifact("t1", "diff.patch")).toContain("diff --git");
+    expect(f.calls[0]!.url).toBe("https://edge.example/v1/tasks/t1/artifacts/diff.patch");
+    const urls: string[] = [];
+    const stream = client.streamTask("t1", {
+      socket: (url, protocols) => {
+        urls.push(url, ...protocols);
+        throw new Error("no sockets here");
+      },
+    });
+    stream.start();
+    stream.close();
+    expect(urls).toEqual(["wss://edge.example/v1/tasks/t1/ws?after=0", "tether.v1", "bearer.tok"]);
+  });
+});
