@@ -1,10 +1,9 @@
-import { DurableObject } from "cloudflare:workers";
+/**
+ * The Worker entry: the Hono app, and the two Durable Object classes wrangler.toml binds.
+ */
+import { app } from "./app.ts";
 
+export { Account } from "./account.ts";
 export { TaskRoom } from "./task-room.ts";
-export class Account extends DurableObject<Env> {}
 
-export default {
-  async fetch(): Promise<Response> {
-    return Response.json({ ok: true });
-  },
-} satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

@@ -1,0 +1,412 @@
+/**
+ * The Account Durable Object: one per account (`idFromName(accountID)`).
+ *
+ * It holds the task index (for lists and search), the runner registry with credential
+ * hashes, single-use registration-token hashes, and the runners' control WebSockets
+ * (hibernation; tag and attachment = runner id). It is the dispatcher: when a task is
+ * queued or a runner gains a free slot it picks a fitting online runner, bumps the task's
+ * epoch, tells the TaskRoom (`assign`), pushes `assign` to the runner and waits
+ * ACCEPT_SECONDS for `accept` (DO alarm); a `reject` or a silent runner puts the task
+ * back in the queue (`TaskRoom.requeue`). The TaskRoom is the truth about a task once a
+ * runner holds it: its `taskChanged` calls move the index, and after every requeue the
+ * Account reads the room's record back before it dispatches again.
+ *
+ * Errors callers map to HTTP come back as values (`RoomError`), never thrown.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  ErrorCode,
+  LIMITS,
+  type EdgeToRunner,
+  type HeldTask,
+  type RegisterRunnerRequest,
+  type RegisterRunnerResponse,
+  type RunnerInfo,
+  RunnerToEdge,
+  type Task,
+  errorFrameOf,
+  isTerminal,
+  parseFrame,
+} from "../shared/index.ts";
+import { ACCEPT_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./account-dispatch.ts";
+import { AccountStore, HOLDING_STATUSES, type TaskQuery, type TaskRow } from "./account-store.ts";
+import { formatRegistrationToken, formatRunnerCredential, isTaskID, newRunnerID, newSecret, sha256Hex } from "./credentials.ts";
+import type { RoomError } from "./http-error.ts";
+import { encodeCursor } from "./task-cursor.ts";
+
+/** Registration tokens live this long (the issue asks for under an hour at most). */
+export const REGISTRATION_TTL_SECONDS = 3600;
+/** Close code for a socket whose runner was deleted. */
+export const CLOSE_REVOKED = 4403;
+const CLOSE_REPLACED = 4409;
+const DISPATCH_SCAN = 100;
+const CONTROL_FRAME_BYTES = 64 * 1024;
+
+type ControlAttachment = { runnerID: string; hello: boolean };
+
+function roomError(code: ErrorCode, message: string): RoomError {
+  return { error: { code, message } };
+}
+
+export class Account extends DurableObject<Env> {
+  private readonly store: AccountStore;
+  private dispatching = false;
+  private dispatchAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new AccountStore(ctx.storage.sql);
+    // Answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  // ── tasks ──────────────────────────────────────────────────────────────────
+
+  /** Indexes a task the Worker has just created in its TaskRoom, then dispatches. */
+  async addTask(task: Task, accountID: string): Promise<void> {
+    this.rememberAccount(accountID);
+    this.store.insertTask(task);
+    await this.dispatch();
+  }
+
+  /** The TaskRoom reports a change (status, usage, diff, lastSeq). */
+  async taskChanged(task: Task): Promise<void> {
+    if (this.applyRoomTask(task, false)) await this.dispatch();
+  }
+
+  async listTasks(query: TaskQuery): Promise<{ tasks: Task[]; nextCursor: string | null }> {
+    const limit = Math.min(Math.max(query.limit, 1), LIMITS.maxTasksPage);
+    const rows = this.store.listTasks({ ...query, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextCursor = rows.length > limit && last ? encodeCursor({ createdAt: last.task.createdAt, id: last.id }) : null;
+    return { tasks: page.map((r) => r.task), nextCursor };
+  }
+
+  /** True when the runner holds the task (assigned, running or waiting). */
+  async runnerHolds(runnerID: string, taskID: string): Promise<boolean> {
+    const row = this.store.getTask(taskID);
+    return row !== null && row.runnerID === runnerID && HOLDING_STATUSES.includes(row.status);
+  }
+
+  // ── runners ────────────────────────────────────────────────────────────────
+
+  async createRegistrationToken(accountID: string): Promise<{ token: string; expiresAt: string }> {
+    this.rememberAccount(accountID);
+    const secret = newSecret();
+    const now = Date.now();
+    const expiresAt = now + REGISTRATION_TTL_SECONDS * 1000;
+    this.store.insertRegistrationToken(await sha256Hex(secret), expiresAt, now);
+    return { token: formatRegistrationToken({ accountID, secret }), expiresAt: new Date(expiresAt).toISOString() };
+  }
+
+  /** Exchanges a registration token's secret (single use) for a runner and its credential. */
+  async registerRunner(
+    accountID: string,
+    secret: string,
+    body: Omit<RegisterRunnerRequest, "token">,
+  ): Promise<RegisterRunnerResponse | RoomError> {
+    const used = this.store.consumeRegistrationToken(await sha256Hex(secret), Date.now());
+    if (used === "unknown") return roomError(ErrorCode.Unauthorized, "registration token is not valid or was already used");
+    if (used === "expired") return roomError(ErrorCode.Unauthorized, "registration token has expired");
+    this.rememberAccount(accountID);
+    const id = newRunnerID();
+    const credentialSecret = newSecret();
+    this.store.insertRunner({
+      id,
+      name: body.name ?? `runner-${id.slice(4, 10)}`,
+      labels: body.labels ?? [],
+      capacity: body.capacity ?? 1,
+      secretHash: await sha256Hex(credentialSecret),
+      createdAt: new Date().toISOString(),
+      lastSeenAt: null,
+      version: null,
+    });
+    return { runner: { id }, credential: formatRunnerCredential({ accountID, runnerID: id, secret: credentialSecret }) };
+  }
+
+  async authenticateRunner(runnerID: string, secret: string): Promise<boolean> {
+    const runner = this.store.getRunner(runnerID);
+    return runner !== null && runner.secretHash === (await sha256Hex(secret));
+  }
+
+  async listRunners(): Promise<RunnerInfo[]> {
+    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.controlSockets(r.id).length > 0));
+  }
+
+  /**
+   * Deletes a runner: its credential stops working at once, its control socket closes
+   * (4403), its unaccepted assignments go back to the queue and the rooms of the tasks it
+   * ran are told (`revokeRunner`: their data sockets close, the task is lost).
+   */
+  async deleteRunner(runnerID: string): Promise<boolean> {
+    if (!this.store.deleteRunner(runnerID)) return false;
+    for (const ws of this.controlSockets(runnerID)) ws.close(CLOSE_REVOKED, "runner deleted");
+    const reason = `runner ${runnerID} was deleted`;
+    for (const row of this.store.heldTasks(runnerID)) {
+      if (row.status === "assigned" && !row.accepted) await this.room(row.id).requeue(row.epoch, reason);
+      await this.room(row.id).revokeRunner(runnerID, reason);
+      await this.refreshFromRoom(row.id, true);
+    }
+    await this.dispatch();
+    return true;
+  }
+
+  // ── control socket ─────────────────────────────────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const runnerID = request.headers.get("x-tether-runner");
+    const accountID = request.headers.get("x-tether-account");
+    if (url.pathname !== "/control" || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !runnerID || !accountID) {
+      return Response.json(errorJSON(ErrorCode.NotFound, "no such endpoint"), { status: 404 });
+    }
+    if (this.store.getRunner(runnerID) === null) {
+      return Response.json(errorJSON(ErrorCode.NotFound, "no such runner"), { status: 404 });
+    }
+    this.rememberAccount(accountID);
+    for (const old of this.controlSockets(runnerID)) old.close(CLOSE_REPLACED, "replaced by a newer connection");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [runnerID]);
+    server.serializeAttachment({ runnerID, hello: false } satisfies ControlAttachment);
+    this.store.touchRunner(runnerID, new Date().toISOString());
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as ControlAttachment | null;
+    if (!att) return;
+    try {
+      const parsed = parseFrame(RunnerToEdge, message, CONTROL_FRAME_BYTES);
+      if (!parsed.ok) return sendTo(ws, parsed.error);
+      const frame = parsed.value;
+      switch (frame.type) {
+        case "hello":
+          this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date().toISOString());
+          ws.serializeAttachment({ runnerID: att.runnerID, hello: true } satisfies ControlAttachment);
+          sendTo(ws, { type: "welcome", runnerID: att.runnerID, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
+          await this.renewHeld(att.runnerID, frame.tasks);
+          await this.dispatch();
+          return;
+        case "heartbeat":
+          this.store.touchRunner(att.runnerID, new Date().toISOString());
+          await this.renewHeld(att.runnerID, frame.tasks);
+          return;
+        case "accept":
+          return this.accept(att.runnerID, frame.taskID, frame.epoch);
+        case "reject":
+          return await this.reject(att.runnerID, frame.taskID, frame.epoch, frame.reason);
+        case "ping":
+          return sendTo(ws, { type: "pong" });
+        default:
+          return sendTo(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on a task's data socket, not the control socket`));
+      }
+    } catch (err) {
+      console.error({ msg: "control frame failed", runnerID: att.runnerID, err: String(err) });
+      sendTo(ws, errorFrameOf(ErrorCode.Internal, "the edge could not handle this frame"));
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    const att = ws.deserializeAttachment() as ControlAttachment | null;
+    console.error({ msg: "control socket error", runnerID: att?.runnerID, err: String(error) });
+  }
+
+  /** Assignments not accepted in time go back to the queue. Idempotent (alarms are at-least-once). */
+  override async alarm(): Promise<void> {
+    for (const row of this.store.overdueAssignments(Date.now())) {
+      await this.requeue(row, `runner ${row.runnerID} did not accept the task within ${ACCEPT_SECONDS} s`, null);
+    }
+    await this.dispatch();
+    await this.scheduleAlarm();
+  }
+
+  // ── dispatch ───────────────────────────────────────────────────────────────
+
+  private async dispatch(): Promise<void> {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.dispatchAgain = false;
+        await this.dispatchOnce();
+      } while (this.dispatchAgain);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async dispatchOnce(): Promise<void> {
+    const candidates = this.candidates();
+    if (candidates.length === 0) return;
+    for (const row of this.store.queuedTasks(DISPATCH_SCAN)) {
+      const pick = pickRunner(row.labels, candidates, row.rejectedBy);
+      if (!pick) continue;
+      const epoch = row.epoch + 1;
+      // The row is marked before any await, so no other dispatch can hand it out again.
+      this.store.saveTask({ ...row, status: "assigned", runnerID: pick.id, epoch, accepted: false, acceptDeadline: Date.now() + ACCEPT_SECONDS * 1000 });
+      pick.load++;
+      await this.scheduleAlarm();
+      let assigned: boolean;
+      try {
+        assigned = await this.room(row.id).assign(pick.id, epoch, LEASE_SECONDS);
+      } catch (err) {
+        console.error({ msg: "TaskRoom.assign failed", taskID: row.id, err: String(err) });
+        this.store.saveTask({ ...row, epoch });
+        return;
+      }
+      const now = this.store.getTask(row.id);
+      if (!assigned) {
+        pick.load--;
+        await this.refreshFromRoom(row.id, true);
+        continue;
+      }
+      if (now && now.status === "assigned" && now.epoch === epoch && now.runnerID === pick.id) {
+        this.send(pick.id, { type: "assign", assignment: { task: now.task, epoch, leaseSeconds: LEASE_SECONDS } });
+      }
+    }
+  }
+
+  /** Online runners (open control socket, said hello) with their current load. */
+  private candidates(): Candidate[] {
+    const out: Candidate[] = [];
+    for (const r of this.store.listRunners()) {
+      const ready = this.controlSockets(r.id).some((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.hello === true);
+      if (ready) out.push({ id: r.id, labels: r.labels, capacity: r.capacity, load: this.store.heldTasks(r.id).length });
+    }
+    return out;
+  }
+
+  private accept(runnerID: string, taskID: string, epoch: number): void {
+    const row = this.store.getTask(taskID);
+    if (row && row.runnerID === runnerID && row.epoch === epoch && HOLDING_STATUSES.includes(row.status)) {
+      if (!row.accepted) this.store.saveTask({ ...row, accepted: true, acceptDeadline: null });
+      return;
+    }
+    this.send(runnerID, { type: "revoke", taskID, epoch, reason: "this assignment is no longer current" });
+  }
+
+  private async reject(runnerID: string, taskID: string, epoch: number, reason: string): Promise<void> {
+    const row = this.store.getTask(taskID);
+    if (!row || row.runnerID !== runnerID || row.epoch !== epoch || row.status !== "assigned") return;
+    await this.requeue(row, `runner ${runnerID} rejected the task: ${reason}`, runnerID);
+    await this.dispatch();
+  }
+
+  /**
+   * Takes an assignment back. The row leaves the alarm's view first (no deadline), the
+   * room requeues it unless the runner already attached, and the room's answer decides.
+   */
+  private async requeue(row: TaskRow, reason: string, rejectedBy: string | null): Promise<void> {
+    this.store.saveTask({ ...row, acceptDeadline: null, rejectedBy });
+    try {
+      await this.room(row.id).requeue(row.epoch, reason);
+      const task = await this.refreshFromRoom(row.id, true);
+      if (task?.status === "queued" && rejectedBy === null && row.runnerID) {
+        this.send(row.runnerID, { type: "revoke", taskID: row.id, epoch: row.epoch, reason });
+      }
+    } catch (err) {
+      console.error({ msg: "requeue failed; the alarm retries", taskID: row.id, err: String(err) });
+      const current = this.store.getTask(row.id);
+      if (current && current.epoch === row.epoch && current.status === "assigned" && !current.accepted) {
+        this.store.saveTask({ ...current, acceptDeadline: Date.now() + ACCEPT_SECONDS * 1000 });
+      }
+    }
+    await this.scheduleAlarm();
+  }
+
+  /** Heartbeat and hello: renew each held lease; a task the runner may no longer run gets `revoke`. */
+  private async renewHeld(runnerID: string, tasks: HeldTask[]): Promise<void> {
+    await Promise.all(
+      tasks.map(async ({ taskID, epoch }) => {
+        const row = isTaskID(taskID) ? this.store.getTask(taskID) : null;
+        const renewed = row !== null && (await this.room(taskID).renewLease(runnerID, epoch));
+        if (!renewed) this.send(runnerID, { type: "revoke", taskID, epoch, reason: "the edge holds no live lease of this task for this runner" });
+      }),
+    );
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const next = this.store.nextAcceptDeadline();
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  // ── the index follows the rooms ────────────────────────────────────────────
+
+  private async refreshFromRoom(taskID: string, authoritative: boolean): Promise<Task | null> {
+    const accountID = this.store.getMeta("accountID");
+    if (!accountID) return null;
+    const task = await this.room(taskID).getTask(accountID);
+    if (task && this.applyRoomTask(task, authoritative)) await this.dispatch();
+    return task;
+  }
+
+  /**
+   * Folds a room's record into the index. Queued and assigned are the Account's own
+   * states, so only running, waiting and terminal statuses move a row, unless the record
+   * was read back on purpose (`authoritative`). True when a runner slot was freed.
+   */
+  private applyRoomTask(task: Task, authoritative: boolean): boolean {
+    const row = this.store.getTask(task.id);
+    if (!row || (!authoritative && task.lastSeq < row.lastSeq)) return false;
+    const next: TaskRow = { ...row, lastSeq: Math.max(row.lastSeq, task.lastSeq), task: { ...row.task, ...task } };
+    const roomOwned = task.status === "running" || task.status === "waiting" || isTerminal(task.status);
+    if (!isTerminal(row.status) && (roomOwned || authoritative)) {
+      next.status = task.status;
+      next.runnerID = task.status === "queued" ? null : (task.runnerID ?? row.runnerID);
+      if (task.status === "queued") next.accepted = false;
+      if (task.status !== "queued" && task.status !== "assigned") next.accepted = true;
+      if (task.status === "assigned" && authoritative && row.acceptDeadline === null) next.accepted = true;
+      if (next.status !== "assigned" || next.accepted) next.acceptDeadline = null;
+    }
+    this.store.saveTask(next);
+    const freed = HOLDING_STATUSES.includes(row.status) && !HOLDING_STATUSES.includes(next.status);
+    if (freed && row.runnerID && isTerminal(next.status) && ((row.status === "assigned" && !row.accepted) || next.status === "lost")) {
+      this.send(row.runnerID, { type: "revoke", taskID: row.id, epoch: row.epoch, reason: `task is ${next.status}` });
+    }
+    return freed || next.status === "queued";
+  }
+
+  // ── plumbing ───────────────────────────────────────────────────────────────
+
+  private room(taskID: string): DurableObjectStub<import("./task-room.ts").TaskRoom> {
+    return this.env.TASK_ROOM.get(this.env.TASK_ROOM.idFromName(taskID));
+  }
+
+  private rememberAccount(accountID: string): void {
+    if (this.store.getMeta("accountID") !== accountID) this.store.setMeta("accountID", accountID);
+  }
+
+  private controlSockets(runnerID: string): WebSocket[] {
+    return this.ctx.getWebSockets(runnerID).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  private send(runnerID: string, frame: EdgeToRunner): void {
+    for (const ws of this.controlSockets(runnerID)) sendTo(ws, frame);
+  }
+}
+
+function sendTo(ws: WebSocket, frame: EdgeToRunner): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch (err) {
+    console.error({ msg: "send on control socket failed", err: String(err) });
+  }
+}
+
+function errorJSON(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
+  return { error: { code, message } };
+}

@@ -1,0 +1,20 @@
+/**
+ * The Hono environment of the Worker (internal to edge/): bindings and what the auth
+ * middlewares put on the context.
+ */
+import type { UserIdentity } from "./user-auth.ts";
+
+export type RunnerIdentity = { accountID: string; runnerID: string };
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { user: UserIdentity; runner: RunnerIdentity };
+};
+
+export function accountStub(env: Env, accountID: string): DurableObjectStub<import("./account.ts").Account> {
+  return env.ACCOUNT.get(env.ACCOUNT.idFromName(accountID));
+}
+
+export function roomStub(env: Env, taskID: string): DurableObjectStub<import("./task-room.ts").TaskRoom> {
+  return env.TASK_ROOM.get(env.TASK_ROOM.idFromName(taskID));
+}

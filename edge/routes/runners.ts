@@ -1,0 +1,40 @@
+/**
+ * The runner registry as users see it (user token), and registration, which takes only
+ * a single-use registration token in its body.
+ */
+import { Hono } from "hono";
+import { ErrorCode, LIMITS, RegisterRunnerRequest } from "../../shared/index.ts";
+import { type AppEnv, accountStub } from "../app-env.ts";
+import { requireUser } from "../auth-middleware.ts";
+import { isRunnerID, parseRegistrationToken } from "../credentials.ts";
+import { fail, failWith, isRoomError, readBodyBytes, readJSON } from "../http-error.ts";
+
+export const runnersRoutes = new Hono<AppEnv>();
+
+runnersRoutes.post("/register", async (c) => {
+  const body = await readJSON(c.req.raw, RegisterRunnerRequest, LIMITS.maxBodyBytes);
+  const token = parseRegistrationToken(body.token);
+  if (!token) throw fail(ErrorCode.Unauthorized, "registration token is not valid");
+  const { token: _used, ...rest } = body;
+  const result = await accountStub(c.env, token.accountID).registerRunner(token.accountID, token.secret, rest);
+  if (isRoomError(result)) throw failWith(result);
+  return c.json(result, 201);
+});
+
+runnersRoutes.post("/registration-tokens", requireUser, async (c) => {
+  await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes);
+  const { accountID } = c.get("user");
+  return c.json(await accountStub(c.env, accountID).createRegistrationToken(accountID), 201);
+});
+
+runnersRoutes.get("/", requireUser, async (c) => {
+  return c.json({ runners: await accountStub(c.env, c.get("user").accountID).listRunners() });
+});
+
+runnersRoutes.delete("/:id", requireUser, async (c) => {
+  const id = c.req.param("id");
+  if (!isRunnerID(id) || !(await accountStub(c.env, c.get("user").accountID).deleteRunner(id))) {
+    throw fail(ErrorCode.NotFound, "no such runner");
+  }
+  return c.body(null, 204);
+});

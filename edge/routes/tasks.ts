@@ -1,0 +1,147 @@
+/**
+ * The public task API (user token): create, list, read, events, the viewer WebSocket,
+ * follow-ups, cancel and artifacts.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { CreateTaskRequest, EMPTY_USAGE, ErrorCode, LIMITS, MessageRequest, type Task, TaskStatus, titleFromPrompt } from "../../shared/index.ts";
+import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
+import { requireUser } from "../auth-middleware.ts";
+import { isTaskID, newTaskID } from "../credentials.ts";
+import { fail, failWith, isRoomError, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
+import { forwardSocket } from "../socket-forward.ts";
+import { decodeCursor } from "../task-cursor.ts";
+import { artifactKey, ArtifactName } from "./artifact-names.ts";
+
+const nonNegativeInt = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const ListTasksQuery = z.object({
+  status: TaskStatus.optional(),
+  q: z.string().trim().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxTasksPage).default(50),
+  cursor: z.string().max(400).optional(),
+});
+const EventsQuery = z.object({
+  after: nonNegativeInt.default(0),
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxEventsPage).default(LIMITS.maxEventsPage),
+});
+const SocketQuery = z.object({ after: nonNegativeInt.default(0) });
+const CancelRequest = z.object({}).strict();
+
+function taskIDParam(id: string): string {
+  if (!isTaskID(id)) throw fail(ErrorCode.NotFound, "no such task");
+  return id;
+}
+
+export const taskRoutes = new Hono<AppEnv>();
+taskRoutes.use("*", requireUser);
+
+taskRoutes.post("/", async (c) => {
+  const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
+  const { userID, accountID } = c.get("user");
+  const now = new Date().toISOString();
+  const task: Task = {
+    id: newTaskID(),
+    title: titleFromPrompt(body.prompt),
+    repo: body.repo,
+    prompt: body.prompt,
+    model: body.model ?? null,
+    labels: body.labels ?? [],
+    limits: body.limits ?? {},
+    status: "queued",
+    statusReason: null,
+    createdBy: userID,
+    createdAt: now,
+    updatedAt: now,
+    runnerID: null,
+    lastSeq: 0,
+    usage: EMPTY_USAGE,
+    diff: null,
+    branch: null,
+  };
+  const created = await roomStub(c.env, task.id).create(accountID, task);
+  await accountStub(c.env, accountID).addTask(created, accountID);
+  return c.json({ task: created }, 201);
+});
+
+taskRoutes.get("/", async (c) => {
+  const query = parseQuery(c.req.query(), ListTasksQuery);
+  const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  if (cursor === null) throw fail(ErrorCode.BadRequest, "cursor is not one this API gave out");
+  const page = await accountStub(c.env, c.get("user").accountID).listTasks({
+    status: query.status,
+    q: query.q || undefined,
+    limit: query.limit,
+    cursor,
+  });
+  return c.json(page);
+});
+
+taskRoutes.get("/:id", async (c) => {
+  const task = await roomStub(c.env, taskIDParam(c.req.param("id"))).getTask(c.get("user").accountID);
+  if (!task) throw fail(ErrorCode.NotFound, "no such task");
+  return c.json({ task });
+});
+
+taskRoutes.get("/:id/events", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const query = parseQuery(c.req.query(), EventsQuery);
+  const page = await roomStub(c.env, id).listEvents(c.get("user").accountID, query.after, query.limit);
+  if (!page) throw fail(ErrorCode.NotFound, "no such task");
+  return c.json(page);
+});
+
+taskRoutes.get("/:id/ws", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const { after } = parseQuery(c.req.query(), SocketQuery);
+  const { userID, accountID } = c.get("user");
+  return forwardSocket(roomStub(c.env, id), `https://room/viewer?after=${after}`, c.req.raw, {
+    "x-tether-account": accountID,
+    "x-tether-user": userID,
+  });
+});
+
+taskRoutes.post("/:id/messages", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const { text } = await readJSON(c.req.raw, MessageRequest, LIMITS.maxBodyBytes);
+  const { userID, accountID } = c.get("user");
+  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "message", text });
+  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+  if (isRoomError(result)) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task }, 202);
+});
+
+taskRoutes.post("/:id/cancel", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const raw = new TextDecoder().decode(await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes)).trim();
+  if (raw !== "") {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw fail(ErrorCode.InvalidBody, "body is not JSON");
+    }
+    if (!CancelRequest.safeParse(json).success) throw fail(ErrorCode.InvalidBody, "cancel takes no fields (send {} or nothing)");
+  }
+  const { userID, accountID } = c.get("user");
+  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "cancel" });
+  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+  if (isRoomError(result)) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task }, 202);
+});
+
+taskRoutes.get("/:id/artifacts/:name", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const name = ArtifactName.safeParse(c.req.param("name"));
+  if (!name.success) throw fail(ErrorCode.NotFound, "no such artifact");
+  const { accountID } = c.get("user");
+  if (!(await roomStub(c.env, id).getTask(accountID))) throw fail(ErrorCode.NotFound, "no such task");
+  const object = await c.env.ARTIFACTS.get(artifactKey(accountID, id, name.data));
+  if (!object) throw fail(ErrorCode.NotFound, "no such artifact");
+  const headers = new Headers({
+    "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+    "content-length": String(object.size),
+    etag: object.httpEtag,
+  });
+  return new Response(object.body, { headers });
+});
