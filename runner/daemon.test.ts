@@ -1,0 +1,329 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { RunnerEvent } from "../shared/protocol.ts";
+import { EdgeArtifacts } from "./artifacts.ts";
+import { Daemon, type DaemonOptions } from "./daemon.ts";
+import { FakeEdge } from "./fake-edge.ts";
+import { FakeGit, FakeProxy, FakeSandbox } from "./fakes.ts";
+import { Journal } from "./journal.ts";
+import { NO_MODEL_KEY_REASON } from "./task-run.ts";
+import { assignmentOf } from "./test-fixtures.ts";
+
+const logger = pino({ level: "silent" });
+let edge: FakeEdge;
+let edgeURL: string;
+let home: string;
+let sandbox: FakeSandbox;
+let git: FakeGit;
+let proxy: FakeProxy;
+const daemons: Daemon[] = [];
+
+beforeEach(async () => {
+  edge = new FakeEdge();
+  edgeURL = await edge.listen();
+  home = mkdtempSync(join(tmpdir(), "tether-daemon-"));
+  sandbox = new FakeSandbox();
+  git = new FakeGit();
+  proxy = new FakeProxy(join(home, "proxy"));
+});
+afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop().catch(() => undefined);
+  await edge.close();
+});
+
+function daemon(overrides: Partial<DaemonOptions> & { outboxMax?: number } = {}): Daemon {
+  const d = new Daemon({
+    home,
+    journal: new Journal(join(home, "journal.db"), overrides.outboxMax ?? 100_000),
+    sandbox,
+    proxy,
+    git,
+    artifacts: new EdgeArtifacts(edgeURL, edge.credential),
+    logger,
+    hasModelKey: true,
+    resources: { memoryMB: 256, cpus: 1, pids: 64 },
+    credentials: {},
+    push: false,
+    cloneDepth: 1,
+    stopGraceMs: 10_000,
+    workspaceCleanup: "always",
+    edgeURL,
+    credential: edge.credential,
+    version: "test",
+    labels: ["l1"],
+    capacity: 2,
+    batchMaxEvents: 100,
+    batchMaxMs: 5,
+    backoff: { baseMs: 10, capMs: 30, stableMs: 60_000 },
+    ...overrides,
+  });
+  daemons.push(d);
+  return d;
+}
+
+const types = (taskID: string) => edge.task(taskID).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
+const assign = (taskID: string, epoch = 1) => edge.sendControl({ type: "assign", assignment: assignmentOf(taskID, epoch) });
+
+async function started(d: Daemon) {
+  await d.start();
+  await edge.until(() => edge.framesOf("hello").length > 0 && d.link === "connected", 5000, "welcome");
+}
+
+describe("Daemon", () => {
+  it("runs a task end to end: accept, clone, start line, events, follow-up, done, diff, cleanup after ack", async () => {
+    const d = daemon();
+    await started(d);
+    expect(edge.framesOf("hello")[0]).toMatchObject({ labels: ["l1"], capacity: 2, tasks: [] });
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker start");
+    expect(edge.framesOf("accept")).toEqual([{ type: "accept", taskID: "t1", epoch: 1 }]);
+    const w = sandbox.worker("t1")!;
+    expect(w.received[0]).toMatchObject({ type: "start", task: { taskID: "t1", prompt: "fix it", repo: { branch: "tether/t1" } }, proxy: { socketPath: "/run/tether/model.sock", token: "tok-t1" }, resume: false, lastWseq: 0 });
+    expect(w.spec.proxyDir).toBe(join(home, "proxy", "t1"));
+    w.emit("agent.text", { turn: 0, text: "hello" });
+    w.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    await edge.until(() => types("t1").includes("status:waiting"), 5000, "waiting");
+    edge.command("t1", { seq: 3, kind: "message", text: "and the tests" });
+    await edge.until(() => w.received.length === 2, 5000, "message to stdin");
+    expect(w.received[1]).toEqual({ type: "message", text: "and the tests" });
+    w.emit("done", { ok: true, summary: "did it" });
+    await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded");
+    expect(types("t1")).toEqual(["log", "status:running", "agent.text", "turn.end", "status:waiting", "status:running", "done", "diff", "status:succeeded"]);
+    const diff = edge.task("t1").events.find((e) => e.type === "diff")!;
+    expect(diff.data).toMatchObject({ files: 1, insertions: 2, deletions: 1, artifact: "diff.patch", branch: "tether/t1" });
+    expect(edge.task("t1").artifacts.get("diff.patch")).toContain("+++ b/a.txt");
+    expect(git.calls).toEqual(["clone https://example.invalid/repo.git tether/t1", "commit tether: fix it", "diff base123"]);
+    await edge.until(() => w.removed && d.tasks.size === 0, 5000, "cleanup after the ack");
+    expect(proxy.unregistered).toEqual(["t1"]);
+    expect(existsSync(join(home, "tasks", "t1"))).toBe(false);
+  });
+
+  it("accepts then fails at once when there is no model key", async () => {
+    const d = daemon({ hasModelKey: false });
+    await started(d);
+    assign("t1");
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
+    expect(edge.framesOf("accept")).toHaveLength(1);
+    expect(edge.framesOf("reject")).toHaveLength(0);
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ status: "failed", reason: NO_MODEL_KEY_REASON });
+    expect(sandbox.workers).toHaveLength(0);
+  });
+
+  it("turns a bad worker line into an error event and carries on; drops the worker's own usage", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    w.raw("this is not json");
+    w.raw(JSON.stringify({ wseq: 1, type: "agent.text", data: { turn: "x" } }));
+    w.emit("usage", { model: "m", inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0 });
+    proxy.registered.get("t1")!.onUsage({ model: "m", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0.01 });
+    w.emit("agent.text", { turn: 0, text: "still here" });
+    await edge.until(() => types("t1").includes("agent.text"), 5000, "text after bad lines");
+    expect(types("t1")).toEqual(["log", "status:running", "error", "error", "usage", "agent.text"]);
+    expect(edge.task("t1").events[2]!.data).toMatchObject({ code: "bad_worker_line" });
+    expect(edge.task("t1").events[4]!.data).toMatchObject({ inputTokens: 10 });
+  });
+
+  it("fails a task whose worker exits without done, with its exit code and reason (OOM)", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    sandbox.worker("t1")!.exit({ exitCode: 137, reason: "oom", message: "killed by the kernel: out of memory (limit 256 MB)" });
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
+    expect(edge.task("t1").events.at(-1)!.data).toEqual({ status: "failed", reason: "killed by the kernel: out of memory (limit 256 MB)", exitCode: 137 });
+    expect(types("t1")).toContain("diff");
+  });
+
+  it("cancels: stops the worker with the grace period, keeps the diff, then cancelled", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    edge.command("t1", { seq: 3, kind: "cancel" });
+    await edge.until(() => types("t1").includes("status:cancelled"), 5000, "cancelled");
+    expect(sandbox.worker("t1")!.stopGrace).toBe(10_000);
+    expect(types("t1").slice(-2)).toEqual(["diff", "status:cancelled"]);
+    expect(edge.task("t1").artifacts.has("diff.patch")).toBe(true);
+  });
+
+  it("fails a task whose clone fails and one whose worker cannot start", async () => {
+    const d = daemon();
+    await started(d);
+    git.cloneError = "repository not found";
+    assign("t1");
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "clone failure");
+    expect((edge.task("t1").events.at(-1)!.data as { reason: string }).reason).toContain("repository not found");
+    git.cloneError = undefined;
+    sandbox.failStart = "no such image: tether-worker:latest";
+    assign("t2");
+    await edge.until(() => types("t2").includes("status:failed"), 5000, "start failure");
+    expect((edge.task("t2").events.at(-1)!.data as { reason: string }).reason).toContain("no such image");
+  });
+
+  it("rejects assignments beyond capacity and re-accepts a repeated one", async () => {
+    const d = daemon({ capacity: 1 });
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    assign("t1");
+    assign("t2");
+    await edge.until(() => edge.framesOf("reject").length === 1 && edge.framesOf("accept").length === 2, 5000, "reject");
+    expect(edge.framesOf("reject")[0]).toMatchObject({ taskID: "t2", reason: expect.stringContaining("capacity") });
+    expect(sandbox.workers).toHaveLength(1);
+  });
+
+  it("ignores bad control frames and keeps working", async () => {
+    const d = daemon();
+    await started(d);
+    edge.sendControl("{ nope");
+    edge.sendControl({ type: "assign", assignment: { epoch: 1 } });
+    edge.sendControl({ type: "launch-missiles" });
+    edge.sendControl({ v: 2, type: "pong" });
+    assign("t1");
+    await edge.until(() => edge.framesOf("accept").length === 1, 5000, "accept after bad frames");
+    expect(d.link).toBe("connected");
+  });
+
+  it("applies a command once even when attached sends it again after a reconnect", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    edge.command("t1", { seq: 3, kind: "message", text: "once" });
+    await edge.until(() => w.received.length === 2, 5000, "message");
+    // An edge that lost track of the runner's position replays every command.
+    const attaches = edge.framesOf("attach").length;
+    edge.data.get("t1")!.terminate();
+    await edge.until(() => edge.framesOf("attach").length === attaches + 1, 5000, "re-attach");
+    expect(edge.framesOf("attach").at(-1)).toMatchObject({ afterCommandSeq: 3 });
+    edge.data.get("t1")!.send(JSON.stringify({ type: "command", taskID: "t1", command: { seq: 3, kind: "message", text: "once" } }));
+    edge.command("t1", { seq: 4, kind: "message", text: "twice" });
+    await edge.until(() => w.received.length === 3, 5000, "second message");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(w.received.slice(1)).toEqual([{ type: "message", text: "once" }, { type: "message", text: "twice" }]);
+  });
+
+  it("starts a new worker with resume when a follow-up comes after the worker exited", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const first = sandbox.worker("t1")!;
+    first.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    first.exit({ exitCode: 0, reason: "exited", message: "exited with code 0" });
+    await edge.until(() => types("t1").includes("status:waiting"), 5000, "waiting");
+    edge.command("t1", { seq: 3, kind: "message", text: "more" });
+    await edge.until(() => sandbox.workers.length === 2, 5000, "second worker");
+    const second = sandbox.worker("t1")!;
+    expect(first.removed).toBe(true);
+    expect(second.received).toEqual([
+      expect.objectContaining({ type: "start", resume: true, lastWseq: 1 }),
+      { type: "message", text: "more" },
+    ]);
+    expect(proxy.registered.get("t1")!.resume).toMatchObject({ token: "tok-t1" });
+  });
+
+  it("recovers after a crash: re-attaches the worker, drops replayed lines, every event arrives once and in order", async () => {
+    edge.holdAcks = true;
+    const d1 = daemon();
+    await started(d1);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    for (let i = 0; i < 5; i++) w.emit("agent.text.delta", { turn: 0, text: `d${i}` });
+    await edge.until(() => edge.task("t1").events.length === 7, 5000, "7 stored, none acked");
+    // The edge stored only 4 before the crash; the runner dies without acks for any.
+    edge.task("t1").events.splice(4);
+    await d1.stop();
+    daemons.splice(daemons.indexOf(d1), 1);
+    // While the runner is down the worker keeps writing.
+    w.emit("agent.text.delta", { turn: 0, text: "d5" });
+    w.emit("done", { ok: true, summary: "ok" });
+    sandbox.surviving = [w];
+    edge.holdAcks = false;
+    const d2 = daemon();
+    await started(d2);
+    await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded after restart");
+    const events = edge.task("t1").events;
+    expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
+    const deltas = events.filter((e) => e.type === "agent.text.delta").map((e) => (e as RunnerEvent & { data: { text: string } }).data.text);
+    expect(deltas).toEqual(["d0", "d1", "d2", "d3", "d4", "d5"]);
+    expect(types("t1").filter((t) => t === "done")).toHaveLength(1);
+    expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "t1", epoch: 1 }] });
+    expect(proxy.registered.get("t1")!.resume).toMatchObject({ token: "tok-t1" });
+    await edge.until(() => d2.tasks.size === 0 && w.removed, 5000, "cleanup");
+  });
+
+  it("removes workers of no journaled task at start-up and fails a running task whose worker vanished", async () => {
+    const d1 = daemon();
+    await started(d1);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    await d1.stop();
+    daemons.splice(daemons.indexOf(d1), 1);
+    const stray = new (await import("./fakes.ts")).FakeWorker("stray", "c99", sandbox.worker("t1")!.sink, sandbox.worker("t1")!.spec);
+    sandbox.surviving = [stray];
+    const d2 = daemon();
+    await started(d2);
+    expect(sandbox.orphansRemoved).toEqual(["stray"]);
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
+    expect((edge.task("t1").events.at(-1)!.data as { reason: string }).reason).toContain("disappeared");
+  });
+
+  it("stops and forgets a revoked task without further events", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    edge.sendControl({ type: "revoke", taskID: "t1", epoch: 1, reason: "lease lost" });
+    await edge.until(() => w.removed && d.tasks.size === 0, 5000, "revoked");
+    const n = edge.task("t1").events.length;
+    w.emit("agent.text", { turn: 0, text: "too late" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(edge.task("t1").events.length).toBe(n);
+    expect(types("t1")).not.toContain("status:failed");
+  });
+
+  it("holds worker output in memory when the outbox is full and sends it after acks", async () => {
+    edge.holdAcks = true;
+    const d = daemon({ outboxMax: 5 });
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    for (let i = 0; i < 10; i++) w.emit("agent.text.delta", { turn: 0, text: `d${i}` });
+    await edge.until(() => edge.task("t1").events.length === 5, 5000, "5 in flight");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(edge.task("t1").events.length).toBe(5);
+    edge.holdAcks = false;
+    edge.ackAll("t1");
+    await edge.until(() => edge.task("t1").events.length === 12, 5000, "the rest after acks");
+    const deltas = edge.task("t1").events.filter((e) => e.type === "agent.text.delta").map((e) => (e as RunnerEvent & { data: { text: string } }).data.text);
+    expect(deltas).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
+  });
+
+  it("drains: refuses new tasks, waits for held ones to finish, then stops", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    let drained = false;
+    const draining = d.drain().then(() => (drained = true));
+    await edge.until(() => edge.framesOf("hello").at(-1)!.capacity === 0, 5000, "hello with capacity 0");
+    assign("t2");
+    await edge.until(() => edge.framesOf("reject").length === 1, 5000, "reject while draining");
+    expect(drained).toBe(false);
+    sandbox.worker("t1")!.emit("done", { ok: true, summary: "ok" });
+    await draining;
+    expect(types("t1").at(-1)).toBe("status:succeeded");
+    daemons.splice(daemons.indexOf(d), 1);
+  });
+});

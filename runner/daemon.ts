@@ -1,0 +1,235 @@
+/**
+ * The runner daemon: recovers what the journal holds, keeps the control socket to the edge,
+ * takes assignments up to its capacity and runs each as a `TaskRun`.
+ *
+ * Start-up: every journaled task gets its run back, `sandbox.recover` re-attaches to the
+ * workers still there (their output replays and is deduped by wseq), workers of no journaled
+ * task are removed, then the control socket says hello with the held tasks.
+ * Stop (SIGTERM): no new tasks, sockets closed, journal flushed, workers left running for the
+ * next start. Drain: no new tasks, wait until every held task is finished and acked, then stop.
+ */
+import { writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Assignment, HeldTask } from "../shared/protocol.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { ControlLink } from "./control-link.ts";
+import type { Journal } from "./journal.ts";
+import { Metrics } from "./metrics.ts";
+import type { Sandbox } from "./sandbox.ts";
+import { TaskChannel } from "./task-channel.ts";
+import { TaskRun, type TaskRunDeps } from "./task-run.ts";
+
+export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
+  edgeURL: string;
+  credential: string;
+  version: string;
+  labels: string[];
+  capacity: number;
+  batchMaxEvents: number;
+  batchMaxMs: number;
+  backoff?: BackoffOptions;
+  /** Called once when the edge refuses the credential; the daemon has stopped its links. */
+  onFatal?(reason: string): void;
+}
+
+export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
+
+export interface RunnerState {
+  pid: number;
+  runnerID: string | null;
+  link: LinkState;
+  draining: boolean;
+  updatedAt: string;
+  tasks: { taskID: string; epoch: number; status: string }[];
+}
+
+export class Daemon {
+  readonly metrics: Metrics;
+  private readonly runs = new Map<string, TaskRun>();
+  private readonly control: ControlLink;
+  private runnerID: string | null = null;
+  private heartbeatMs = 25_000;
+  private accepting = true;
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.log = opts.logger;
+    this.metrics = new Metrics({
+      tasksRunning: () => [...this.runs.values()].filter((r) => r.active).length,
+      eventsPending: () => opts.journal.pendingCount,
+      connected: () => this.control.state === "connected",
+    });
+    this.control = new ControlLink(
+      {
+        edgeURL: opts.edgeURL,
+        credential: opts.credential,
+        version: opts.version,
+        labels: opts.labels,
+        capacity: () => (this.accepting ? opts.capacity : 0),
+        held: () => this.held(),
+        logger: opts.logger.child({ link: "control" }),
+        backoff: opts.backoff,
+      },
+      {
+        welcome: (info) => {
+          this.runnerID = info.runnerID;
+          this.heartbeatMs = info.heartbeatSeconds * 1000;
+          this.log.info({ runnerID: info.runnerID, heartbeatSeconds: info.heartbeatSeconds, leaseSeconds: info.leaseSeconds }, "connected to the edge");
+          this.writeState();
+        },
+        assign: (assignment) => this.assign(assignment),
+        revoke: (taskID, epoch, reason) => {
+          const run = this.runs.get(taskID);
+          if (run && run.epoch === epoch) void run.revoke(reason);
+        },
+        fatal: (reason) => {
+          this.log.error({ reason }, "the edge refused this runner");
+          this.writeState();
+          opts.onFatal?.(reason);
+        },
+        connected: (count) => {
+          if (count > 1) this.metrics.count("reconnects");
+          this.writeState();
+        },
+      },
+    );
+  }
+
+  get link(): LinkState {
+    return this.control.state;
+  }
+
+  get tasks(): ReadonlyMap<string, TaskRun> {
+    return this.runs;
+  }
+
+  /** Recovers journaled tasks and their workers, removes orphans, then connects. */
+  async start(): Promise<void> {
+    const rows = this.opts.journal.tasks();
+    for (const row of rows) this.runs.set(row.taskID, this.newRun(row.taskID));
+    const handles = await this.opts.sandbox.recover((taskID) => this.runs.get(taskID)?.sink);
+    const byTask = new Map(handles.map((h) => [h.taskID, h]));
+    const removed = await this.opts.sandbox.removeOrphans(new Set(rows.map((r) => r.taskID)));
+    if (removed.length > 0) this.log.info({ removed }, "removed workers of no journaled task");
+    for (const row of rows) {
+      const run = this.runs.get(row.taskID)!;
+      await run.resume(byTask.get(row.taskID), row);
+    }
+    if (rows.length > 0) this.log.info({ tasks: rows.map((r) => r.taskID), reattached: handles.length }, "recovered journaled tasks");
+    this.control.start();
+    this.writeState();
+  }
+
+  /** Stops taking tasks and closes every socket; workers keep running. */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    await this.control.stop();
+    await Promise.all([...this.runs.values()].map((r) => r.detach()));
+    this.writeState();
+    this.opts.journal.close();
+  }
+
+  /** Stops taking tasks, waits until every held task is finished and acked, then stops. */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    this.draining = true;
+    this.control.hello();
+    this.writeState();
+    if (this.runs.size > 0) {
+      this.log.info({ tasks: [...this.runs.keys()] }, "draining: waiting for held tasks to finish");
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    await this.stop();
+  }
+
+  private held(): HeldTask[] {
+    return [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch }));
+  }
+
+  private assign(assignment: Assignment): void {
+    const taskID = assignment.task.id;
+    const existing = this.runs.get(taskID);
+    if (existing && existing.epoch === assignment.epoch) {
+      this.control.accept(taskID, assignment.epoch);
+      return;
+    }
+    if (!this.accepting) {
+      this.control.reject(taskID, assignment.epoch, this.draining ? "the runner is draining" : "the runner is stopping");
+      return;
+    }
+    const active = [...this.runs.values()].filter((r) => r.active && r.taskID !== taskID).length;
+    if (active >= this.opts.capacity) {
+      this.control.reject(taskID, assignment.epoch, `the runner is at capacity (${active} of ${this.opts.capacity})`);
+      return;
+    }
+    void this.takeOver(assignment, existing);
+  }
+
+  private async takeOver(assignment: Assignment, older: TaskRun | undefined): Promise<void> {
+    const taskID = assignment.task.id;
+    if (older) await older.revoke(`reassigned at epoch ${assignment.epoch}`);
+    this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace"));
+    const run = this.newRun(taskID);
+    this.runs.set(taskID, run);
+    this.metrics.count("tasksAccepted");
+    this.control.accept(taskID, assignment.epoch);
+    this.log.info({ taskID, epoch: assignment.epoch }, "task accepted");
+    this.writeState();
+    await run.begin();
+  }
+
+  private newRun(taskID: string): TaskRun {
+    const row = this.opts.journal.task(taskID)!;
+    return new TaskRun(
+      {
+        ...this.opts,
+        metrics: this.metrics,
+        openChannel: (id, epoch, handlers) =>
+          new TaskChannel(
+            {
+              edgeURL: this.opts.edgeURL,
+              credential: this.opts.credential,
+              taskID: id,
+              epoch,
+              journal: this.opts.journal,
+              logger: this.opts.logger.child({ taskID: id, link: "data" }),
+              metrics: this.metrics,
+              batchMaxEvents: this.opts.batchMaxEvents,
+              batchMaxMs: this.opts.batchMaxMs,
+              heartbeatMs: this.heartbeatMs,
+              backoff: this.opts.backoff,
+            },
+            handlers,
+          ),
+        forget: (id) => {
+          if (this.runs.get(id)?.status === "gone") this.runs.delete(id);
+          this.writeState();
+          if (this.runs.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        },
+      },
+      row,
+    );
+  }
+
+  /** What `tether-runner status` reads: written on every change of link or tasks. */
+  private writeState(): void {
+    const state: RunnerState = {
+      pid: process.pid,
+      runnerID: this.runnerID,
+      link: this.control?.state ?? "connecting",
+      draining: this.draining,
+      updatedAt: new Date().toISOString(),
+      tasks: [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch, status: r.status })),
+    };
+    const path = join(this.opts.home, "state.json");
+    try {
+      writeFileSync(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
+    } catch (err) {
+      this.log.warn({ err }, "could not write state.json");
+    }
+  }
+}

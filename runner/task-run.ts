@@ -1,0 +1,492 @@
+/**
+ * One task on this runner, from assignment to the edge's ack of its terminal status:
+ *
+ *   clone → model proxy registration → sandbox start → `start` line → worker lines → events
+ *   → journal → edge; commands in → worker stdin; worker done (or exit, or cancel) →
+ *   commit, diff, push, upload diff.patch → `diff` event → terminal `status`; once the edge
+ *   acks that status the container, proxy socket, workspace and journal rows go.
+ *
+ * Every event is journaled before it is sent. Worker lines at or below `lastWseq` are
+ * dropped (a re-attached container replays its output from the start). State changes run
+ * one at a time on a promise chain so a cancel, an exit and a `done` never interleave.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { ErrorCode } from "../shared/errors.ts";
+import type { EventData, RunnerEventBody } from "../shared/events.ts";
+import type { Command, Parsed, WorkerTask, WorkerToRunner } from "../shared/protocol.ts";
+import { type Journal, OutboxFullError, type TaskMeta, type TaskRow } from "./journal.ts";
+import type { Metrics } from "./metrics.ts";
+import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "./ports.ts";
+import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "./sandbox.ts";
+import type { TaskChannel, TaskChannelHandlers } from "./task-channel.ts";
+
+export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
+const DIFF_ARTIFACT = "diff.patch";
+
+export interface TaskRunDeps {
+  home: string;
+  journal: Journal;
+  sandbox: Sandbox;
+  proxy: ProxyPort;
+  git: GitPort;
+  artifacts: ArtifactPort;
+  logger: Logger;
+  metrics?: Metrics;
+  hasModelKey: boolean;
+  resources: SandboxResources;
+  credentials: GitCredentials;
+  push: boolean;
+  cloneDepth: number;
+  stopGraceMs: number;
+  workspaceCleanup: "always" | "on-success" | "never";
+  /** Builds the task's data channel with these handlers. */
+  openChannel(taskID: string, epoch: number, handlers: TaskChannelHandlers): TaskChannel;
+  /** The run is over (acked, revoked): the owner drops it. */
+  forget(taskID: string): void;
+}
+
+type Phase = "preparing" | "running" | "waiting" | "finishing" | "finished" | "gone";
+type Outcome = NonNullable<TaskMeta["outcome"]>;
+
+export class TaskRun {
+  readonly taskID: string;
+  readonly epoch: number;
+  private phase: Phase;
+  private handle: WorkerHandle | undefined;
+  private workerAlive = false;
+  private replaying = false;
+  private lastWseq: number;
+  private lastCommandSeq: number;
+  private backlog: { bodies: RunnerEventBody[]; wseq?: number; final?: boolean }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private readonly channel: TaskChannel;
+  private readonly log: Logger;
+  private readonly taskDir: string;
+  private detached = false;
+
+  constructor(
+    private readonly deps: TaskRunDeps,
+    row: TaskRow,
+  ) {
+    this.taskID = row.taskID;
+    this.epoch = row.epoch;
+    this.phase = row.status;
+    this.lastWseq = row.lastWseq;
+    this.lastCommandSeq = row.lastCommandSeq;
+    this.taskDir = join(deps.home, "tasks", row.taskID);
+    this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
+    this.channel = deps.openChannel(row.taskID, row.epoch, {
+      commands: (commands) => this.commands(commands),
+      acked: (rseq) => this.acked(rseq),
+      refused: (code, message) => this.serial(() => this.abandon(`the edge refused the task's data: ${code}: ${message}`)),
+      fatal: (reason) => this.log.error({ reason }, "task channel stopped"),
+    });
+  }
+
+  /** Not finished: counts against capacity. */
+  get active(): boolean {
+    return this.phase !== "finished" && this.phase !== "gone";
+  }
+
+  get status(): Phase {
+    return this.phase;
+  }
+
+  /** The sink the sandbox feeds with this task's worker output. */
+  readonly sink: WorkerSink = {
+    line: (parsed, raw) => this.detached || this.line(parsed, raw),
+    stderr: (text) => this.detached || this.stderr(text),
+    exit: (info) => this.detached || this.exited(info),
+  };
+
+  /** Starts a newly accepted task. */
+  begin(): Promise<void> {
+    this.channel.start();
+    return this.serial(() => this.prepare());
+  }
+
+  /** Continues a journaled task after a runner restart, with its worker if one survived. */
+  resume(handle: WorkerHandle | undefined, row: TaskRow): Promise<void> {
+    this.channel.start();
+    this.handle = handle;
+    this.workerAlive = handle !== undefined;
+    this.replaying = handle !== undefined;
+    return this.serial(async () => {
+      switch (row.status) {
+        case "finished":
+          return;
+        case "finishing":
+          return this.finish(row.meta.outcome ?? { status: "failed", reason: "the runner restarted while finishing the task" });
+        case "preparing":
+          if (!handle) {
+            await rm(this.taskDir, { recursive: true, force: true });
+            return this.prepare();
+          }
+          this.phase = "running";
+          break;
+        case "running":
+        case "waiting":
+          if (!handle && row.status === "running") {
+            return this.finish({ status: "failed", reason: "the worker container disappeared while the runner was down" });
+          }
+          break;
+      }
+      if (handle) await this.registerProxy(row.meta);
+      this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
+    });
+  }
+
+  /** Leaves the worker running and closes the data socket (SIGTERM); later output is the next runner's. */
+  async detach(): Promise<void> {
+    this.detached = true;
+    await this.channel.stop();
+  }
+
+  /** Waits for queued state changes (tests, drain). */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  /** The edge withdrew the assignment: stop the worker and forget the task without events. */
+  revoke(reason: string): Promise<void> {
+    return this.serial(() => this.abandon(reason));
+  }
+
+  // ── worker output ─────────────────────────────────────────────────────────
+
+  private line(parsed: Parsed<WorkerToRunner>, raw: string): void {
+    if (this.phase === "gone") return;
+    if (!parsed.ok) {
+      // A replayed bad line cannot be told from a new one by wseq; lines before the first new good one are replays.
+      if (this.replaying) return;
+      this.log.warn({ problem: parsed.error.message }, "bad worker line");
+      this.emit([{ type: "error", data: { code: ErrorCode.BadWorkerLine, message: `${parsed.error.message.slice(0, 2000)}; line: ${raw.slice(0, 500)}` } }]);
+      return;
+    }
+    const event = parsed.value;
+    if (event.wseq <= this.lastWseq) return;
+    this.replaying = false;
+    this.lastWseq = event.wseq;
+    // Usage comes from the model proxy, which measures it; the worker's own count would double it.
+    const bodies: RunnerEventBody[] = event.type === "usage" ? [] : [{ type: event.type, data: event.data } as RunnerEventBody];
+    if (event.type === "turn.end" && this.phase === "running") {
+      bodies.push({ type: "status", data: { status: "waiting" } });
+      this.setPhase("waiting");
+    }
+    this.emit(bodies, { wseq: event.wseq });
+    if (event.type === "done") {
+      const data = event.data;
+      void this.serial(() => this.done(data));
+    }
+  }
+
+  private stderr(text: string): void {
+    if (this.replaying || this.phase === "gone") return;
+    this.log.debug({ stderr: text.slice(0, 2000) }, "worker stderr");
+    for (let i = 0; i < text.length && i < 64_000; i += 8000) {
+      this.emit([{ type: "log", data: { level: "warn", message: text.slice(i, i + 8000) } }]);
+    }
+  }
+
+  private exited(info: ExitInfo): void {
+    this.workerAlive = false;
+    void this.serial(async () => {
+      if (this.phase === "finishing" || this.phase === "finished" || this.phase === "gone") return;
+      if (this.phase === "waiting" && info.exitCode === 0) {
+        this.log.info("worker exited after its turn; a follow-up starts a new one");
+        return;
+      }
+      const reason = info.message || `the worker exited with code ${info.exitCode} before it was done`;
+      await this.finish({ status: "failed", reason, exitCode: info.exitCode });
+    });
+  }
+
+  // ── commands ──────────────────────────────────────────────────────────────
+
+  private commands(commands: Command[]): void {
+    for (const command of commands) {
+      if (command.seq <= this.lastCommandSeq) continue;
+      this.lastCommandSeq = command.seq;
+      this.deps.journal.update(this.taskID, { lastCommandSeq: command.seq });
+      if (command.kind === "cancel") void this.serial(() => this.cancel());
+      else void this.serial(() => this.message(command.text));
+    }
+  }
+
+  private async message(text: string): Promise<void> {
+    if (!this.active || this.phase === "finishing") {
+      this.log.info({ phase: this.phase }, "ignoring a message: the task is over");
+      return;
+    }
+    if (this.handle && this.workerAlive) {
+      this.handle.send({ type: "message", text });
+      if (this.phase === "waiting") {
+        this.setPhase("running");
+        this.emit([{ type: "status", data: { status: "running" } }]);
+      }
+      return;
+    }
+    if (this.phase === "preparing") return;
+    const row = this.deps.journal.task(this.taskID);
+    if (this.handle) await this.removeWorker();
+    if (await this.startWorker(true, row?.meta ?? {})) this.handle?.send({ type: "message", text });
+  }
+
+  private async cancel(): Promise<void> {
+    if (this.phase === "finishing" || !this.active) return;
+    this.setPhase("finishing");
+    let exitCode: number | null | undefined;
+    if (this.handle && this.workerAlive) {
+      this.emit([{ type: "log", data: { level: "info", message: `stopping the worker (grace ${this.deps.stopGraceMs / 1000} s)` } }]);
+      const info = await this.handle.stop(this.deps.stopGraceMs);
+      this.workerAlive = false;
+      exitCode = info.exitCode;
+    }
+    await this.finish({ status: "cancelled", reason: "cancelled by a user", exitCode });
+  }
+
+  private async done(data: EventData<"done">): Promise<void> {
+    if (this.phase === "finishing" || !this.active) return;
+    this.setPhase("finishing");
+    if (this.handle && this.workerAlive) {
+      await this.handle.stop(this.deps.stopGraceMs);
+      this.workerAlive = false;
+    }
+    await this.finish(data.ok ? { status: "succeeded" } : { status: "failed", reason: data.summary.slice(0, 2000) || "the agent gave up" });
+  }
+
+  // ── the steps ─────────────────────────────────────────────────────────────
+
+  private async prepare(): Promise<void> {
+    const { assignment } = this.deps.journal.task(this.taskID)!;
+    if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
+    const task = assignment.task;
+    const workspace = join(this.taskDir, "workspace");
+    await mkdir(join(this.taskDir, "state"), { recursive: true });
+    const branch = `tether/${this.taskID}`;
+    this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
+    const cloned = await this.deps.git.clone({
+      url: task.repo.url,
+      ref: task.repo.ref,
+      dir: workspace,
+      branch,
+      depth: this.deps.cloneDepth || undefined,
+      credentials: this.deps.credentials,
+    });
+    if (!cloned.ok) return this.finish({ status: "failed", reason: `could not clone the repository: ${cloned.error}`.slice(0, 2000) });
+    this.deps.journal.updateMeta(this.taskID, { baseRef: cloned.baseRef, branch });
+    await this.startWorker(false, { baseRef: cloned.baseRef, branch });
+  }
+
+  private async startWorker(resume: boolean, meta: TaskMeta): Promise<boolean> {
+    const { assignment } = this.deps.journal.task(this.taskID)!;
+    const task = assignment.task;
+    try {
+      const reg = await this.registerProxy(meta);
+      const started = Date.now();
+      this.handle = await this.deps.sandbox.start(
+        {
+          taskID: this.taskID,
+          workspaceDir: join(this.taskDir, "workspace"),
+          stateDir: join(this.taskDir, "state"),
+          proxyDir: reg.proxyDir,
+          resources: this.deps.resources,
+        },
+        this.sink,
+      );
+      this.deps.metrics?.containerStarted(Date.now() - started);
+      this.workerAlive = true;
+      this.deps.journal.update(this.taskID, { containerID: this.handle.id });
+      const workerTask: WorkerTask = {
+        taskID: this.taskID,
+        prompt: task.prompt,
+        limits: task.limits,
+        repo: { ...task.repo, branch: meta.branch },
+        ...(task.model ? { model: task.model } : {}),
+      };
+      this.handle.send({ type: "start", task: workerTask, proxy: { socketPath: reg.containerSocketPath, token: reg.token }, resume, lastWseq: this.lastWseq });
+      this.setPhase("running");
+      this.emit([{ type: "status", data: { status: "running" } }]);
+      this.log.info({ containerID: this.handle.id, resume, ms: Date.now() - started }, "worker started");
+      return true;
+    } catch (err) {
+      this.log.error({ err }, "could not start the worker");
+      await this.finish({ status: "failed", reason: `could not start the worker: ${(err as Error).message}`.slice(0, 2000) });
+      return false;
+    }
+  }
+
+  private async registerProxy(meta: TaskMeta) {
+    const task = this.deps.journal.task(this.taskID)!.assignment.task;
+    const reg = await this.deps.proxy.register(
+      this.taskID,
+      { ...task.limits, ...(task.model ? { model: task.model } : {}) },
+      (usage) => {
+        this.emit([{ type: "usage", data: usage }]);
+        const spent = this.deps.proxy.spent(this.taskID);
+        const current = this.deps.journal.task(this.taskID)?.meta.proxy;
+        if (spent && current) this.deps.journal.updateMeta(this.taskID, { proxy: { ...current, spent } });
+      },
+      (reason) => this.emit([{ type: "log", data: { level: "warn", message: `model call refused: ${reason}` } }]),
+      meta.proxy ?? {},
+    );
+    const startedAt = meta.proxy?.startedAt ?? Date.now();
+    this.deps.journal.updateMeta(this.taskID, { proxy: { token: reg.token, startedAt, spent: meta.proxy?.spent } });
+    return reg;
+  }
+
+  /** Commit, diff, push, upload, then the terminal status (the task's last event). */
+  private async finish(outcome: Outcome): Promise<void> {
+    this.setPhase("finishing");
+    this.deps.journal.updateMeta(this.taskID, { outcome });
+    const meta = this.deps.journal.task(this.taskID)!.meta;
+    if (meta.baseRef) await this.publishDiff(meta, outcome);
+    this.emit([{ type: "status", data: { status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}) } }], { final: true });
+    this.phase = "finished";
+    this.log.info({ outcome }, "task finished; waiting for the edge's ack");
+  }
+
+  private async publishDiff(meta: TaskMeta, outcome: Outcome): Promise<void> {
+    const { git, artifacts } = this.deps;
+    const dir = join(this.taskDir, "workspace");
+    try {
+      const task = this.deps.journal.task(this.taskID)!.assignment.task;
+      const committed = await git.commitAll(dir, `tether: ${task.title}\n\nTask ${this.taskID} (${outcome.status}).`);
+      const diff = await git.makeDiff(dir, meta.baseRef!);
+      let pushed: boolean | undefined;
+      if (this.deps.push && committed && outcome.status === "succeeded" && meta.branch) {
+        const result = await git.push(dir, meta.branch, this.deps.credentials);
+        pushed = result.ok;
+        if (!result.ok) this.emit([{ type: "log", data: { level: "error", message: `push failed: ${result.error}`.slice(0, 8000) } }]);
+      }
+      const upload = await artifacts.upload(this.taskID, this.epoch, DIFF_ARTIFACT, diff.patch);
+      if (!upload.ok) this.emit([{ type: "log", data: { level: "error", message: upload.error.slice(0, 8000) } }]);
+      const { files, insertions, deletions, changedFiles } = diff.stat;
+      this.emit([
+        {
+          type: "diff",
+          data: {
+            files,
+            insertions,
+            deletions,
+            artifact: upload.ok ? DIFF_ARTIFACT : "",
+            changedFiles: changedFiles.slice(0, 1000),
+            ...(meta.branch ? { branch: meta.branch } : {}),
+            ...(pushed !== undefined ? { pushed } : {}),
+          },
+        },
+      ]);
+    } catch (err) {
+      this.log.error({ err }, "could not make the diff");
+      this.emit([{ type: "log", data: { level: "error", message: `could not make the diff: ${(err as Error).message}`.slice(0, 8000) } }]);
+    }
+  }
+
+  // ── the outbox ────────────────────────────────────────────────────────────
+
+  private emit(bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean } = {}): void {
+    // Nothing follows the terminal status in the log.
+    if (this.phase === "gone" || this.phase === "finished") return;
+    if (this.backlog.length > 0) {
+      this.backlog.push({ bodies, ...opts });
+      return;
+    }
+    try {
+      const events = this.deps.journal.append(this.taskID, bodies, opts);
+      const last = events.at(-1);
+      if (last) this.channel.notify(last.rseq);
+    } catch (err) {
+      if (!(err instanceof OutboxFullError)) throw err;
+      this.log.error({ limit: err.limit }, err.message);
+      this.backlog.push({ bodies, ...opts });
+    }
+  }
+
+  private acked(rseq: number): void {
+    while (this.backlog.length > 0 && !this.deps.journal.isFull) {
+      const next = this.backlog.shift()!;
+      try {
+        const events = this.deps.journal.append(this.taskID, next.bodies, next);
+        const last = events.at(-1);
+        if (last) this.channel.notify(last.rseq);
+      } catch (err) {
+        if (!(err instanceof OutboxFullError)) throw err;
+        this.backlog.unshift(next);
+        break;
+      }
+    }
+    const row = this.deps.journal.task(this.taskID);
+    if (row?.finalRseq != null && rseq >= row.finalRseq && this.phase === "finished" && this.backlog.length === 0) {
+      this.phase = "gone";
+      void this.serial(() => this.cleanUp(row.meta.outcome?.status === "succeeded"));
+    }
+  }
+
+  // ── the end ───────────────────────────────────────────────────────────────
+
+  private async cleanUp(succeeded: boolean): Promise<void> {
+    await this.removeWorker();
+    await this.deps.proxy.unregister(this.taskID);
+    const policy = this.deps.workspaceCleanup;
+    if (policy === "always" || (policy === "on-success" && succeeded)) await rm(this.taskDir, { recursive: true, force: true });
+    this.deps.journal.removeTask(this.taskID);
+    await this.channel.stop();
+    this.deps.metrics?.count("tasksFinished");
+    this.log.info("task done and acked; cleaned up");
+    this.deps.forget(this.taskID);
+  }
+
+  private async abandon(reason: string): Promise<void> {
+    if (this.phase === "gone") return;
+    this.phase = "gone";
+    this.log.warn({ reason }, "abandoning the task");
+    if (this.handle && this.workerAlive) await this.handle.stop(this.deps.stopGraceMs);
+    this.workerAlive = false;
+    await this.removeWorker();
+    await this.deps.proxy.unregister(this.taskID);
+    if (this.deps.workspaceCleanup !== "never") await rm(this.taskDir, { recursive: true, force: true });
+    this.deps.journal.removeTask(this.taskID);
+    await this.channel.stop();
+    this.deps.forget(this.taskID);
+  }
+
+  private async removeWorker(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    if (!handle) return;
+    try {
+      await handle.remove();
+    } catch (err) {
+      this.log.warn({ err, containerID: handle.id }, "could not remove the worker");
+    }
+  }
+
+  private setPhase(phase: "running" | "waiting" | "finishing"): void {
+    this.phase = phase;
+    this.deps.journal.update(this.taskID, { status: phase });
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn).catch((err: unknown) => {
+      this.log.error({ err }, "task step failed");
+    });
+    this.chain = next;
+    return next;
+  }
+}
+
+/** A repository URL without any user or password in it, for logs and events. */
+export function redactURL(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = "";
+      u.password = "";
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
