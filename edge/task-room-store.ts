@@ -20,7 +20,8 @@ export type Lease = {
   attached: boolean;
 };
 
-export type RoomRecord = { accountID: string; task: Task; lease: Lease | null };
+/** `lastEpoch` is the highest epoch ever leased: frames of an older one are stale. */
+export type RoomRecord = { accountID: string; task: Task; lease: Lease | null; lastEpoch: number };
 
 /** An event on its way into the log, its `data` already serialized. */
 export type NewEvent = { ts: string; type: string; dataJSON: string; epoch?: number; rseq?: number };
@@ -36,6 +37,7 @@ type RoomRow = {
   lease_seconds: number | null;
   lease_expires: number | null;
   attached: number;
+  last_epoch: number;
 };
 
 type EventRow = { seq: number; ts: string; type: string; data: string };
@@ -51,7 +53,8 @@ export class TaskRoomStore {
         lease_epoch INTEGER,
         lease_seconds INTEGER,
         lease_expires INTEGER,
-        attached INTEGER NOT NULL DEFAULT 0
+        attached INTEGER NOT NULL DEFAULT 0,
+        last_epoch INTEGER NOT NULL DEFAULT 0
       );
       CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY,
@@ -83,7 +86,7 @@ export class TaskRoomStore {
             expiresAt: row.lease_expires ?? 0,
             attached: row.attached === 1,
           };
-    return { accountID: row.account_id, task: JSON.parse(row.task) as Task, lease };
+    return { accountID: row.account_id, task: JSON.parse(row.task) as Task, lease, lastEpoch: row.last_epoch };
   }
 
   insertRoom(accountID: string, task: Task): void {
@@ -96,12 +99,13 @@ export class TaskRoomStore {
 
   saveLease(lease: Lease | null): void {
     this.sql.exec(
-      "UPDATE room SET lease_runner = ?, lease_epoch = ?, lease_seconds = ?, lease_expires = ?, attached = ? WHERE id = 1",
+      "UPDATE room SET lease_runner = ?, lease_epoch = ?, lease_seconds = ?, lease_expires = ?, attached = ?, last_epoch = MAX(last_epoch, ?) WHERE id = 1",
       lease?.runnerID ?? null,
       lease?.epoch ?? null,
       lease?.seconds ?? null,
       lease?.expiresAt ?? null,
       lease?.attached ? 1 : 0,
+      lease?.epoch ?? 0,
     );
   }
 

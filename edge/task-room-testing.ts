@@ -35,11 +35,15 @@ export function makeTask(id: string): Task {
 
 let counter = 0;
 
+export function roomStub(taskID: string): RoomStub {
+  return env.TASK_ROOM.get(env.TASK_ROOM.idFromName(taskID)) as unknown as RoomStub;
+}
+
 /** A new room holding a new queued task. */
 export async function newRoom(): Promise<{ stub: RoomStub; taskID: string }> {
   counter += 1;
   const taskID = `tsk_test${counter.toString().padStart(4, "0")}${Math.random().toString(16).slice(2, 10)}`;
-  const stub = env.TASK_ROOM.get(env.TASK_ROOM.idFromName(taskID)) as unknown as RoomStub;
+  const stub = roomStub(taskID);
   await stub.create(ACCOUNT_ID, makeTask(taskID));
   return { stub, taskID };
 }

@@ -37,32 +37,36 @@ import {
   type Task,
   type TaskStatus,
 } from "../shared/index.ts";
+import { AccountReporter } from "./task-room-account.ts";
 import { applyRunnerEvent, planBatch, type TaskChange } from "./task-room-batch.ts";
+import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason, renewed } from "./task-room-lease.ts";
 import { eventsFrame, replayFrames } from "./task-room-frames.ts";
+import {
+  CLOSE_GONE,
+  CLOSE_REPLACED,
+  CLOSE_REVOKED,
+  PING,
+  PONG,
+  answerClose,
+  closeSocket,
+  notFound,
+  readUpgrade,
+  sendAll,
+  sendError,
+  switchingProtocols,
+  type Attachment,
+  type RunnerAttachment,
+  type ViewerAttachment,
+} from "./task-room-sockets.ts";
 import { TaskRoomStore, parseStoredEvent, type Lease, type NewEvent, type RoomRecord, type StoredEvent } from "./task-room-store.ts";
 
 export type RoomError = { error: { code: ErrorCode; message: string } };
+/** JSON as RPC types can carry it (`unknown` does not cross an RPC boundary). */
+export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+/** An `Event` whose data is typed for RPC. */
+export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
 export type UserCommand = { kind: "message"; text: string } | { kind: "cancel" };
 
-/** What the room needs of the Account; called by RPC, failures are logged (the room is the truth). */
-type AccountIndex = { taskChanged(task: Task): Promise<void> };
-
-type ViewerAttachment = { role: "viewer"; user: string };
-type RunnerAttachment = { role: "runner"; runnerID: string; epoch: number | null };
-type Attachment = ViewerAttachment | RunnerAttachment;
-
-export const DEFAULT_LEASE_SECONDS = 90;
-/** Usage and diff reach the Account at most this often; status changes go at once. */
-const SUMMARY_REPORT_MS = 5_000;
-/** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
-const LEASE_RENEW_STEP_MS = 1_000;
-const PING = '{"type":"ping"}';
-const PONG = '{"type":"pong"}';
-const SUBPROTOCOL = "tether.v1";
-
-const CLOSE_REVOKED = 4403;
-const CLOSE_REPLACED = 4409;
-const CLOSE_GONE = 4410;
 
 export class TaskRoom extends DurableObject<Env> {
   private readonly store: TaskRoomStore;
@@ -70,12 +74,12 @@ export class TaskRoom extends DurableObject<Env> {
   private room: RoomRecord | null | undefined;
   /** Events written in this turn and not yet sent to viewers. */
   private pending: StoredEvent[] = [];
-  private accountReports: Promise<void> = Promise.resolve();
-  private lastSummaryReport = 0;
+  private readonly account: AccountReporter;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskRoomStore(ctx.storage.sql);
+    this.account = new AccountReporter(env, ctx);
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -95,6 +99,7 @@ export class TaskRoom extends DurableObject<Env> {
       accountID,
       task: { ...task, status: "queued", statusReason: null, runnerID: null, lastSeq: 0, updatedAt: now },
       lease: null,
+      lastEpoch: 0,
     };
     this.write(() => {
       this.store.insertRoom(accountID, record.task);
@@ -108,11 +113,11 @@ export class TaskRoom extends DurableObject<Env> {
     return this.roomOf(accountID)?.task ?? null;
   }
 
-  async listEvents(accountID: string, after: number, limit: number): Promise<{ events: Event[]; nextAfter: number } | null> {
+  async listEvents(accountID: string, after: number, limit: number): Promise<{ events: LogEvent[]; nextAfter: number } | null> {
     if (!this.roomOf(accountID)) return null;
     const from = Number.isSafeInteger(after) && after > 0 ? after : 0;
     const count = Number.isSafeInteger(limit) ? Math.min(Math.max(limit, 1), LIMITS.maxEventsPage) : LIMITS.maxEventsPage;
-    const events = this.store.eventsAfter(from, count).map(parseStoredEvent);
+    const events = this.store.eventsAfter(from, count).map((e) => parseStoredEvent(e) as LogEvent);
     return { events, nextAfter: events.at(-1)?.seq ?? from };
   }
 
@@ -131,8 +136,7 @@ export class TaskRoom extends DurableObject<Env> {
     } else if (command.kind !== "cancel") {
       return { error: { code: ErrorCode.InvalidBody, message: "a command is a message or a cancel" } };
     }
-    // A task no runner has taken up yet ends at once; otherwise the runner stops it.
-    const endsNow = command.kind === "cancel" && (task.status === "queued" || (task.status === "assigned" && !room.lease?.attached));
+    const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
     let stored: Command | undefined;
     this.write(() => {
       const data = command.kind === "message" ? { text: command.text.trim(), by } : { by };
@@ -156,15 +160,11 @@ export class TaskRoom extends DurableObject<Env> {
 
   async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
     const room = this.load();
-    if (!room || isTerminal(room.task.status)) return false;
+    if (!room) return false;
+    const decision = decideAssign(room.task, room.lease, room.lastEpoch, runnerID, epoch);
+    if (decision === "again") this.renew(room.lease!);
+    if (decision !== "take") return decision === "again";
     const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : DEFAULT_LEASE_SECONDS;
-    const lease = room.lease;
-    if (lease && lease.runnerID === runnerID && lease.epoch === epoch) {
-      this.renew(lease);
-      return true;
-    }
-    if (lease && epoch <= lease.epoch) return false;
-    if (!(room.task.status === "queued" || (room.task.status === "assigned" && !lease?.attached))) return false;
     const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
     this.write(() => {
       room.task.runnerID = runnerID;
@@ -192,16 +192,14 @@ export class TaskRoom extends DurableObject<Env> {
 
   async renewLease(runnerID: string, epoch: number): Promise<boolean> {
     const room = this.load();
-    const lease = room?.lease;
-    if (!room || !lease || lease.runnerID !== runnerID || lease.epoch !== epoch || isTerminal(room.task.status)) return false;
-    this.renew(lease);
+    if (!room || !holds(room.lease, runnerID, epoch) || isTerminal(room.task.status)) return false;
+    this.renew(room.lease);
     return true;
   }
 
   async holdsLease(accountID: string, runnerID: string, epoch: number): Promise<boolean> {
     const room = this.roomOf(accountID);
-    const lease = room?.lease;
-    return !!room && !!lease && lease.runnerID === runnerID && lease.epoch === epoch && room.task.status !== "lost";
+    return !!room && holds(room.lease, runnerID, epoch) && room.task.status !== "lost";
   }
 
   async revokeRunner(runnerID: string, reason: string): Promise<void> {
@@ -223,37 +221,16 @@ export class TaskRoom extends DurableObject<Env> {
 
   private upgrade(request: Request): Response {
     const room = this.roomOf(request.headers.get("x-tether-account") ?? "");
-    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket" || !room) {
-      return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
-    }
-    const url = new URL(request.url);
-    const user = request.headers.get("x-tether-user");
-    const runnerID = request.headers.get("x-tether-runner");
-    let attachment: Attachment;
-    if (url.pathname === "/viewer" && user) {
-      attachment = { role: "viewer", user };
-    } else if (url.pathname === "/runner" && runnerID) {
-      attachment = { role: "runner", runnerID, epoch: null };
-    } else {
-      return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
-    }
-    let after = 0;
-    if (attachment.role === "viewer" && url.searchParams.has("after")) {
-      const raw = url.searchParams.get("after") ?? "";
-      after = /^\d{1,15}$/.test(raw) ? Number(raw) : -1;
-      if (after < 0) {
-        return Response.json(errorBody(ErrorCode.BadRequest, "after must be a non-negative integer"), { status: 400 });
-      }
-    }
-    const pair = new WebSocketPair();
-    const server = pair[1];
-    this.ctx.acceptWebSocket(server, attachment.role === "viewer" ? ["viewer"] : ["runner"]);
+    if (!room) return notFound();
+    const read = readUpgrade(request);
+    if (read instanceof Response) return read;
+    const { attachment, after } = read;
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [attachment.role]);
     server.serializeAttachment(attachment);
     // Replay in the same turn as the accept: no append can fall between the two.
     if (attachment.role === "viewer") this.replay(server, after);
-    const headers = new Headers();
-    if (request.headers.has("Sec-WebSocket-Protocol")) headers.set("Sec-WebSocket-Protocol", SUBPROTOCOL);
-    return new Response(null, { status: 101, webSocket: pair[0], headers });
+    return switchingProtocols(request, client);
   }
 
   private replay(ws: WebSocket, after: number): void {
@@ -275,17 +252,12 @@ export class TaskRoom extends DurableObject<Env> {
       else if (attachment?.role === "runner") this.onRunnerFrame(ws, attachment, message);
     } catch (err) {
       console.error({ msg: "task room frame failed", taskID: this.room?.task.id, role: attachment?.role, err: String(err) });
-      send(ws, errorFrameOf(ErrorCode.Internal, "internal error"));
+      sendError(ws, errorFrameOf(ErrorCode.Internal, "internal error"));
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // Complete the close handshake; codes such as 1005 and 1006 cannot be sent back.
-    try {
-      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, reason);
-    } catch {
-      // The socket is already closed.
-    }
+    answerClose(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
@@ -294,52 +266,37 @@ export class TaskRoom extends DurableObject<Env> {
 
   private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
     const parsed = parseFrame(PhoneToEdge, message, LIMITS.maxViewerFrameBytes);
-    if (!parsed.ok) return send(ws, parsed.error);
+    if (!parsed.ok) return sendError(ws, parsed.error);
     const frame = parsed.value;
     if (frame.type === "ping") return ws.send(PONG);
     const room = this.load()!;
     const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: "cancel" });
-    if (result && "error" in result) send(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
+    if (result && "error" in result) sendError(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
   }
 
   private onRunnerFrame(ws: WebSocket, runner: RunnerAttachment, message: string | ArrayBuffer): void {
     const room = this.load()!;
     const parsed = parseFrame(RunnerToEdge, message, LIMITS.maxRunnerFrameBytes);
-    if (!parsed.ok) return send(ws, { ...parsed.error, taskID: room.task.id });
+    if (!parsed.ok) return sendError(ws, { ...parsed.error, taskID: room.task.id });
     const frame = parsed.value;
-    const held = room.lease && room.lease.runnerID === runner.runnerID && room.lease.epoch === runner.epoch;
-    if (held && !isTerminal(room.task.status)) this.renew(room.lease!);
+    if (holds(room.lease, runner.runnerID, runner.epoch) && !isTerminal(room.task.status)) this.renew(room.lease);
     if (frame.type === "ping") return ws.send(PONG);
     if (frame.type !== "attach" && frame.type !== "events") {
-      return send(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
+      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
     }
     if (frame.taskID !== room.task.id) {
-      return send(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${frame.taskID}`, room.task.id));
+      return sendError(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${frame.taskID}`, room.task.id));
     }
-    const refused = this.checkHolder(runner.runnerID, frame.epoch);
+    const refused = holderRefusal(room.task.id, room.lease, room.lastEpoch, runner.runnerID, frame.epoch);
     if (refused) {
-      send(ws, refused);
+      sendError(ws, refused);
       return closeSocket(ws, refused.code === ErrorCode.StaleEpoch ? CLOSE_REPLACED : CLOSE_REVOKED, refused.message);
     }
     if (frame.type === "attach") return this.attach(ws, runner, frame.epoch, frame.afterCommandSeq);
     if (runner.epoch !== frame.epoch) {
-      return send(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
+      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
     }
     this.storeBatch(ws, frame.epoch, frame.events);
-  }
-
-  /** The refusal for a runner frame of (runnerID, epoch), or null when they hold the lease. */
-  private checkHolder(runnerID: string, epoch: number): ErrorFrame | null {
-    const room = this.load()!;
-    const lease = room.lease;
-    const taskID = room.task.id;
-    if (lease && epoch < lease.epoch) {
-      return errorFrameOf(ErrorCode.StaleEpoch, `epoch ${epoch} is over; the task is at epoch ${lease.epoch}`, taskID);
-    }
-    if (!lease || lease.runnerID !== runnerID || lease.epoch !== epoch) {
-      return errorFrameOf(ErrorCode.NotLeased, `task ${taskID} is not leased to runner ${runnerID} at epoch ${epoch}`, taskID);
-    }
-    return null;
   }
 
   private attach(ws: WebSocket, runner: RunnerAttachment, epoch: number, afterCommandSeq: number): void {
@@ -364,7 +321,7 @@ export class TaskRoom extends DurableObject<Env> {
     const task = room.task;
     const storedMax = this.store.maxRseq(epoch);
     const plan = planBatch(task.id, events, storedMax, task.status);
-    if (!plan.ok) return send(ws, plan.error);
+    if (!plan.ok) return sendError(ws, plan.error);
     const change: TaskChange = { status: false, summary: false };
     if (plan.accept.length > 0) {
       this.write(() => {
@@ -378,7 +335,7 @@ export class TaskRoom extends DurableObject<Env> {
     }
     // The output gate holds this ack until the transaction above is durable.
     ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: storedMax + plan.accept.length }));
-    if (plan.stop) send(ws, plan.stop);
+    if (plan.stop) sendError(ws, plan.stop);
     this.broadcastPending();
     if (change.status && isTerminal(task.status)) this.cancelAlarm();
     if (change.status || change.summary) this.reportToAccount(change.status);
@@ -389,19 +346,16 @@ export class TaskRoom extends DurableObject<Env> {
     const lease = room?.lease;
     if (!room || !lease || isTerminal(room.task.status)) return;
     // Pings answered by the auto-response never woke the room: count them as contact.
-    for (const ws of this.ctx.getWebSockets("runner")) {
-      const a = ws.deserializeAttachment() as RunnerAttachment;
+    for (const ws of this.holderSockets(lease)) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
-      if (a.runnerID === lease.runnerID && a.epoch === lease.epoch && pinged) {
-        lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
-      }
+      if (pinged) lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
     }
     if (Date.now() < lease.expiresAt) {
       this.setLease(lease);
       this.scheduleAlarm(lease.expiresAt);
       return;
     }
-    this.markLost(`runner ${lease.runnerID} not heard from for ${lease.seconds} s`);
+    this.markLost(lostReason(lease));
   }
 
   // ── internals ─────────────────────────────────────────────────────────────
@@ -456,15 +410,17 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   private setLease(lease: Lease | null): void {
-    this.room!.lease = lease;
+    const room = this.room!;
+    room.lease = lease;
+    if (lease) room.lastEpoch = Math.max(room.lastEpoch, lease.epoch);
     this.store.saveLease(lease);
   }
 
   private renew(lease: Lease): void {
-    const expiresAt = Date.now() + lease.seconds * 1000;
-    if (expiresAt - lease.expiresAt < LEASE_RENEW_STEP_MS) return;
-    this.setLease({ ...lease, expiresAt });
-    this.scheduleAlarm(expiresAt);
+    const next = renewed(lease, Date.now());
+    if (!next) return;
+    this.setLease(next);
+    this.scheduleAlarm(next.expiresAt);
   }
 
   private markLost(reason: string): void {
@@ -481,29 +437,23 @@ export class TaskRoom extends DurableObject<Env> {
     if (this.pending.length === 0) return;
     const frame = eventsFrame(this.pending);
     this.pending = [];
-    for (const ws of this.ctx.getWebSockets("viewer")) {
-      try {
-        ws.send(frame);
-      } catch {
-        // A socket closing under us; its close handler tidies up.
-      }
-    }
+    sendAll(this.ctx.getWebSockets("viewer"), frame);
   }
 
   /** Sends a frame to the lease holder's attached data socket, if one is open. */
   private sendToHolder(frame: string): void {
     const lease = this.room?.lease;
     if (!lease) return;
-    for (const ws of this.ctx.getWebSockets("runner")) {
+    // A socket closed meanwhile misses it; the runner gets it again at its next attach.
+    sendAll(this.holderSockets(lease), frame);
+  }
+
+  /** The lease holder's attached data sockets (one, unless a replaced one is still closing). */
+  private holderSockets(lease: Lease): WebSocket[] {
+    return this.ctx.getWebSockets("runner").filter((ws) => {
       const a = ws.deserializeAttachment() as RunnerAttachment;
-      if (a.runnerID === lease.runnerID && a.epoch === lease.epoch) {
-        try {
-          ws.send(frame);
-        } catch {
-          // Closed meanwhile: the runner gets the command again at its next attach.
-        }
-      }
-    }
+      return a.runnerID === lease.runnerID && a.epoch === lease.epoch;
+    });
   }
 
   private closeRunners(match: (a: RunnerAttachment, ws: WebSocket) => boolean, code: number, reason: string): void {
@@ -520,33 +470,7 @@ export class TaskRoom extends DurableObject<Env> {
     this.ctx.storage.deleteAlarm().catch((err: unknown) => console.error({ msg: "deleteAlarm failed", taskID: this.room?.task.id, err: String(err) }));
   }
 
-  /** Sends the task to the Account's index, in order; status changes at once, summaries throttled. */
   private reportToAccount(statusChanged: boolean): void {
-    const now = Date.now();
-    if (!statusChanged && now - this.lastSummaryReport < SUMMARY_REPORT_MS) return;
-    this.lastSummaryReport = now;
-    const room = this.room!;
-    const snapshot = structuredClone(room.task);
-    this.accountReports = this.accountReports.then(async () => {
-      try {
-        const account = this.env.ACCOUNT.get(this.env.ACCOUNT.idFromName(room.accountID)) as unknown as AccountIndex;
-        await account.taskChanged(snapshot);
-      } catch (err) {
-        console.error({ msg: "account taskChanged failed", taskID: snapshot.id, status: snapshot.status, err: String(err) });
-      }
-    });
-    this.ctx.waitUntil(this.accountReports);
-  }
-}
-
-function send(ws: WebSocket, frame: ErrorFrame): void {
-  ws.send(JSON.stringify(frame));
-}
-
-function closeSocket(ws: WebSocket, code: number, reason: string): void {
-  try {
-    ws.close(code, reason.slice(0, 120));
-  } catch {
-    // Already closed.
+    this.account.report(this.room!.accountID, this.room!.task, statusChanged);
   }
 }
