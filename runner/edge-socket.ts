@@ -1,7 +1,8 @@
 /**
  * One outbound WebSocket to the edge that keeps itself connected: it dials with the runner
- * credential, reconnects with full-jitter backoff after any drop, pings every heartbeat
- * interval and tears down a link that stayed silent for three intervals (a half-open TCP
+ * credential, reconnects with full-jitter backoff after any drop, sends `{"type":"ping"}`
+ * every heartbeat interval (the edge answers `pong`) and tears down a link that stayed
+ * silent for three intervals (a half-open TCP
  * connection never reports a close by itself). A refused credential (HTTP 401/403 at the
  * upgrade, or close code 4403) is fatal: the socket stops and says why.
  *
@@ -13,6 +14,7 @@ import WebSocket from "ws";
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
 
 export const CLOSE_CREDENTIAL_REVOKED = 4403;
+const PING = '{"type":"ping"}';
 const MAX_INCOMING_BYTES = 32 * 1024 * 1024;
 
 export interface EdgeSocketHandlers {
@@ -183,7 +185,8 @@ export class EdgeSocket {
         ws.terminate();
         return;
       }
-      ws.ping();
+      // The edge's Durable Objects answer this exact text with a pong without waking up.
+      ws.send(PING);
       this.safely("heartbeat", () => this.handlers.heartbeat?.());
     }, this.heartbeatMs);
     this.beatTimer.unref();

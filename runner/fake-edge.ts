@@ -165,6 +165,15 @@ export class FakeEdge {
       res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ runner: { id: "r1" }, credential: this.credential }));
       return;
     }
+    if (url.pathname === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      return;
+    }
+    if (url.pathname === "/v1/runner/connect") {
+      const authorized = req.headers.authorization === `Bearer ${this.credential}`;
+      res.writeHead(authorized ? 426 : 401, { "content-type": "application/json" }).end("{}");
+      return;
+    }
     if (art && req.method === "PUT") {
       if (req.headers.authorization !== `Bearer ${this.credential}`) {
         res.writeHead(401).end();

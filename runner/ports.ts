@@ -5,7 +5,10 @@
  */
 import type { EventData } from "../shared/events.ts";
 import type { DiffStat } from "../shared/task.ts";
+import type { GitCredentials } from "./git.ts";
 import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./model-proxy.ts";
+
+export type { GitCredentials };
 
 export type Outcome<T = object> = ({ ok: true } & T) | { ok: false; error: string };
 
@@ -19,12 +22,6 @@ export interface ProxyPort {
   ): Promise<ProxyRegistration>;
   unregister(taskID: string): Promise<void>;
   spent(taskID: string): Spent | undefined;
-}
-
-export interface GitCredentials {
-  token?: string;
-  user?: string;
-  sshKeyPath?: string;
 }
 
 export interface ChangedFile {

@@ -71,7 +71,6 @@ export class TaskChannel {
       {
         opened: () => this.opened(),
         message: (text) => this.message(text),
-        heartbeat: () => this.socket.send({ type: "ping", taskID: opts.taskID }),
         closed: () => {
           this.attached = false;
           clearTimeout(this.timer);
