@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { keyOf, startFakeModel, type FakeModel } from "../../test/fake-model/index.ts";
+import { createModelClient, DEFAULT_MODEL, streamMessage } from "./model-client.ts";
+
+const sdkDir = dirname(createRequire(import.meta.url).resolve("@anthropic-ai/sdk"));
+let model: FakeModel | undefined;
+let dir: string | undefined;
+afterEach(async () => {
+  await model?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("model client", () => {
+  it("uses a model the SDK lists and does not mark deprecated", () => {
+    const types = readFileSync(join(sdkDir, "resources/messages/messages.d.ts"), "utf8");
+    const modelType = /export type Model = ([^;]+);/.exec(types)?.[1] ?? "";
+    expect(modelType).toContain(`'${DEFAULT_MODEL}'`);
+    const deprecated = readFileSync(join(sdkDir, "internal/data/deprecated-models.js"), "utf8");
+    expect(deprecated).not.toContain(`'${DEFAULT_MODEL}'`);
+  });
+
+  it("streams through the proxy socket with the task token, retrying a 429", async () => {
+    dir = await mkdtemp(join(tmpdir(), "model-client-"));
+    model = await startFakeModel({
+      script: [
+        { error: { status: 429, type: "rate_limit_error", message: "slow down", retryAfterSeconds: 0 } },
+        { reply: { content: [{ type: "text", text: "streamed over a socket" }] } },
+      ],
+      listen: { socketPath: join(dir, "proxy.sock") },
+      apiKey: "task-token",
+    });
+    const client = createModelClient({ socketPath: model.socketPath!, token: "task-token" }, { maxRetries: 2 });
+    const deltas: string[] = [];
+    const message = await streamMessage(client, { model: DEFAULT_MODEL, max_tokens: 100, messages: [{ role: "user", content: "hi" }] }, (d) => deltas.push(d), new AbortController().signal);
+    expect(message.content).toEqual([{ type: "text", text: "streamed over a socket" }]);
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(model.requests).toHaveLength(2);
+    expect(keyOf(model.requests[1]!.headers)).toBe("task-token");
+    expect(model.requests[1]!.body.stream).toBe(true);
+  });
+});
