@@ -74,7 +74,7 @@ describe("worker agent process", () => {
     const start = a.events.find((e) => e.type === "tool.start" && e.data.callID === "toolu_edit");
     expect(start?.data).toMatchObject({ name: "str_replace_based_edit_tool", input: { command: "str_replace", path: "math.js" } });
     expect(a.events.find((e) => e.type === "file.changed")?.data).toEqual({ path: "math.js", change: "modified" });
-    const output = a.events.filter((e) => e.type === "tool.output" && e.data.callID === "toolu_test2").map((e) => e.data.text).join("");
+    const output = a.events.filter((e) => e.type === "tool.output" && e.data.callID === "toolu_test2").map((e) => (e.data as { text: string }).text).join("");
     expect(output).toContain("ok: add(2, 3) is 5");
     expect(a.events.filter((e) => e.type === "agent.text").at(-1)?.data).toEqual({ turn: 0, text: FIX_SUMMARY });
     expect(a.events.filter((e) => e.type === "usage").at(-1)?.data).toMatchObject({ inputTokens: 900, outputTokens: 40, cacheReadTokens: 800, costUSD: 0 });
@@ -155,7 +155,7 @@ describe("worker agent process", () => {
     a.send({ type: "launch" } as never);
     a.send(startLine({ socketPath: socket() }));
     await a.waitFor((e) => e.type === "turn.end");
-    expect(a.events.slice(0, 2).map((e) => [e.type, e.data.code])).toEqual([
+    expect(a.events.slice(0, 2).map((e) => [e.type, (e.data as { code?: string }).code])).toEqual([
       ["error", "invalid_frame"],
       ["error", "invalid_frame"],
     ]);
