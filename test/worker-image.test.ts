@@ -1,0 +1,91 @@
+/**
+ * The scripted run inside the built worker image: no network, a non-root user, the proxy
+ * socket's directory mounted, the stand-in model listening on that socket.
+ */
+import { chownSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeDocker } from "./support/docker.ts";
+import { startFakeModel, type FakeModel } from "./fake-model/index.ts";
+import { createFixtureRepo, FIX_SUMMARY, fixTheFailingTestScript, inspectSandboxScript } from "./fake-model/scripts.ts";
+import { ensureWorkerImage } from "./worker-image-support.ts";
+import { makeTaskDirs, startAgent, startLine, typeSequence, type TaskDirs } from "./worker-harness.ts";
+
+const TOKEN = "task-token-in-container";
+
+describeDocker("worker image", () => {
+  let image: string;
+  let dirs: TaskDirs;
+  let model: FakeModel;
+
+  beforeAll(async () => {
+    image = await ensureWorkerImage();
+    dirs = await makeTaskDirs();
+    await createFixtureRepo(dirs.workspace, { git: true });
+    execFileSync("chown", ["-R", "1000:1000", dirs.workspace, dirs.stateDir]);
+    model = await startFakeModel({ script: [...fixTheFailingTestScript(), ...inspectSandboxScript()], listen: { socketPath: join(dirs.proxyDir, "model.sock") }, apiKey: TOKEN });
+  }, 300_000);
+
+  afterAll(async () => {
+    await model?.close();
+    if (dirs) {
+      chownSync(dirs.base, 0, 0);
+      await rm(dirs.base, { recursive: true, force: true });
+    }
+  });
+
+  it("fixes the test inside a --network none container as uid 1000, with no key in its env", async () => {
+    const name = `tether-worker-test-${process.pid}`;
+    const a = startAgent(
+      [
+        "docker", "run", "-i", "--rm", "--name", name,
+        "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init",
+        "--memory", "512m", "--memory-swap", "512m", "--pids-limit", "256",
+        "-v", `${dirs.workspace}:/workspace`, "-v", `${dirs.stateDir}:/state`, "-v", `${dirs.proxyDir}:/run/tether`,
+        image,
+      ],
+      {},
+    );
+    try {
+      a.send(startLine({ socketPath: "/run/tether/model.sock", token: TOKEN }));
+      await a.waitFor((e) => e.type === "turn.end", 60_000);
+      expect(await readFile(join(dirs.workspace, "math.js"), "utf8")).toContain("return a + b;");
+      expect(a.events.filter((e) => e.type === "tool.end").map((e) => [e.data.callID, e.data.ok])).toEqual([
+        ["toolu_list", true],
+        ["toolu_view", true],
+        ["toolu_test1", false],
+        ["toolu_edit", true],
+        ["toolu_test2", true],
+      ]);
+      expect(typeSequence(a.events).at(-1)).toBe("turn.end");
+      expect(a.events.find((e) => e.type === "file.changed")?.data).toEqual({ path: "math.js", change: "modified" });
+      expect(a.events.filter((e) => e.type === "agent.text").at(-1)?.data.text).toBe(FIX_SUMMARY);
+
+      a.send({ type: "message", text: "Show me the sandbox." });
+      await a.waitFor((e) => e.type === "turn.end" && e.data.turn === 1, 60_000);
+      const inspect = a.events.filter((e) => e.type === "tool.output" && e.data.callID === "toolu_inspect").map((e) => (e.data as { text: string }).text).join("");
+      expect(inspect).toMatch(/^uid=1000$/m);
+      expect(inspect).toMatch(/^net=lo$/m);
+      const env = inspect.split("---env---\n")[1] ?? "";
+      expect(env).toContain("TETHER_WORKSPACE=/workspace");
+      expect(env).not.toMatch(/ANTHROPIC|API_KEY/);
+      expect(env).not.toContain(TOKEN);
+      // The model saw the same through the proxy socket.
+      expect(JSON.stringify(model.requests.at(-1)?.body.messages)).toContain("uid=1000");
+
+      a.child.stdin.end();
+      expect(await a.exit).toBe(0);
+      expect(a.events.at(-1)).toMatchObject({ type: "done", data: { ok: true } });
+      expect(a.badLines).toEqual([]);
+      expect(JSON.parse(await readFile(join(dirs.stateDir, "conversation.json"), "utf8"))).toMatchObject({ taskID: "task-1", turn: 1 });
+    } finally {
+      try {
+        execFileSync("docker", ["rm", "-f", name], { stdio: "ignore" });
+      } catch {
+        // Already gone (--rm).
+      }
+    }
+  }, 120_000);
+});
