@@ -52,6 +52,7 @@ export const RunnerConfig = z.object({
   batchMaxMs: int(0, 10_000).default(10),
   outboxMax: int(100, 10_000_000).default(100_000),
   stopGraceSeconds: int(0, 3600).default(10),
+  idleMinutes: int(1, 7 * 24 * 60).default(60),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -91,6 +92,7 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   batchMaxMs: { env: "TETHER_BATCH_MAX_MS", flag: "--batch-max-ms", help: "longest wait before a frame is sent, ms (default 10)" },
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
+  idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
 };
 
 /** Keys `register` writes into the file. */

@@ -49,6 +49,7 @@ function daemon(overrides: Partial<DaemonOptions> & { outboxMax?: number } = {})
     push: false,
     cloneDepth: 1,
     stopGraceMs: 10_000,
+    idleMs: 60_000,
     workspaceCleanup: "always",
     edgeURL,
     credential: edge.credential,
@@ -308,6 +309,24 @@ describe("Daemon", () => {
     await edge.until(() => edge.task("t1").events.length === 12, 5000, "the rest after acks");
     const deltas = edge.task("t1").events.filter((e) => e.type === "agent.text.delta").map((e) => (e as RunnerEvent & { data: { text: string } }).data.text);
     expect(deltas).toEqual(Array.from({ length: 10 }, (_, i) => `d${i}`));
+  });
+
+  it("finishes a task left waiting with no follow-up as succeeded, silencing the stopped worker", async () => {
+    const d = daemon({ idleMs: 100 });
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    const stop = w.stop.bind(w);
+    w.stop = async (grace) => {
+      w.emit("done", { ok: false, summary: "cancelled" });
+      return stop(grace);
+    };
+    w.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded after idling");
+    expect(types("t1")).toEqual(["log", "status:running", "turn.end", "status:waiting", "diff", "status:succeeded"]);
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ reason: expect.stringContaining("no follow-up") });
+    expect(w.stopGrace).toBe(10_000);
   });
 
   it("drains: refuses new tasks, waits for held ones to finish, then stops", async () => {

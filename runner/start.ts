@@ -95,6 +95,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     push: config.push,
     cloneDepth: config.cloneDepth,
     stopGraceMs: config.stopGraceSeconds * 1000,
+    idleMs: config.idleMinutes * 60_000,
     workspaceCleanup: config.workspaceCleanup,
     edgeURL: config.edgeURL,
     credential: config.credential,

@@ -41,6 +41,8 @@ export interface TaskRunDeps {
   cloneDepth: number;
   stopGraceMs: number;
   workspaceCleanup: "always" | "on-success" | "never";
+  /** A task waiting this long for a follow-up finishes as succeeded. */
+  idleMs: number;
   /** Builds the task's data channel with these handlers. */
   openChannel(taskID: string, epoch: number, handlers: TaskChannelHandlers): TaskChannel;
   /** The run is over (acked, revoked): the owner drops it. */
@@ -65,6 +67,8 @@ export class TaskRun {
   private readonly log: Logger;
   private readonly taskDir: string;
   private detached = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private silenced = false;
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -134,6 +138,7 @@ export class TaskRun {
           break;
       }
       if (handle) await this.registerProxy(row.meta);
+      this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
     });
   }
@@ -141,6 +146,7 @@ export class TaskRun {
   /** Leaves the worker running and closes the data socket (SIGTERM); later output is the next runner's. */
   async detach(): Promise<void> {
     this.detached = true;
+    clearTimeout(this.idleTimer);
     await this.channel.stop();
   }
 
@@ -157,7 +163,7 @@ export class TaskRun {
   // ── worker output ─────────────────────────────────────────────────────────
 
   private line(parsed: Parsed<WorkerToRunner>, raw: string): void {
-    if (this.phase === "gone") return;
+    if (this.phase === "gone" || this.silenced) return;
     if (!parsed.ok) {
       // A replayed bad line cannot be told from a new one by wseq; lines before the first new good one are replays.
       if (this.replaying) return;
@@ -183,7 +189,7 @@ export class TaskRun {
   }
 
   private stderr(text: string): void {
-    if (this.replaying || this.phase === "gone") return;
+    if (this.replaying || this.phase === "gone" || this.silenced) return;
     this.log.debug({ stderr: text.slice(0, 2000) }, "worker stderr");
     for (let i = 0; i < text.length && i < 64_000; i += 8000) {
       this.emit([{ type: "log", data: { level: "warn", message: text.slice(i, i + 8000) } }]);
@@ -441,6 +447,7 @@ export class TaskRun {
   private async abandon(reason: string): Promise<void> {
     if (this.phase === "gone") return;
     this.phase = "gone";
+    clearTimeout(this.idleTimer);
     this.log.warn({ reason }, "abandoning the task");
     if (this.handle && this.workerAlive) await this.handle.stop(this.deps.stopGraceMs);
     this.workerAlive = false;
@@ -466,6 +473,29 @@ export class TaskRun {
   private setPhase(phase: "running" | "waiting" | "finishing"): void {
     this.phase = phase;
     this.deps.journal.update(this.taskID, { status: phase });
+    this.armIdle();
+  }
+
+  /** A task left waiting for `idleMs` with no follow-up is over: its last turn ended well. */
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    if (this.phase !== "waiting" || this.detached) return;
+    this.idleTimer = setTimeout(() => void this.serial(() => this.idleOut()), this.deps.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private async idleOut(): Promise<void> {
+    if (this.phase !== "waiting") return;
+    const minutes = Math.round(this.deps.idleMs / 60_000);
+    this.setPhase("finishing");
+    // What the worker says while it is stopped (its own "cancelled") is not the task's story.
+    this.silenced = true;
+    if (this.handle && this.workerAlive) {
+      await this.handle.stop(this.deps.stopGraceMs);
+      this.workerAlive = false;
+    }
+    await this.finish({ status: "succeeded", reason: `no follow-up within ${minutes} minutes of the last turn` });
   }
 
   private serial(fn: () => Promise<void>): Promise<void> {
