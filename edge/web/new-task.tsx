@@ -1,0 +1,171 @@
+/**
+ * The new-task form. It checks the body with the same schema the edge uses
+ * (CreateTaskRequest), shows each message under its field, then shows the edge's answer.
+ */
+import type { JSX } from "preact";
+import { useState } from "preact/hooks";
+import type { z } from "zod";
+import { CreateTaskRequest } from "../../shared/task.ts";
+import { navigate, Link } from "./router.tsx";
+import { useSession } from "./session.tsx";
+import { messageOf } from "./sign-in.tsx";
+
+const MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"];
+
+type Fields = {
+  url: string;
+  ref: string;
+  prompt: string;
+  model: string;
+  labels: string;
+  maxTurns: string;
+  maxCostUSD: string;
+  timeoutMinutes: string;
+  maxTokens: string;
+};
+type FieldName = keyof Fields;
+
+const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "" };
+const LAST_REPO = "tether.lastRepo";
+
+/** The request body the form describes; blank optional fields are left out. */
+export function bodyOf(f: Fields): Record<string, unknown> {
+  const limits: Record<string, number> = {};
+  for (const key of ["maxTurns", "maxCostUSD", "timeoutMinutes", "maxTokens"] as const) {
+    if (f[key].trim() !== "") limits[key] = Number(f[key]);
+  }
+  const labels = f.labels
+    .split(",")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return {
+    repo: { url: f.url.trim(), ...(f.ref.trim() ? { ref: f.ref.trim() } : {}) },
+    prompt: f.prompt,
+    ...(f.model.trim() ? { model: f.model.trim() } : {}),
+    ...(labels.length ? { labels } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
+  };
+}
+
+function fieldOf(path: PropertyKey[]): FieldName | null {
+  const [a, b] = path;
+  if (a === "repo") return b === "ref" ? "ref" : "url";
+  if (a === "limits" && typeof b === "string" && b in EMPTY) return b as FieldName;
+  if (a === "prompt" || a === "model" || a === "labels") return a;
+  return null;
+}
+
+function friendly(field: FieldName, issue: z.core.$ZodIssue): string {
+  if (field === "prompt" && issue.code === "too_small") return "Say what the agent should do.";
+  if (field === "url" && issue.code === "too_small") return "Give the repository to work on.";
+  if (field === "labels") return "Labels are letters, digits and _ . : - (comma-separated).";
+  if (issue.code === "invalid_type") return issue.expected === "int" ? "Enter a whole number." : "Enter a number.";
+  if (issue.code === "too_small" && issue.origin === "number") return issue.inclusive ? `At least ${issue.minimum}.` : `More than ${issue.minimum}.`;
+  if (issue.code === "too_big" && issue.origin === "number") return `At most ${issue.maximum}.`;
+  return issue.message;
+}
+
+export function NewTask() {
+  const { client } = useSession();
+  const [fields, setFields] = useState<Fields>(() => ({ ...EMPTY, url: localStorage.getItem(LAST_REPO) ?? "" }));
+  const [errors, setErrors] = useState<Partial<Record<FieldName, string>>>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const set = (name: FieldName) => (e: { currentTarget: { value: string } }) => setFields((f) => ({ ...f, [name]: e.currentTarget.value }));
+
+  async function submit(event: Event) {
+    event.preventDefault();
+    setFormError(null);
+    const parsed = CreateTaskRequest.safeParse(bodyOf(fields));
+    if (!parsed.success) {
+      const found: Partial<Record<FieldName, string>> = {};
+      for (const issue of parsed.error.issues) {
+        const field = fieldOf(issue.path);
+        if (field && !found[field]) found[field] = friendly(field, issue);
+        else if (!field) setFormError(issue.message);
+      }
+      setErrors(found);
+      const first = Object.keys(found)[0];
+      if (first) document.getElementById(`f-${first}`)?.focus();
+      return;
+    }
+    setErrors({});
+    setBusy(true);
+    try {
+      const task = await client.createTask(parsed.data);
+      localStorage.setItem(LAST_REPO, parsed.data.repo.url);
+      navigate(`/tasks/${encodeURIComponent(task.id)}`);
+    } catch (err) {
+      setFormError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const field = (name: FieldName, label: string, input: (props: Record<string, unknown>) => JSX.Element, hint?: string) => (
+    <div class="field">
+      <label for={`f-${name}`}>{label}</label>
+      {input({
+        id: `f-${name}`,
+        name,
+        value: fields[name],
+        onInput: set(name),
+        "aria-invalid": errors[name] ? "true" : undefined,
+        "aria-describedby": [errors[name] && `e-${name}`, hint && `h-${name}`].filter(Boolean).join(" ") || undefined,
+      })}
+      {hint && (
+        <p class="hint" id={`h-${name}`}>
+          {hint}
+        </p>
+      )}
+      {errors[name] && (
+        <p class="field-error" id={`e-${name}`}>
+          {errors[name]}
+        </p>
+      )}
+    </div>
+  );
+
+  return (
+    <main id="main" class="page">
+      <header class="top">
+        <Link href="/" class="back" aria-label="Back to tasks">
+          ‹ Tasks
+        </Link>
+        <h1>New task</h1>
+      </header>
+      <form class="stack card" onSubmit={submit} noValidate aria-describedby={formError ? "form-error" : undefined}>
+        {formError && (
+          <p class="banner error" id="form-error" role="alert">
+            {formError}
+          </p>
+        )}
+        {field("url", "Repository", (p) => <input {...p} type="url" inputMode="url" autocomplete="off" spellcheck={false} placeholder="https://github.com/you/app.git" />)}
+        {field("ref", "Branch or commit", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="main" />, "Leave empty for the default branch.")}
+        {field("prompt", "What should the agent do?", (p) => <textarea {...p} rows={6} placeholder="Fix the failing test in src/math.ts and explain the bug." />)}
+        <details class="more">
+          <summary>Model, limits and runner labels</summary>
+          <div class="stack">
+            {field("model", "Model", (p) => <input {...p} list="models" autocomplete="off" placeholder="runner's default" />)}
+            <datalist id="models">
+              {MODELS.map((m) => (
+                <option value={m} key={m} />
+              ))}
+            </datalist>
+            <div class="grid2">
+              {field("maxTurns", "Max turns", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
+              {field("maxCostUSD", "Max cost (USD)", (p) => <input {...p} type="number" inputMode="decimal" min={0} step="0.01" />)}
+              {field("timeoutMinutes", "Timeout (minutes)", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
+              {field("maxTokens", "Max tokens", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
+            </div>
+            {field("labels", "Runner labels", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="gpu, linux" />, "Only a runner with all these labels takes the task.")}
+          </div>
+        </details>
+        <button type="submit" class="button primary wide" disabled={busy}>
+          {busy ? "Starting…" : "Start task"}
+        </button>
+      </form>
+    </main>
+  );
+}

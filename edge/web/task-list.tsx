@@ -1,0 +1,155 @@
+/** The task list: newest first, searched and filtered, refreshed while the page is visible. */
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { TetherError } from "../../shared/client/index.ts";
+import type { Task } from "../../shared/task.ts";
+import { TaskStatus } from "../../shared/task.ts";
+import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
+import { PhoneLinkButton } from "./phone-link.tsx";
+import { Link } from "./router.tsx";
+import { useSession } from "./session.tsx";
+import { messageOf } from "./sign-in.tsx";
+import { StatusPill } from "./status-pill.tsx";
+
+const POLL_MS = 4000;
+const PAGE = 30;
+
+export function TaskList() {
+  const { client, user, signOut } = useSession();
+  const [q, setQ] = useState("");
+  const [status, setStatus] = useState<TaskStatus | "">("");
+  const [tasks, setTasks] = useState<Task[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [extra, setExtra] = useState<Task[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [now, setNow] = useState(Date.now());
+  const request = useRef(0);
+
+  const refresh = useCallback(async () => {
+    const id = ++request.current;
+    try {
+      const page = await client.listTasks({ q: q.trim() || undefined, status: status || undefined, limit: PAGE });
+      if (id !== request.current) return;
+      setTasks(page.tasks);
+      setCursor((c) => (extra.length ? c : page.nextCursor));
+      setError(null);
+      setNow(Date.now());
+    } catch (err) {
+      if (err instanceof TetherError && err.status === 401) signOut("The edge refused your token. Sign in again.");
+      else if (id === request.current) setError(messageOf(err));
+    }
+  }, [client, q, status, extra.length]);
+
+  useEffect(() => {
+    setExtra([]);
+    const t = setTimeout(() => void refresh(), q ? 250 : 0);
+    return () => clearTimeout(t);
+  }, [q, status]);
+
+  useEffect(() => {
+    const tick = () => {
+      if (document.visibilityState === "visible") void refresh();
+    };
+    const timer = setInterval(tick, POLL_MS);
+    document.addEventListener("visibilitychange", tick);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", tick);
+    };
+  }, [refresh]);
+
+  async function loadMore() {
+    if (!cursor) return;
+    try {
+      const page = await client.listTasks({ q: q.trim() || undefined, status: status || undefined, limit: PAGE, cursor });
+      setExtra((e) => [...e, ...page.tasks]);
+      setCursor(page.nextCursor);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+
+  const shown = tasks ? dedupe([...tasks, ...extra]) : null;
+  const filtered = q.trim() !== "" || status !== "";
+
+  return (
+    <main id="main" class="page">
+      <header class="top">
+        <h1>Tasks</h1>
+        <div class="row">
+          <PhoneLinkButton />
+          <button type="button" class="button ghost" onClick={() => signOut()} title={user ? `Signed in as ${user}` : undefined}>
+            Sign out
+          </button>
+          <Link href="/new" class="button primary">
+            New task
+          </Link>
+        </div>
+      </header>
+      <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
+        <label class="sr-only" for="search">
+          Search tasks
+        </label>
+        <input id="search" type="search" placeholder="Search title and prompt" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <label class="sr-only" for="status-filter">
+          Status
+        </label>
+        <select id="status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value as TaskStatus | "")}>
+          <option value="">All statuses</option>
+          {TaskStatus.options.map((s) => (
+            <option value={s} key={s}>
+              {STATUS_LABEL[s]}
+            </option>
+          ))}
+        </select>
+      </form>
+      {error && (
+        <p class="banner error" role="alert">
+          {error}
+        </p>
+      )}
+      {shown === null && !error && <p class="muted center">Loading…</p>}
+      {shown && shown.length === 0 && (
+        <div class="empty">
+          {filtered ? (
+            <p>No task matches.</p>
+          ) : (
+            <>
+              <p>No tasks yet.</p>
+              <Link href="/new" class="button primary">
+                Start your first task
+              </Link>
+            </>
+          )}
+        </div>
+      )}
+      {shown && shown.length > 0 && (
+        <ul class="task-list" aria-label="Tasks">
+          {shown.map((task) => (
+            <li key={task.id}>
+              <Link href={`/tasks/${encodeURIComponent(task.id)}`} class="task-card" data-task-id={task.id}>
+                <span class="task-title">{task.title || task.prompt}</span>
+                <StatusPill status={task.status} />
+                <span class="task-meta">
+                  <span>{repoName(task.repo.url)}</span>
+                  {task.repo.ref && <span>@{task.repo.ref}</span>}
+                  <span aria-label="created">{timeAgo(task.createdAt, now)}</span>
+                  {task.usage.costUSD > 0 && <span>{formatCost(task.usage.costUSD)}</span>}
+                </span>
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+      {cursor && (
+        <button type="button" class="button ghost wide" onClick={() => void loadMore()}>
+          Load more
+        </button>
+      )}
+    </main>
+  );
+}
+
+function dedupe(tasks: Task[]): Task[] {
+  const seen = new Set<string>();
+  return tasks.filter((t) => !seen.has(t.id) && seen.add(t.id));
+}

@@ -1,0 +1,246 @@
+/**
+ * One task: its header (status, repo, connection, usage and cost), the live activity or
+ * the diff, its artifacts, and the follow-up box and cancel button while it runs.
+ */
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { isTerminal, MessageRequest, type Task } from "../../shared/task.ts";
+import { ActivityFeed } from "./activity-feed.tsx";
+import { ConnectionBadge } from "./connection-badge.tsx";
+import { DiffView } from "./diff-view.tsx";
+import { formatCost, formatTokens, repoName } from "./format.tsx";
+import { Link } from "./router.tsx";
+import { useSession } from "./session.tsx";
+import { messageOf } from "./sign-in.tsx";
+import { StatusPill } from "./status-pill.tsx";
+import { useTaskStream } from "./use-task-stream.tsx";
+
+export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "diff" }) {
+  const { client } = useSession();
+  const [task, setTask] = useState<Task | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const live = useTaskStream(client, taskID);
+  const { feed } = live;
+
+  useEffect(() => {
+    let stale = false;
+    client.getTask(taskID).then(
+      (t) => !stale && (setTask(t), setLoadError(null)),
+      (err: unknown) => !stale && setLoadError(messageOf(err)),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [client, taskID, feed.status, feed.diff, feed.usage.modelCalls]);
+
+  useStickToBottom(tab === "activity" ? feed.items : null);
+
+  const status = feed.status ?? task?.status ?? null;
+  const finished = status !== null && isTerminal(status);
+  const usage = feed.usage.modelCalls > 0 ? feed.usage : task?.usage;
+  const artifact = feed.diff?.artifact ?? (task?.diff ? "diff.patch" : null);
+  const base = `/tasks/${encodeURIComponent(taskID)}`;
+
+  return (
+    <main id="main" class="page task-page">
+      <header class="task-head">
+        <div class="row between">
+          <Link href="/" class="back" aria-label="Back to tasks">
+            ‹ Tasks
+          </Link>
+          <ConnectionBadge state={live.state} error={live.error} finished={finished} />
+        </div>
+        <h1 class="task-heading">{task?.title ?? (loadError ? "Task" : "Loading…")}</h1>
+        <div class="row wrap meta">
+          {status && <StatusPill status={status} />}
+          {task && (
+            <span class="repo">
+              {repoName(task.repo.url)}
+              {task.repo.ref && `@${task.repo.ref}`}
+            </span>
+          )}
+          {task?.branch && <span class="repo">→ {task.branch}</span>}
+        </div>
+        {task?.statusReason && <p class="reason">{task.statusReason}</p>}
+        {usage && (
+          <dl class="usage" aria-label="Usage">
+            <div>
+              <dt>Cost</dt>
+              <dd>{formatCost(usage.costUSD)}</dd>
+            </div>
+            <div>
+              <dt>Tokens in / out</dt>
+              <dd>
+                {formatTokens(usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens)} / {formatTokens(usage.outputTokens)}
+              </dd>
+            </div>
+            <div>
+              <dt>Model calls</dt>
+              <dd>{usage.modelCalls}</dd>
+            </div>
+          </dl>
+        )}
+        <nav class="tabs" aria-label="Task views">
+          <Link href={base} aria-current={tab === "activity" ? "page" : undefined}>
+            Activity
+          </Link>
+          <Link href={`${base}/diff`} aria-current={tab === "diff" ? "page" : undefined}>
+            Changes{feed.diff ? ` (${feed.diff.files})` : task?.diff ? ` (${task.diff.files})` : ""}
+          </Link>
+        </nav>
+      </header>
+      {loadError && (
+        <p class="banner error" role="alert">
+          {loadError}
+        </p>
+      )}
+      {live.error && (
+        <p class="banner error" role="alert">
+          Live updates stopped: {live.error.message}
+        </p>
+      )}
+      {tab === "activity" ? (
+        <ActivityFeed items={feed.items} taskID={taskID} />
+      ) : artifact ? (
+        <DiffView taskID={taskID} artifact={artifact} version={feed.diff ? feed.lastSeq : 0} />
+      ) : (
+        <p class="muted center">No changes yet. The diff appears when the agent has finished a run.</p>
+      )}
+      {artifact && <Artifacts taskID={taskID} names={[artifact]} />}
+      {!finished && status !== null && <Controls taskID={taskID} status={status} />}
+    </main>
+  );
+}
+
+function Controls({ taskID, status }: { taskID: string; status: string }) {
+  const { client } = useSession();
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+
+  async function send(event: Event) {
+    event.preventDefault();
+    const parsed = MessageRequest.safeParse({ text });
+    if (!parsed.success) {
+      setError(text.trim() ? "That message is too long." : "Write a message first.");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await client.sendMessage(taskID, parsed.data.text);
+      setText("");
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function cancel() {
+    setBusy(true);
+    setError(null);
+    try {
+      await client.cancelTask(taskID);
+      setConfirming(false);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form class="composer" onSubmit={send} aria-label="Follow-up">
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      )}
+      <label for="follow-up" class="sr-only">
+        Follow-up message
+      </label>
+      <div class="row">
+        <textarea
+          id="follow-up"
+          rows={1}
+          placeholder={status === "waiting" ? "Reply to the agent…" : "Add a message for the agent…"}
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) e.currentTarget.form?.requestSubmit();
+          }}
+        />
+        <button type="submit" class="button primary" disabled={busy}>
+          Send
+        </button>
+      </div>
+      <div class="row end">
+        {confirming ? (
+          <>
+            <span>Stop this task?</span>
+            <button type="button" class="button ghost" onClick={() => setConfirming(false)}>
+              Keep running
+            </button>
+            <button type="button" class="button danger" disabled={busy} onClick={() => void cancel()}>
+              Yes, cancel
+            </button>
+          </>
+        ) : (
+          <button type="button" class="button ghost danger-text" onClick={() => setConfirming(true)}>
+            Cancel task
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+function Artifacts({ taskID, names }: { taskID: string; names: string[] }) {
+  const { client } = useSession();
+  const [error, setError] = useState<string | null>(null);
+  async function download(name: string) {
+    try {
+      // The artifact route needs the bearer header, so fetch it and hand the browser a blob.
+      const text = await client.getArtifact(taskID, name);
+      const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `${taskID}-${name}`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  }
+  return (
+    <section class="artifacts" aria-labelledby="artifacts-title">
+      <h2 id="artifacts-title">Artifacts</h2>
+      <ul>
+        {names.map((name) => (
+          <li key={name}>
+            <button type="button" class="link" onClick={() => void download(name)}>
+              Download {name}
+            </button>
+          </li>
+        ))}
+      </ul>
+      {error && <p class="field-error">{error}</p>}
+    </section>
+  );
+}
+
+/** Keeps the page scrolled to the newest item while the reader is already at the bottom. */
+function useStickToBottom(items: unknown): void {
+  const atBottom = useRef(true);
+  useEffect(() => {
+    const onScroll = () => {
+      atBottom.current = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 120;
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
+    return () => window.removeEventListener("scroll", onScroll);
+  }, []);
+  useLayoutEffect(() => {
+    if (items && atBottom.current) window.scrollTo(0, document.documentElement.scrollHeight);
+  }, [items]);
+}

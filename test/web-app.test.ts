@@ -1,0 +1,300 @@
+/**
+ * The phone web app in Debian's Chromium at 390×844, against the real edge under
+ * `wrangler dev` and a scripted runner that speaks the real runner protocol: sign in,
+ * create a task, watch its events arrive, send a follow-up, open the diff, cancel another
+ * task, search the list, and the connection indicator while the edge goes away and comes
+ * back. Screenshots of each screen go to test-output/screenshots/.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { TetherClient } from "../shared/client/index.ts";
+import { describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { WranglerEdge } from "./web-edge.ts";
+import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const PATCH = `diff --git a/src/math.ts b/src/math.ts
+index 1111111..2222222 100644
+--- a/src/math.ts
++++ b/src/math.ts
+@@ -1,3 +1,3 @@
+ export function add(a: number, b: number): number {
+-  return a - b;
++  return a + b;
+ }
+diff --git a/test/math.test.ts b/test/math.test.ts
+new file mode 100644
+--- /dev/null
++++ b/test/math.test.ts
+@@ -0,0 +1,2 @@
++import { add } from "../src/math";
++test("adds", () => expect(add(2, 2)).toBe(4));
+`;
+
+describeBrowser("web app against the edge in wrangler dev", () => {
+  const edge = new WranglerEdge();
+  let runner: ScriptedRunner;
+  let browser: Browser;
+  let phone: BrowserContext;
+  let page: Page;
+  let token: string;
+  let client: TetherClient;
+  let first: HeldTask;
+
+  beforeAll(async () => {
+    execFileSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "edge", "web", "build.mts")], { cwd: ROOT, stdio: "pipe" });
+    await edge.start();
+    token = await edge.userToken(`web-${Date.now()}`);
+    client = new TetherClient({ baseURL: edge.url, token });
+    runner = new ScriptedRunner(edge.url);
+    await runner.register(token);
+    await runner.connect();
+    browser = await launchBrowser();
+    phone = await phoneContext(browser);
+    page = await phone.newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    runner?.close();
+    await browser?.close();
+    await edge.dispose();
+  });
+
+  it("refuses a bad token, then signs in with a pasted one", async () => {
+    await page.goto(edge.url);
+    await expect.poll(() => page.getByRole("heading", { name: "Tether" }).isVisible()).toBe(true);
+    await screenshot(page, "01-sign-in");
+    await page.getByLabel("Your token").fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("The edge refused this token").waitFor();
+    await page.getByLabel("Your token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    await page.getByText("No tasks yet.").waitFor();
+    await screenshot(page, "02-task-list-empty");
+  });
+
+  it("signs in from the login link and takes the token out of the address bar", async () => {
+    const other = await phoneContext(browser);
+    const p = await other.newPage();
+    await p.goto(`${edge.url}/#token=${token}`);
+    await p.getByRole("heading", { name: "Tasks" }).waitFor();
+    expect(p.url()).toBe(`${edge.url}/`);
+    expect(await p.evaluate(() => (globalThis as unknown as BrowserGlobals).localStorage.getItem("tether.token"))).toBe(token);
+    await other.close();
+  });
+
+  it("checks the new-task form with the shared schema, then creates the task", async () => {
+    await page.getByRole("link", { name: "New task" }).click();
+    await page.getByRole("heading", { name: "New task" }).waitFor();
+    await page.getByRole("button", { name: "Start task" }).click();
+    await page.getByText("Give the repository to work on.").waitFor();
+    await page.getByText("Say what the agent should do.").waitFor();
+    expect(await page.getByLabel("Repository").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Repository").fill("ftp://example.com/demo");
+    await page.getByLabel("What should the agent do?").fill("Fix the failing test in src/math.ts");
+    await page.getByText("Model, limits and runner labels").click();
+    await page.getByLabel("Max turns").fill("0");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await page.getByText("a git URL (https, ssh, git@, file or an absolute path)").waitFor();
+    await page.getByText("At least 1.").waitFor();
+    await screenshot(page, "03-new-task-errors", true);
+
+    await page.getByLabel("Repository").fill("https://example.com/acme/calculator.git");
+    await page.getByLabel("Branch or commit").fill("main");
+    await page.getByLabel("Max turns").fill("20");
+    await page.getByLabel("Max cost (USD)").fill("2.5");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await page.waitForURL(/\/tasks\/[^/]+$/);
+    first = await runner.take();
+    expect(first.assignment.task).toMatchObject({
+      prompt: "Fix the failing test in src/math.ts",
+      repo: { url: "https://example.com/acme/calculator.git", ref: "main" },
+      limits: { maxTurns: 20, maxCostUSD: 2.5 },
+    });
+    expect(page.url()).toBe(`${edge.url}/tasks/${first.id}`);
+  });
+
+  it("shows the agent's work live: streamed text, a tool call with coloured output, a file edit, usage", async () => {
+    await badge(page, "Live");
+    await first.emit(
+      { type: "status", data: { status: "running" } },
+      { type: "agent.text.delta", data: { turn: 0, text: "Let me run " } },
+    );
+    await page.getByText("Let me run").waitFor();
+    await first.emit(
+      { type: "agent.text.delta", data: { turn: 0, text: "the tests first." } },
+      { type: "agent.text", data: { turn: 0, text: "Let me run the tests first." } },
+      { type: "tool.start", data: { callID: "c1", name: "bash", input: { command: "npm test" } } },
+      { type: "tool.output", data: { callID: "c1", stream: "stdout", text: "\u001b[31m✗ adds\u001b[0m expected 4, got 0\n<b>not bold</b>\n" } },
+      { type: "tool.end", data: { callID: "c1", ok: false, summary: "1 test failed", exitCode: 1 } },
+      { type: "tool.start", data: { callID: "c2", name: "str_replace", input: { path: "src/math.ts", old: "a - b", new: "a + b" } } },
+      { type: "tool.end", data: { callID: "c2", ok: true, summary: "edited src/math.ts" } },
+      { type: "file.changed", data: { path: "src/math.ts", change: "modified" } },
+      { type: "usage", data: { model: "claude-sonnet-4-5", inputTokens: 12_000, outputTokens: 800, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0.048 } },
+      { type: "agent.text", data: { turn: 0, text: "Fixed: `add` subtracted. Shall I also add a test?" } },
+      { type: "turn.end", data: { turn: 0, stopReason: "end_turn" } },
+      { type: "status", data: { status: "waiting" } },
+    );
+    await page.getByText("Shall I also add a test?").waitFor();
+    expect(await page.getByText("Let me run the tests first.").count()).toBe(1);
+    const bash = page.locator("details.tool", { hasText: "npm test" });
+    await bash.getByText("failed (exit 1)").waitFor();
+    await bash.locator("summary").click();
+    const red = bash.locator(".terminal span[style]", { hasText: "✗ adds" });
+    expect(await red.evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).color)).toBe("rgb(248, 113, 113)");
+    await bash.getByText("<b>not bold</b>").waitFor();
+    expect(await bash.locator(".terminal b").count()).toBe(0);
+    await page.locator(".file-change", { hasText: "src/math.ts" }).waitFor();
+    await page.locator(".pill", { hasText: "Waiting for you" }).first().waitFor();
+    await page.locator(".usage", { hasText: "$0.05" }).waitFor();
+    await screenshot(page, "04-task-live");
+    await screenshot(page, "04-task-live-full", true);
+  });
+
+  it("sends a follow-up that reaches the runner, and shows the end of the task", async () => {
+    await page.getByLabel("Follow-up message").fill("Yes, add a test please");
+    await page.getByRole("button", { name: "Send" }).click();
+    const command = await first.nextCommand();
+    expect(command).toMatchObject({ kind: "message", text: "Yes, add a test please" });
+    await page.locator(".bubble.user", { hasText: "Yes, add a test please" }).waitFor();
+    expect(await page.getByLabel("Follow-up message").inputValue()).toBe("");
+    await first.upload("diff.patch", PATCH);
+    await first.emit(
+      { type: "status", data: { status: "running" } },
+      { type: "agent.text", data: { turn: 1, text: "Added test/math.test.ts." } },
+      { type: "done", data: { ok: true, summary: "Fixed add() and added a test." } },
+      {
+        type: "diff",
+        data: {
+          files: 2,
+          insertions: 3,
+          deletions: 1,
+          artifact: "diff.patch",
+          changedFiles: [
+            { path: "src/math.ts", insertions: 1, deletions: 1 },
+            { path: "test/math.test.ts", insertions: 2, deletions: 0 },
+          ],
+          branch: "tether/fix-add",
+        },
+      },
+      { type: "status", data: { status: "succeeded" } },
+    );
+    await page.locator(".task-head .pill", { hasText: "Succeeded" }).waitFor();
+    await page.getByText("Fixed add() and added a test.").waitFor();
+    expect(await page.getByLabel("Follow-up message").count()).toBe(0);
+    await screenshot(page, "05-task-done");
+  });
+
+  it("opens the diff per file with added and removed lines", async () => {
+    await page.getByRole("link", { name: /Changes/ }).click();
+    await page.waitForURL(/\/diff$/);
+    await page.getByText("2 files changed").waitFor();
+    const math = page.locator("details.diff-file", { hasText: "src/math.ts" });
+    expect(await math.locator(".dl-del .code").innerText()).toContain("return a - b;");
+    expect(await math.locator(".dl-add .code").innerText()).toContain("return a + b;");
+    const added = page.locator("details.diff-file", { hasText: "test/math.test.ts" });
+    await added.locator(".change-added").waitFor();
+    expect(await added.locator(".dl-add").count()).toBe(2);
+    await screenshot(page, "06-diff");
+  });
+
+  it("cancels another task from its page", async () => {
+    const task = await client.createTask({ repo: { url: "https://example.com/acme/site.git" }, prompt: "Refactor the build scripts" });
+    const held = await runner.take();
+    expect(held.id).toBe(task.id);
+    await held.emit({ type: "status", data: { status: "running" } }, { type: "log", data: { level: "info", message: "cloned" } });
+    await page.goto(`${edge.url}/tasks/${task.id}`);
+    await badge(page, "Live");
+    await page.getByRole("button", { name: "Cancel task" }).click();
+    await screenshot(page, "07-cancel-confirm");
+    await page.getByRole("button", { name: "Yes, cancel" }).click();
+    expect(await held.nextCommand()).toMatchObject({ kind: "cancel" });
+    await held.emit({ type: "status", data: { status: "cancelled", reason: "cancelled by the user" } });
+    await page.locator(".task-head .pill", { hasText: "Cancelled" }).waitFor();
+  });
+
+  it("lists tasks with their status, and searches and filters them", async () => {
+    await page.getByRole("link", { name: "Back to tasks" }).click();
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    const cards = page.locator(".task-card");
+    await expect.poll(() => cards.count()).toBe(2);
+    await cards.filter({ hasText: "Refactor the build scripts" }).locator(".pill", { hasText: "Cancelled" }).waitFor();
+    await cards.filter({ hasText: "Fix the failing test" }).locator(".pill", { hasText: "Succeeded" }).waitFor();
+    await screenshot(page, "08-task-list");
+    await page.getByLabel("Search tasks").fill("failing");
+    await expect.poll(() => cards.count()).toBe(1);
+    await page.getByLabel("Search tasks").fill("");
+    await expect.poll(() => cards.count()).toBe(2);
+    await page.getByLabel("Status").selectOption("cancelled");
+    await expect.poll(async () => (await cards.allInnerTexts()).map((t) => t.split("\n")[0])).toEqual(["Refactor the build scripts"]);
+    await page.getByLabel("Status").selectOption("");
+    await expect.poll(() => cards.count()).toBe(2);
+  });
+
+  it("updates a task's status in the list while it runs", async () => {
+    const task = await client.createTask({ repo: { url: "https://example.com/acme/api.git" }, prompt: "Speed up the slow endpoint" });
+    const held = await runner.take();
+    const card = page.locator(".task-card", { hasText: "Speed up the slow endpoint" });
+    await card.waitFor();
+    await held.emit({ type: "status", data: { status: "running" } });
+    await card.locator(".pill", { hasText: "Running" }).waitFor({ timeout: 15_000 });
+    expect(held.id).toBe(task.id);
+  });
+
+  it("tells the truth about the connection while the edge goes away and comes back", async () => {
+    const held = [...runner.held.values()].find((t) => t.assignment.task.prompt === "Speed up the slow endpoint")!;
+    await page.goto(`${edge.url}/tasks/${held.id}`);
+    await badge(page, "Live");
+    await edge.stop();
+    await badge(page, /Reconnecting|Offline/, 30_000);
+    await screenshot(page, "09-reconnecting");
+    await edge.start();
+    await runner.connect();
+    await badge(page, "Live", 60_000);
+    await held.emit({ type: "agent.text", data: { turn: 0, text: "Back after the edge restarted." } });
+    await page.getByText("Back after the edge restarted.").waitFor();
+    const seqs = await page.locator(".feed > li").count();
+    expect(seqs).toBeGreaterThan(0);
+    await screenshot(page, "10-live-again");
+  }, 120_000);
+
+  it("is installable: manifest, icons and a service worker for the shell", async () => {
+    const manifest = (await (await fetch(`${edge.url}/manifest.webmanifest`)).json()) as { icons: Array<{ src: string; type: string }> };
+    expect(manifest).toMatchObject({ name: "Tether", display: "standalone", start_url: "/" });
+    for (const icon of manifest.icons) {
+      const res = await fetch(`${edge.url}${icon.src}`);
+      expect(res.status, icon.src).toBe(200);
+      expect(res.headers.get("content-type"), icon.src).toContain(icon.type.split("+")[0]);
+    }
+    const scope = await page.evaluate(async () => (await (globalThis as unknown as BrowserGlobals).navigator.serviceWorker.ready).scope);
+    expect(scope).toBe(`${edge.url}/`);
+    const html = await (await fetch(`${edge.url}/tasks/anything`)).text();
+    expect(html).toContain('<meta charset="utf-8">');
+  });
+
+  it("shows the login link as a QR code on a desktop", async () => {
+    const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await desktop.newPage();
+    await p.goto(`${edge.url}/#token=${token}`);
+    await p.getByRole("button", { name: "Open on phone" }).click();
+    const qr = p.getByRole("img", { name: "QR code of your login link" });
+    await qr.waitFor();
+    expect((await qr.locator("path").getAttribute("d"))?.length).toBeGreaterThan(1000);
+    await screenshot(p, "11-desktop-qr");
+    await desktop.close();
+  });
+});
+
+/** What the page functions above use of the browser (this file is type-checked without the DOM lib). */
+type BrowserGlobals = {
+  localStorage: { getItem(key: string): string | null };
+  getComputedStyle(el: unknown): { color: string };
+  navigator: { serviceWorker: { ready: Promise<{ scope: string }> } };
+};
+
+async function badge(page: Page, label: string | RegExp, timeout = 15_000): Promise<void> {
+  await page.locator(".conn", { hasText: label }).waitFor({ timeout });
+}

@@ -1,0 +1,130 @@
+/**
+ * The real edge for the web app's tests: `wrangler dev` (workerd) on a free loopback port,
+ * with its state in a temporary folder, an HS256 secret, and a way to stop it and start it
+ * again on the same port and state (the edge "going away and coming back").
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+
+const ROOT = join(import.meta.dirname, "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export class WranglerEdge {
+  readonly secret = `web-test-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
+  readonly state = mkdtempSync(join(tmpdir(), "tether-web-edge-"));
+  #child: ChildProcess | null = null;
+  #log: string[] = [];
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    const inspector = await freePort();
+    this.#log = [];
+    const child = spawn(
+      join(ROOT, "node_modules", ".bin", "wrangler"),
+      [
+        "dev",
+        "--ip", "127.0.0.1",
+        "--port", String(this.port),
+        "--inspector-port", String(inspector),
+        "--persist-to", this.state,
+        "--var", `AUTH_SECRET:${this.secret}`,
+        "--show-interactive-dev-session=false",
+        "--log-level", "warn",
+      ],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", BROWSER: "none" },
+      },
+    );
+    this.#child = child;
+    const keep = (chunk: Buffer) => {
+      this.#log.push(chunk.toString());
+      if (this.#log.length > 200) this.#log.shift();
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${this.log()}`);
+      try {
+        const res = await fetch(`${this.url}/healthz`);
+        if (res.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    await this.stop();
+    throw new Error(`wrangler dev did not answer /healthz within 60 s:\n${this.log()}`);
+  }
+
+  /** Stops workerd and wrangler (the whole process group) and waits until the port is closed. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = null;
+    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+    for (let i = 0; i < 50; i++) {
+      try {
+        await fetch(`${this.url}/healthz`);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.state, { recursive: true, force: true });
+  }
+
+  log(): string {
+    return this.#log.join("").slice(-4000);
+  }
+
+  /** A user token as `npm run token` makes one: HS256, `sub`, an hour long. */
+  async userToken(sub: string): Promise<string> {
+    return new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(this.secret));
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * A scripted runner for the web app's tests: it speaks the real runner protocol to the real
+ * edge (register, control socket, accept, data socket, event batches with `rseq`, acks,
+ * commands, artifact upload) and lets a test decide what each task "does". The full runner
+ * with Docker and the model stand-in is exercised by the end-to-end suite.
+ */
+import WebSocket from "ws";
+import { EdgeToRunner, isTerminal, type Assignment, type Command, type RunnerEventBody } from "../shared/index.ts";
+
+type Frame = EdgeToRunner;
+
+class Socket {
+  readonly frames: Frame[] = [];
+  #waiters: Array<() => void> = [];
+  closed = false;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on("message", (data) => {
+      const parsed = EdgeToRunner.safeParse(JSON.parse(String(data)));
+      if (parsed.success) this.frames.push(parsed.data);
+      this.#wake();
+    });
+    ws.on("close", () => {
+      this.closed = true;
+      this.#wake();
+    });
+  }
+
+  static async open(url: string, credential: string): Promise<Socket> {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential}` } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`socket refused: ${res.statusCode}`)));
+    });
+    return new Socket(ws);
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** The first frame of `type` not taken yet (frames are consumed in order). */
+  async next<T extends Frame["type"]>(type: T, timeoutMs = 15_000): Promise<Extract<Frame, { type: T }>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.frames.findIndex((f) => f.type === type);
+      if (i >= 0) return this.frames.splice(i, 1)[0] as Extract<Frame, { type: T }>;
+      if (this.closed) throw new Error(`socket closed while waiting for ${type}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+/** One task held by the scripted runner. */
+export class HeldTask {
+  rseq = 0;
+  /** The task reported a terminal status: the runner no longer holds it. */
+  finished = false;
+  data: Socket | null = null;
+  constructor(
+    readonly runner: ScriptedRunner,
+    readonly assignment: Assignment,
+  ) {}
+
+  get id(): string {
+    return this.assignment.task.id;
+  }
+  get epoch(): number {
+    return this.assignment.epoch;
+  }
+
+  async attach(): Promise<void> {
+    this.data = await Socket.open(`${this.runner.wsBase}/v1/runner/tasks/${this.id}/ws`, this.runner.credential);
+    this.data.send({ type: "attach", taskID: this.id, epoch: this.epoch, afterCommandSeq: 0 });
+    const attached = await this.data.next("attached");
+    this.rseq = Math.max(this.rseq, attached.ackedRseq);
+  }
+
+  /** Sends events as one batch and waits for the edge to ack them. */
+  async emit(...events: RunnerEventBody[]): Promise<void> {
+    const data = this.#data();
+    const ts = new Date().toISOString();
+    const batch = events.map((e) => ({ ...e, rseq: ++this.rseq, ts }));
+    if (events.some((e) => e.type === "status" && isTerminal(e.data.status))) this.finished = true;
+    data.send({ type: "events", taskID: this.id, epoch: this.epoch, events: batch });
+    for (;;) {
+      const ack = await data.next("ack");
+      if (ack.rseq >= this.rseq) return;
+    }
+  }
+
+  async nextCommand(timeoutMs = 15_000): Promise<Command> {
+    return (await this.#data().next("command", timeoutMs)).command;
+  }
+
+  async upload(name: string, body: string): Promise<void> {
+    const res = await fetch(`${this.runner.edgeURL}/v1/runner/tasks/${this.id}/artifacts/${name}?epoch=${this.epoch}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${this.runner.credential}`, "content-type": "text/x-diff" },
+      body,
+    });
+    if (res.status !== 201) throw new Error(`artifact upload answered ${res.status}: ${await res.text()}`);
+  }
+
+  #data(): Socket {
+    if (!this.data) throw new Error("attach first");
+    return this.data;
+  }
+}
+
+export class ScriptedRunner {
+  credential = "";
+  control: Socket | null = null;
+  readonly held = new Map<string, HeldTask>();
+
+  constructor(
+    readonly edgeURL: string,
+    readonly labels: string[] = [],
+  ) {}
+
+  get wsBase(): string {
+    return this.edgeURL.replace(/^http/, "ws");
+  }
+
+  async register(userToken: string, name = "web-test-runner"): Promise<void> {
+    const reg = await fetch(`${this.edgeURL}/v1/runners/registration-tokens`, { method: "POST", headers: { authorization: `Bearer ${userToken}` } });
+    const { token } = (await reg.json()) as { token: string };
+    const res = await fetch(`${this.edgeURL}/v1/runners/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token, name, labels: this.labels, capacity: 4 }),
+    });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`register answered ${res.status}: ${await res.text()}`);
+    this.credential = ((await res.json()) as { credential: string }).credential;
+  }
+
+  /** Opens (or reopens, after the edge restarted) the control socket and says hello. */
+  async connect(): Promise<void> {
+    this.control = await Socket.open(`${this.wsBase}/v1/runner/connect`, this.credential);
+    const live = [...this.held.values()].filter((t) => !t.finished);
+    const tasks = live.map((t) => ({ taskID: t.id, epoch: t.epoch }));
+    this.control.send({ type: "hello", version: "web-test", labels: this.labels, capacity: 4, tasks });
+    await this.control.next("welcome");
+    for (const task of live) await task.attach();
+  }
+
+  /** Waits for the next assignment, accepts it and attaches its data socket. */
+  async take(timeoutMs = 15_000): Promise<HeldTask> {
+    if (!this.control) throw new Error("connect first");
+    const { assignment } = await this.control.next("assign", timeoutMs);
+    this.control.send({ type: "accept", taskID: assignment.task.id, epoch: assignment.epoch });
+    const task = new HeldTask(this, assignment);
+    this.held.set(task.id, task);
+    await task.attach();
+    return task;
+  }
+
+  close(): void {
+    this.control?.close();
+    for (const t of this.held.values()) t.data?.close();
+  }
+}
