@@ -1,0 +1,412 @@
+/**
+ * The Docker sandbox against the real engine: hardening seen from inside the container, output
+ * and stdin, exits (crash, OOM, cancel with grace), a contained fork bomb, and recovery after
+ * the controlling runner process is killed. The worker is a small stand-in script run by the
+ * base image's node; the model proxy is the real one, in front of a local stand-in upstream.
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import Docker from "dockerode";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { RunnerToWorker } from "../shared/protocol.ts";
+import { DockerSandbox } from "../runner/docker-sandbox.ts";
+import { cloneRepo } from "../runner/git.ts";
+import { ModelProxy } from "../runner/model-proxy.ts";
+import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/sandbox.ts";
+import { describeDocker } from "./support/docker.ts";
+
+const IMAGE = process.env.TETHER_TEST_BASE_IMAGE ?? "tether-base:local";
+const MODEL_KEY = "sk-ant-api03-test-only-key-never-in-a-container-1234";
+const GIT_TOKEN = "ghp_test_only_token_never_in_a_container_5678";
+const exec = promisify(execFile);
+
+/** The stand-in worker: reads RunnerToWorker lines, acts on the prompt, writes WorkerToRunner lines. */
+const STANDIN = String.raw`
+import { createInterface } from "node:readline";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+let wseq = 0;
+const say = (text) => process.stdout.write(JSON.stringify({ wseq: ++wseq, type: "agent.text", data: { turn: 0, text: String(text) } }) + "\n");
+const rl = createInterface({ input: process.stdin });
+rl.on("line", async (line) => {
+  const msg = JSON.parse(line);
+  if (msg.type === "message") return say("echo:" + msg.text);
+  if (msg.type === "cancel") process.exit(0);
+  if (msg.type !== "start") return;
+  const [mode, arg] = msg.task.prompt.split(" ");
+  if (mode === "echo") { process.stdout.write("this is not json\n"); return say("started"); }
+  if (mode === "crash") { say("about to crash"); process.stderr.write("boom\n"); process.exit(3); }
+  if (mode === "oom") { say("allocating"); const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1)); }
+  if (mode === "stubborn") { process.on("SIGTERM", () => say("ignoring SIGTERM")); say("stubborn"); return; }
+  if (mode === "bomb") {
+    // Starts processes until the kernel refuses, and keeps every one of them.
+    say("bombing");
+    let started = 0;
+    let failure;
+    for (let i = 0; i < 1000 && !failure; i++) {
+      failure = await new Promise((resolve) => { const c = spawn("sleep", ["1000"]); c.on("error", (e) => resolve(e.code)); c.on("spawn", () => { started++; resolve(undefined); }); });
+    }
+    return say("bomb: " + started + " started, then " + failure);
+  }
+  if (mode === "ticker") { say("tick"); setInterval(() => say("tick"), 100); return; }
+  if (mode === "inspect") return say(JSON.stringify(await inspect(msg.proxy, arg)));
+});
+function scan(dir, needles, found, depth = 0) {
+  let names = [];
+  try { names = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+  for (const d of names) {
+    const p = dir + "/" + d.name;
+    if (d.isDirectory() && depth < 8) scan(p, needles, found, depth + 1);
+    else if (d.isFile()) {
+      try { const t = fs.readFileSync(p, "latin1"); for (const n of needles) if (t.includes(n)) found.push(p); } catch {}
+    }
+  }
+}
+async function inspect(proxy, needlesB64) {
+  const needles = JSON.parse(Buffer.from(needlesB64, "base64").toString());
+  const status = fs.readFileSync("/proc/self/status", "utf8");
+  const found = [];
+  for (const dir of ["/workspace", "/state", "/run/tether", "/tmp", "/etc", "/root", "/opt"]) scan(dir, needles, found);
+  const env = JSON.stringify(process.env);
+  let rootWritable = true;
+  try { fs.writeFileSync("/etc/tether-probe", "x"); } catch { rootWritable = false; }
+  fs.writeFileSync("/workspace/written-by-worker.txt", "ok\n");
+  const reply = await new Promise((resolve) => {
+    const req = http.request({ socketPath: proxy.socketPath, path: "/v1/messages", method: "POST",
+      headers: { "x-api-key": proxy.token, "content-type": "application/json", "anthropic-version": "2023-06-01" } }, (res) => {
+      let body = ""; res.on("data", (c) => (body += c)); res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", (e) => resolve({ error: e.message }));
+    req.end(JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+  });
+  return {
+    uid: process.getuid(), gid: process.getgid(),
+    nets: fs.readdirSync("/sys/class/net"),
+    capEff: status.match(/CapEff:\s*(\w+)/)[1], noNewPrivs: status.match(/NoNewPrivs:\s*(\d)/)[1],
+    secretInEnv: needles.some((n) => env.includes(n)),
+    envNames: Object.keys(process.env).filter((k) => /ANTHROPIC|GIT|TOKEN|KEY|SECRET/i.test(k)),
+    secretFiles: found, rootWritable, proxy: reply, mounts: fs.readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => / \/(workspace|state|run\/tether) /.test(l)),
+  };
+}
+`;
+
+interface Collected {
+  texts: string[];
+  wseqs: number[];
+  bad: string[];
+  stderr: string;
+  exit: ExitInfo | undefined;
+}
+
+function collector(): { sink: WorkerSink; got: Collected } {
+  const got: Collected = { texts: [], wseqs: [], bad: [], stderr: "", exit: undefined };
+  const sink: WorkerSink = {
+    line(parsed, raw) {
+      if (!parsed.ok) return void got.bad.push(raw);
+      got.wseqs.push(parsed.value.wseq);
+      if (parsed.value.type === "agent.text") got.texts.push(parsed.value.data.text);
+    },
+    stderr(text) {
+      got.stderr += text;
+    },
+    exit(info) {
+      got.exit = info;
+    },
+  };
+  return { sink, got };
+}
+
+async function waitFor(what: string | (() => string), check: () => boolean, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "string" ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describeDocker("docker sandbox (real engine)", () => {
+  const docker = new Docker();
+  const runnerID = `test-${process.pid}-${Date.now().toString(36)}`;
+  let root: string;
+  let standinDir: string;
+  let upstream: http.Server;
+  let proxy: ModelProxy;
+  let sandbox: DockerSandbox;
+  let n = 0;
+
+  const options = () => ({
+    image: IMAGE,
+    runnerID,
+    command: ["node", "/opt/standin/worker.mjs"],
+    extraBinds: [`${standinDir}:/opt/standin:ro`],
+  });
+
+  async function spec(resources = { memoryMB: 128, cpus: 1, pids: 64 }): Promise<SandboxSpec> {
+    const taskID = `task-${++n}`;
+    const base = join(root, taskID);
+    const reg = await proxy.register(taskID, {}, () => {}, () => {});
+    await mkdir(join(base, "workspace"), { recursive: true });
+    await mkdir(join(base, "state"), { recursive: true });
+    return { taskID, workspaceDir: join(base, "workspace"), stateDir: join(base, "state"), proxyDir: reg.proxyDir, resources };
+  }
+
+  function startLine(taskID: string, prompt: string, token = "unused"): RunnerToWorker {
+    return {
+      type: "start",
+      task: { taskID, prompt, limits: {}, repo: { url: "file:///repo" } },
+      proxy: { socketPath: "/run/tether/model.sock", token },
+    };
+  }
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), "tether-docker-"));
+    standinDir = join(root, "standin");
+    await mkdir(standinDir);
+    await writeFile(join(standinDir, "worker.mjs"), STANDIN);
+    upstream = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ id: "msg_1", model: "claude-sonnet-4-5", content: [{ type: "text", text: "hello from upstream" }], usage: { input_tokens: 3, output_tokens: 4 } }));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", () => resolve()));
+    proxy = new ModelProxy({ upstreamURL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, apiKey: MODEL_KEY, socketDir: join(root, "proxy") });
+    await proxy.start();
+    sandbox = new DockerSandbox(options());
+  });
+
+  afterAll(async () => {
+    const left = await docker.listContainers({ all: true, filters: { label: [`tether.runner=${runnerID}`] } });
+    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await proxy?.close();
+    upstream?.closeAllConnections();
+    upstream?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("runs the worker hardened: uid 1000, only lo, no capabilities, read-only root, no secret inside, the proxy answers", async () => {
+    const s = await spec();
+    // A real clone with a token in the runner's config, as the runner does it.
+    const src = join(root, "src");
+    await mkdir(src);
+    const git = (...args: string[]) => exec("git", args, { cwd: src, env: { ...process.env, GIT_AUTHOR_NAME: "a", GIT_AUTHOR_EMAIL: "a@x", GIT_COMMITTER_NAME: "a", GIT_COMMITTER_EMAIL: "a@x" } });
+    await git("init", "-q");
+    await writeFile(join(src, "a.txt"), "a\n");
+    await git("add", "-A");
+    await git("commit", "-qm", "a");
+    const clone = await cloneRepo({ url: `file://${src}`, dir: s.workspaceDir, branch: "tether/x", credentials: { httpsToken: GIT_TOKEN } });
+    expect(clone.ok).toBe(true);
+    const reg = await proxy.register(s.taskID, {}, () => {}, () => {});
+    const { sink, got } = collector();
+    const worker = await sandbox.start({ ...s, proxyDir: reg.proxyDir }, sink);
+    const info = await docker.getContainer(worker.id).inspect();
+    expect(info.Config.Labels).toMatchObject({ "tether.runner": runnerID, "tether.task": s.taskID });
+    expect(info.HostConfig).toMatchObject({ NetworkMode: "none", CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024, PidsLimit: 64, Init: true, AutoRemove: false, ReadonlyRootfs: true });
+    expect(info.HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { "max-size": "10m", "max-file": "2" } });
+    const needles = Buffer.from(JSON.stringify([MODEL_KEY, GIT_TOKEN])).toString("base64");
+    worker.send(startLine(s.taskID, `inspect ${needles}`, reg.token));
+    await waitFor("the inspection", () => got.texts.length > 0);
+    const seen = JSON.parse(got.texts[0] ?? "{}");
+    expect(seen.uid).toBe(1000);
+    expect(seen.gid).toBe(1000);
+    expect(seen.nets).toEqual(["lo"]);
+    expect(seen.capEff).toBe("0000000000000000");
+    expect(seen.noNewPrivs).toBe("1");
+    expect(seen.rootWritable).toBe(false);
+    expect(seen.secretInEnv).toBe(false);
+    expect(seen.envNames).toEqual([]);
+    expect(seen.secretFiles).toEqual([]);
+    expect(seen.proxy.status).toBe(200);
+    expect(JSON.parse(seen.proxy.body).content[0].text).toBe("hello from upstream");
+    expect(seen.mounts.some((m: string) => m.includes(" /run/tether ") && / ro[ ,]/.test(m))).toBe(true);
+    expect(readFileSync(join(s.workspaceDir, "written-by-worker.txt"), "utf8")).toBe("ok\n");
+    expect(existsSync(join(s.workspaceDir, ".git"))).toBe(false);
+    await worker.stop(1000);
+    await worker.remove();
+  }, 40_000);
+
+  it("delivers output lines and stdin messages, and reports a bad line as an error without stopping", async () => {
+    const s = await spec();
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "echo"));
+    await waitFor("started", () => got.texts.includes("started"));
+    worker.send({ type: "message", text: "one" });
+    worker.send({ type: "message", text: "two" });
+    await waitFor("the echoes", () => got.texts.length >= 3);
+    expect(got.texts).toEqual(["started", "echo:one", "echo:two"]);
+    expect(got.wseqs).toEqual([1, 2, 3]);
+    expect(got.bad).toEqual(["this is not json"]);
+    worker.send({ type: "cancel" });
+    await waitFor("the exit", () => got.exit !== undefined);
+    expect(got.exit).toEqual({ exitCode: 0, reason: "exited", message: "exited with code 0" });
+    await worker.remove();
+    await expect(docker.getContainer(worker.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  }, 30_000);
+
+  it("reports a crash with its exit code, after the last line and stderr", async () => {
+    const s = await spec();
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "crash"));
+    await waitFor("the exit", () => got.exit !== undefined);
+    expect(got.texts).toEqual(["about to crash"]);
+    expect(got.stderr).toContain("boom");
+    expect(got.exit).toEqual({ exitCode: 3, reason: "exited", message: "exited with code 3" });
+    await worker.remove();
+  }, 30_000);
+
+  it("reports a memory hog as killed for out of memory", async () => {
+    const s = await spec({ memoryMB: 64, cpus: 1, pids: 64 });
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "oom"));
+    await waitFor("the exit", () => got.exit !== undefined, 30_000);
+    expect(got.texts).toEqual(["allocating"]);
+    expect(got.exit).toEqual({ exitCode: 137, reason: "oom", message: "killed by the kernel: out of memory (limit 64 MB)" });
+    await worker.remove();
+  }, 40_000);
+
+  it("stops a worker that ignores SIGTERM after the grace period", async () => {
+    const s = await spec();
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "stubborn"));
+    await waitFor("the worker", () => got.texts.includes("stubborn"));
+    const started = Date.now();
+    const info = await worker.stop(1000);
+    const took = Date.now() - started;
+    expect(info).toEqual({ exitCode: 137, reason: "killed", message: "stopped by the runner (exit code 137)" });
+    expect(got.exit).toEqual(info);
+    // SIGTERM reached the worker through docker-init, and SIGKILL came only after the grace.
+    expect(got.texts).toContain("ignoring SIGTERM");
+    expect(took).toBeGreaterThanOrEqual(900);
+    const state = await docker.getContainer(worker.id).inspect();
+    expect(state.State.Running).toBe(false);
+    await worker.remove();
+  }, 30_000);
+
+  it("stops a worker that honours SIGTERM without waiting for the grace", async () => {
+    const s = await spec();
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "echo"));
+    await waitFor("started", () => got.texts.includes("started"));
+    const info = await worker.stop(10_000);
+    expect(info.reason).toBe("killed");
+    expect(info.exitCode).toBe(143);
+    await worker.remove();
+  }, 30_000);
+
+  it("contains a fork bomb within the pids limit, and the host goes on", async () => {
+    const s = await spec({ memoryMB: 128, cpus: 1, pids: 32 });
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "bomb"));
+    await waitFor("the bomb", () => got.texts.includes("bombing"));
+    await waitFor("the bomb's end", () => got.texts.some((t) => t.startsWith("bomb: ")));
+    const [, started, failure] = got.texts.find((t) => t.startsWith("bomb: "))?.match(/^bomb: (\d+) started, then (\w+)$/) ?? [];
+    expect(failure).toBe("EAGAIN");
+    expect(Number(started)).toBeLessThan(32);
+    const stats = (await docker.getContainer(worker.id).stats({ stream: false })) as { pids_stats?: { current?: number; limit?: number } };
+    expect(stats.pids_stats?.limit).toBe(32);
+    expect(stats.pids_stats?.current).toBeLessThanOrEqual(32);
+    // The host still starts processes.
+    const { stdout } = await exec("node", ["-e", "console.log('host ok')"]);
+    expect(stdout.trim()).toBe("host ok");
+    const info = await worker.stop(0);
+    expect(info.reason).toBe("killed");
+    await worker.remove();
+  }, 40_000);
+
+  it("recovers a running worker after the controlling process is killed: output replayed from the start, stdin works", async () => {
+    const s = await spec();
+    // A separate runner process starts the container and is then SIGKILLed.
+    const script = join(root, "controller.mts");
+    await writeFile(
+      script,
+      `import { DockerSandbox } from ${JSON.stringify(join(process.cwd(), "runner/docker-sandbox.ts"))};
+const sandbox = new DockerSandbox(${JSON.stringify(options())});
+const spec = ${JSON.stringify(s)};
+let lines = 0;
+const w = await sandbox.start(spec, { line() { if (++lines === 3) console.log("READY " + w.id); }, stderr() {}, exit() {} });
+w.send(${JSON.stringify(startLine(s.taskID, "ticker"))});
+setInterval(() => {}, 1000);
+`,
+    );
+    const child = spawn(join(process.cwd(), "node_modules/.bin/tsx"), [script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+    try {
+      await waitFor(() => `the controller (stderr: ${err})`, () => out.includes("READY"), 20_000);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await new Promise((resolve) => child.once("exit", resolve));
+    const containerID = out.match(/READY (\w+)/)?.[1] ?? "";
+    // The container outlives its controller and keeps writing while nobody listens.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await docker.getContainer(containerID).inspect()).State.Running).toBe(true);
+
+    const recovered = new DockerSandbox(options());
+    const { sink, got } = collector();
+    const handles = await recovered.recover((taskID) => (taskID === s.taskID ? sink : undefined));
+    const handle = handles.find((h) => h.taskID === s.taskID) as WorkerHandle;
+    expect(handle.id).toBe(containerID);
+    await waitFor("the replay", () => got.wseqs.length >= 10);
+    expect(got.wseqs.slice(0, 10)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    handle.send({ type: "message", text: "after recovery" });
+    await waitFor("the echo", () => got.texts.includes("echo:after recovery"));
+    // Replay and follow join with no gap and no repeat.
+    expect(got.wseqs).toEqual(got.wseqs.map((_, i) => i + 1));
+    const info = await handle.stop(1000);
+    expect(info.reason).toBe("killed");
+    await handle.remove();
+  }, 60_000);
+
+  it("recovers an exited worker: replays its output, then reports its exit", async () => {
+    const s = await spec();
+    const first = collector();
+    const worker = await sandbox.start(s, first.sink);
+    worker.send(startLine(s.taskID, "crash"));
+    await waitFor("the exit", () => first.got.exit !== undefined);
+    const { sink, got } = collector();
+    const handles = await new DockerSandbox(options()).recover((taskID) => (taskID === s.taskID ? sink : undefined));
+    expect(handles.map((h) => h.taskID)).toContain(s.taskID);
+    await waitFor("the exit", () => got.exit !== undefined);
+    expect(got.texts).toEqual(["about to crash"]);
+    expect(got.stderr).toContain("boom");
+    expect(got.exit).toEqual({ exitCode: 3, reason: "exited", message: "exited with code 3" });
+    await worker.remove();
+  }, 30_000);
+
+  it("removes this runner's containers whose task is not kept, and no one else's", async () => {
+    const keep = await spec();
+    const drop = await spec();
+    const a = await sandbox.start(keep, collector().sink);
+    const b = await sandbox.start(drop, collector().sink);
+    const otherRunner = new DockerSandbox({ ...options(), runnerID: `${runnerID}-other` });
+    const other = await otherRunner.start(await spec(), collector().sink);
+    try {
+      const removed = await sandbox.removeOrphans(new Set([keep.taskID]));
+      expect(removed).toContain(b.id);
+      expect(removed).not.toContain(a.id);
+      expect(removed).not.toContain(other.id);
+      await expect(docker.getContainer(b.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      expect((await docker.getContainer(a.id).inspect()).Id).toBe(a.id);
+    } finally {
+      await a.remove();
+      await other.remove();
+    }
+  }, 30_000);
+});
