@@ -52,15 +52,27 @@ describe("git", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  it("clones the default branch shallowly onto a new task branch, keeping .git out of the workspace", async () => {
+  it("clones the default branch shallowly onto a new task branch, the runner's repo beside the workspace", async () => {
     const dir = workspace();
     const r = await cloneRepo({ url, dir, branch: "tether/t1" });
     expect(r).toEqual({ ok: true, baseRef: commits[2] });
     expect(await readFile(join(dir, "README.md"), "utf8")).toBe("version 3\n");
     expect(inRepo(dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("tether/t1");
     expect(inRepo(dir, "rev-list", "--count", "HEAD")).toBe("1");
-    expect(existsSync(join(dir, ".git"))).toBe(false);
-    expect(existsSync(gitDirOf(dir))).toBe(true);
+    expect(existsSync(join(gitDirOf(dir), "HEAD"))).toBe(true);
+  });
+
+  it("gives the agent its own .git in the workspace: same branch and commit, clean status, no remote", async () => {
+    const dir = workspace();
+    const r = await cloneRepo({ url, dir, branch: "tether/own" });
+    const own = (...args: string[]) => sh(dir, ...args);
+    expect(own("rev-parse", "--abbrev-ref", "HEAD")).toBe("tether/own");
+    expect(r.ok && own("rev-parse", "HEAD")).toBe(r.ok && r.baseRef);
+    expect(own("status", "--porcelain")).toBe("");
+    expect(own("remote")).toBe("");
+    await writeFile(join(dir, "README.md"), "changed\n");
+    expect(own("status", "--porcelain")).toBe("M README.md");
+    expect(own("diff", "--stat")).toContain("README.md");
   });
 
   it("honours a branch, a lightweight tag, an annotated tag and a commit as ref", async () => {
@@ -155,10 +167,11 @@ describe("git", () => {
     expect(bad.ok).toBe(false);
   });
 
-  it("ignores a .git an agent plants in the workspace: no hook or config of it runs on the host", async () => {
+  it("never reads the workspace's .git: no hook or config an agent writes there runs on the host", async () => {
     const dir = workspace();
     await cloneRepo({ url, dir, branch: "b" });
     const marker = join(root, "pwned");
+    await rm(join(dir, ".git"), { recursive: true });
     await mkdir(join(dir, ".git", "hooks"), { recursive: true });
     await writeFile(join(dir, ".git", "config"), `[core]\n\tfsmonitor = "touch ${marker}"\n\thooksPath = .git/hooks\n`);
     await writeFile(join(dir, ".git", "hooks", "pre-commit"), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });

@@ -1,17 +1,20 @@
 /**
  * Git on the host: clone a task's repo, commit what the agent changed, make the diff, push.
  *
- * The repository's git directory lives beside the workspace, at `<dir>.git`, never inside it:
- * the workspace is mounted into the container, and an agent that could write `.git/config` or
- * `.git/hooks` would make the runner's own git run its commands on the host. So the workspace
- * holds only the checked-out files, every call here names both directories, and a `.git` an
- * agent creates in the workspace is ignored. `removeRepo` deletes both.
+ * The runner's repository lives beside the workspace, at `<dir>.git`, never inside it: the
+ * workspace is mounted into the container, and an agent that could write the runner's
+ * `.git/config` or hooks would make the runner's own git run its commands on the host. Every
+ * call here names both directories, so whatever is in `<dir>/.git` is never read by the runner.
+ * The agent gets a `.git` of its own in the workspace, a copy made from the runner's at clone
+ * time (same commit and branch, no remote, no credentials), so `git status` and `git diff` work
+ * inside the container. What the runner commits and diffs is the workspace's files, whatever
+ * the agent did with its copy. `removeRepo` deletes the workspace and `<dir>.git`.
  *
  * Credentials come from the runner's config only (see git-credentials.ts) and never reach an
- * error message. Expected failures come back as `{ ok: false, error }`.
- */
+ * error message. Expected failures come back as `{ ok: false, error }`. */
 import { spawn } from "node:child_process";
 import { mkdir, readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { LIMITS } from "../shared/limits.ts";
 import { type GitCredentials, gitEnv, scrubSecrets } from "./git-credentials.ts";
 
@@ -83,7 +86,28 @@ export async function cloneRepo(opts: CloneOptions): Promise<{ ok: true; baseRef
   if (checkout.code !== 0) return fail(`git checkout of ${ref ?? "the default branch"} as ${branch} failed: ${checkout.error}`);
   const head = await git(dir, ["rev-parse", "HEAD"], credentials);
   if (head.code !== 0) return fail(`git rev-parse failed: ${head.error}`);
+  const copy = await giveAgentRepo(dir, branch);
+  if (copy) return fail(`the workspace's own .git could not be made: ${copy}`);
   return { ok: true, baseRef: head.stdout.trim() };
+}
+
+/**
+ * Makes `<dir>/.git`: a copy of the runner's repository (objects copied, not linked, as the
+ * agent owns them) at the same branch, with an index that matches the checked-out files.
+ */
+async function giveAgentRepo(dir: string, branch: string): Promise<string | undefined> {
+  const agentGit = join(dir, ".git");
+  const steps: string[][] = [
+    ["clone", "-q", "--bare", "--no-hardlinks", "--branch", branch, gitDirOf(dir), agentGit],
+    [`--git-dir=${agentGit}`, "config", "core.bare", "false"],
+    [`--git-dir=${agentGit}`, "remote", "remove", "origin"],
+    [`--git-dir=${agentGit}`, `--work-tree=${dir}`, "reset", "-q"],
+  ];
+  for (const args of steps) {
+    const r = await plainGit(dir, args);
+    if (r.code !== 0) return r.error;
+  }
+  return undefined;
 }
 
 /** Commits every change in the workspace as Tether; false when nothing changed. */
@@ -156,10 +180,15 @@ async function mustRun(dir: string, args: string[]): Promise<Run> {
   return r;
 }
 
+/** git on the runner's repository of the workspace `dir`. */
 function git(dir: string, args: string[], credentials: GitCredentials = {}, maxStdout = 64 * 1024 * 1024): Promise<Run> {
+  return plainGit(dir, [`--git-dir=${gitDirOf(dir)}`, `--work-tree=${dir}`, ...args], credentials, maxStdout);
+}
+
+function plainGit(cwd: string, args: string[], credentials: GitCredentials = {}, maxStdout = 64 * 1024 * 1024): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn("git", [`--git-dir=${gitDirOf(dir)}`, `--work-tree=${dir}`, ...args], {
-      cwd: dir,
+    const child = spawn("git", args, {
+      cwd,
       env: gitEnv(credentials),
       stdio: ["ignore", "pipe", "pipe"],
     });

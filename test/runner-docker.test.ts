@@ -5,7 +5,7 @@
  * base image's node; the model proxy is the real one, in front of a local stand-in upstream.
  */
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,7 +29,7 @@ const exec = promisify(execFile);
 /** The stand-in worker: reads RunnerToWorker lines, acts on the prompt, writes WorkerToRunner lines. */
 const STANDIN = String.raw`
 import { createInterface } from "node:readline";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 let wseq = 0;
@@ -78,6 +78,8 @@ async function inspect(proxy, needlesB64) {
   let rootWritable = true;
   try { fs.writeFileSync("/etc/tether-probe", "x"); } catch { rootWritable = false; }
   fs.writeFileSync("/workspace/written-by-worker.txt", "ok\n");
+  let gitStatus;
+  try { gitStatus = execFileSync("git", ["status", "--porcelain"], { cwd: "/workspace", encoding: "utf8" }); } catch (e) { gitStatus = "failed: " + e.message; }
   const reply = await new Promise((resolve) => {
     const req = http.request({ socketPath: proxy.socketPath, path: "/v1/messages", method: "POST",
       headers: { "x-api-key": proxy.token, "content-type": "application/json", "anthropic-version": "2023-06-01" } }, (res) => {
@@ -92,7 +94,7 @@ async function inspect(proxy, needlesB64) {
     capEff: status.match(/CapEff:\s*(\w+)/)[1], noNewPrivs: status.match(/NoNewPrivs:\s*(\d)/)[1],
     secretInEnv: needles.some((n) => env.includes(n)),
     envNames: Object.keys(process.env).filter((k) => /ANTHROPIC|GIT|TOKEN|KEY|SECRET/i.test(k)),
-    secretFiles: found, rootWritable, proxy: reply, mounts: fs.readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => / \/(workspace|state|run\/tether) /.test(l)),
+    secretFiles: found, rootWritable, gitStatus, proxy: reply, mounts: fs.readFileSync("/proc/self/mounts", "utf8").split("\n").filter((l) => / \/(workspace|state|run\/tether) /.test(l)),
   };
 }
 `;
@@ -228,7 +230,8 @@ describeDocker("docker sandbox (real engine)", () => {
     expect(JSON.parse(seen.proxy.body).content[0].text).toBe("hello from upstream");
     expect(seen.mounts.some((m: string) => m.includes(" /run/tether ") && / ro[ ,]/.test(m))).toBe(true);
     expect(readFileSync(join(s.workspaceDir, "written-by-worker.txt"), "utf8")).toBe("ok\n");
-    expect(existsSync(join(s.workspaceDir, ".git"))).toBe(false);
+    // The agent's own .git works inside; the runner's repository is not in the container.
+    expect(seen.gitStatus).toBe("?? written-by-worker.txt\n");
     await worker.stop(1000);
     await worker.remove();
   }, 40_000);
