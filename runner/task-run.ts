@@ -16,14 +16,15 @@ import type { Logger } from "pino";
 import { ErrorCode } from "../shared/errors.ts";
 import type { EventData, RunnerEventBody } from "../shared/events.ts";
 import type { Command, Parsed, WorkerTask, WorkerToRunner } from "../shared/protocol.ts";
-import { type Journal, OutboxFullError, type TaskMeta, type TaskRow } from "./journal.ts";
+import type { Journal, TaskMeta, TaskRow } from "./journal.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "./ports.ts";
 import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "./sandbox.ts";
 import type { TaskChannel, TaskChannelHandlers } from "./task-channel.ts";
+import { publishDiff, redactURL } from "./task-diff.ts";
+import { TaskOutbox } from "./task-outbox.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
-const DIFF_ARTIFACT = "diff.patch";
 
 export interface TaskRunDeps {
   home: string;
@@ -61,7 +62,7 @@ export class TaskRun {
   private replaying = false;
   private lastWseq: number;
   private lastCommandSeq: number;
-  private backlog: { bodies: RunnerEventBody[]; wseq?: number; final?: boolean }[] = [];
+  private readonly outbox: TaskOutbox;
   private chain: Promise<void> = Promise.resolve();
   private readonly channel: TaskChannel;
   private readonly log: Logger;
@@ -81,6 +82,7 @@ export class TaskRun {
     this.lastCommandSeq = row.lastCommandSeq;
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
+    this.outbox = new TaskOutbox(deps.journal, row.taskID, (rseq) => this.channel.notify(rseq), this.log);
     this.channel = deps.openChannel(row.taskID, row.epoch, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
@@ -348,46 +350,26 @@ export class TaskRun {
     this.setPhase("finishing");
     this.deps.journal.updateMeta(this.taskID, { outcome });
     const meta = this.deps.journal.task(this.taskID)!.meta;
-    if (meta.baseRef) await this.publishDiff(meta, outcome);
+    if (meta.baseRef) {
+      this.emit(
+        await publishDiff({
+          git: this.deps.git,
+          artifacts: this.deps.artifacts,
+          taskID: this.taskID,
+          epoch: this.epoch,
+          title: this.deps.journal.task(this.taskID)!.assignment.task.title,
+          dir: join(this.taskDir, "workspace"),
+          baseRef: meta.baseRef,
+          branch: meta.branch,
+          status: outcome.status,
+          push: this.deps.push,
+          credentials: this.deps.credentials,
+        }),
+      );
+    }
     this.emit([{ type: "status", data: { status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}), ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}) } }], { final: true });
     this.phase = "finished";
     this.log.info({ outcome }, "task finished; waiting for the edge's ack");
-  }
-
-  private async publishDiff(meta: TaskMeta, outcome: Outcome): Promise<void> {
-    const { git, artifacts } = this.deps;
-    const dir = join(this.taskDir, "workspace");
-    try {
-      const task = this.deps.journal.task(this.taskID)!.assignment.task;
-      const committed = await git.commitAll(dir, `tether: ${task.title}\n\nTask ${this.taskID} (${outcome.status}).`);
-      const diff = await git.makeDiff(dir, meta.baseRef!);
-      let pushed: boolean | undefined;
-      if (this.deps.push && committed && outcome.status === "succeeded" && meta.branch) {
-        const result = await git.push(dir, meta.branch, this.deps.credentials);
-        pushed = result.ok;
-        if (!result.ok) this.emit([{ type: "log", data: { level: "error", message: `push failed: ${result.error}`.slice(0, 8000) } }]);
-      }
-      const upload = await artifacts.upload(this.taskID, this.epoch, DIFF_ARTIFACT, diff.patch);
-      if (!upload.ok) this.emit([{ type: "log", data: { level: "error", message: upload.error.slice(0, 8000) } }]);
-      const { files, insertions, deletions, changedFiles } = diff.stat;
-      this.emit([
-        {
-          type: "diff",
-          data: {
-            files,
-            insertions,
-            deletions,
-            artifact: upload.ok ? DIFF_ARTIFACT : "",
-            changedFiles: changedFiles.slice(0, 1000),
-            ...(meta.branch ? { branch: meta.branch } : {}),
-            ...(pushed !== undefined ? { pushed } : {}),
-          },
-        },
-      ]);
-    } catch (err) {
-      this.log.error({ err }, "could not make the diff");
-      this.emit([{ type: "log", data: { level: "error", message: `could not make the diff: ${(err as Error).message}`.slice(0, 8000) } }]);
-    }
   }
 
   // ── the outbox ────────────────────────────────────────────────────────────
@@ -395,36 +377,13 @@ export class TaskRun {
   private emit(bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean } = {}): void {
     // Nothing follows the terminal status in the log.
     if (this.phase === "gone" || this.phase === "finished") return;
-    if (this.backlog.length > 0) {
-      this.backlog.push({ bodies, ...opts });
-      return;
-    }
-    try {
-      const events = this.deps.journal.append(this.taskID, bodies, opts);
-      const last = events.at(-1);
-      if (last) this.channel.notify(last.rseq);
-    } catch (err) {
-      if (!(err instanceof OutboxFullError)) throw err;
-      this.log.error({ limit: err.limit }, err.message);
-      this.backlog.push({ bodies, ...opts });
-    }
+    this.outbox.append(bodies, opts);
   }
 
   private acked(rseq: number): void {
-    while (this.backlog.length > 0 && !this.deps.journal.isFull) {
-      const next = this.backlog.shift()!;
-      try {
-        const events = this.deps.journal.append(this.taskID, next.bodies, next);
-        const last = events.at(-1);
-        if (last) this.channel.notify(last.rseq);
-      } catch (err) {
-        if (!(err instanceof OutboxFullError)) throw err;
-        this.backlog.unshift(next);
-        break;
-      }
-    }
+    this.outbox.release();
     const row = this.deps.journal.task(this.taskID);
-    if (row?.finalRseq != null && rseq >= row.finalRseq && this.phase === "finished" && this.backlog.length === 0) {
+    if (row?.finalRseq != null && rseq >= row.finalRseq && this.phase === "finished" && this.outbox.heldCount === 0) {
       this.phase = "gone";
       void this.serial(() => this.cleanUp(row.meta.outcome?.status === "succeeded"));
     }
@@ -504,19 +463,5 @@ export class TaskRun {
     });
     this.chain = next;
     return next;
-  }
-}
-
-/** A repository URL without any user or password in it, for logs and events. */
-export function redactURL(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = "";
-      u.password = "";
-    }
-    return u.toString();
-  } catch {
-    return url;
   }
 }
