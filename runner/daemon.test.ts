@@ -293,6 +293,19 @@ describe("Daemon", () => {
     expect(types("t1")).not.toContain("status:failed");
   });
 
+  it("abandons a task whose data socket the edge closes for good (lease refused)", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    edge.data.get("t1")!.send(JSON.stringify({ type: "error", code: "not_leased", message: "no live lease", taskID: "t1" }));
+    edge.data.get("t1")!.close(4403, "no live lease");
+    await edge.until(() => w.removed && d.tasks.size === 0, 5000, "abandoned");
+    expect(proxy.unregistered).toEqual(["t1"]);
+    expect(existsSync(join(home, "tasks", "t1"))).toBe(false);
+  });
+
   it("holds worker output in memory when the outbox is full and sends it after acks", async () => {
     edge.holdAcks = true;
     const d = daemon({ outboxMax: 5 });

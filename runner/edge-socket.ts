@@ -34,6 +34,8 @@ export interface EdgeSocketOptions {
   backoff?: BackoffOptions;
   /** How long a connection attempt may take before it counts as failed. */
   connectTimeoutMs?: number;
+  /** Close codes after which the socket stops for good (default: 4403, credential revoked). */
+  fatalCloseCodes?: number[];
 }
 
 export type SocketState = "connecting" | "open" | "waiting" | "stopped";
@@ -160,7 +162,11 @@ export class EdgeSocket {
       const wasOpen = this.openedAt > 0;
       if (wasOpen) this.backoff.connectionLasted(Date.now() - this.openedAt);
       this.openedAt = 0;
-      if (code === CLOSE_CREDENTIAL_REVOKED) fatal = `the edge revoked the runner credential (close ${code}${reason ? `: ${reason}` : ""})`;
+      if (code === CLOSE_CREDENTIAL_REVOKED && !this.opts.fatalCloseCodes) {
+        fatal = `the edge revoked the runner credential (close ${code}${reason ? `: ${reason}` : ""})`;
+      } else if (this.opts.fatalCloseCodes?.includes(code)) {
+        fatal = `the edge closed the socket for good (close ${code}${reason ? `: ${reason}` : ""})`;
+      }
       if (this.state === "stopped") return;
       this.safely("closed", () => this.handlers.closed?.(code, reason));
       if (fatal) {

@@ -23,14 +23,14 @@ afterEach(async () => {
 });
 
 function channel(batchMaxEvents = 100, batchMaxMs = 10) {
-  const seen = { commands: [] as Command[], acked: [] as number[], refused: [] as string[] };
+  const seen = { commands: [] as Command[], acked: [] as number[], refused: [] as string[], fatal: [] as string[] };
   const ch = new TaskChannel(
     { edgeURL: url, credential: edge.credential, taskID: "t1", epoch: 1, journal, logger, batchMaxEvents, batchMaxMs, backoff: { baseMs: 10, capMs: 20, stableMs: 60_000 } },
     {
       commands: (c) => seen.commands.push(...c),
       acked: (r) => seen.acked.push(r),
       refused: (code) => seen.refused.push(code),
-      fatal: () => undefined,
+      fatal: (r) => seen.fatal.push(r),
     },
   );
   ch.start();
@@ -113,6 +113,19 @@ describe("TaskChannel", () => {
     expect(seen.commands).toEqual([]);
     ch.notify(emit(1)[0]!.rseq);
     await edge.until(() => edge.task("t1").events.length === 1, 5000, "still sending after bad frames");
+    await ch.stop();
+  });
+});
+
+describe("TaskChannel closes", () => {
+  it("stops for good when the TaskRoom closes it as replaced (4409)", async () => {
+    const { ch, seen } = channel();
+    await edge.until(() => ch.isAttached, 5000, "attached");
+    edge.data.get("t1")!.close(4409, "epoch 1 is over");
+    await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
+    expect(seen.fatal[0]).toContain("4409");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(edge.dataConnects).toBe(1);
     await ch.stop();
   });
 });

@@ -46,9 +46,12 @@ export interface TaskChannelHandlers {
   acked(rseq: number): void;
   /** The edge refuses this runner for the task (stale epoch, not leased, finished). */
   refused(code: string, message: string): void;
+  /** The socket is closed for good (refused credential or lease); it will not reconnect. */
   fatal(reason: string): void;
 }
 
+/** The TaskRoom closes a runner it refuses with 4403 (no lease), 4409 (replaced by a newer epoch) or 4410 (gone). */
+const DATA_FATAL_CLOSE_CODES = [4403, 4409, 4410];
 const REFUSALS: string[] = [ErrorCode.StaleEpoch, ErrorCode.NotLeased, ErrorCode.TaskFinished, ErrorCode.Gone, ErrorCode.NotFound, ErrorCode.Forbidden];
 
 export class TaskChannel {
@@ -67,7 +70,14 @@ export class TaskChannel {
     const url = new URL(`/v1/runner/tasks/${encodeURIComponent(opts.taskID)}/ws`, opts.edgeURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new EdgeSocket(
-      { url: url.toString(), credential: opts.credential, logger: opts.logger, heartbeatMs: opts.heartbeatMs, backoff: opts.backoff },
+      {
+        url: url.toString(),
+        credential: opts.credential,
+        logger: opts.logger,
+        heartbeatMs: opts.heartbeatMs,
+        backoff: opts.backoff,
+        fatalCloseCodes: DATA_FATAL_CLOSE_CODES,
+      },
       {
         opened: () => this.opened(),
         message: (text) => this.message(text),

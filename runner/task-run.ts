@@ -87,7 +87,7 @@ export class TaskRun {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
       refused: (code, message) => this.serial(() => this.abandon(`the edge refused the task's data: ${code}: ${message}`)),
-      fatal: (reason) => this.log.error({ reason }, "task channel stopped"),
+      fatal: (reason) => void this.serial(() => this.abandon(`the task's data socket is closed for good: ${reason}`)),
     });
   }
 
