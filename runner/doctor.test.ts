@@ -57,7 +57,7 @@ describe("runDoctor", () => {
 
   it("finds a missing image, a refused credential and an unreachable edge", async () => {
     const refused = await runDoctor(config({ edgeURL, credential: "revoked", anthropicAPIKey: "k" }), docker(true, []));
-    expect(refused.find((c) => c.name === "worker image")).toMatchObject({ ok: false, fix: expect.stringContaining("docker build") });
+    expect(refused.find((c) => c.name === "worker image")).toMatchObject({ ok: false, fix: expect.stringContaining("npm run image") });
     expect(refused.find((c) => c.name === "credential")).toMatchObject({ ok: false, detail: expect.stringContaining("HTTP 401") });
     await edge.close();
     edge = new FakeEdge();

@@ -77,7 +77,7 @@ export async function runDoctor(config: RunnerConfig, docker: DockerProbe, timeo
               name: "worker image",
               ok: false,
               detail: `image ${config.workerImage} is not on this host: ${image.error}`,
-              fix: `build it from the repository: docker build -t ${config.workerImage} worker-image/ (or set TETHER_WORKER_IMAGE)`,
+              fix: `build it in the Tether checkout: TETHER_WORKER_IMAGE=${config.workerImage} npm run image`,
             },
       );
     }
