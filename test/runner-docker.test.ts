@@ -16,15 +16,20 @@ import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunnerToWorker } from "../shared/protocol.ts";
 import { DockerSandbox } from "../runner/docker-sandbox.ts";
-import { cloneRepo } from "../runner/git.ts";
+import { cloneRepo, commitAll, makeDiff } from "../runner/git.ts";
 import { ModelProxy } from "../runner/model-proxy.ts";
 import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/sandbox.ts";
-import { describeDocker } from "./support/docker.ts";
+import { keyOf, startFakeModel } from "./fake-model/index.ts";
+import { createFixtureRepo, fixTheFailingTestScript } from "./fake-model/scripts.ts";
+import { describeDocker, dockerReachable } from "./support/docker.ts";
 
 const IMAGE = process.env.TETHER_TEST_BASE_IMAGE ?? "tether-base:local";
 const MODEL_KEY = "sk-ant-api03-test-only-key-never-in-a-container-1234";
 const GIT_TOKEN = "ghp_test_only_token_never_in_a_container_5678";
+const WORKER_IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 const exec = promisify(execFile);
+const workerImageBuilt = (await dockerReachable()) && (await new Docker().getImage(WORKER_IMAGE).inspect().then(() => true, () => false));
+if (!workerImageBuilt) console.warn(`[docker] ${WORKER_IMAGE} is not built (npm run image): the test with the real worker is skipped`);
 
 /** The stand-in worker: reads RunnerToWorker lines, acts on the prompt, writes WorkerToRunner lines. */
 const STANDIN = String.raw`
@@ -412,4 +417,46 @@ setInterval(() => {}, 1000);
       await other.remove();
     }
   }, 30_000);
+  it.runIf(workerImageBuilt)("runs the real worker image: clone, agent through the proxy to the stand-in model, commit and diff", async () => {
+    const model = await startFakeModel({ script: fixTheFailingTestScript(), listen: { port: 0 }, apiKey: MODEL_KEY });
+    const realProxy = new ModelProxy({ upstreamURL: model.url ?? "", apiKey: MODEL_KEY, socketDir: join(root, "real-proxy") });
+    await realProxy.start();
+    try {
+      const s = await spec({ memoryMB: 512, cpus: 1, pids: 128 });
+      const src = join(root, "fixture");
+      await createFixtureRepo(src, { git: true });
+      const clone = await cloneRepo({ url: `file://${src}`, dir: s.workspaceDir, branch: "tether/fix" });
+      if (!clone.ok) throw new Error(clone.error);
+      const usage: number[] = [];
+      const reg = await realProxy.register(s.taskID, { maxTurns: 20 }, (u) => usage.push(u.inputTokens + u.outputTokens), () => {});
+      const events: { type: string; data: Record<string, unknown> }[] = [];
+      const bad: string[] = [];
+      let stderr = "";
+      const sink: WorkerSink = {
+        line: (parsed, raw) => (parsed.ok ? events.push(parsed.value as (typeof events)[number]) : bad.push(raw)),
+        stderr: (text) => void (stderr += text),
+        exit: () => {},
+      };
+      const worker = await new DockerSandbox({ image: WORKER_IMAGE, runnerID }).start({ ...s, proxyDir: reg.proxyDir }, sink);
+      worker.send({ ...startLine(s.taskID, "The test fails. Fix it.", reg.token), proxy: { socketPath: reg.containerSocketPath, token: reg.token } });
+      await waitFor(() => `turn.end (stderr: ${stderr.slice(-500)}; events: ${events.map((e) => e.type).join(",")})`, () => events.some((e) => e.type === "turn.end"), 45_000);
+      expect(bad).toEqual([]);
+      // Six model calls went through the proxy, each with the runner's key, and each was counted.
+      expect(model.requests).toHaveLength(6);
+      expect(model.requests.every((r) => keyOf(r.headers) === MODEL_KEY)).toBe(true);
+      expect(usage).toHaveLength(6);
+      expect(realProxy.spent(s.taskID)?.turns).toBe(6);
+      expect(events.find((e) => e.type === "file.changed")?.data).toEqual({ path: "math.js", change: "modified" });
+      const info = await worker.stop(10_000);
+      expect(info.reason).toBe("killed");
+      expect(await commitAll(s.workspaceDir, "The test fails. Fix it.")).toBe(true);
+      const diff = await makeDiff(s.workspaceDir, clone.baseRef);
+      expect(diff.stat.changedFiles).toEqual([{ path: "math.js", insertions: 1, deletions: 1 }]);
+      expect(diff.patch).toContain("+  return a + b;");
+      await worker.remove();
+    } finally {
+      await realProxy.close();
+      await model.close();
+    }
+  }, 90_000);
 });
