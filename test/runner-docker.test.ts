@@ -438,7 +438,8 @@ setInterval(() => {}, 1000);
         exit: () => {},
       };
       const worker = await new DockerSandbox({ image: WORKER_IMAGE, runnerID }).start({ ...s, proxyDir: reg.proxyDir }, sink);
-      worker.send({ ...startLine(s.taskID, "The test fails. Fix it.", reg.token), proxy: { socketPath: reg.containerSocketPath, token: reg.token } });
+      expect(reg.containerSocketPath).toBe("/run/tether/model.sock");
+      worker.send(startLine(s.taskID, "The test fails. Fix it.", reg.token));
       await waitFor(() => `turn.end (stderr: ${stderr.slice(-500)}; events: ${events.map((e) => e.type).join(",")})`, () => events.some((e) => e.type === "turn.end"), 45_000);
       expect(bad).toEqual([]);
       // Six model calls went through the proxy, each with the runner's key, and each was counted.
