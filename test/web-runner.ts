@@ -29,9 +29,19 @@ class Socket {
   static async open(url: string, credential: string): Promise<Socket> {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential}` } });
     await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`no answer from ${url} within 15 s`));
+      }, 15_000);
+      ws.once("open", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       ws.once("error", reject);
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`socket refused: ${res.statusCode}`)));
+      ws.once("unexpected-response", (_req, res) => {
+        clearTimeout(timer);
+        reject(new Error(`socket refused: ${res.statusCode}`));
+      });
     });
     return new Socket(ws);
   }

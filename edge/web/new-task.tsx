@@ -129,7 +129,7 @@ export function NewTask() {
 
   return (
     <main id="main" class="page">
-      <header class="top">
+      <header class="page-head">
         <Link href="/" class="back" aria-label="Back to tasks">
           ‹ Tasks
         </Link>
@@ -156,7 +156,7 @@ export function NewTask() {
             <div class="grid2">
               {field("maxTurns", "Max turns", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
               {field("maxCostUSD", "Max cost (USD)", (p) => <input {...p} type="number" inputMode="decimal" min={0} step="0.01" />)}
-              {field("timeoutMinutes", "Timeout (minutes)", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
+              {field("timeoutMinutes", "Timeout (min)", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
               {field("maxTokens", "Max tokens", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
             </div>
             {field("labels", "Runner labels", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="gpu, linux" />, "Only a runner with all these labels takes the task.")}

@@ -42,13 +42,15 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
 
   return (
     <main id="main" class="page task-page">
+      <div class="task-bar">
+        <Link href="/" class="back" aria-label="Back to tasks">
+          ‹ Tasks
+        </Link>
+        <span class="spacer" />
+        {!finished && status !== null && <CancelTask taskID={taskID} />}
+        <ConnectionBadge state={live.state} error={live.error} finished={finished} />
+      </div>
       <header class="task-head">
-        <div class="row between">
-          <Link href="/" class="back" aria-label="Back to tasks">
-            ‹ Tasks
-          </Link>
-          <ConnectionBadge state={live.state} error={live.error} finished={finished} />
-        </div>
         <h1 class="task-heading">{task?.title ?? (loadError ? "Task" : "Loading…")}</h1>
         <div class="row wrap meta">
           {status && <StatusPill status={status} />}
@@ -106,17 +108,16 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
         <p class="muted center">No changes yet. The diff appears when the agent has finished a run.</p>
       )}
       {artifact && <Artifacts taskID={taskID} names={[artifact]} />}
-      {!finished && status !== null && <Controls taskID={taskID} status={status} />}
+      {!finished && status !== null && <FollowUp taskID={taskID} status={status} />}
     </main>
   );
 }
 
-function Controls({ taskID, status }: { taskID: string; status: string }) {
+function FollowUp({ taskID, status }: { taskID: string; status: string }) {
   const { client } = useSession();
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [confirming, setConfirming] = useState(false);
 
   async function send(event: Event) {
     event.preventDefault();
@@ -130,19 +131,6 @@ function Controls({ taskID, status }: { taskID: string; status: string }) {
     try {
       await client.sendMessage(taskID, parsed.data.text);
       setText("");
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  async function cancel() {
-    setBusy(true);
-    setError(null);
-    try {
-      await client.cancelTask(taskID);
-      setConfirming(false);
     } catch (err) {
       setError(messageOf(err));
     } finally {
@@ -164,7 +152,7 @@ function Controls({ taskID, status }: { taskID: string; status: string }) {
         <textarea
           id="follow-up"
           rows={1}
-          placeholder={status === "waiting" ? "Reply to the agent…" : "Add a message for the agent…"}
+          placeholder={status === "waiting" ? "Reply to the agent…" : "Message the agent…"}
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={(e) => {
@@ -175,24 +163,54 @@ function Controls({ taskID, status }: { taskID: string; status: string }) {
           Send
         </button>
       </div>
-      <div class="row end">
-        {confirming ? (
-          <>
-            <span>Stop this task?</span>
-            <button type="button" class="button ghost" onClick={() => setConfirming(false)}>
-              Keep running
-            </button>
-            <button type="button" class="button danger" disabled={busy} onClick={() => void cancel()}>
-              Yes, cancel
-            </button>
-          </>
-        ) : (
-          <button type="button" class="button ghost danger-text" onClick={() => setConfirming(true)}>
-            Cancel task
-          </button>
-        )}
-      </div>
     </form>
+  );
+}
+
+/** Cancel asks once more before it stops the task; the edge then stops the container. */
+function CancelTask({ taskID }: { taskID: string }) {
+  const { client } = useSession();
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function cancel() {
+    setBusy(true);
+    setError(null);
+    try {
+      await client.cancelTask(taskID);
+      setConfirming(false);
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!confirming) {
+    return (
+      <button type="button" class="button small ghost danger-text" onClick={() => setConfirming(true)}>
+        Cancel task
+      </button>
+    );
+  }
+  return (
+    <div class="confirm" role="group" aria-label="Confirm cancel">
+      <span>Stop this task? The diff so far is kept.</span>
+      <div class="row end">
+        <button type="button" class="button small ghost" onClick={() => setConfirming(false)}>
+          Keep running
+        </button>
+        <button type="button" class="button small danger" disabled={busy} onClick={() => void cancel()}>
+          Yes, cancel
+        </button>
+      </div>
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }
 
