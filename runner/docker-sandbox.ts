@@ -61,7 +61,7 @@ export class DockerSandbox implements Sandbox {
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     await this.prepareDirs(spec);
     const { memoryMB, cpus, pids } = spec.resources;
-    const container = await this.docker.createContainer({
+    const container = await this.create({
       Image: this.opts.image,
       ...(this.opts.command ? { Cmd: this.opts.command } : {}),
       User: this.user,
@@ -142,6 +142,17 @@ export class DockerSandbox implements Sandbox {
       removed.push(info.Id);
     }
     return removed;
+  }
+
+  private async create(options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
+    try {
+      return await this.docker.createContainer(options);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) {
+        throw new Error(`the worker image ${this.opts.image} is not on this Docker host: build it with \`npm run image\` or set TETHER_WORKER_IMAGE`);
+      }
+      throw err;
+    }
   }
 
   private listOwn(): Promise<Docker.ContainerInfo[]> {

@@ -398,6 +398,14 @@ setInterval(() => {}, 1000);
     await worker.remove();
   }, 30_000);
 
+  it("says plainly when the worker image is missing, and leaves no container", async () => {
+    const s = await spec();
+    const missing = new DockerSandbox({ ...options(), image: "tether-no-such-image:missing" });
+    await expect(missing.start(s, collector().sink)).rejects.toThrow(/tether-no-such-image:missing is not on this Docker host: build it with `npm run image`/);
+    const left = await docker.listContainers({ all: true, filters: { label: [`tether.task=${s.taskID}`] } });
+    expect(left).toEqual([]);
+  }, 30_000);
+
   it("removes this runner's containers whose task is not kept, and no one else's", async () => {
     const keep = await spec();
     const drop = await spec();
