@@ -1,12 +1,19 @@
 /**
- * Internal to the TaskRoom: what to do with one runner `events` batch, decided before any
+ * Internal to the TaskRoom: what to do with runner `events` batches, decided before any
  * write, and how each accepted event changes the task record.
  *
  * A batch is refused whole (nothing stored) when any event is malformed for the log: data
  * over `LIMITS.maxEventDataBytes`, a `ts` that is not a date, a status a runner may not set.
  * Otherwise it is walked in order against the highest stored `rseq` of the epoch: repeats are
- * dropped, the next counter is taken, a gap or a change after a terminal status stops the
- * walk; what was taken before the stop is stored and the stop is answered with an error frame.
+ * dropped, the next counter is taken, a change after a terminal status stops the walk (what
+ * came before is stored, the stop is answered with an error frame).
+ *
+ * A batch that starts beyond the next counter is held, not refused: workerd can hand a
+ * socket's messages to the object out of order (seen in the workerd tests when an RPC call
+ * or an upgrade arrives between two frames), and the runner sends batches without waiting for
+ * acks. Held events are stored as soon as the gap fills. The hold is bounded and in memory;
+ * when it overflows the gap is answered with an error frame and the runner resends after
+ * its next `attached`.
  */
 import {
   ErrorCode,
@@ -23,13 +30,10 @@ import {
 /** A runner event ready for the log. */
 export type PreparedEvent = { rseq: number; ts: string; type: string; data: Record<string, unknown>; dataJSON: string };
 
-export type BatchPlan =
-  | { ok: false; error: ErrorFrame }
-  | { ok: true; accept: PreparedEvent[]; stop: ErrorFrame | null };
-
 const encoder = new TextEncoder();
 
-export function planBatch(taskID: string, events: readonly RunnerEvent[], storedMaxRseq: number, status: TaskStatus): BatchPlan {
+/** Checks every event of a batch; one bad event refuses the whole batch. */
+export function prepareBatch(taskID: string, events: readonly RunnerEvent[]): { ok: false; error: ErrorFrame } | { ok: true; events: PreparedEvent[] } {
   const prepared: PreparedEvent[] = [];
   for (const event of events) {
     const dataJSON = JSON.stringify(event.data);
@@ -46,27 +50,83 @@ export function planBatch(taskID: string, events: readonly RunnerEvent[], stored
     }
     prepared.push({ rseq: event.rseq, ts: new Date(time).toISOString(), type: event.type, data: event.data, dataJSON });
   }
+  return { ok: true, events: prepared };
+}
 
+function refuse(code: ErrorCode, message: string, taskID: string): { ok: false; error: ErrorFrame } {
+  return { ok: false, error: errorFrameOf(code, message, taskID) };
+}
+
+/** The outcome of walking prepared events and any held ones against the stored counter. */
+export type Walk = {
+  accept: PreparedEvent[];
+  /** The highest `rseq` stored once `accept` is written. */
+  maxRseq: number;
+  /** Events still beyond a gap, to hold. */
+  waiting: PreparedEvent[][];
+  stop: ErrorFrame | null;
+};
+
+/**
+ * Takes every event that continues the counter from `storedMaxRseq`, from `frames` in any
+ * order, until no frame makes progress; what lies beyond a gap is left waiting.
+ */
+export function walkFrames(taskID: string, frames: PreparedEvent[][], storedMaxRseq: number, status: TaskStatus): Walk {
   const accept: PreparedEvent[] = [];
   let expected = storedMaxRseq + 1;
   let current = status;
-  for (const event of prepared) {
-    if (event.rseq < expected) continue;
-    if (event.rseq > expected) {
-      return { ok: true, accept, stop: errorFrameOf(ErrorCode.InvalidFrame, `rseq ${event.rseq} leaves a gap: the next expected is ${expected}`, taskID) };
+  let pending = [...frames].sort((a, b) => (a[0]?.rseq ?? 0) - (b[0]?.rseq ?? 0));
+  let progress = true;
+  while (progress) {
+    progress = false;
+    const waiting: PreparedEvent[][] = [];
+    for (const frame of pending) {
+      let i = 0;
+      for (; i < frame.length; i++) {
+        const event = frame[i]!;
+        if (event.rseq < expected) continue;
+        if (event.rseq > expected) break;
+        if (isTerminal(current)) {
+          const stop = errorFrameOf(ErrorCode.TaskFinished, `the task is ${current}; event rseq ${event.rseq} is refused`, taskID);
+          return { accept, maxRseq: expected - 1, waiting: [], stop };
+        }
+        if (event.type === "status") current = event.data.status as TaskStatus;
+        accept.push(event);
+        expected += 1;
+        progress = true;
+      }
+      if (i < frame.length) waiting.push(frame.slice(i));
     }
-    if (isTerminal(current)) {
-      return { ok: true, accept, stop: errorFrameOf(ErrorCode.TaskFinished, `the task is ${current}; event rseq ${event.rseq} is refused`, taskID) };
-    }
-    if (event.type === "status") current = event.data.status as TaskStatus;
-    accept.push(event);
-    expected += 1;
+    pending = waiting;
   }
-  return { ok: true, accept, stop: null };
+  return { accept, maxRseq: expected - 1, waiting: pending, stop: null };
 }
 
-function refuse(code: ErrorCode, message: string, taskID: string): BatchPlan {
-  return { ok: false, error: errorFrameOf(code, message, taskID) };
+/** Frames held beyond a gap, for one epoch at a time, bounded. */
+export class HeldFrames {
+  static readonly MAX_FRAMES = 16;
+  static readonly MAX_EVENTS = 4 * LIMITS.maxEventsPerBatch;
+  private epoch = 0;
+  private frames: PreparedEvent[][] = [];
+
+  /** Takes out the frames held for `epoch` (those of another epoch are dropped). */
+  take(epoch: number): PreparedEvent[][] {
+    const frames = this.epoch === epoch ? this.frames : [];
+    this.frames = [];
+    return frames;
+  }
+
+  /** Holds `frames` for `epoch`; false (and nothing held) when they are over the bound. */
+  hold(epoch: number, frames: PreparedEvent[][]): boolean {
+    const events = frames.reduce((n, f) => n + f.length, 0);
+    this.epoch = epoch;
+    this.frames = frames.length <= HeldFrames.MAX_FRAMES && events <= HeldFrames.MAX_EVENTS ? frames : [];
+    return this.frames.length === frames.length;
+  }
+
+  clear(): void {
+    this.frames = [];
+  }
 }
 
 /** What an event changed that the Account's index shows: the status, or usage and diff. */

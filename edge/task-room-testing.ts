@@ -71,7 +71,7 @@ export class TestSocket {
   }
 
   /** Waits (at most `ms`) until `test` holds for the frames received so far. */
-  async until(test: (frames: any[]) => boolean, ms = 5_000): Promise<any[]> {
+  async until(test: (frames: any[]) => boolean, ms = 15_000): Promise<any[]> {
     const deadline = Date.now() + ms;
     while (!test(this.frames)) {
       if (Date.now() > deadline) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);

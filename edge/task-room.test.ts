@@ -119,7 +119,7 @@ describe("TaskRoom viewer sockets", () => {
       await viewer.until(() => viewer.seqs().length >= total);
       expect(viewer.seqs()).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     }
-  });
+  }, 30_000);
 
   it("turns viewer message and cancel frames into log events and answers ping", async () => {
     const { stub, taskID } = await newRoom();

@@ -34,11 +34,12 @@ import {
   type Command,
   type ErrorFrame,
   type Event,
+  type RunnerEvent,
   type Task,
   type TaskStatus,
 } from "../shared/index.ts";
 import { AccountReporter } from "./task-room-account.ts";
-import { applyRunnerEvent, planBatch, type TaskChange } from "./task-room-batch.ts";
+import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./task-room-batch.ts";
 import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason, renewed } from "./task-room-lease.ts";
 import { eventsFrame, replayFrames } from "./task-room-frames.ts";
 import {
@@ -61,8 +62,8 @@ import {
 import { TaskRoomStore, parseStoredEvent, type Lease, type NewEvent, type RoomRecord, type StoredEvent } from "./task-room-store.ts";
 
 export type RoomError = { error: { code: ErrorCode; message: string } };
-/** JSON as RPC types can carry it (`unknown` does not cross an RPC boundary). */
-export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+/** A JSON value as RPC types can carry it (`unknown` does not cross an RPC boundary). */
+export type JSONValue = string | number | boolean | null | object;
 /** An `Event` whose data is typed for RPC. */
 export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
 export type UserCommand = { kind: "message"; text: string } | { kind: "cancel" };
@@ -75,6 +76,8 @@ export class TaskRoom extends DurableObject<Env> {
   /** Events written in this turn and not yet sent to viewers. */
   private pending: StoredEvent[] = [];
   private readonly account: AccountReporter;
+  /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
+  private readonly held = new HeldFrames();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -304,6 +307,8 @@ export class TaskRoom extends DurableObject<Env> {
     const lease = room.lease!;
     this.closeRunners((_, socket) => socket !== ws, CLOSE_REPLACED, "replaced by a newer data socket");
     ws.serializeAttachment({ ...runner, epoch } satisfies RunnerAttachment);
+    // The runner resends everything after `ackedRseq`, so what was held is not needed.
+    this.held.clear();
     if (!lease.attached) this.setLease({ ...lease, attached: true });
     ws.send(
       JSON.stringify({
@@ -316,16 +321,21 @@ export class TaskRoom extends DurableObject<Env> {
     );
   }
 
-  private storeBatch(ws: WebSocket, epoch: number, events: Parameters<typeof planBatch>[1]): void {
+  private storeBatch(ws: WebSocket, epoch: number, events: RunnerEvent[]): void {
     const room = this.load()!;
     const task = room.task;
-    const storedMax = this.store.maxRseq(epoch);
-    const plan = planBatch(task.id, events, storedMax, task.status);
-    if (!plan.ok) return sendError(ws, plan.error);
+    const prepared = prepareBatch(task.id, events);
+    if (!prepared.ok) return sendError(ws, prepared.error);
+    const walk = walkFrames(task.id, [prepared.events, ...this.held.take(epoch)], this.store.maxRseq(epoch), task.status);
+    let stop = walk.stop;
+    if (!stop && walk.waiting.length > 0 && !this.held.hold(epoch, walk.waiting)) {
+      const first = Math.min(...walk.waiting.map((frame) => frame[0]!.rseq));
+      stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
+    }
     const change: TaskChange = { status: false, summary: false };
-    if (plan.accept.length > 0) {
+    if (walk.accept.length > 0) {
       this.write(() => {
-        for (const event of plan.accept) {
+        for (const event of walk.accept) {
           this.appendOne({ ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq });
           applyRunnerEvent(task, event, change);
         }
@@ -334,8 +344,8 @@ export class TaskRoom extends DurableObject<Env> {
       });
     }
     // The output gate holds this ack until the transaction above is durable.
-    ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: storedMax + plan.accept.length }));
-    if (plan.stop) sendError(ws, plan.stop);
+    ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq }));
+    if (stop) sendError(ws, stop);
     this.broadcastPending();
     if (change.status && isTerminal(task.status)) this.cancelAlarm();
     if (change.status || change.summary) this.reportToAccount(change.status);
