@@ -152,6 +152,9 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.locator(".usage", { hasText: "$0.05" }).waitFor();
     await screenshot(page, "04-task-live");
     await screenshot(page, "04-task-live-full", true);
+    await page.emulateMedia({ colorScheme: "dark" });
+    await screenshot(page, "04-task-live-dark");
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   it("sends a follow-up that reaches the runner, and shows the end of the task", async () => {
@@ -271,6 +274,13 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     }
     const scope = await page.evaluate(async () => (await (globalThis as unknown as BrowserGlobals).navigator.serviceWorker.ready).scope);
     expect(scope).toBe(`${edge.url}/`);
+    // With the network gone the shell still opens from the service worker's cache.
+    await phone.setOffline(true);
+    await page.goto(`${edge.url}/`);
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    await page.getByText("cannot reach the edge").waitFor();
+    await screenshot(page, "12-offline-shell");
+    await phone.setOffline(false);
     const html = await (await fetch(`${edge.url}/tasks/anything`)).text();
     expect(html).toContain('<meta charset="utf-8">');
   });

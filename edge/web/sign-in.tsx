@@ -68,6 +68,7 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => 
 }
 
 export function messageOf(err: unknown): string {
+  if (err instanceof TetherError && err.code === "network") return "Cannot reach the edge. Are you offline? Tether keeps trying.";
   if (err instanceof TetherError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -89,7 +89,7 @@ export function TaskList() {
         <label class="sr-only" for="search">
           Search tasks
         </label>
-        <input id="search" type="search" placeholder="Search title and prompt" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
+        <input id="search" type="search" placeholder="Search tasks" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
         <label class="sr-only" for="status-filter">
           Status
         </label>
