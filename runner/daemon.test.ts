@@ -275,7 +275,7 @@ describe("Daemon", () => {
     await started(d2);
     expect(sandbox.orphansRemoved).toEqual(["stray"]);
     await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
-    expect((edge.task("t1").events.at(-1)!.data as { reason: string }).reason).toContain("disappeared");
+    expect((edge.task("t1").events.at(-1)!.data as { reason: string }).reason).toContain("did not survive");
   });
 
   it("stops and forgets a revoked task without further events", async () => {

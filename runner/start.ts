@@ -18,6 +18,7 @@ import { DockerSandbox } from "./docker-sandbox.ts";
 import { cloneRepo, commitAll, makeDiff, pushBranch } from "./git.ts";
 import { Journal } from "./journal.ts";
 import { ModelProxy } from "./model-proxy.ts";
+import { ProcessSandbox } from "./process-sandbox.ts";
 import type { GitPort } from "./ports.ts";
 import type { Sandbox } from "./sandbox.ts";
 import type { RunnerState } from "./daemon.ts";
@@ -39,15 +40,9 @@ const hostGit: GitPort = {
   push: pushBranch,
 };
 
-async function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Promise<Sandbox> {
+function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Sandbox {
   if (config.sandbox === "docker") return new DockerSandbox({ image: config.workerImage, runnerID, logger: logger.child({ component: "docker" }) });
-  logger.warn("sandbox `process`: the agent runs as a plain child process and isolates NOTHING; use it only where no Docker engine can run");
-  // Imported by name at run time: the process backend is optional and loads only when chosen.
-  const modulePath = "./process-sandbox.ts";
-  const mod = (await import(modulePath).catch((err: Error) => {
-    throw new Error(`the process sandbox is not available in this build: ${err.message}`);
-  })) as { ProcessSandbox: new (opts: { runnerID: string; logger: Logger }) => Sandbox };
-  return new mod.ProcessSandbox({ runnerID, logger: logger.child({ component: "process" }) });
+  return new ProcessSandbox({ runnerID, logger: logger.child({ component: "process" }) });
 }
 
 /** Runs the daemon until a signal or a fatal refusal; resolves with the exit code. */
@@ -74,7 +69,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     logger,
   });
   await proxy.start();
-  const sandbox = await makeSandbox(config, runnerID, logger);
+  const sandbox = makeSandbox(config, runnerID, logger);
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));

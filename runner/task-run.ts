@@ -135,7 +135,7 @@ export class TaskRun {
         case "running":
         case "waiting":
           if (!handle && row.status === "running") {
-            return this.finish({ status: "failed", reason: "the worker container disappeared while the runner was down" });
+            return this.finish({ status: "failed", reason: "the worker did not survive while the runner was down" });
           }
           break;
       }
