@@ -198,7 +198,12 @@ class DockerWorker implements WorkerHandle {
     const splitter = new WorkerLineSplitter(sink);
     const decoder = new StringDecoder("utf8");
     // Writables whose write runs synchronously, so every byte is handed on before "end".
-    const stdout = new Writable({ write: (chunk: Buffer, _e, done) => (splitter.push(chunk), done()) });
+    const stdout = new Writable({
+      write: (chunk: Buffer, _e, done) => {
+        splitter.push(chunk);
+        done();
+      },
+    });
     const stderr = new Writable({
       write: (chunk: Buffer, _e, done) => {
         const text = decoder.write(chunk);

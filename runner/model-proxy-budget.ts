@@ -8,7 +8,7 @@
 export interface TaskBudget {
   maxTokens?: number;
   maxCostUSD?: number;
-  /** Model calls (`POST /v1/messages`), each counted when it is forwarded. */
+  /** Model calls (`POST /v1/messages`), each counted when the API accepts it (2xx). */
   maxTurns?: number;
   timeoutMinutes?: number;
   /** The model used when a request names none. */

@@ -31,6 +31,8 @@ function startUpstream() {
       const model = String(body.model ?? "none");
       if (req.url?.startsWith("/v1/messages/count_tokens")) {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ input_tokens: 42 }));
+      } else if (body.overloaded) {
+        res.writeHead(529, { "content-type": "application/json" }).end(JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
       } else if (body.echo) {
         // A misbehaving upstream that repeats what it was sent, key included.
         res.writeHead(200, { "content-type": "application/json", "x-echo": String(req.headers["x-api-key"]) });
@@ -224,6 +226,16 @@ describe("ModelProxy", () => {
     expect(upstream.seen).toHaveLength(2);
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toMatch(/turn budget/);
+  });
+
+  it("counts only calls the API accepted as turns", async () => {
+    const reg = await register({ maxTurns: 1 });
+    const failed = await call(reg, { body: { overloaded: true, messages: [] } });
+    expect(failed.status).toBe(529);
+    expect(JSON.parse(failed.body).error.type).toBe("overloaded_error");
+    expect(proxy.spent("task-1")?.turns).toBe(0);
+    expect((await call(reg)).status).toBe(200);
+    expect((await call(reg)).status).toBe(400);
   });
 
   it("refuses calls once the token budget is used", async () => {

@@ -220,7 +220,6 @@ export class ModelProxy {
       payload = Buffer.from(JSON.stringify({ ...request, model: entry.meter.budget.model }));
     }
     const model = typeof request.model === "string" ? request.model : entry.meter.budget.model;
-    if (isMessage) entry.meter.recordCall();
     await this.forward(entry, req, res, `${pathname}${search}`, payload, isMessage ? model ?? "unknown" : undefined);
   }
 
@@ -255,6 +254,8 @@ export class ModelProxy {
         }
         res.writeHead(status, out);
         res.flushHeaders();
+        // A turn is a model call the API accepted; a refused or failed one (retried by the SDK) is not.
+        if (model !== undefined && status >= 200 && status < 300) entry.meter.recordCall();
         const reader = model !== undefined && status >= 200 && status < 300 ? UsageReader.forContentType(upstreamRes.headers["content-type"]) : undefined;
         const redactor = new SecretRedactor(this.opts.apiKey);
         upstreamRes.on("data", (chunk: Buffer) => {
