@@ -12,7 +12,8 @@
  *   hibernation (the state is in SQLite and the socket attachments).
  * - The lease holder's data socket says `attach`, then sends `events` batches tagged
  *   `(epoch, rseq)`. A batch is one transaction; the cumulative `ack` follows the write (the
- *   output gate holds every send until the write is durable); repeats are dropped and acked.
+ *   output gate holds every send until the write is durable); repeats are dropped and acked;
+ *   a batch that arrives ahead of a gap waits (bounded) for the gap to fill.
  *   Frames of an older epoch get `stale_epoch` and the socket is closed.
  * - Users' messages and cancels become log events and reach the attached runner as
  *   `command`; `attach` re-delivers those after the runner's `afterCommandSeq`.
@@ -32,16 +33,14 @@ import {
   isTerminal,
   parseFrame,
   type Command,
-  type ErrorFrame,
   type Event,
   type RunnerEvent,
   type Task,
-  type TaskStatus,
 } from "../shared/index.ts";
 import { AccountReporter } from "./task-room-account.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./task-room-batch.ts";
 import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason, renewed } from "./task-room-lease.ts";
-import { eventsFrame, replayFrames } from "./task-room-frames.ts";
+import { TaskLog } from "./task-room-log.ts";
 import {
   CLOSE_GONE,
   CLOSE_REPLACED,
@@ -59,7 +58,7 @@ import {
   type RunnerAttachment,
   type ViewerAttachment,
 } from "./task-room-sockets.ts";
-import { TaskRoomStore, parseStoredEvent, type Lease, type NewEvent, type RoomRecord, type StoredEvent } from "./task-room-store.ts";
+import { TaskRoomStore, parseStoredEvent, type Lease, type RoomRecord } from "./task-room-store.ts";
 
 export type RoomError = { error: { code: ErrorCode; message: string } };
 /** A JSON value as RPC types can carry it (`unknown` does not cross an RPC boundary). */
@@ -68,13 +67,11 @@ export type JSONValue = string | number | boolean | null | object;
 export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
 export type UserCommand = { kind: "message"; text: string } | { kind: "cancel" };
 
-
 export class TaskRoom extends DurableObject<Env> {
   private readonly store: TaskRoomStore;
   /** The room row, loaded once per wake-up; `undefined` until read. */
   private room: RoomRecord | null | undefined;
-  /** Events written in this turn and not yet sent to viewers. */
-  private pending: StoredEvent[] = [];
+  private readonly log: TaskLog;
   private readonly account: AccountReporter;
   /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
   private readonly held = new HeldFrames();
@@ -82,6 +79,7 @@ export class TaskRoom extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskRoomStore(ctx.storage.sql);
+    this.log = new TaskLog(ctx, this.store);
     this.account = new AccountReporter(env, ctx);
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
@@ -104,10 +102,10 @@ export class TaskRoom extends DurableObject<Env> {
       lease: null,
       lastEpoch: 0,
     };
-    this.write(() => {
+    this.commit(() => {
       this.store.insertRoom(accountID, record.task);
       this.room = record;
-      this.appendEdgeEvents([{ type: "status", data: { status: "queued" } }]);
+      this.log.appendEdge(record.task, "status", { status: "queued" });
     });
     return record.task;
   }
@@ -141,17 +139,19 @@ export class TaskRoom extends DurableObject<Env> {
     }
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
     let stored: Command | undefined;
-    this.write(() => {
-      const data = command.kind === "message" ? { text: command.text.trim(), by } : { by };
-      const [event] = this.appendEdgeEvents([{ type: command.kind === "message" ? "user.message" : "user.cancel", data }]);
-      stored = command.kind === "message" ? { seq: event!.seq, kind: "message", text: command.text.trim() } : { seq: event!.seq, kind: "cancel" };
+    this.commit(() => {
+      if (command.kind === "message") {
+        const text = command.text.trim();
+        stored = { seq: this.log.appendEdge(task, "user.message", { text, by }).seq, kind: "message", text };
+      } else {
+        stored = { seq: this.log.appendEdge(task, "user.cancel", { by }).seq, kind: "cancel" };
+      }
       this.store.insertCommand(stored);
       if (endsNow) {
-        this.setStatus("cancelled", `cancelled by ${by} before a runner started it`);
+        this.log.setStatus(task, "cancelled", `cancelled by ${by} before a runner started it`);
         this.setLease(null);
       }
     });
-    this.broadcastPending();
     if (endsNow) {
       this.cancelAlarm();
       this.reportToAccount(true);
@@ -169,12 +169,11 @@ export class TaskRoom extends DurableObject<Env> {
     if (decision !== "take") return decision === "again";
     const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : DEFAULT_LEASE_SECONDS;
     const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
-    this.write(() => {
+    this.commit(() => {
       room.task.runnerID = runnerID;
-      this.setStatus("assigned", null, { runnerID });
+      this.log.setStatus(room.task, "assigned", null, { runnerID });
       this.setLease(next);
     });
-    this.broadcastPending();
     this.closeRunners((a) => a.epoch !== null && a.epoch !== epoch, CLOSE_REPLACED, "the task was assigned again");
     this.scheduleAlarm(next.expiresAt);
     return true;
@@ -184,12 +183,11 @@ export class TaskRoom extends DurableObject<Env> {
     const room = this.load();
     const lease = room?.lease;
     if (!room || !lease || lease.epoch !== epoch || lease.attached || room.task.status !== "assigned") return;
-    this.write(() => {
+    this.commit(() => {
       room.task.runnerID = null;
-      this.setStatus("queued", String(reason).slice(0, 2000));
+      this.log.setStatus(room.task, "queued", String(reason).slice(0, 2000));
       this.setLease(null);
     });
-    this.broadcastPending();
     this.cancelAlarm();
   }
 
@@ -232,20 +230,8 @@ export class TaskRoom extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [attachment.role]);
     server.serializeAttachment(attachment);
     // Replay in the same turn as the accept: no append can fall between the two.
-    if (attachment.role === "viewer") this.replay(server, after);
+    if (attachment.role === "viewer") this.log.replay(server, room.task, after);
     return switchingProtocols(request, client);
-  }
-
-  private replay(ws: WebSocket, after: number): void {
-    const task = this.load()!.task;
-    let from = after;
-    while (from < task.lastSeq) {
-      const page = this.store.eventsAfter(from, LIMITS.maxEventsPage);
-      if (page.length === 0) break;
-      for (const frame of replayFrames(page)) ws.send(frame);
-      from = page.at(-1)!.seq;
-    }
-    ws.send(JSON.stringify({ type: "replayed", lastSeq: task.lastSeq, status: task.status }));
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -263,7 +249,7 @@ export class TaskRoom extends DurableObject<Env> {
     answerClose(ws, code, reason);
   }
 
-  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
     console.error({ msg: "task room socket error", taskID: this.room?.task.id, err: String(error) });
   }
 
@@ -334,9 +320,9 @@ export class TaskRoom extends DurableObject<Env> {
     }
     const change: TaskChange = { status: false, summary: false };
     if (walk.accept.length > 0) {
-      this.write(() => {
+      this.commit(() => {
         for (const event of walk.accept) {
-          this.appendOne({ ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq });
+          this.log.append(task, { ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq });
           applyRunnerEvent(task, event, change);
         }
         task.updatedAt = new Date().toISOString();
@@ -346,7 +332,6 @@ export class TaskRoom extends DurableObject<Env> {
     // The output gate holds this ack until the transaction above is durable.
     ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq }));
     if (stop) sendError(ws, stop);
-    this.broadcastPending();
     if (change.status && isTerminal(task.status)) this.cancelAlarm();
     if (change.status || change.summary) this.reportToAccount(change.status);
   }
@@ -371,15 +356,14 @@ export class TaskRoom extends DurableObject<Env> {
   // ── internals ─────────────────────────────────────────────────────────────
 
   /**
-   * Runs writes as one transaction. The in-memory record changes with them, so when the
-   * transaction fails it is dropped and read again from SQLite.
+   * Runs writes as one transaction and fans out the events they append. The in-memory record
+   * changes with them, so when the transaction fails it is dropped and read again from SQLite.
    */
-  private write(fn: () => void): void {
+  private commit(fn: () => void): void {
     try {
-      this.ctx.storage.transactionSync(fn);
+      this.log.commit(fn);
     } catch (err) {
       this.room = undefined;
-      this.pending = [];
       throw err;
     }
   }
@@ -393,30 +377,6 @@ export class TaskRoom extends DurableObject<Env> {
   private roomOf(accountID: string): RoomRecord | null {
     const room = this.load();
     return room && room.accountID === accountID ? room : null;
-  }
-
-  private appendOne(event: NewEvent): void {
-    const task = this.room!.task;
-    const stored = this.store.appendEvent(task.lastSeq + 1, event);
-    task.lastSeq = stored.seq;
-    this.pending.push(stored);
-  }
-
-  /** Appends edge-made events; the caller runs inside a transaction. */
-  private appendEdgeEvents(events: { type: string; data: Record<string, unknown> }[]): StoredEvent[] {
-    const ts = new Date().toISOString();
-    const start = this.pending.length;
-    for (const event of events) this.appendOne({ ts, type: event.type, dataJSON: JSON.stringify(event.data) });
-    this.room!.task.updatedAt = ts;
-    this.store.saveTask(this.room!.task);
-    return this.pending.slice(start);
-  }
-
-  private setStatus(status: TaskStatus, reason: string | null, extra: Record<string, unknown> = {}): void {
-    const task = this.room!.task;
-    task.status = status;
-    task.statusReason = reason;
-    this.appendEdgeEvents([{ type: "status", data: reason === null ? { status, ...extra } : { status, reason, ...extra } }]);
   }
 
   private setLease(lease: Lease | null): void {
@@ -435,19 +395,10 @@ export class TaskRoom extends DurableObject<Env> {
 
   private markLost(reason: string): void {
     const room = this.load()!;
-    this.write(() => this.setStatus("lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
-    this.broadcastPending();
+    this.commit(() => this.log.setStatus(room.task, "lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
     this.cancelAlarm();
     this.closeRunners(() => true, CLOSE_GONE, "the task is lost");
     this.reportToAccount(true);
-  }
-
-  /** Sends the events appended in this turn to every viewer, one string for all. */
-  private broadcastPending(): void {
-    if (this.pending.length === 0) return;
-    const frame = eventsFrame(this.pending);
-    this.pending = [];
-    sendAll(this.ctx.getWebSockets("viewer"), frame);
   }
 
   /** Sends a frame to the lease holder's attached data socket, if one is open. */
