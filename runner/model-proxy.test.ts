@@ -21,7 +21,7 @@ interface Seen {
 /** A stand-in Messages API: JSON or SSE by the request's `stream`, plus a few misbehaviours. */
 function startUpstream() {
   const seen: Seen[] = [];
-  let release: (() => void) | undefined;
+  const releases: (() => void)[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -51,7 +51,7 @@ function startUpstream() {
           res.write(`event: message_delta\ndata: ${JSON.stringify({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 50 } })}\n\n`);
           res.end(`event: message_stop\ndata: {"type":"message_stop"}\n\n`);
         };
-        if (body.hold) release = finish;
+        if (body.hold) releases.push(finish);
         else finish();
       } else {
         res.writeHead(200, { "content-type": "application/json" });
@@ -61,7 +61,8 @@ function startUpstream() {
   });
   return {
     seen,
-    release: () => release?.(),
+    release: () => releases.shift()?.(),
+    releaseAll: () => releases.splice(0).forEach((finish) => finish()),
     listen: () => new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
@@ -274,6 +275,21 @@ describe("ModelProxy", () => {
     });
     expect(reg.token).toBe("tether-proxy-kept");
     expect((await call(reg)).status).toBe(400);
+  });
+
+  it("refuses a fifth concurrent call of one task with a retryable 429", async () => {
+    const reg = await register();
+    const held = [1, 2, 3, 4].map(() => call(reg, { body: { model: "m", stream: true, hold: true, messages: [] } }));
+    await new Promise<void>((resolve) => {
+      const check = () => (upstream.seen.length === 4 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    const fifth = await call(reg);
+    expect(fifth.status).toBe(429);
+    expect(JSON.parse(fifth.body).error.type).toBe("rate_limit_error");
+    upstream.releaseAll();
+    expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((await call(reg)).status).toBe(200);
   });
 
   it("answers bad requests with API-shaped errors and forwards nothing", async () => {

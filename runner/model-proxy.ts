@@ -12,7 +12,9 @@
  * A spent budget refuses further calls with HTTP 400 `invalid_request_error`, the shape the
  * API itself uses for an exhausted credit balance: the SDK does not retry a 400 (it retries
  * 429 and 5xx), so the agent stops at once with a message that names the budget. The header
- * `x-tether-budget-exceeded: true` marks such a refusal.
+ * `x-tether-budget-exceeded: true` marks such a refusal. A turn is a call the API accepted
+ * (2xx); tokens count input, output, cache writes and cache reads. At most four calls of a
+ * task may be in flight; a fifth gets 429 `rate_limit_error`, which the SDK retries.
  *
  * The key never leaves this process: it is sent only upstream, masked in every response
  * byte, and never logged (errors carry only an error code).
@@ -36,6 +38,8 @@ export const CONTAINER_PROXY_DIR = "/run/tether";
 const SOCKET_FILE = "model.sock";
 /** The API accepts requests up to 32 MB. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+/** Calls of one task in flight at once; an agent makes one at a time, so more is a flood. */
+const MAX_IN_FLIGHT = 4;
 /** sun_path holds 108 bytes with its terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 const FORWARDED_PATHS = new Set(["/v1/messages", "/v1/messages/count_tokens"]);
@@ -84,6 +88,7 @@ interface Entry {
   server: http.Server;
   proxyDir: string;
   refused: boolean;
+  inFlight: number;
   onUsage: (u: EventData<"usage">) => void;
   onRefusal: (reason: string) => void;
   logger: Logger | undefined;
@@ -134,16 +139,26 @@ export class ModelProxy {
       server: http.createServer(),
       proxyDir,
       refused: false,
+      inFlight: 0,
       onUsage,
       onRefusal,
       logger: this.opts.logger?.child({ taskID, component: "model-proxy" }),
     };
     entry.server.on("request", (req, res) => {
-      this.handle(entry, req, res).catch((err: unknown) => {
-        entry.logger?.error({ err: this.safeError(err) }, "model proxy request failed");
-        if (!res.headersSent) sendError(res, 500, "api_error", "the model proxy failed");
-        else res.destroy();
-      });
+      if (entry.inFlight >= MAX_IN_FLIGHT) {
+        req.resume();
+        return sendError(res, 429, "rate_limit_error", `at most ${MAX_IN_FLIGHT} model calls of one task may be in flight at once`);
+      }
+      entry.inFlight += 1;
+      this.handle(entry, req, res)
+        .catch((err: unknown) => {
+          entry.logger?.error({ err: this.safeError(err) }, "model proxy request failed");
+          if (!res.headersSent) sendError(res, 500, "api_error", "the model proxy failed");
+          else res.destroy();
+        })
+        .finally(() => {
+          entry.inFlight -= 1;
+        });
     });
     await new Promise<void>((resolve, reject) => {
       entry.server.once("error", reject);
