@@ -212,6 +212,8 @@ class DockerWorker implements WorkerHandle {
       },
     });
     container.modem.demuxStream(stream, stdout, stderr);
+    // A write to a container that just exited fails with EPIPE: logged, never thrown.
+    stream.on("error", (err: Error) => this.log?.warn({ err: err.message }, "worker stream failed"));
     this.drained = new Promise<void>((resolve) => {
       stream.once("end", resolve);
       stream.once("close", resolve);

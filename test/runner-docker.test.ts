@@ -269,6 +269,10 @@ describeDocker("docker sandbox (real engine)", () => {
     expect(got.texts).toEqual(["about to crash"]);
     expect(got.stderr).toContain("boom");
     expect(got.exit).toEqual({ exitCode: 3, reason: "exited", message: "exited with code 3" });
+    // Messages to an exited worker are dropped with a warning, never thrown.
+    worker.send({ type: "message", text: "too late" });
+    worker.send({ type: "message", text: "still too late" });
+    await new Promise((r) => setTimeout(r, 200));
     await worker.remove();
   }, 30_000);
 
