@@ -216,6 +216,27 @@ describe("git", () => {
     expect(await readFile(join(gitDirOf(ok), "config"), "utf8")).not.toContain(token);
   });
 
+  it("hands the SSH key to ssh on its command line, never to the repository's config", async () => {
+    const bin = join(root, "fake bin");
+    await mkdir(bin);
+    const record = join(root, "ssh-args");
+    await writeFile(join(bin, "ssh"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\nexit 255\n`, { mode: 0o755 });
+    const key = join(root, "deploy key");
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const dir = workspace();
+      const r = await cloneRepo({ url: "ssh://git@127.0.0.1/repo.git", dir, branch: "b", credentials: { sshKeyPath: key } });
+      expect(r.ok).toBe(false);
+    } finally {
+      process.env.PATH = path;
+    }
+    const args = (await readFile(record, "utf8")).split("\n");
+    expect(args.slice(0, 4)).toEqual(["-i", key, "-o", "IdentitiesOnly=yes"]);
+    expect(args).toContain("BatchMode=yes");
+    expect(args).toContain("git@127.0.0.1");
+  });
+
   it("masks a password written into the URL in error messages", async () => {
     const r = await cloneRepo({ url: "http://user:hunter2@127.0.0.1:1/repo.git", dir: workspace(), branch: "b" });
     expect(r.ok).toBe(false);
