@@ -107,6 +107,25 @@ describe("git", () => {
     expect(badSHA.ok).toBe(false);
   });
 
+  it("refuses a ref, branch or URL that git could read as an option or a refspec, running nothing", async () => {
+    const marker = join(root, "injected");
+    const dir = workspace();
+    for (const [opts, error] of [
+      [{ ref: `--upload-pack=touch ${marker}` }, /is not a branch, tag or commit name/],
+      [{ ref: "main:refs/heads/other" }, /is not a branch, tag or commit name/],
+      [{ ref: "a..b" }, /is not a branch, tag or commit name/],
+      [{ branch: "-f" }, /is not a valid branch name/],
+      [{ url: `--upload-pack=touch ${marker}` }, /may not begin with '-'/],
+    ] as const) {
+      const r = await cloneRepo({ url, dir, branch: "b", ...opts });
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error).toMatch(error);
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect(await pushBranch(dir, "--mirror")).toEqual({ ok: false, error: 'branch "--mirror" is not a valid branch name' });
+  });
+
   it("refuses a workspace that is not empty", async () => {
     const dir = workspace();
     await mkdir(dir);
