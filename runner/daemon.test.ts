@@ -102,6 +102,15 @@ describe("Daemon", () => {
     expect(existsSync(join(home, "tasks", "t1"))).toBe(false);
   });
 
+  it("gives a task the memory and CPUs it asks for, capped at the runner's maximum", async () => {
+    const d = daemon();
+    await started(d);
+    edge.sendControl({ type: "assign", assignment: assignmentOf("t1", 1, { limits: { memoryMB: 128, cpus: 4, maxTurns: 3 } }) });
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    expect(sandbox.worker("t1")!.spec.resources).toEqual({ memoryMB: 128, cpus: 1, pids: 64 });
+    expect(proxy.registered.get("t1")!.budget).toEqual({ maxTokens: undefined, maxCostUSD: undefined, maxTurns: 3, timeoutMinutes: undefined });
+  });
+
   it("accepts then fails at once when there is no model key", async () => {
     const d = daemon({ hasModelKey: false });
     await started(d);

@@ -16,6 +16,7 @@ import type { Logger } from "pino";
 import { ErrorCode } from "../shared/errors.ts";
 import type { EventData, RunnerEventBody } from "../shared/events.ts";
 import type { Command, Parsed, WorkerTask, WorkerToRunner } from "../shared/protocol.ts";
+import type { TaskLimits } from "../shared/task.ts";
 import type { Journal, TaskMeta, TaskRow } from "./journal.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "./ports.ts";
@@ -300,7 +301,7 @@ export class TaskRun {
           workspaceDir: join(this.taskDir, "workspace"),
           stateDir: join(this.taskDir, "state"),
           proxyDir: reg.proxyDir,
-          resources: this.deps.resources,
+          resources: resourcesFor(task.limits, this.deps.resources),
         },
         this.sink,
       );
@@ -330,7 +331,13 @@ export class TaskRun {
     const task = this.deps.journal.task(this.taskID)!.assignment.task;
     const reg = await this.deps.proxy.register(
       this.taskID,
-      { ...task.limits, ...(task.model ? { model: task.model } : {}) },
+      {
+        maxTokens: task.limits.maxTokens,
+        maxCostUSD: task.limits.maxCostUSD,
+        maxTurns: task.limits.maxTurns,
+        timeoutMinutes: task.limits.timeoutMinutes,
+        ...(task.model ? { model: task.model } : {}),
+      },
       (usage) => {
         this.emit([{ type: "usage", data: usage }]);
         const spent = this.deps.proxy.spent(this.taskID);
@@ -464,4 +471,13 @@ export class TaskRun {
     this.chain = next;
     return next;
   }
+}
+
+/** A task may ask for less memory or CPU than the runner's maximum, never more. */
+export function resourcesFor(limits: TaskLimits, max: SandboxResources): SandboxResources {
+  return {
+    memoryMB: Math.min(limits.memoryMB ?? max.memoryMB, max.memoryMB),
+    cpus: Math.min(limits.cpus ?? max.cpus, max.cpus),
+    pids: max.pids,
+  };
 }

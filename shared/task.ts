@@ -34,6 +34,10 @@ export const TaskLimits = z
     maxTokens: z.number().int().min(1).max(100_000_000).optional(),
     maxCostUSD: z.number().positive().max(10_000).optional(),
     timeoutMinutes: z.number().int().min(1).max(24 * 60).optional(),
+    /** The container's memory; the runner caps it at its own configured maximum. */
+    memoryMB: z.number().int().min(64).max(1_048_576).optional(),
+    /** The container's CPUs; the runner caps it at its own configured maximum. */
+    cpus: z.number().positive().max(1024).optional(),
   })
   .strict();
 export type TaskLimits = z.infer<typeof TaskLimits>;
@@ -45,7 +49,13 @@ export const RepoRef = z
       .min(1)
       .max(2048)
       .refine((u) => /^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/.test(u), "a git URL (https, ssh, git@, file or an absolute path)"),
-    ref: z.string().min(1).max(255).optional(),
+    /** A branch, tag or commit. Never read as a git option or refspec: no leading '-', no ':', '..' or spaces. */
+    ref: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^(?!-)(?!.*\.\.)[\w./+@-]+$/, "a branch, tag or commit name (letters, digits and _ . / + @ -, not starting with -)")
+      .optional(),
   })
   .strict();
 export type RepoRef = z.infer<typeof RepoRef>;
