@@ -101,13 +101,16 @@ export class FakeSandbox implements Sandbox {
 }
 
 export class FakeProxy implements ProxyPort {
-  readonly registered = new Map<string, { budget: TaskBudget; resume: ResumeBudget; onUsage: (u: EventData<"usage">) => void }>();
+  readonly registered = new Map<
+    string,
+    { budget: TaskBudget; resume: ResumeBudget; onUsage: (u: EventData<"usage">) => void; onRefusal: (reason: string) => void }
+  >();
   readonly unregistered: string[] = [];
 
   constructor(private readonly dir: string) {}
 
-  async register(taskID: string, budget: TaskBudget, onUsage: (u: EventData<"usage">) => void, _onRefusal: (r: string) => void, resume: ResumeBudget = {}): Promise<ProxyRegistration> {
-    this.registered.set(taskID, { budget, resume, onUsage });
+  async register(taskID: string, budget: TaskBudget, onUsage: (u: EventData<"usage">) => void, onRefusal: (r: string) => void, resume: ResumeBudget = {}): Promise<ProxyRegistration> {
+    this.registered.set(taskID, { budget, resume, onUsage, onRefusal });
     const proxyDir = join(this.dir, taskID);
     await mkdir(proxyDir, { recursive: true });
     return { token: resume.token ?? `tok-${taskID}`, socketPath: join(proxyDir, "model.sock"), proxyDir, containerSocketPath: "/run/tether/model.sock" };
