@@ -16,14 +16,12 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { LIMITS } from "../shared/limits.ts";
+import { GIT_REF_PATTERN } from "../shared/task.ts";
 import { type GitCredentials, gitEnv, scrubSecrets } from "./git-credentials.ts";
 
 export type { GitCredentials } from "./git-credentials.ts";
 
 export const TETHER_AUTHOR = { name: "Tether", email: "tether@localhost" } as const;
-
-/** Branch, tag and commit names: no leading '-', no ':' (a refspec), no '..', spaces or '~^{'. */
-const SAFE_REF = /^(?!-)(?!.*\.\.)[\w./+@-]+$/;
 
 export type GitResult = { ok: true } | { ok: false; error: string };
 
@@ -61,8 +59,8 @@ export async function cloneRepo(opts: CloneOptions): Promise<{ ok: true; baseRef
   const { url, ref, dir, branch, depth = 1, credentials = {} } = opts;
   // Anything that reaches git's command line must not be read as an option or a refspec.
   if (url.startsWith("-")) return { ok: false, error: "a repository URL may not begin with '-'" };
-  if (ref !== undefined && !SAFE_REF.test(ref)) return { ok: false, error: `ref ${JSON.stringify(ref)} is not a branch, tag or commit name` };
-  if (!SAFE_REF.test(branch)) return { ok: false, error: `branch ${JSON.stringify(branch)} is not a valid branch name` };
+  if (ref !== undefined && !GIT_REF_PATTERN.test(ref)) return { ok: false, error: `ref ${JSON.stringify(ref)} is not a branch, tag or commit name` };
+  if (!GIT_REF_PATTERN.test(branch)) return { ok: false, error: `branch ${JSON.stringify(branch)} is not a valid branch name` };
   const existing = await readdir(dir).catch(() => []);
   if (existing.length > 0) return { ok: false, error: `workspace ${dir} is not empty` };
   await rm(gitDirOf(dir), { recursive: true, force: true });
@@ -163,7 +161,7 @@ export async function makeDiff(dir: string, baseRef: string): Promise<Diff> {
 
 /** Pushes the task's branch to `origin` under the same name. */
 export async function pushBranch(dir: string, branch: string, credentials: GitCredentials = {}): Promise<GitResult> {
-  if (!SAFE_REF.test(branch)) return { ok: false, error: `branch ${JSON.stringify(branch)} is not a valid branch name` };
+  if (!GIT_REF_PATTERN.test(branch)) return { ok: false, error: `branch ${JSON.stringify(branch)} is not a valid branch name` };
   const r = await git(dir, ["push", "-q", "--no-verify", "origin", `refs/heads/${branch}:refs/heads/${branch}`], credentials);
   return r.code === 0 ? { ok: true } : { ok: false, error: `git push of ${branch} failed: ${r.error}` };
 }

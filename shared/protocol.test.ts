@@ -70,4 +70,10 @@ describe("CreateTaskRequest", () => {
     expect(CreateTaskRequest.safeParse({ repo: { url: "ftp://x" }, prompt: "fix" }).success).toBe(false);
     expect(CreateTaskRequest.safeParse({ repo: { url: "/srv/r" }, prompt: "fix", limits: { maxTurns: 0 } }).success).toBe(false);
   });
+
+  it("takes branch, tag and commit refs, and refuses refs git would read as an option or refspec", () => {
+    const withRef = (ref: string) => CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git", ref }, prompt: "fix" }).success;
+    for (const ref of ["main", "feature/x-1", "v1.2.3", "release@2024", "0123abcd", "c++"]) expect(withRef(ref), ref).toBe(true);
+    for (const ref of ["--upload-pack=touch /tmp/x", "-f", "main:refs/heads/x", "a..b", "has space", "HEAD~1"]) expect(withRef(ref), ref).toBe(false);
+  });
 });

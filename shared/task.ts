@@ -42,6 +42,9 @@ export const TaskLimits = z
   .strict();
 export type TaskLimits = z.infer<typeof TaskLimits>;
 
+/** A branch, tag or commit name git can never read as an option or a refspec: no leading '-', no ':', '..', spaces or '~^{'. */
+export const GIT_REF_PATTERN = /^(?!-)(?!.*\.\.)[\w./+@-]+$/;
+
 export const RepoRef = z
   .object({
     url: z
@@ -49,12 +52,11 @@ export const RepoRef = z
       .min(1)
       .max(2048)
       .refine((u) => /^(https?:\/\/|ssh:\/\/|git@|file:\/\/|\/)/.test(u), "a git URL (https, ssh, git@, file or an absolute path)"),
-    /** A branch, tag or commit. Never read as a git option or refspec: no leading '-', no ':', '..' or spaces. */
     ref: z
       .string()
       .min(1)
       .max(255)
-      .regex(/^(?!-)(?!.*\.\.)[\w./+@-]+$/, "a branch, tag or commit name (letters, digits and _ . / + @ -, not starting with -)")
+      .regex(GIT_REF_PATTERN, "a branch, tag or commit name (letters, digits and _ . / + @ -, not starting with -)")
       .optional(),
   })
   .strict();
