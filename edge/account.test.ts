@@ -227,3 +227,24 @@ describe("dispatch", () => {
     control.close();
   });
 });
+
+describe("liveness", () => {
+  it("counts a runner silent for three heartbeats as offline: no dispatch to it, listed offline", async () => {
+    const { accountID, user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    // A minute passes with no heartbeat.
+    await runInDurableObject(accountStub(accountID), (_i, state) => {
+      state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(Date.now() - 61_000).toISOString());
+    });
+    const task = await createTask(user);
+    await sleep(50);
+    expect(assigns(control)).toHaveLength(0);
+    const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(listed.online).toBe(false);
+    // A heartbeat brings it back, and the queued task goes to it.
+    control.send({ type: "heartbeat", tasks: [] });
+    expect((await control.next("assign")).assignment.task.id).toBe(task.id);
+    control.close();
+  });
+});

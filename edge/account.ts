@@ -25,11 +25,11 @@ import {
   RunnerToEdge,
   type Task,
   errorFrameOf,
-  isTerminal,
   parseFrame,
 } from "../shared/index.ts";
 import { ACCEPT_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./account-dispatch.ts";
-import { AccountStore, HOLDING_STATUSES, type TaskQuery, type TaskRow } from "./account-store.ts";
+import { foldRoomTask } from "./account-fold.ts";
+import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery, type TaskRow } from "./account-store.ts";
 import { formatRegistrationToken, formatRunnerCredential, isTaskID, newRunnerID, newSecret, sha256Hex } from "./credentials.ts";
 import type { RoomError } from "./http-error.ts";
 import { encodeCursor } from "./task-cursor.ts";
@@ -41,6 +41,8 @@ export const CLOSE_REVOKED = 4403;
 const CLOSE_REPLACED = 4409;
 const DISPATCH_SCAN = 100;
 const CONTROL_FRAME_BYTES = 64 * 1024;
+/** A runner silent this long (three missed heartbeats) is offline even if its socket looks open. */
+const SILENT_SECONDS = 3 * HEARTBEAT_SECONDS;
 
 type ControlAttachment = { runnerID: string; hello: boolean };
 
@@ -131,7 +133,7 @@ export class Account extends DurableObject<Env> {
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.controlSockets(r.id).length > 0));
+    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.isLive(r)));
   }
 
   /**
@@ -189,10 +191,14 @@ export class Account extends DurableObject<Env> {
           await this.renewHeld(att.runnerID, frame.tasks);
           await this.dispatch();
           return;
-        case "heartbeat":
+        case "heartbeat": {
+          const before = this.store.getRunner(att.runnerID);
           this.store.touchRunner(att.runnerID, new Date().toISOString());
           await this.renewHeld(att.runnerID, frame.tasks);
+          // A runner that was counted offline is back: its free slots count again.
+          if (before && !this.isLive(before)) await this.dispatch();
           return;
+        }
         case "accept":
           return this.accept(att.runnerID, frame.taskID, frame.epoch);
         case "reject":
@@ -284,7 +290,7 @@ export class Account extends DurableObject<Env> {
     const out: Candidate[] = [];
     for (const r of this.store.listRunners()) {
       const ready = this.controlSockets(r.id).some((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.hello === true);
-      if (ready) out.push({ id: r.id, labels: r.labels, capacity: r.capacity, load: this.store.heldTasks(r.id).length });
+      if (ready && this.isLive(r)) out.push({ id: r.id, labels: r.labels, capacity: r.capacity, load: this.store.heldTasks(r.id).length });
     }
     return out;
   }
@@ -354,30 +360,15 @@ export class Account extends DurableObject<Env> {
     return task;
   }
 
-  /**
-   * Folds a room's record into the index. Queued and assigned are the Account's own
-   * states, so only running, waiting and terminal statuses move a row, unless the record
-   * was read back on purpose (`authoritative`). True when a runner slot was freed.
-   */
+  /** Folds a room's record into the index; true when that may let dispatch do something. */
   private applyRoomTask(task: Task, authoritative: boolean): boolean {
     const row = this.store.getTask(task.id);
-    if (!row || (!authoritative && task.lastSeq < row.lastSeq)) return false;
-    const next: TaskRow = { ...row, lastSeq: Math.max(row.lastSeq, task.lastSeq), task: { ...row.task, ...task } };
-    const roomOwned = task.status === "running" || task.status === "waiting" || isTerminal(task.status);
-    if (!isTerminal(row.status) && (roomOwned || authoritative)) {
-      next.status = task.status;
-      next.runnerID = task.status === "queued" ? null : (task.runnerID ?? row.runnerID);
-      if (task.status === "queued") next.accepted = false;
-      if (task.status !== "queued" && task.status !== "assigned") next.accepted = true;
-      if (task.status === "assigned" && authoritative && row.acceptDeadline === null) next.accepted = true;
-      if (next.status !== "assigned" || next.accepted) next.acceptDeadline = null;
-    }
-    this.store.saveTask(next);
-    const freed = HOLDING_STATUSES.includes(row.status) && !HOLDING_STATUSES.includes(next.status);
-    if (freed && row.runnerID && isTerminal(next.status) && ((row.status === "assigned" && !row.accepted) || next.status === "lost")) {
-      this.send(row.runnerID, { type: "revoke", taskID: row.id, epoch: row.epoch, reason: `task is ${next.status}` });
-    }
-    return freed || next.status === "queued";
+    if (!row) return false;
+    const fold = foldRoomTask(row, task, authoritative);
+    if (!fold) return false;
+    this.store.saveTask(fold.next);
+    if (fold.revoke && row.runnerID) this.send(row.runnerID, { type: "revoke", taskID: row.id, epoch: row.epoch, reason: fold.revoke });
+    return fold.dispatch;
   }
 
   // ── plumbing ───────────────────────────────────────────────────────────────
@@ -388,6 +379,15 @@ export class Account extends DurableObject<Env> {
 
   private rememberAccount(accountID: string): void {
     if (this.store.getMeta("accountID") !== accountID) this.store.setMeta("accountID", accountID);
+  }
+
+  /**
+   * Online: an open control socket and a heartbeat within SILENT_SECONDS. A socket whose
+   * peer vanished can look open for minutes; its missing heartbeats tell.
+   */
+  private isLive(r: RunnerRow): boolean {
+    const seen = r.lastSeenAt === null ? 0 : Date.parse(r.lastSeenAt);
+    return this.controlSockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
   }
 
   private controlSockets(runnerID: string): WebSocket[] {
