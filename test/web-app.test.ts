@@ -6,11 +6,12 @@
  * back. Screenshots of each screen go to test-output/screenshots/.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { SCREENSHOTS, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
 import { WranglerEdge } from "./web-edge.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
@@ -294,6 +295,13 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await qr.waitFor();
     expect((await qr.locator("path").getAttribute("d"))?.length).toBeGreaterThan(1000);
     await screenshot(p, "11-desktop-qr");
+    if (existsSync("/usr/bin/zbarimg")) {
+      // Where a QR decoder is installed (Debian's zbar-tools), read the code back.
+      const png = join(SCREENSHOTS, "11-qr-only.png");
+      await qr.screenshot({ path: png });
+      const decoded = execFileSync("/usr/bin/zbarimg", ["-q", "--raw", png], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+      expect(decoded).toBe(`${edge.url}/#token=${token}`);
+    }
     await desktop.close();
   });
 });

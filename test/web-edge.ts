@@ -2,31 +2,27 @@
  * The real edge for the web app's tests: `wrangler dev` (workerd) on a free loopback port,
  * with its state in a temporary folder, an HS256 secret, and a way to stop it and start it
  * again on the same port and state (the edge "going away and coming back").
+ *
+ * The Worker is bundled once (`wrangler deploy --dry-run`) and served with `--no-bundle`
+ * from a config in the temporary folder: `wrangler dev` reloads (and drops every socket)
+ * whenever a watched source file changes, and a test must not see that.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
+import { freePort } from "./support/wrangler-dev.ts";
 
 const ROOT = join(import.meta.dirname, "..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", BROWSER: "none" };
 
 export class WranglerEdge {
   readonly secret = `web-test-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
   readonly state = mkdtempSync(join(tmpdir(), "tether-web-edge-"));
   #child: ChildProcess | null = null;
+  #config = "";
   #log: string[] = [];
   port = 0;
 
@@ -34,18 +30,34 @@ export class WranglerEdge {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Bundles the Worker as it is on disk now and writes a config that serves that bundle. */
+  #prepare(): string {
+    const dir = join(this.state, "worker");
+    mkdirSync(dir, { recursive: true });
+    execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", join(dir, "dist")], { cwd: ROOT, env: WRANGLER_ENV, stdio: "pipe" });
+    const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+      .replace(/^main = .*$/m, `main = ${JSON.stringify(join(dir, "dist", "index.js"))}`)
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(ROOT, "edge", "public"))}`);
+    const config = join(dir, "wrangler.toml");
+    writeFileSync(config, toml);
+    return config;
+  }
+
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
+    if (!this.#config) this.#config = this.#prepare();
     const inspector = await freePort();
     this.#log = [];
     const child = spawn(
-      join(ROOT, "node_modules", ".bin", "wrangler"),
+      WRANGLER,
       [
         "dev",
+        "--config", this.#config,
+        "--no-bundle",
         "--ip", "127.0.0.1",
         "--port", String(this.port),
         "--inspector-port", String(inspector),
-        "--persist-to", this.state,
+        "--persist-to", join(this.state, "persist"),
         "--var", `AUTH_SECRET:${this.secret}`,
         "--show-interactive-dev-session=false",
         "--log-level", "warn",
@@ -54,7 +66,7 @@ export class WranglerEdge {
         cwd: ROOT,
         detached: true,
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", BROWSER: "none" },
+        env: WRANGLER_ENV,
       },
     );
     this.#child = child;

@@ -13,6 +13,7 @@ class Socket {
   readonly frames: Frame[] = [];
   #waiters: Array<() => void> = [];
   closed = false;
+  closeReason = "";
 
   constructor(readonly ws: WebSocket) {
     ws.on("message", (data) => {
@@ -20,8 +21,9 @@ class Socket {
       if (parsed.success) this.frames.push(parsed.data);
       this.#wake();
     });
-    ws.on("close", () => {
+    ws.on("close", (code, reason) => {
       this.closed = true;
+      this.closeReason = `${code} ${String(reason)}`;
       this.#wake();
     });
   }
@@ -56,7 +58,7 @@ class Socket {
     for (;;) {
       const i = this.frames.findIndex((f) => f.type === type);
       if (i >= 0) return this.frames.splice(i, 1)[0] as Extract<Frame, { type: T }>;
-      if (this.closed) throw new Error(`socket closed while waiting for ${type}`);
+      if (this.closed) throw new Error(`socket closed (${this.closeReason}) while waiting for ${type}; frames: ${JSON.stringify(this.frames).slice(0, 500)}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no ${type} frame within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
