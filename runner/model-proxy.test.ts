@@ -145,6 +145,23 @@ describe("ModelProxy", () => {
     await expect(stat(a.proxyDir)).rejects.toThrow();
   });
 
+  it("keeps the task directories when the runner closes, so a restarted runner's socket lands in the mounted one", async () => {
+    const reg = await register();
+    const before = await stat(reg.proxyDir);
+    await proxy.close();
+    expect((await stat(reg.proxyDir)).ino).toBe(before.ino);
+    const restarted = new ModelProxy({ upstreamURL, apiKey: KEY, socketDir: dir });
+    await restarted.start();
+    try {
+      const again = await restarted.register("task-1", {}, () => {}, () => {}, { token: reg.token });
+      expect(again.proxyDir).toBe(reg.proxyDir);
+      expect((await stat(again.proxyDir)).ino).toBe(before.ino);
+      expect((await call(again)).status).toBe(200);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it("refuses a missing or wrong token and accepts x-api-key or a Bearer token", async () => {
     const reg = await register();
     const other = await register({}, "task-2");

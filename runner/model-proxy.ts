@@ -179,17 +179,28 @@ export class ModelProxy {
     return entry && { ...entry.meter.spent };
   }
 
+  /** The task is over: its server, socket and directory go. */
   async unregister(taskID: string): Promise<void> {
+    const entry = await this.shut(taskID);
+    if (entry) await rm(entry.proxyDir, { recursive: true, force: true });
+  }
+
+  /**
+   * The runner is going away, its workers may not: every server closes, but the task
+   * directories stay. A container has its directory mounted, so the socket a restarted
+   * runner makes there appears inside it; a new directory would not.
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.keys()].map((taskID) => this.shut(taskID)));
+  }
+
+  private async shut(taskID: string): Promise<Entry | undefined> {
     const entry = this.entries.get(taskID);
-    if (!entry) return;
+    if (!entry) return undefined;
     this.entries.delete(taskID);
     entry.server.closeAllConnections();
     await new Promise<void>((resolve) => entry.server.close(() => resolve()));
-    await rm(entry.proxyDir, { recursive: true, force: true });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.entries.keys()].map((taskID) => this.unregister(taskID)));
+    return entry;
   }
 
   private async handle(entry: Entry, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
