@@ -23,7 +23,8 @@ export function describeFailure(err: unknown): Failure {
   }
   if (err instanceof Anthropic.APIError) {
     const type = apiErrorType(err);
-    if (type === "budget_exceeded" || err.status === 402) return { code: ErrorCode.BudgetExceeded, message: `the model proxy refused the call: ${err.message}` };
+    const marked = err.headers?.get("x-tether-budget-exceeded") === "true";
+    if (marked || type === "budget_exceeded" || err.status === 402) return { code: ErrorCode.BudgetExceeded, message: `the model proxy refused the call: ${err.message}` };
     if (err.status === 401 || err.status === 403) return { code: ErrorCode.ModelError, message: `the model proxy refused this task's token (${err.status}): ${err.message}` };
     return { code: ErrorCode.ModelError, message: `the model call failed${err.status ? ` (${err.status})` : ""}: ${err.message}` };
   }
