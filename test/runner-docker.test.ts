@@ -38,13 +38,16 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 let wseq = 0;
+let proxy;
 const say = (text) => process.stdout.write(JSON.stringify({ wseq: ++wseq, type: "agent.text", data: { turn: 0, text: String(text) } }) + "\n");
 const rl = createInterface({ input: process.stdin });
 rl.on("line", async (line) => {
   const msg = JSON.parse(line);
+  if (msg.type === "message" && msg.text === "call") return say("proxy:" + JSON.stringify(await callProxy(proxy)));
   if (msg.type === "message") return say("echo:" + msg.text);
   if (msg.type === "cancel") process.exit(0);
   if (msg.type !== "start") return;
+  proxy = msg.proxy;
   const [mode, arg] = msg.task.prompt.split(" ");
   if (mode === "echo") { process.stdout.write("this is not json\n"); return say("started"); }
   if (mode === "crash") { say("about to crash"); process.stderr.write("boom\n"); process.exit(3); }
@@ -63,6 +66,16 @@ rl.on("line", async (line) => {
   if (mode === "ticker") { say("tick"); setInterval(() => say("tick"), 100); return; }
   if (mode === "inspect") return say(JSON.stringify(await inspect(msg.proxy, arg)));
 });
+function callProxy(proxy) {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: proxy.socketPath, path: "/v1/messages", method: "POST",
+      headers: { "x-api-key": proxy.token, "content-type": "application/json", "anthropic-version": "2023-06-01" } }, (res) => {
+      let body = ""; res.on("data", (c) => (body += c)); res.on("end", () => resolve({ status: res.statusCode, body }));
+    });
+    req.on("error", (e) => resolve({ error: e.code }));
+    req.end(JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+  });
+}
 function scan(dir, needles, found, depth = 0) {
   let names = [];
   try { names = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
@@ -85,14 +98,7 @@ async function inspect(proxy, needlesB64) {
   fs.writeFileSync("/workspace/written-by-worker.txt", "ok\n");
   let gitStatus;
   try { gitStatus = execFileSync("git", ["status", "--porcelain"], { cwd: "/workspace", encoding: "utf8" }); } catch (e) { gitStatus = "failed: " + e.message; }
-  const reply = await new Promise((resolve) => {
-    const req = http.request({ socketPath: proxy.socketPath, path: "/v1/messages", method: "POST",
-      headers: { "x-api-key": proxy.token, "content-type": "application/json", "anthropic-version": "2023-06-01" } }, (res) => {
-      let body = ""; res.on("data", (c) => (body += c)); res.on("end", () => resolve({ status: res.statusCode, body }));
-    });
-    req.on("error", (e) => resolve({ error: e.message }));
-    req.end(JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
-  });
+  const reply = await callProxy(proxy);
   return {
     uid: process.getuid(), gid: process.getgid(),
     nets: fs.readdirSync("/sys/class/net"),
@@ -385,6 +391,38 @@ setInterval(() => {}, 1000);
     expect(info.reason).toBe("killed");
     await handle.remove();
   }, 60_000);
+
+  it("reaches the proxy of a restarted runner through the same mounted directory", async () => {
+    const upstreamURL = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const first = new ModelProxy({ upstreamURL, apiKey: MODEL_KEY, socketDir: join(root, "restart-proxy") });
+    await first.start();
+    const s = await spec();
+    const reg = await first.register(s.taskID, {}, () => {}, () => {});
+    const { sink, got } = collector();
+    const worker = await sandbox.start({ ...s, proxyDir: reg.proxyDir }, sink);
+    worker.send(startLine(s.taskID, "echo", reg.token));
+    worker.send({ type: "message", text: "call" });
+    await waitFor("the first call", () => got.texts.some((t) => t.startsWith("proxy:")));
+    expect(JSON.parse(got.texts.find((t) => t.startsWith("proxy:"))?.slice(6) ?? "{}").status).toBe(200);
+    // The runner goes away: no socket answers.
+    await first.close();
+    worker.send({ type: "message", text: "call" });
+    await waitFor("the failed call", () => got.texts.filter((t) => t.startsWith("proxy:")).length === 2);
+    expect(JSON.parse(got.texts.filter((t) => t.startsWith("proxy:"))[1]?.slice(6) ?? "{}").status).toBeUndefined();
+    // A new runner process registers the task again with the token the worker holds.
+    const second = new ModelProxy({ upstreamURL, apiKey: MODEL_KEY, socketDir: join(root, "restart-proxy") });
+    await second.start();
+    try {
+      await second.register(s.taskID, {}, () => {}, () => {}, { token: reg.token });
+      worker.send({ type: "message", text: "call" });
+      await waitFor("the call after the restart", () => got.texts.filter((t) => t.startsWith("proxy:")).length === 3);
+      expect(JSON.parse(got.texts.filter((t) => t.startsWith("proxy:"))[2]?.slice(6) ?? "{}").status).toBe(200);
+    } finally {
+      await worker.stop(1000);
+      await worker.remove();
+      await second.close();
+    }
+  }, 30_000);
 
   it("recovers an exited worker: replays its output, then reports its exit", async () => {
     const s = await spec();
