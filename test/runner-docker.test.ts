@@ -49,7 +49,7 @@ rl.on("line", async (line) => {
   if (msg.type !== "start") return;
   proxy = msg.proxy;
   const [mode, arg] = msg.task.prompt.split(" ");
-  if (mode === "echo") { process.stdout.write("this is not json\n"); return say("started"); }
+  if (mode === "echo") { process.stdout.write("this is not json\n" + "x".repeat(300000) + "\n"); return say("started"); }
   if (mode === "crash") { say("about to crash"); process.stderr.write("boom\n"); process.exit(3); }
   if (mode === "oom") { say("allocating"); const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1)); }
   if (mode === "stubborn") { process.on("SIGTERM", () => say("ignoring SIGTERM")); say("stubborn"); return; }
@@ -258,7 +258,8 @@ describeDocker("docker sandbox (real engine)", () => {
     await waitFor("the echoes", () => got.texts.length >= 3);
     expect(got.texts).toEqual(["started", "echo:one", "echo:two"]);
     expect(got.wseqs).toEqual([1, 2, 3]);
-    expect(got.bad).toEqual(["this is not json"]);
+    // A line over the 128 KiB bound arrives as one short error, not 300 KB and not a crash.
+    expect(got.bad).toEqual(["this is not json", `${"x".repeat(200)}…`]);
     worker.send({ type: "cancel" });
     await waitFor("the exit", () => got.exit !== undefined);
     expect(got.exit).toEqual({ exitCode: 0, reason: "exited", message: "exited with code 0" });
