@@ -178,12 +178,18 @@ export class AccountStore {
     return this.sql.exec(sql, ...args, query.limit).toArray().map(taskRowOf);
   }
 
-  /** Queued tasks, oldest first. */
-  queuedTasks(limit: number): TaskRow[] {
-    return this.sql
-      .exec("SELECT * FROM tasks WHERE status = 'queued' ORDER BY created_at ASC, id ASC LIMIT ?", limit)
-      .toArray()
-      .map(taskRowOf);
+  /** Queued tasks, oldest first, after the given one (a page of the queue). */
+  queuedTasks(limit: number, after?: { createdAt: string; id: string }): TaskRow[] {
+    const page = after
+      ? this.sql.exec(
+          "SELECT * FROM tasks WHERE status = 'queued' AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at ASC, id ASC LIMIT ?",
+          after.createdAt,
+          after.createdAt,
+          after.id,
+          limit,
+        )
+      : this.sql.exec("SELECT * FROM tasks WHERE status = 'queued' ORDER BY created_at ASC, id ASC LIMIT ?", limit);
+    return page.toArray().map(taskRowOf);
   }
 
   /** Tasks whose runner holds a slot for them. */

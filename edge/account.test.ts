@@ -228,6 +228,24 @@ describe("dispatch", () => {
   });
 });
 
+describe("a long queue", () => {
+  it("looks past a full page of tasks no runner can take", async () => {
+    const { accountID, user } = await newAccount();
+    const stub = accountStub(accountID);
+    const template = await createTask(user, { labels: ["nowhere"] });
+    for (let i = 0; i < 120; i++) {
+      const id = `tsk_${i.toString(16).padStart(20, "0")}`;
+      await stub.addTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) + i + 1).toISOString() }, accountID);
+    }
+    await sleep(5);
+    const reachable = await createTask(user);
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    expect((await control.next("assign")).assignment.task.id).toBe(reachable.id);
+    control.close();
+  });
+});
+
 describe("liveness", () => {
   it("counts a runner silent for three heartbeats as offline: no dispatch to it, listed offline", async () => {
     const { accountID, user } = await newAccount();

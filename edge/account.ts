@@ -30,25 +30,20 @@ import {
 import { ACCEPT_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./account-dispatch.ts";
 import { foldRoomTask } from "./account-fold.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery, type TaskRow } from "./account-store.ts";
-import { formatRegistrationToken, formatRunnerCredential, isTaskID, newRunnerID, newSecret, sha256Hex } from "./credentials.ts";
+import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./account-registry.ts";
+import { isTaskID } from "./credentials.ts";
 import type { RoomError } from "./http-error.ts";
 import { encodeCursor } from "./task-cursor.ts";
 
-/** Registration tokens live this long (the issue asks for under an hour at most). */
-export const REGISTRATION_TTL_SECONDS = 3600;
 /** Close code for a socket whose runner was deleted. */
 export const CLOSE_REVOKED = 4403;
 const CLOSE_REPLACED = 4409;
-const DISPATCH_SCAN = 100;
+const DISPATCH_PAGE = 100;
 const CONTROL_FRAME_BYTES = 64 * 1024;
 /** A runner silent this long (three missed heartbeats) is offline even if its socket looks open. */
 const SILENT_SECONDS = 3 * HEARTBEAT_SECONDS;
 
 type ControlAttachment = { runnerID: string; hello: boolean };
-
-function roomError(code: ErrorCode, message: string): RoomError {
-  return { error: { code, message } };
-}
 
 export class Account extends DurableObject<Env> {
   private readonly store: AccountStore;
@@ -95,41 +90,17 @@ export class Account extends DurableObject<Env> {
 
   async createRegistrationToken(accountID: string): Promise<{ token: string; expiresAt: string }> {
     this.rememberAccount(accountID);
-    const secret = newSecret();
-    const now = Date.now();
-    const expiresAt = now + REGISTRATION_TTL_SECONDS * 1000;
-    this.store.insertRegistrationToken(await sha256Hex(secret), expiresAt, now);
-    return { token: formatRegistrationToken({ accountID, secret }), expiresAt: new Date(expiresAt).toISOString() };
+    return mintRegistrationToken(this.store, accountID);
   }
 
   /** Exchanges a registration token's secret (single use) for a runner and its credential. */
-  async registerRunner(
-    accountID: string,
-    secret: string,
-    body: Omit<RegisterRunnerRequest, "token">,
-  ): Promise<RegisterRunnerResponse | RoomError> {
-    const used = this.store.consumeRegistrationToken(await sha256Hex(secret), Date.now());
-    if (used === "unknown") return roomError(ErrorCode.Unauthorized, "registration token is not valid or was already used");
-    if (used === "expired") return roomError(ErrorCode.Unauthorized, "registration token has expired");
+  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisterRunnerResponse | RoomError> {
     this.rememberAccount(accountID);
-    const id = newRunnerID();
-    const credentialSecret = newSecret();
-    this.store.insertRunner({
-      id,
-      name: body.name ?? `runner-${id.slice(4, 10)}`,
-      labels: body.labels ?? [],
-      capacity: body.capacity ?? 1,
-      secretHash: await sha256Hex(credentialSecret),
-      createdAt: new Date().toISOString(),
-      lastSeenAt: null,
-      version: null,
-    });
-    return { runner: { id }, credential: formatRunnerCredential({ accountID, runnerID: id, secret: credentialSecret }) };
+    return redeemRegistrationToken(this.store, accountID, secret, body);
   }
 
   async authenticateRunner(runnerID: string, secret: string): Promise<boolean> {
-    const runner = this.store.getRunner(runnerID);
-    return runner !== null && runner.secretHash === (await sha256Hex(secret));
+    return checkRunnerSecret(this.store, runnerID, secret);
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
@@ -256,8 +227,25 @@ export class Account extends DurableObject<Env> {
 
   private async dispatchOnce(): Promise<void> {
     const candidates = this.candidates();
-    if (candidates.length === 0) return;
-    for (const row of this.store.queuedTasks(DISPATCH_SCAN)) {
+    const free = () => candidates.some((c) => c.load < c.capacity);
+    // The queue is read a page at a time until no runner has a free slot, so tasks
+    // nobody can take never hide the ones behind them.
+    for (let page = this.store.queuedTasks(DISPATCH_PAGE); page.length > 0 && free(); page = this.nextPage(page)) {
+      if (!(await this.dispatchPage(page, candidates))) return;
+    }
+  }
+
+  private nextPage(page: TaskRow[]): TaskRow[] {
+    const last = page[page.length - 1]!;
+    return page.length < DISPATCH_PAGE ? [] : this.store.queuedTasks(DISPATCH_PAGE, { createdAt: last.task.createdAt, id: last.id });
+  }
+
+  /** Assigns what it can of one page; false when a room failed and dispatch should stop for now. */
+  private async dispatchPage(page: TaskRow[], candidates: Candidate[]): Promise<boolean> {
+    for (const listed of page) {
+      // Read again: an earlier await may have let a cancel or another dispatch change it.
+      const row = this.store.getTask(listed.id);
+      if (!row || row.status !== "queued") continue;
       const pick = pickRunner(row.labels, candidates, row.rejectedBy);
       if (!pick) continue;
       const epoch = row.epoch + 1;
@@ -271,7 +259,7 @@ export class Account extends DurableObject<Env> {
       } catch (err) {
         console.error({ msg: "TaskRoom.assign failed", taskID: row.id, err: String(err) });
         this.store.saveTask({ ...row, epoch });
-        return;
+        return false;
       }
       const now = this.store.getTask(row.id);
       if (!assigned) {
@@ -283,6 +271,7 @@ export class Account extends DurableObject<Env> {
         this.send(pick.id, { type: "assign", assignment: { task: now.task, epoch, leaseSeconds: LEASE_SECONDS } });
       }
     }
+    return true;
   }
 
   /** Online runners (open control socket, said hello) with their current load. */
