@@ -44,8 +44,10 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
     case "status":
       return (
         <p class="status-line">
-          <span>{STATUS_LABEL[item.status]}</span>
-          {item.reason && <span class="reason">: {item.reason}</span>}
+          <span>
+            {STATUS_LABEL[item.status]}
+            {item.reason && <span class="reason">: {item.reason}</span>}
+          </span>
           <time dateTime={item.ts}>{clock(item.ts)}</time>
         </p>
       );
@@ -108,9 +110,15 @@ function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
 
 /** The one input that says what a tool call does: a command, a path, a pattern. */
 function toolPreview(name: string, input: Record<string, unknown>): string {
+  const { command, path } = input;
+  if (typeof command === "string" && typeof path === "string") return short(`${command} ${path}`);
   for (const key of ["command", "cmd", "path", "file_path", "pattern", "query", "url"]) {
     const v = input[key];
-    if (typeof v === "string" && v) return v.length > 120 ? `${v.slice(0, 119)}…` : v;
+    if (typeof v === "string" && v) return short(v);
   }
   return "";
+}
+
+function short(text: string): string {
+  return text.length > 120 ? `${text.slice(0, 119)}…` : text;
 }
