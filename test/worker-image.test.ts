@@ -36,14 +36,16 @@ describeDocker("worker image", () => {
     }
   });
 
-  it("fixes the test inside a --network none container as uid 1000, with no key in its env", async () => {
+  it("fixes the test inside a --network none, read-only container as uid 1000, with no key in its env", async () => {
     const name = `tether-worker-test-${process.pid}`;
     const a = startAgent(
       [
         "docker", "run", "-i", "--rm", "--name", name,
+        // As the runner's docker sandbox runs it: hardened, read-only root, the proxy dir read-only.
         "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init",
-        "--memory", "512m", "--memory-swap", "512m", "--pids-limit", "256",
-        "-v", `${dirs.workspace}:/workspace`, "-v", `${dirs.stateDir}:/state`, "-v", `${dirs.proxyDir}:/run/tether`,
+        "--memory", "512m", "--memory-swap", "512m", "--pids-limit", "256", "--user", "1000:1000",
+        "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m", "-e", "HOME=/tmp",
+        "-v", `${dirs.workspace}:/workspace:rw`, "-v", `${dirs.stateDir}:/state:rw`, "-v", `${dirs.proxyDir}:/run/tether:ro`,
         image,
       ],
       {},
@@ -85,6 +87,28 @@ describeDocker("worker image", () => {
         execFileSync("docker", ["rm", "-f", name], { stdio: "ignore" });
       } catch {
         // Already gone (--rm).
+      }
+    }
+  }, 120_000);
+
+  it("turns a base's uid 1000 user (node in the public Node images) into agent", () => {
+    const base = `tether-test-nodebase:${process.pid}`;
+    const built = `tether-test-worker:${process.pid}`;
+    const docker = (args: string[], input?: string) => execFileSync("docker", args, { input, env: { ...process.env, DOCKER_BUILDKIT: "0" }, maxBuffer: 16 * 1024 * 1024 }).toString();
+    try {
+      docker(["build", "--network", "none", "-t", base, "-"], "FROM tether-base:local\nRUN groupadd -g 1000 node && useradd -u 1000 -g 1000 -m -d /home/node node\n");
+      docker(["build", "--network", "none", "--build-arg", `BASE_IMAGE=${base}`, "-t", built, join(import.meta.dirname, "..", "worker-image")]);
+      const out = docker(["run", "--rm", "--network", "none", "--entrypoint", "sh", built, "-c", "id; stat -c '%U %a' /workspace /state; echo home=$HOME; ls -d /home/*"]);
+      expect(out).toContain("uid=1000(agent) gid=1000(agent)");
+      expect(out).toContain("agent 755\nagent 755");
+      expect(out).toContain("home=/home/agent\n/home/agent");
+    } finally {
+      for (const tag of [built, base]) {
+        try {
+          docker(["rmi", "-f", tag]);
+        } catch {
+          // Never built.
+        }
       }
     }
   }, 120_000);
