@@ -231,6 +231,28 @@ describe("worker agent process", () => {
     expect(existsSync(join(dirs.stateDir, "conversation.json"))).toBe(false);
   });
 
+  it("refuses a message before the start and a second start; fails when stdin ends before a start", async () => {
+    await setUp([{ reply: { content: [{ type: "text", text: "hello" }] } }]);
+    const a = run();
+    a.send({ type: "message", text: "too early" });
+    a.send(startLine({ socketPath: socket() }));
+    a.send(startLine({ socketPath: socket(), prompt: "again" }));
+    await a.waitFor((e) => e.type === "turn.end");
+    const errors = a.events.filter((e) => e.type === "error").map((e) => e.data as { code: string; message: string });
+    expect(errors).toEqual([
+      { code: "bad_request", message: expect.stringContaining("before the start line") },
+      { code: "conflict", message: expect.stringContaining("already started") },
+    ]);
+    expect(model!.requests).toHaveLength(1);
+    a.child.stdin.end();
+    expect(await a.exit).toBe(0);
+
+    const b = run();
+    b.child.stdin.end();
+    expect(await b.exit).toBe(1);
+    expect(b.events.map((e) => e.type)).toEqual(["error", "done"]);
+  });
+
   it("treats SIGTERM while waiting as a cancel", async () => {
     await setUp([{ reply: { content: [{ type: "text", text: "hello" }] } }]);
     const a = run();
