@@ -111,7 +111,8 @@ describeDocker("tether-runner with Docker", () => {
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
     const second = start();
-    await edge.until(() => types("dk2").includes("status:waiting"), 60_000, "turn finished after the restart");
+    await edge.until(() => types("dk2").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn finished after the restart");
+    expect(types("dk2"), JSON.stringify(edge.task("dk2").events.slice(-4))).toContain("status:waiting");
     const after = await ownContainers();
     expect(after.map((c) => c.Id)).toEqual(before.map((c) => c.Id));
     const events = edge.task("dk2").events;
@@ -121,7 +122,7 @@ describeDocker("tether-runner with Docker", () => {
     expect(events.filter((e) => e.type === "turn.end")).toHaveLength(1);
     expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "dk2", epoch: 1 }] });
     second.kill("SIGTERM");
-  });
+  }, 120_000);
 
   async function ownContainers() {
     return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
