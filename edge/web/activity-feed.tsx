@@ -80,7 +80,7 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
 }
 
 function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
-  const preview = toolPreview(item.name, item.input);
+  const preview = toolPreview(item.input);
   return (
     <details class={`tool tool-${item.state}`}>
       <summary>
@@ -109,7 +109,7 @@ function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
 }
 
 /** The one input that says what a tool call does: a command, a path, a pattern. */
-function toolPreview(name: string, input: Record<string, unknown>): string {
+function toolPreview(input: Record<string, unknown>): string {
   const { command, path } = input;
   if (typeof command === "string" && typeof path === "string") return short(`${command} ${path}`);
   for (const key of ["command", "cmd", "path", "file_path", "pattern", "query", "url"]) {
