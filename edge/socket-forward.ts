@@ -32,6 +32,9 @@ export async function forwardSocket(
   if (offered.length > 0) {
     if (!offered.includes(SUBPROTOCOL)) throw fail(ErrorCode.BadRequest, `offer the ${SUBPROTOCOL} subprotocol`);
     headers.set("sec-websocket-protocol", SUBPROTOCOL);
+  } else {
+    // An empty or blank offer is no offer: the answer must then select none.
+    headers.delete("sec-websocket-protocol");
   }
   for (const [name, value] of Object.entries(identity)) headers.set(name, value);
   const res = await stub.fetch(new Request(url, { method: "GET", headers }));
