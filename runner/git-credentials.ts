@@ -10,7 +10,7 @@
  * Configuration that must hold for every git call is passed as `GIT_CONFIG_COUNT` /
  * `GIT_CONFIG_KEY_n` / `GIT_CONFIG_VALUE_n`, which git reads as command-line scope.
  */
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -35,6 +35,7 @@ let askpassPath: string | undefined;
 function askpass(): string {
   if (askpassPath === undefined) {
     const dir = mkdtempSync(join(tmpdir(), "tether-askpass-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, "askpass.sh");
     writeFileSync(path, ASKPASS_SCRIPT, { mode: 0o700 });
     chmodSync(path, 0o700);
