@@ -116,6 +116,18 @@ describe("fake model", () => {
     expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: "error", error: { type: "overloaded_error", message: "busy now" } });
   });
 
+  it("can fail mid-stream with an SSE error event, which the SDK raises", async () => {
+    model = await startFakeModel({ script: [{ streamError: { type: "overloaded_error", message: "Overloaded", partialText: "half an ans" } }], listen: { port: 0 } });
+    const deltas: string[] = [];
+    const stream = client(model.url!).messages.stream({ model: "m", max_tokens: 5, messages: [user("x")] });
+    stream.on("text", (t) => deltas.push(t));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).status).toBeUndefined();
+    expect((err as InstanceType<typeof Anthropic.APIError>).message).toMatch(/overloaded_error|Overloaded/);
+    expect(deltas.join("")).toBe("half an ans");
+  });
+
   it("checks the api key when given one, and says when the script runs out", async () => {
     model = await startFakeModel({ script: [], listen: { port: 0 }, apiKey: "right" });
     const wrong = await client(model.url!).messages.create({ model: "m", max_tokens: 5, messages: [user("x")] }).catch((e: unknown) => e);

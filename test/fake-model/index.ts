@@ -22,7 +22,9 @@ export type ScriptStep =
   | { reply: ScriptReply; delayMs?: number }
   | { error: { status: number; type: string; message: string; retryAfterSeconds?: number }; delayMs?: number }
   /** Sends exactly this body: for malformed answers. */
-  | { raw: { status: number; contentType: string; body: string }; delayMs?: number };
+  | { raw: { status: number; contentType: string; body: string }; delayMs?: number }
+  /** Starts streaming (message_start, some text) and then sends an SSE `error` event, as the API does when it overloads mid-answer. */
+  | { streamError: { type: string; message: string; partialText?: string }; delayMs?: number };
 
 export interface RecordedRequest {
   headers: Record<string, string>;
@@ -138,6 +140,15 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
     if ("raw" in step) {
       res.writeHead(step.raw.status, { "content-type": step.raw.contentType });
       res.end(step.raw.body);
+      return;
+    }
+    if ("streamError" in step) {
+      const partial = messageOf({ content: [{ type: "text", text: step.streamError.partialText ?? "" }] }, String(request.body.model));
+      // Everything up to the text block's deltas, then the error in the API's SSE shape.
+      const frames = sseFramesOf(partial).filter((f) => !/^event: (content_block_stop|message_delta|message_stop)/.test(f));
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "request-id": "req_fake" });
+      for (const sse of frames) res.write(sse);
+      res.end(`event: error\ndata: ${JSON.stringify({ type: "error", error: { type: step.streamError.type, message: step.streamError.message } })}\n\n`);
       return;
     }
     const message = messageOf(step.reply, String(request.body.model));

@@ -43,4 +43,30 @@ describe("model client", () => {
     expect(keyOf(model.requests[1]!.headers)).toBe("task-token");
     expect(model.requests[1]!.body.stream).toBe(true);
   });
+
+  it("tries again when the stream breaks off with an overloaded error, up to three times", async () => {
+    dir = await mkdtemp(join(tmpdir(), "model-client-"));
+    const broken = { streamError: { type: "overloaded_error", message: "Overloaded", partialText: "hal" } };
+    model = await startFakeModel({ script: [broken, broken, { reply: { content: [{ type: "text", text: "whole" }] } }], listen: { socketPath: join(dir, "proxy.sock") } });
+    const client = createModelClient({ socketPath: model.socketPath!, token: "t" }, { maxRetries: 0 });
+    const params = { model: DEFAULT_MODEL, max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
+    const deltas: string[] = [];
+    const message = await streamMessage(client, params, (d) => deltas.push(d), new AbortController().signal, 10);
+    expect(message.content).toEqual([{ type: "text", text: "whole" }]);
+    expect(deltas.join("")).toBe("halhalwhole");
+    expect(model.requests).toHaveLength(3);
+
+    await model.close();
+    model = await startFakeModel({ script: () => broken, listen: { socketPath: join(dir, "proxy.sock") } });
+    await expect(streamMessage(client, params, () => {}, new AbortController().signal, 1)).rejects.toThrow(/Overloaded|overloaded/);
+    expect(model.requests).toHaveLength(4);
+  });
+
+  it("does not retry errors that are not transient", async () => {
+    dir = await mkdtemp(join(tmpdir(), "model-client-"));
+    model = await startFakeModel({ script: () => ({ streamError: { type: "invalid_request_error", message: "bad" } }), listen: { socketPath: join(dir, "proxy.sock") } });
+    const client = createModelClient({ socketPath: model.socketPath!, token: "t" }, { maxRetries: 0 });
+    await expect(streamMessage(client, { model: DEFAULT_MODEL, max_tokens: 10, messages: [{ role: "user", content: "x" }] }, () => {}, new AbortController().signal, 1)).rejects.toThrow();
+    expect(model.requests).toHaveLength(1);
+  });
 });

@@ -27,13 +27,45 @@ export function createModelClient(proxy: ProxyAccess, options: { maxRetries?: nu
   });
 }
 
+/** Retries of a call whose stream broke off with a transient API error (the SDK retries only before the stream). */
+const MID_STREAM_RETRIES = 3;
+const MID_STREAM_TRANSIENT = new Set(["overloaded_error", "api_error", "rate_limit_error"]);
+
+/** An `error` event inside an SSE stream: the SDK raises it as an APIError without a status. */
+export function isMidStreamTransient(err: unknown): boolean {
+  if (!(err instanceof Anthropic.APIError) || err instanceof Anthropic.APIConnectionError || err.status !== undefined) return false;
+  const type = (err.error as { error?: { type?: unknown } } | undefined)?.error?.type;
+  return typeof type === "string" && MID_STREAM_TRANSIENT.has(type);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
+
+/**
+ * Streams one model call. A stream that breaks off with a transient error is tried again
+ * (1 s, 2 s, 4 s); the deltas of the broken attempt have gone out already, and the final
+ * `agent.text` of the message that completes is what counts.
+ */
 export async function streamMessage(
   client: Anthropic,
   params: Anthropic.MessageCreateParamsNonStreaming,
   onText: (delta: string) => void,
   signal: AbortSignal,
+  retryDelayMs = 1000,
 ): Promise<Anthropic.Message> {
-  const stream = client.messages.stream(params, { signal });
-  stream.on("text", onText);
-  return stream.finalMessage();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const stream = client.messages.stream(params, { signal });
+      stream.on("text", onText);
+      return await stream.finalMessage();
+    } catch (err) {
+      if (signal.aborted || attempt >= MID_STREAM_RETRIES || !isMidStreamTransient(err)) throw err;
+      process.stderr.write(`tether-worker: the model's stream broke off (${(err as Error).message}); trying again\n`);
+      await pause(retryDelayMs * 2 ** attempt, signal);
+    }
+  }
 }
