@@ -273,6 +273,27 @@ describe("Daemon", () => {
     await edge.until(() => d2.tasks.size === 0 && w.removed, 5000, "cleanup");
   });
 
+  it("finishes a cancel the runner was killed in the middle of, the same way, after a restart", async () => {
+    const d1 = daemon();
+    await started(d1);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    const stop = w.stop.bind(w);
+    w.stop = () => new Promise(() => undefined);
+    edge.command("t1", { seq: 3, kind: "cancel" });
+    await edge.until(() => types("t1").includes("log") && types("t1").filter((t) => t === "log").length === 2, 5000, "stopping");
+    await d1.stop();
+    daemons.splice(daemons.indexOf(d1), 1);
+    w.stop = stop;
+    sandbox.surviving = [w];
+    const d2 = daemon();
+    await started(d2);
+    await edge.until(() => types("t1").includes("status:cancelled"), 5000, "cancelled after restart");
+    expect(w.exitInfo).toBeDefined();
+    expect(types("t1").filter((t) => t.startsWith("status:"))).toEqual(["status:running", "status:cancelled"]);
+  });
+
   it("removes workers of no journaled task at start-up and fails a running task whose worker vanished", async () => {
     const d1 = daemon();
     await started(d1);

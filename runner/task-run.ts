@@ -125,13 +125,13 @@ export class TaskRun {
         case "finished":
           return;
         case "finishing":
-          return this.finish(row.meta.outcome ?? { status: "failed", reason: "the runner restarted while finishing the task" });
+          return this.conclude(row.meta.outcome ?? { status: "failed", reason: "the runner restarted while finishing the task" }, false);
         case "preparing":
           if (!handle) {
             await rm(this.taskDir, { recursive: true, force: true });
             return this.prepare();
           }
-          this.phase = "running";
+          this.setPhase("running");
           break;
         case "running":
         case "waiting":
@@ -151,11 +151,6 @@ export class TaskRun {
     this.detached = true;
     clearTimeout(this.idleTimer);
     await this.channel.stop();
-  }
-
-  /** Waits for queued state changes (tests, drain). */
-  settled(): Promise<void> {
-    return this.chain;
   }
 
   /** The edge withdrew the assignment: stop the worker and forget the task without events. */
@@ -245,25 +240,30 @@ export class TaskRun {
 
   private async cancel(): Promise<void> {
     if (this.phase === "finishing" || !this.active) return;
-    this.setPhase("finishing");
-    let exitCode: number | null | undefined;
     if (this.handle && this.workerAlive) {
       this.emit([{ type: "log", data: { level: "info", message: `stopping the worker (grace ${this.deps.stopGraceMs / 1000} s)` } }]);
-      const info = await this.handle.stop(this.deps.stopGraceMs);
-      this.workerAlive = false;
-      exitCode = info.exitCode;
     }
-    await this.finish({ status: "cancelled", reason: "cancelled by a user", exitCode });
+    await this.conclude({ status: "cancelled", reason: "cancelled by a user" }, true);
   }
 
   private async done(data: EventData<"done">): Promise<void> {
     if (this.phase === "finishing" || !this.active) return;
+    await this.conclude(data.ok ? { status: "succeeded" } : { status: "failed", reason: data.summary.slice(0, 2000) || "the agent gave up" }, false);
+  }
+
+  /**
+   * Decides the outcome (journaled first, so a restart finishes the same way), stops the
+   * worker if it still runs, then finishes. `withExitCode` reports the stopped worker's code.
+   */
+  private async conclude(outcome: Outcome, withExitCode: boolean): Promise<void> {
     this.setPhase("finishing");
+    this.deps.journal.updateMeta(this.taskID, { outcome });
+    let exitCode: number | null | undefined;
     if (this.handle && this.workerAlive) {
-      await this.handle.stop(this.deps.stopGraceMs);
+      exitCode = (await this.handle.stop(this.deps.stopGraceMs)).exitCode;
       this.workerAlive = false;
     }
-    await this.finish(data.ok ? { status: "succeeded" } : { status: "failed", reason: data.summary.slice(0, 2000) || "the agent gave up" });
+    await this.finish(withExitCode && exitCode !== undefined ? { ...outcome, exitCode } : outcome);
   }
 
   // ── the steps ─────────────────────────────────────────────────────────────
@@ -454,14 +454,9 @@ export class TaskRun {
   private async idleOut(): Promise<void> {
     if (this.phase !== "waiting") return;
     const minutes = Math.round(this.deps.idleMs / 60_000);
-    this.setPhase("finishing");
     // What the worker says while it is stopped (its own "cancelled") is not the task's story.
     this.silenced = true;
-    if (this.handle && this.workerAlive) {
-      await this.handle.stop(this.deps.stopGraceMs);
-      this.workerAlive = false;
-    }
-    await this.finish({ status: "succeeded", reason: `no follow-up within ${minutes} minutes of the last turn` });
+    await this.conclude({ status: "succeeded", reason: `no follow-up within ${minutes} minutes of the last turn` }, false);
   }
 
   private serial(fn: () => Promise<void>): Promise<void> {
