@@ -61,7 +61,7 @@ describe("TetherClient", () => {
     token = "b";
     const page = await client.listEvents("t/1", { after: 5, limit: 100 });
     expect(page.nextAfter).toBe(5);
-    expect(f.calls[0]!.url).toBe("http://edge/v1/tasks?status=running&q=fix+bug&limit=20");
+    expect(f.calls[0]!.url).toBe("http://edge/v1/tasks?status=running&q=fix%20bug&limit=20");
     expect(f.calls[1]!.url).toBe("http://edge/v1/tasks/t%2F1/events?after=5&limit=100");
     expect(f.calls[1]!.headers.authorization).toBe("Bearer b");
   });

@@ -58,12 +58,8 @@ export class TetherClient {
   }
 
   async listTasks(query: ListTasksQuery = {}): Promise<TaskPage> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined && value !== "") params.set(key, String(value));
-    }
-    const search = params.toString();
-    return this.#json("GET", `/v1/tasks${search ? `?${search}` : ""}`, TaskPage);
+    const { status, q, limit, cursor } = query;
+    return this.#json("GET", `/v1/tasks${queryString({ status, q, limit, cursor })}`, TaskPage);
   }
 
   async getTask(taskID: string): Promise<Task> {
@@ -71,9 +67,7 @@ export class TetherClient {
   }
 
   async listEvents(taskID: string, query: { after?: number; limit?: number } = {}): Promise<EventPage> {
-    const params = new URLSearchParams({ after: String(query.after ?? 0) });
-    if (query.limit !== undefined) params.set("limit", String(query.limit));
-    return this.#json("GET", `/v1/tasks/${enc(taskID)}/events?${params}`, EventPage);
+    return this.#json("GET", `/v1/tasks/${enc(taskID)}/events${queryString({ after: query.after ?? 0, limit: query.limit })}`, EventPage);
   }
 
   async sendMessage(taskID: string, text: string): Promise<void> {
@@ -168,4 +162,12 @@ async function errorFrom(res: Response): Promise<TetherError> {
 
 function enc(part: string): string {
   return encodeURIComponent(part);
+}
+
+/** `?a=1&b=x` of the set values; built by hand because React Native's URLSearchParams is partial. */
+function queryString(query: Record<string, string | number | undefined>): string {
+  const parts = Object.entries(query)
+    .filter(([, value]) => value !== undefined && value !== "")
+    .map(([key, value]) => `${enc(key)}=${enc(String(value))}`);
+  return parts.length ? `?${parts.join("&")}` : "";
 }
