@@ -8,12 +8,12 @@
  * dropped, the next counter is taken, a change after a terminal status stops the walk (what
  * came before is stored, the stop is answered with an error frame).
  *
- * A batch that starts beyond the next counter is held, not refused: workerd can hand a
- * socket's messages to the object out of order (seen in the workerd tests when an RPC call
- * or an upgrade arrives between two frames), and the runner sends batches without waiting for
- * acks. Held events are stored as soon as the gap fills. The hold is bounded and in memory;
- * when it overflows the gap is answered with an error frame and the runner resends after
- * its next `attached`.
+ * A batch that starts beyond the next counter is held, not refused, and stored as soon as the
+ * gap fills: the runner sends batches without waiting for acks, and a socket's messages can
+ * reach the handler out of order (the vitest pool's Durable Object wrapper awaits a module
+ * import before each `webSocketMessage`, which reverses runs of queued frames). The hold is
+ * bounded and in memory; when it overflows, the room answers an error frame and closes the
+ * socket so the runner attaches again and resends after `ackedRseq`.
  */
 import {
   ErrorCode,
@@ -102,10 +102,11 @@ export function walkFrames(taskID: string, frames: PreparedEvent[][], storedMaxR
   return { accept, maxRseq: expected - 1, waiting: pending, stop: null };
 }
 
-/** Frames held beyond a gap, for one epoch at a time, bounded. */
+/** Frames held beyond a gap, for one epoch at a time, bounded by count and bytes. */
 export class HeldFrames {
-  static readonly MAX_FRAMES = 16;
-  static readonly MAX_EVENTS = 4 * LIMITS.maxEventsPerBatch;
+  static readonly MAX_FRAMES = 64;
+  static readonly MAX_EVENTS = 40 * LIMITS.maxEventsPerBatch;
+  static readonly MAX_BYTES = 16 * 1024 * 1024;
   private epoch = 0;
   private frames: PreparedEvent[][] = [];
 
@@ -119,8 +120,10 @@ export class HeldFrames {
   /** Holds `frames` for `epoch`; false (and nothing held) when they are over the bound. */
   hold(epoch: number, frames: PreparedEvent[][]): boolean {
     const events = frames.reduce((n, f) => n + f.length, 0);
+    const bytes = frames.reduce((n, f) => f.reduce((m, e) => m + e.dataJSON.length, n), 0);
+    const fits = frames.length <= HeldFrames.MAX_FRAMES && events <= HeldFrames.MAX_EVENTS && bytes <= HeldFrames.MAX_BYTES;
     this.epoch = epoch;
-    this.frames = frames.length <= HeldFrames.MAX_FRAMES && events <= HeldFrames.MAX_EVENTS ? frames : [];
+    this.frames = fits ? frames : [];
     return this.frames.length === frames.length;
   }
 

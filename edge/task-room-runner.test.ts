@@ -60,16 +60,20 @@ describe("TaskRoom runner data socket", () => {
     expect(runner.frames.some((f) => f.type === "error")).toBe(false);
   });
 
-  it("answers a gap that never fills with an error frame once the hold is full, storing nothing beyond it", async () => {
+  it("answers a gap that never fills, once the hold is full, with an error frame and a close that asks for a resend", async () => {
     const { stub, taskID } = await newRoom();
     const runner = await attachedRunner(stub, taskID);
     runner.send({ type: "events", taskID, epoch: 1, events: logEvents(1, 1) });
-    for (let i = 0; i < 17; i++) runner.send({ type: "events", taskID, epoch: 1, events: logEvents(10 + i, 1) });
+    await runner.next("ack");
+    for (let i = 0; i < 65; i++) runner.send({ type: "events", taskID, epoch: 1, events: logEvents(10 + i, 1) });
     const error = await runner.next("error");
     expect(error).toMatchObject({ code: "invalid_frame", message: "rseq 10 leaves a gap: the next expected is 2" });
-    const from = runner.frames.length;
-    runner.send({ type: "events", taskID, epoch: 1, events: logEvents(2, 1) });
-    expect((await runner.next("ack", from)).rseq).toBe(2);
+    expect((await runner.waitClosed()).code).toBe(4408);
+    const again = await openRunner(stub, "run_a");
+    again.send({ type: "attach", taskID, epoch: 1, afterCommandSeq: 0 });
+    expect((await again.next("attached")).ackedRseq).toBe(1);
+    again.send({ type: "events", taskID, epoch: 1, events: logEvents(2, 1) });
+    expect((await again.next("ack")).rseq).toBe(2);
     const lines = (await allEvents(stub)).filter((e) => e.type === "log").map((e) => e.data.message);
     expect(lines).toEqual(["line 1", "line 2"]);
   });

@@ -14,6 +14,8 @@ export const PONG = '{"type":"pong"}';
 export const SUBPROTOCOL = "tether.v1";
 
 export const CLOSE_REVOKED = 4403;
+/** Not final: attach again and resend after `ackedRseq`. */
+export const CLOSE_RESYNC = 4408;
 export const CLOSE_REPLACED = 4409;
 export const CLOSE_GONE = 4410;
 

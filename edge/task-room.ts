@@ -44,6 +44,7 @@ import { TaskLog } from "./task-room-log.ts";
 import {
   CLOSE_GONE,
   CLOSE_REPLACED,
+  CLOSE_RESYNC,
   CLOSE_REVOKED,
   PING,
   PONG,
@@ -314,7 +315,8 @@ export class TaskRoom extends DurableObject<Env> {
     if (!prepared.ok) return sendError(ws, prepared.error);
     const walk = walkFrames(task.id, [prepared.events, ...this.held.take(epoch)], this.store.maxRseq(epoch), task.status);
     let stop = walk.stop;
-    if (!stop && walk.waiting.length > 0 && !this.held.hold(epoch, walk.waiting)) {
+    const overflow = !stop && walk.waiting.length > 0 && !this.held.hold(epoch, walk.waiting);
+    if (overflow) {
       const first = Math.min(...walk.waiting.map((frame) => frame[0]!.rseq));
       stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
     }
@@ -332,6 +334,7 @@ export class TaskRoom extends DurableObject<Env> {
     // The output gate holds this ack until the transaction above is durable.
     ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq }));
     if (stop) sendError(ws, stop);
+    if (overflow) closeSocket(ws, CLOSE_RESYNC, "rseq gap: attach again and resend");
     if (change.status && isTerminal(task.status)) this.cancelAlarm();
     if (change.status || change.summary) this.reportToAccount(change.status);
   }
