@@ -62,7 +62,7 @@ function friendly(field: FieldName, issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_type") return issue.expected === "int" ? "Enter a whole number." : "Enter a number.";
   if (issue.code === "too_small" && issue.origin === "number") return issue.inclusive ? `At least ${issue.minimum}.` : `More than ${issue.minimum}.`;
   if (issue.code === "too_big" && issue.origin === "number") return `At most ${issue.maximum}.`;
-  return issue.message;
+  return issue.message.charAt(0).toUpperCase() + issue.message.slice(1);
 }
 
 export function NewTask() {
