@@ -6,7 +6,7 @@
  * back. Screenshots of each screen go to test-output/screenshots/.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -203,6 +203,9 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await added.locator(".change-added").waitFor();
     expect(await added.locator(".dl-add").count()).toBe(2);
     await screenshot(page, "06-diff");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download diff.patch" }).click()]);
+    expect(download.suggestedFilename()).toBe(`${first.id}-diff.patch`);
+    expect(readFileSync(await download.path(), "utf8")).toBe(PATCH);
   });
 
   it("cancels another task from its page", async () => {
