@@ -74,7 +74,11 @@ async function containerRun(base: string): Promise<{ createMs: number; firstEven
     const firstEventMs = performance.now() - t0;
     // A hijacked attach does not pass a half-close on as stdin EOF: end the worker with a cancel line.
     stream.write(`${JSON.stringify({ type: "cancel" })}\n`);
-    await withTimeout(container.wait(), 20_000, "the container did not exit after cancel");
+    await withTimeout(container.wait(), 20_000, "the container did not exit after cancel").catch(async (err: unknown) => {
+      const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+      console.error(String(logs));
+      throw err;
+    });
     return { createMs, firstEventMs };
   } finally {
     await container.remove({ force: true });
