@@ -32,21 +32,21 @@ export class TaskLog {
     sendAll(this.ctx.getWebSockets("viewer"), frame);
   }
 
-  /** Appends one event with the task's next `seq` (inside `commit`). */
-  append(task: Task, event: NewEvent): StoredEvent {
-    const stored = this.store.appendEvent(task.lastSeq + 1, event);
-    task.lastSeq = stored.seq;
-    this.pending.push(stored);
+  /** Appends events with the task's next `seq`s (inside `commit`). */
+  append(task: Task, events: readonly NewEvent[]): StoredEvent[] {
+    const stored = this.store.appendEvents(task.lastSeq + 1, events);
+    task.lastSeq += stored.length;
+    this.pending.push(...stored);
     return stored;
   }
 
   /** Appends an event the edge makes, stamped now, and saves the task (inside `commit`). */
   appendEdge(task: Task, type: string, data: Record<string, unknown>): StoredEvent {
     const ts = new Date().toISOString();
-    const stored = this.append(task, { ts, type, dataJSON: JSON.stringify(data) });
+    const [stored] = this.append(task, [{ ts, type, dataJSON: JSON.stringify(data) }]);
     task.updatedAt = ts;
     this.store.saveTask(task);
-    return stored;
+    return stored!;
   }
 
   /** Sets the task's status and logs it as a `status` event (inside `commit`). */

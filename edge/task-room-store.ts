@@ -42,6 +42,9 @@ type RoomRow = {
 
 type EventRow = { seq: number; ts: string; type: string; data: string };
 
+/** Six parameters a row: 16 rows stay under 100 bound parameters. */
+const ROWS_PER_INSERT = 16;
+
 export class TaskRoomStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`
@@ -109,18 +112,23 @@ export class TaskRoomStore {
     );
   }
 
-  /** Appends one event with the next `seq` and returns it. */
-  appendEvent(seq: number, event: NewEvent): StoredEvent {
-    this.sql.exec(
-      "INSERT INTO events (seq, ts, type, data, epoch, rseq) VALUES (?, ?, ?, ?, ?, ?)",
-      seq,
-      event.ts,
-      event.type,
-      event.dataJSON,
-      event.epoch ?? null,
-      event.rseq ?? null,
-    );
-    return { seq, json: eventJSON({ seq, ts: event.ts, type: event.type, data: event.dataJSON }) };
+  /**
+   * Appends events with `seq` from `firstSeq` on and returns them. Rows go in groups, one
+   * statement per group, within the platform's 100 bound parameters per statement.
+   */
+  appendEvents(firstSeq: number, events: readonly NewEvent[]): StoredEvent[] {
+    const stored: StoredEvent[] = [];
+    for (let start = 0; start < events.length; start += ROWS_PER_INSERT) {
+      const group = events.slice(start, start + ROWS_PER_INSERT);
+      const params: (string | number | null)[] = [];
+      group.forEach((event, i) => {
+        const seq = firstSeq + start + i;
+        params.push(seq, event.ts, event.type, event.dataJSON, event.epoch ?? null, event.rseq ?? null);
+        stored.push({ seq, json: eventJSON({ seq, ts: event.ts, type: event.type, data: event.dataJSON }) });
+      });
+      this.sql.exec(`INSERT INTO events (seq, ts, type, data, epoch, rseq) VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`, ...params);
+    }
+    return stored;
   }
 
   /** Events with `seq > after`, oldest first, at most `limit`. */

@@ -323,10 +323,11 @@ export class TaskRoom extends DurableObject<Env> {
     const change: TaskChange = { status: false, summary: false };
     if (walk.accept.length > 0) {
       this.commit(() => {
-        for (const event of walk.accept) {
-          this.log.append(task, { ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq });
-          applyRunnerEvent(task, event, change);
-        }
+        this.log.append(
+          task,
+          walk.accept.map((event) => ({ ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq })),
+        );
+        for (const event of walk.accept) applyRunnerEvent(task, event, change);
         task.updatedAt = new Date().toISOString();
         this.store.saveTask(task);
       });
