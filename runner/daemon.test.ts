@@ -257,11 +257,12 @@ describe("Daemon", () => {
     daemons.splice(daemons.indexOf(d1), 1);
     // While the runner is down the worker keeps writing.
     w.emit("agent.text.delta", { turn: 0, text: "d5" });
-    w.emit("done", { ok: true, summary: "ok" });
     sandbox.surviving = [w];
     edge.holdAcks = false;
     const d2 = daemon();
     await started(d2);
+    await edge.until(() => proxy.registered.get("t1")!.resume.token === "tok-t1", 5000, "proxy registered again with the worker's token");
+    w.emit("done", { ok: true, summary: "ok" });
     await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded after restart");
     const events = edge.task("t1").events;
     expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
@@ -269,8 +270,28 @@ describe("Daemon", () => {
     expect(deltas).toEqual(["d0", "d1", "d2", "d3", "d4", "d5"]);
     expect(types("t1").filter((t) => t === "done")).toHaveLength(1);
     expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "t1", epoch: 1 }] });
-    expect(proxy.registered.get("t1")!.resume).toMatchObject({ token: "tok-t1" });
     await edge.until(() => d2.tasks.size === 0 && w.removed, 5000, "cleanup");
+  });
+
+  it("finishes a task whose worker was done and exited while the runner was down", async () => {
+    const d1 = daemon();
+    await started(d1);
+    assign("t1");
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    w.emit("agent.text", { turn: 0, text: "before" });
+    await edge.until(() => types("t1").includes("agent.text"), 5000, "first text");
+    await d1.stop();
+    daemons.splice(daemons.indexOf(d1), 1);
+    w.emit("agent.text", { turn: 0, text: "after" });
+    w.emit("done", { ok: true, summary: "ok" });
+    w.exit({ exitCode: 0, reason: "exited", message: "exited with code 0" });
+    sandbox.surviving = [w];
+    const d2 = daemon();
+    await started(d2);
+    await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded");
+    expect(types("t1")).toEqual(["log", "status:running", "agent.text", "agent.text", "done", "diff", "status:succeeded"]);
+    await edge.until(() => w.removed && d2.tasks.size === 0, 5000, "cleanup");
   });
 
   it("finishes a cancel the runner was killed in the middle of, the same way, after a restart", async () => {

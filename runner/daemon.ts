@@ -165,7 +165,10 @@ export class Daemon {
       this.control.reject(taskID, assignment.epoch, `the runner is at capacity (${active} of ${this.opts.capacity})`);
       return;
     }
-    void this.takeOver(assignment, existing);
+    this.takeOver(assignment, existing).catch((err: unknown) => {
+      this.log.error({ err, taskID }, "could not take the task");
+      this.control.reject(taskID, assignment.epoch, "the runner could not take the task");
+    });
   }
 
   private async takeOver(assignment: Assignment, older: TaskRun | undefined): Promise<void> {

@@ -59,6 +59,7 @@ export class TaskChannel {
   private attached = false;
   private sentUpTo = 0;
   private latest = 0;
+  private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
@@ -110,7 +111,7 @@ export class TaskChannel {
   /** New events up to `rseq` are in the outbox. */
   notify(rseq: number): void {
     this.latest = Math.max(this.latest, rseq);
-    if (!this.attached) return;
+    if (!this.attached || this.stopped) return;
     if (this.latest - this.sentUpTo >= this.opts.batchMaxEvents) {
       this.flush();
     } else if (!this.timer) {
@@ -119,6 +120,7 @@ export class TaskChannel {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.attached = false;
     await this.socket.stop();
@@ -135,6 +137,8 @@ export class TaskChannel {
   }
 
   private message(text: string): void {
+    // Frames still arrive during the close handshake; after `stop` the journal may be closed.
+    if (this.stopped) return;
     const parsed = parseFrame(EdgeToRunner, text, 32 * 1024 * 1024);
     if (!parsed.ok) {
       this.log.warn({ code: parsed.error.code, problem: parsed.error.message }, "ignoring a bad frame from the edge");

@@ -71,6 +71,7 @@ export class TaskRun {
   private detached = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private silenced = false;
+  private early: (() => void)[] | undefined;
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -81,6 +82,12 @@ export class TaskRun {
     this.phase = row.status;
     this.lastWseq = row.lastWseq;
     this.lastCommandSeq = row.lastCommandSeq;
+    // A recovered worker's output may arrive before `resume`: it waits there, in order, as replay.
+    if (row.containerID !== null) {
+      this.early = [];
+      this.replaying = true;
+      this.workerAlive = true;
+    }
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
     this.outbox = new TaskOutbox(deps.journal, row.taskID, (rseq) => this.channel.notify(rseq), this.log);
@@ -103,10 +110,16 @@ export class TaskRun {
 
   /** The sink the sandbox feeds with this task's worker output. */
   readonly sink: WorkerSink = {
-    line: (parsed, raw) => this.detached || this.line(parsed, raw),
-    stderr: (text) => this.detached || this.stderr(text),
-    exit: (info) => this.detached || this.exited(info),
+    line: (parsed, raw) => this.deliver(() => this.line(parsed, raw)),
+    stderr: (text) => this.deliver(() => this.stderr(text)),
+    exit: (info) => this.deliver(() => this.exited(info)),
   };
+
+  private deliver(fn: () => void): void {
+    if (this.detached) return;
+    if (this.early) this.early.push(fn);
+    else fn();
+  }
 
   /** Starts a newly accepted task. */
   begin(): Promise<void> {
@@ -118,10 +131,17 @@ export class TaskRun {
   resume(handle: WorkerHandle | undefined, row: TaskRow): Promise<void> {
     this.channel.start();
     this.handle = handle;
-    this.workerAlive = handle !== undefined;
-    this.replaying = handle !== undefined;
+    if (!handle) {
+      this.workerAlive = false;
+      this.replaying = false;
+    }
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const fn of early) fn();
     return this.serial(async () => {
-      switch (row.status) {
+      // The replayed output may have moved the task on (a `done`, an exit) before this runs.
+      switch (this.phase) {
+        case "gone":
         case "finished":
           return;
         case "finishing":
@@ -135,7 +155,7 @@ export class TaskRun {
           break;
         case "running":
         case "waiting":
-          if (!handle && row.status === "running") {
+          if (!handle && this.phase === "running") {
             return this.finish({ status: "failed", reason: "the worker did not survive while the runner was down" });
           }
           break;
