@@ -130,6 +130,11 @@ export class Agent {
 
   /** From waiting: the next queued message, or the end. */
   private next(): void {
+    // A cancel that came after the turn's last check must not be lost.
+    if (this.controller.signal.aborted) {
+      void this.finish(EXIT.cancelled, false, "cancelled");
+      return;
+    }
     const text = this.queued.shift();
     if (text !== undefined) {
       this.turn += 1;
