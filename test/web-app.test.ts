@@ -43,6 +43,8 @@ describeBrowser("web app against the edge in wrangler dev", () => {
   let token: string;
   let client: TetherClient;
   let first: HeldTask;
+  /** What the page's Content-Security-Policy refused: must stay empty. */
+  const blocked: string[] = [];
 
   beforeAll(async () => {
     execFileSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "edge", "web", "build.mts")], { cwd: ROOT, stdio: "pipe" });
@@ -55,6 +57,9 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     browser = await launchBrowser();
     phone = await phoneContext(browser);
     page = await phone.newPage();
+    page.on("console", (message) => {
+      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) blocked.push(message.text());
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -285,6 +290,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByText("cannot reach the edge").waitFor();
     await screenshot(page, "12-offline-shell");
     await phone.setOffline(false);
+    expect(blocked).toEqual([]);
     const html = await (await fetch(`${edge.url}/tasks/anything`)).text();
     expect(html).toContain('<meta charset="utf-8">');
   });
