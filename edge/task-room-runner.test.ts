@@ -269,6 +269,7 @@ describe("TaskRoom after an eviction", () => {
     expect(await viewer.next("replayed")).toMatchObject({ lastSeq: 9, status: "assigned" });
     expect(viewer.seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await stub.holdsLease(ACCOUNT_ID, "run_a", 1)).toBe(true);
+    expect(await stub.getTask(ACCOUNT_ID)).toMatchObject({ id: taskID, prompt: "Fix the bug", status: "assigned", runnerID: "run_a", lastSeq: 9 });
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Internal to the TaskRoom: its SQLite tables and every read and write of them.
  *
- *   room      one row: the account, the task record (JSON) and the lease
+ *   room      one row: the account, the task record (JSON: what a task was created with,
+ *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' messages and cancels, by the `seq` of their log event
  *
@@ -32,6 +33,7 @@ export type StoredEvent = { seq: number; json: string };
 type RoomRow = {
   account_id: string;
   task: string;
+  progress: string;
   lease_runner: string | null;
   lease_epoch: number | null;
   lease_seconds: number | null;
@@ -52,6 +54,7 @@ export class TaskRoomStore {
         id INTEGER PRIMARY KEY CHECK (id = 1),
         account_id TEXT NOT NULL,
         task TEXT NOT NULL,
+        progress TEXT NOT NULL,
         lease_runner TEXT,
         lease_epoch INTEGER,
         lease_seconds INTEGER,
@@ -89,15 +92,17 @@ export class TaskRoomStore {
             expiresAt: row.lease_expires ?? 0,
             attached: row.attached === 1,
           };
-    return { accountID: row.account_id, task: JSON.parse(row.task) as Task, lease, lastEpoch: row.last_epoch };
+    const task = { ...(JSON.parse(row.task) as Task), ...(JSON.parse(row.progress) as Progress) };
+    return { accountID: row.account_id, task, lease, lastEpoch: row.last_epoch };
   }
 
   insertRoom(accountID: string, task: Task): void {
-    this.sql.exec("INSERT INTO room (id, account_id, task) VALUES (1, ?, ?)", accountID, JSON.stringify(task));
+    this.sql.exec("INSERT INTO room (id, account_id, task, progress) VALUES (1, ?, ?, ?)", accountID, JSON.stringify(task), progressJSON(task));
   }
 
+  /** Saves what changes as a task runs (a prompt of 100 KB is not rewritten with every batch). */
   saveTask(task: Task): void {
-    this.sql.exec("UPDATE room SET task = ? WHERE id = 1", JSON.stringify(task));
+    this.sql.exec("UPDATE room SET progress = ? WHERE id = 1", progressJSON(task));
   }
 
   saveLease(lease: Lease | null): void {
@@ -155,6 +160,13 @@ export class TaskRoomStore {
       .toArray()
       .map((row) => (row.kind === "message" ? { seq: row.seq, kind: "message", text: row.text ?? "" } : { seq: row.seq, kind: "cancel" }));
   }
+}
+
+type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "diff" | "branch" | "updatedAt">;
+
+function progressJSON(task: Task): string {
+  const { status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } = task;
+  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } satisfies Progress);
 }
 
 function eventJSON(row: EventRow): string {
