@@ -15,8 +15,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { ErrorCode } from "../shared/errors.ts";
 import type { EventData, RunnerEventBody } from "../shared/events.ts";
-import type { Command, Parsed, WorkerTask, WorkerToRunner } from "../shared/protocol.ts";
-import type { TaskLimits } from "../shared/task.ts";
+import type { Command, Parsed, WorkerToRunner } from "../shared/protocol.ts";
 import type { Journal, TaskMeta, TaskRow } from "./journal.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "./ports.ts";
@@ -24,6 +23,7 @@ import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } fr
 import type { TaskChannel, TaskChannelHandlers } from "./task-channel.ts";
 import { publishDiff, redactURL } from "./task-diff.ts";
 import { TaskOutbox } from "./task-outbox.ts";
+import { branchOf, budgetOf, resourcesFor, workerTaskOf } from "./task-spec.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
 
@@ -294,7 +294,7 @@ export class TaskRun {
     const task = assignment.task;
     const workspace = join(this.taskDir, "workspace");
     await mkdir(join(this.taskDir, "state"), { recursive: true });
-    const branch = `tether/${this.taskID}`;
+    const branch = branchOf(this.taskID);
     this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
     const cloned = await this.deps.git.clone({
       url: task.repo.url,
@@ -328,14 +328,7 @@ export class TaskRun {
       this.deps.metrics?.containerStarted(Date.now() - started);
       this.workerAlive = true;
       this.deps.journal.update(this.taskID, { containerID: this.handle.id });
-      const workerTask: WorkerTask = {
-        taskID: this.taskID,
-        prompt: task.prompt,
-        limits: task.limits,
-        repo: { ...task.repo, branch: meta.branch },
-        ...(task.model ? { model: task.model } : {}),
-      };
-      this.handle.send({ type: "start", task: workerTask, proxy: { socketPath: reg.containerSocketPath, token: reg.token }, resume, lastWseq: this.lastWseq });
+      this.handle.send({ type: "start", task: workerTaskOf(task, meta.branch), proxy: { socketPath: reg.containerSocketPath, token: reg.token }, resume, lastWseq: this.lastWseq });
       this.setPhase("running");
       this.emit([{ type: "status", data: { status: "running" } }]);
       this.log.info({ containerID: this.handle.id, resume, ms: Date.now() - started }, "worker started");
@@ -351,13 +344,7 @@ export class TaskRun {
     const task = this.deps.journal.task(this.taskID)!.assignment.task;
     const reg = await this.deps.proxy.register(
       this.taskID,
-      {
-        maxTokens: task.limits.maxTokens,
-        maxCostUSD: task.limits.maxCostUSD,
-        maxTurns: task.limits.maxTurns,
-        timeoutMinutes: task.limits.timeoutMinutes,
-        ...(task.model ? { model: task.model } : {}),
-      },
+      budgetOf(task),
       (usage) => {
         this.emit([{ type: "usage", data: usage }]);
         const spent = this.deps.proxy.spent(this.taskID);
@@ -486,13 +473,4 @@ export class TaskRun {
     this.chain = next;
     return next;
   }
-}
-
-/** A task may ask for less memory or CPU than the runner's maximum, never more. */
-export function resourcesFor(limits: TaskLimits, max: SandboxResources): SandboxResources {
-  return {
-    memoryMB: Math.min(limits.memoryMB ?? max.memoryMB, max.memoryMB),
-    cpus: Math.min(limits.cpus ?? max.cpus, max.cpus),
-    pids: max.pids,
-  };
 }
