@@ -31,6 +31,8 @@ export interface ControlLinkHandlers {
   fatal(reason: string): void;
   /** Each time the socket opens (the first time included). */
   connected?(count: number): void;
+  /** The socket dropped; it reconnects by itself. */
+  disconnected?(): void;
 }
 
 export class ControlLink {
@@ -55,6 +57,7 @@ export class ControlLink {
         heartbeat: () => this.socket.send({ type: "heartbeat", tasks: opts.held() }),
         closed: () => {
           this.welcomed = false;
+          handlers.disconnected?.();
         },
         fatal: (reason) => handlers.fatal(reason),
       },

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -188,6 +188,20 @@ describe("Daemon", () => {
     await edge.until(() => edge.framesOf("reject").length === 1 && edge.framesOf("accept").length === 2, 5000, "reject");
     expect(edge.framesOf("reject")[0]).toMatchObject({ taskID: "t2", reason: expect.stringContaining("capacity") });
     expect(sandbox.workers).toHaveLength(1);
+  });
+
+  it("keeps state.json and the metrics in step with the control link", async () => {
+    const d = daemon();
+    await started(d);
+    const state = () => JSON.parse(readFileSync(join(home, "state.json"), "utf8")) as { link: string; runnerID: string };
+    expect(state()).toMatchObject({ link: "connected", runnerID: "r1" });
+    edge.control!.terminate();
+    await edge.until(() => edge.controlConnects === 2 && d.link === "connected", 5000, "reconnect");
+    expect(d.metrics.get("reconnects")).toBe(1);
+    expect(d.metrics.render()).toContain("tether_runner_edge_connected 1");
+    await d.stop();
+    daemons.splice(daemons.indexOf(d), 1);
+    expect(state().link).toBe("stopped");
   });
 
   it("ignores bad control frames and keeps working", async () => {

@@ -94,6 +94,7 @@ export class Daemon {
           if (count > 1) this.metrics.count("reconnects");
           this.writeState();
         },
+        disconnected: () => this.writeState(),
       },
     );
   }
