@@ -166,6 +166,21 @@ describe("worker agent process", () => {
     expect(await a.exit).toBe(0);
   });
 
+  it("rides out a proxy that dies mid-answer and comes back on the same socket path (a runner restart)", async () => {
+    await setUp([{ hangUp: { partialText: "I will fi" } }]);
+    const a = run();
+    a.send(startLine({ socketPath: socket() }));
+    await a.waitFor((e) => e.type === "agent.text.delta");
+    await model!.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "I will fix it." }] } }], listen: { socketPath: socket() }, apiKey: "task-token-1" });
+    expect((await a.waitFor((e) => e.type === "turn.end", 20_000)).data).toEqual({ turn: 0, stopReason: "end_turn" });
+    expect(a.events.filter((e) => e.type === "agent.text").map((e) => e.data)).toEqual([{ turn: 0, text: "I will fix it." }]);
+    expect(a.events.some((e) => e.type === "error")).toBe(false);
+    a.child.stdin.end();
+    expect(await a.exit).toBe(0);
+  });
+
   it("fails clearly on a malformed model answer: error event, done not ok, exit 1", async () => {
     await setUp([{ raw: { status: 200, contentType: "text/event-stream", body: 'event: message_start\ndata: {"type":"message_start","message":{oops\n\n' } }]);
     const a = run();

@@ -128,6 +128,17 @@ describe("fake model", () => {
     expect(deltas.join("")).toBe("half an ans");
   });
 
+  it("can hang up mid-stream, which the SDK raises as a broken stream", async () => {
+    model = await startFakeModel({ script: [{ hangUp: { partialText: "half" } }], listen: { port: 0 } });
+    const deltas: string[] = [];
+    const stream = client(model.url!).messages.stream({ model: "m", max_tokens: 5, messages: [user("x")] });
+    stream.on("text", (t) => deltas.push(t));
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.AnthropicError);
+    expect(err).not.toBeInstanceOf(Anthropic.APIError);
+    expect(deltas.join("")).toBe("half");
+  });
+
   it("checks the api key when given one, and says when the script runs out", async () => {
     model = await startFakeModel({ script: [], listen: { port: 0 }, apiKey: "right" });
     const wrong = await client(model.url!).messages.create({ model: "m", max_tokens: 5, messages: [user("x")] }).catch((e: unknown) => e);

@@ -24,7 +24,9 @@ export type ScriptStep =
   /** Sends exactly this body: for malformed answers. */
   | { raw: { status: number; contentType: string; body: string }; delayMs?: number }
   /** Starts streaming (message_start, some text) and then sends an SSE `error` event, as the API does when it overloads mid-answer. */
-  | { streamError: { type: string; message: string; partialText?: string }; delayMs?: number };
+  | { streamError: { type: string; message: string; partialText?: string }; delayMs?: number }
+  /** Starts streaming and then drops the connection, as a proxy does when its runner dies. */
+  | { hangUp: { partialText?: string }; delayMs?: number };
 
 export interface RecordedRequest {
   headers: Record<string, string>;
@@ -142,12 +144,18 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
       res.end(step.raw.body);
       return;
     }
-    if ("streamError" in step) {
-      const partial = messageOf({ content: [{ type: "text", text: step.streamError.partialText ?? "" }] }, String(request.body.model));
-      // Everything up to the text block's deltas, then the error in the API's SSE shape.
+    if ("streamError" in step || "hangUp" in step) {
+      const text = "streamError" in step ? step.streamError.partialText : step.hangUp.partialText;
+      const partial = messageOf({ content: [{ type: "text", text: text ?? "" }] }, String(request.body.model));
+      // Everything up to the text block's deltas, then the error in the API's SSE shape, or nothing.
       const frames = sseFramesOf(partial).filter((f) => !/^event: (content_block_stop|message_delta|message_stop)/.test(f));
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "request-id": "req_fake" });
       for (const sse of frames) res.write(sse);
+      if ("hangUp" in step) {
+        await sleep(20);
+        res.socket?.destroy();
+        return;
+      }
       res.end(`event: error\ndata: ${JSON.stringify({ type: "error", error: { type: step.streamError.type, message: step.streamError.message } })}\n\n`);
       return;
     }

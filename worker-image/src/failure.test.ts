@@ -19,5 +19,7 @@ describe("describeFailure", () => {
     expect(describeFailure(new MalformedAnswer("no content"))).toEqual({ code: "model_error", message: "malformed model answer: no content" });
     expect(describeFailure(new Anthropic.APIConnectionError({ message: "down" })).message).toMatch(/cannot reach the model proxy/);
     expect(describeFailure(new TypeError("x is undefined")).code).toBe("worker_error");
+    expect(describeFailure(new Anthropic.AnthropicError("aborted", { cause: new Error("aborted") })).message).toMatch(/kept breaking off/);
+    expect(describeFailure(new Anthropic.AnthropicError("bad", { cause: new SyntaxError("Unexpected token") })).message).toMatch(/^malformed model answer/);
   });
 });

@@ -5,6 +5,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { ErrorCode } from "../../shared/errors.ts";
 import { MalformedAnswer } from "./loop.ts";
+import { isTransient } from "./model-client.ts";
 
 export interface Failure {
   code: ErrorCode;
@@ -27,6 +28,9 @@ export function describeFailure(err: unknown): Failure {
     if (marked || type === "budget_exceeded" || err.status === 402) return { code: ErrorCode.BudgetExceeded, message: `the model proxy refused the call: ${err.message}` };
     if (err.status === 401 || err.status === 403) return { code: ErrorCode.ModelError, message: `the model proxy refused this task's token (${err.status}): ${err.message}` };
     return { code: ErrorCode.ModelError, message: `the model call failed${err.status ? ` (${err.status})` : ""}: ${err.message}` };
+  }
+  if (err instanceof Anthropic.AnthropicError && isTransient(err)) {
+    return { code: ErrorCode.ModelError, message: `the model's answer kept breaking off: ${err.message}` };
   }
   if (err instanceof Anthropic.AnthropicError || err instanceof SyntaxError) {
     return { code: ErrorCode.ModelError, message: `malformed model answer: ${err.message}` };

@@ -44,7 +44,7 @@ describe("model client", () => {
     expect(model.requests[1]!.body.stream).toBe(true);
   });
 
-  it("tries again when the stream breaks off with an overloaded error, up to three times", async () => {
+  it("tries again when the stream breaks off with an overloaded error, and gives up in the end", async () => {
     dir = await mkdtemp(join(tmpdir(), "model-client-"));
     const broken = { streamError: { type: "overloaded_error", message: "Overloaded", partialText: "hal" } };
     model = await startFakeModel({ script: [broken, broken, { reply: { content: [{ type: "text", text: "whole" }] } }], listen: { socketPath: join(dir, "proxy.sock") } });
@@ -59,7 +59,22 @@ describe("model client", () => {
     await model.close();
     model = await startFakeModel({ script: () => broken, listen: { socketPath: join(dir, "proxy.sock") } });
     await expect(streamMessage(client, params, () => {}, new AbortController().signal, 1)).rejects.toThrow(/Overloaded|overloaded/);
-    expect(model.requests).toHaveLength(4);
+    expect(model.requests).toHaveLength(9);
+  });
+
+  it("tries again when the proxy hangs up mid-answer or is not there yet (a runner restarting)", async () => {
+    dir = await mkdtemp(join(tmpdir(), "model-client-"));
+    const socketPath = join(dir, "proxy.sock");
+    model = await startFakeModel({ script: [{ hangUp: { partialText: "cut" } }], listen: { socketPath } });
+    const client = createModelClient({ socketPath, token: "t" }, { maxRetries: 0 });
+    const params = { model: DEFAULT_MODEL, max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
+    const done = streamMessage(client, params, () => {}, new AbortController().signal, 200);
+    // The first answer breaks off; the proxy is gone for a while, then back with a new socket.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await model.close();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "back" }] } }], listen: { socketPath } });
+    expect((await done).content).toEqual([{ type: "text", text: "back" }]);
   });
 
   it("does not retry errors that are not transient", async () => {
@@ -67,6 +82,10 @@ describe("model client", () => {
     model = await startFakeModel({ script: () => ({ streamError: { type: "invalid_request_error", message: "bad" } }), listen: { socketPath: join(dir, "proxy.sock") } });
     const client = createModelClient({ socketPath: model.socketPath!, token: "t" }, { maxRetries: 0 });
     await expect(streamMessage(client, { model: DEFAULT_MODEL, max_tokens: 10, messages: [{ role: "user", content: "x" }] }, () => {}, new AbortController().signal, 1)).rejects.toThrow();
+    expect(model.requests).toHaveLength(1);
+    await model.close();
+    model = await startFakeModel({ script: () => ({ raw: { status: 200, contentType: "text/event-stream", body: "event: message_start\ndata: {oops\n\n" } }), listen: { socketPath: join(dir, "proxy.sock") } });
+    await expect(streamMessage(client, { model: DEFAULT_MODEL, max_tokens: 10, messages: [{ role: "user", content: "x" }] }, () => {}, new AbortController().signal, 1)).rejects.toThrow(/JSON/);
     expect(model.requests).toHaveLength(1);
   });
 });

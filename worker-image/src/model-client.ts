@@ -27,15 +27,33 @@ export function createModelClient(proxy: ProxyAccess, options: { maxRetries?: nu
   });
 }
 
-/** Retries of a call whose stream broke off with a transient API error (the SDK retries only before the stream). */
-const MID_STREAM_RETRIES = 3;
+/**
+ * Worker-level retries of a call, on top of the SDK's own (which cover only errors before a
+ * stream starts): 1, 2, 4, 8, 16, then 30 s apart, about two minutes in all, long enough for
+ * a restarted runner to recreate the proxy socket in the mounted directory.
+ */
+const STREAM_RETRIES = 8;
+const MAX_RETRY_DELAY_MS = 30_000;
 const MID_STREAM_TRANSIENT = new Set(["overloaded_error", "api_error", "rate_limit_error"]);
 
-/** An `error` event inside an SSE stream: the SDK raises it as an APIError without a status. */
-export function isMidStreamTransient(err: unknown): boolean {
-  if (!(err instanceof Anthropic.APIError) || err instanceof Anthropic.APIConnectionError || err.status !== undefined) return false;
-  const type = (err.error as { error?: { type?: unknown } } | undefined)?.error?.type;
-  return typeof type === "string" && MID_STREAM_TRANSIENT.has(type);
+/**
+ * Errors worth another try: an `error` event inside the SSE stream of a transient type (the
+ * SDK raises it as an APIError without a status), a stream whose connection broke off (the
+ * proxy went away mid-answer), and a proxy socket that does not answer (yet).
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof Anthropic.APIConnectionError) return true;
+  if (err instanceof Anthropic.APIError) {
+    if (err.status !== undefined) return false;
+    const type = (err.error as { error?: { type?: unknown } } | undefined)?.error?.type;
+    return typeof type === "string" && MID_STREAM_TRANSIENT.has(type);
+  }
+  if (err instanceof Anthropic.AnthropicError) {
+    const cause = err.cause;
+    // A broken connection surfaces as the SDK's error wrapping Node's "aborted"/"terminated"; bad JSON wraps a SyntaxError.
+    return cause instanceof Error && !(cause instanceof SyntaxError) && /aborted|terminated|socket hang up|ECONNRESET|EPIPE/i.test(`${cause.message} ${(cause as NodeJS.ErrnoException).code ?? ""}`);
+  }
+  return false;
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -46,9 +64,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Streams one model call. A stream that breaks off with a transient error is tried again
- * (1 s, 2 s, 4 s); the deltas of the broken attempt have gone out already, and the final
- * `agent.text` of the message that completes is what counts.
+ * Streams one model call, trying again after transient failures (see `isTransient`); the
+ * deltas of a broken attempt have gone out already, and the final `agent.text` of the message
+ * that completes is what counts.
  */
 export async function streamMessage(
   client: Anthropic,
@@ -63,9 +81,10 @@ export async function streamMessage(
       stream.on("text", onText);
       return await stream.finalMessage();
     } catch (err) {
-      if (signal.aborted || attempt >= MID_STREAM_RETRIES || !isMidStreamTransient(err)) throw err;
-      process.stderr.write(`tether-worker: the model's stream broke off (${(err as Error).message}); trying again\n`);
-      await pause(retryDelayMs * 2 ** attempt, signal);
+      if (signal.aborted || attempt >= STREAM_RETRIES || !isTransient(err)) throw err;
+      const delay = Math.min(retryDelayMs * 2 ** attempt, MAX_RETRY_DELAY_MS);
+      process.stderr.write(`tether-worker: the model call failed (${(err as Error).message}); trying again in ${delay} ms\n`);
+      await pause(delay, signal);
     }
   }
 }
