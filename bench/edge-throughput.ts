@@ -134,6 +134,10 @@ async function throughput(edge: Edge, viewers: number, perFrame: number, total: 
   const base = watchers[0]!.lastSeq;
   const target = base + total;
   let acked = 0;
+  let closed = "";
+  data.once("close", (code, reason) => {
+    closed = ` (closed ${code} ${String(reason)})`;
+  });
   let ackWaiter: (() => void) | null = null;
   data.on("message", (raw) => {
     const frame = JSON.parse(String(raw));
@@ -161,7 +165,7 @@ async function throughput(edge: Edge, viewers: number, perFrame: number, total: 
   const deadline = Date.now() + DEADLINE_MS;
   let sent = 0;
   while (sent < total) {
-    if (Date.now() > deadline) throw new Error(`throughput run passed its deadline: ${sent} sent, ${acked} acked, data socket state ${data.readyState}`);
+    if (Date.now() > deadline) throw new Error(`throughput run passed its deadline: ${sent} sent, ${acked} acked, data socket state ${data.readyState}${closed}`);
     if (sent - acked >= WINDOW_FRAMES * perFrame) {
       await new Promise<void>((r) => {
         ackWaiter = r;
