@@ -1,0 +1,149 @@
+/**
+ * End to end, driven only through the public API as a phone drives it (REST and the viewer
+ * socket with `tether.v1, bearer.<jwt>`): the real edge under `wrangler dev`, the real
+ * `tether-runner` process with the Docker sandbox and the worker image, the stand-in model,
+ * and a git repository with a bare remote. One edge and one runner serve every task here;
+ * the tasks run side by side.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIX_SUMMARY } from "./fake-model/scripts.ts";
+import { CANCEL_NOTE, requestsFor, SLOW_LINES } from "./support/e2e-model.ts";
+import { E2EStack, expectContiguous, outputOf, repeatedAgentEvents, statusesOf } from "./support/e2e-stack.ts";
+import { describeDocker } from "./support/docker.ts";
+import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
+
+/** The runner's smallest idle time (1 minute) ends a waiting task as succeeded. */
+const IDLE_OUT_MS = 120_000;
+
+describeDocker("end to end: one task's life through the public API", () => {
+  const stack = new E2EStack();
+  const viewers: ViewerSocket[] = [];
+  const open = async (taskID: string, after = 0) => {
+    const v = await ViewerSocket.open(stack.edge.url, taskID, stack.token, after);
+    viewers.push(v);
+    return v;
+  };
+
+  beforeAll(async () => {
+    await stack.start();
+    await stack.addRunner({ name: "e2e-main", capacity: 4, push: true, env: { TETHER_IDLE_MINUTES: "1" } });
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const v of viewers) await v.close();
+    await stack.dispose();
+  }, 120_000);
+
+  describe.concurrent("tasks side by side", () => {
+    it("runs a task to succeeded: the viewer sees every step, the diff downloads, the branch is pushed, usage is recorded", async () => {
+      const { phone, repo } = stack;
+      const task = await phone.createTask({ repo: { url: repo.url }, prompt: "[e2e:fix] The test fails. Fix it." });
+      expect(task.status).toBe("queued");
+      const viewer = await open(task.id);
+
+      await viewer.waitForStatus("waiting", 120_000);
+      await viewer.waitFor("the agent's answer", (e) => e.type === "agent.text" && e.data.text === FIX_SUMMARY);
+      const run = viewer.events;
+      const tests = run.filter((e) => e.type === "tool.start" && (e.data.input as { command?: string }).command === "node test.js");
+      expect(tests.map((e) => e.data.callID)).toEqual(["toolu_test1", "toolu_test2"]);
+      expect(outputOf(run, "toolu_test1")).toMatch(/AssertionError|Expected values/);
+      expect(outputOf(run, "toolu_test2")).toContain("ok: add(2, 3) is 5");
+      expect(run.some((e) => e.type === "file.changed" && e.data.path === "math.js")).toBe(true);
+
+      await phone.message(task.id, "Add a subtraction helper.");
+      await viewer.waitFor("the follow-up's answer", (e) => e.type === "agent.text" && e.data.text === "Added sub.js.", 60_000);
+      const done = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], IDLE_OUT_MS);
+      expect(done.data.status, describeEvents(viewer.events)).toBe("succeeded");
+
+      const events = viewer.events;
+      expectContiguous(events);
+      expect(events).toEqual(await phone.events(task.id));
+      expect(statusesOf(events)).toEqual(["queued", "assigned", "running", "waiting", "running", "waiting", "succeeded"]);
+      const order = (type: string) => events.findIndex((e) => e.type === type);
+      expect(order("agent.text")).toBeGreaterThan(events.findIndex((e) => e.data.status === "running"));
+      expect(order("tool.start")).toBeLessThan(order("tool.output"));
+      expect(events.findIndex((e) => e.type === "user.message")).toBeGreaterThan(events.findIndex((e) => e.data.status === "waiting"));
+      expect(repeatedAgentEvents(events)).toEqual([]);
+
+      // The diff: its event, the artifact, the branch on the bare remote.
+      const diff = events.find((e) => e.type === "diff");
+      expect(diff, describeEvents(events)).toBeDefined();
+      expect(order("diff")).toBeLessThan(events.length - 1);
+      expect(diff!.data).toMatchObject({ artifact: "diff.patch", files: 2, branch: `tether/${task.id}`, pushed: true });
+      const patch = await phone.artifact(task.id, "diff.patch");
+      const pushed = repo.branchCommit(`tether/${task.id}`);
+      expect(pushed, "the task's branch on the bare remote").toBeDefined();
+      expect(patch).toBe(repo.diff(repo.head, pushed!));
+      expect(repo.show(pushed!, "math.js")).toContain("return a + b;");
+      expect(repo.show(pushed!, "sub.js")).toContain("return a - b;");
+
+      // Usage: eight model calls (six for the fix, two for the follow-up) with the script's tokens.
+      const final = await phone.task(task.id);
+      expect(final.status).toBe("succeeded");
+      expect(final.diff).toMatchObject({ files: 2 });
+      expect(final.branch).toBe(`tether/${task.id}`);
+      expect(requestsFor(stack.model, "[e2e:fix]")).toBe(8);
+      expect(final.usage).toMatchObject({ modelCalls: 8, inputTokens: 7 * 100 + 900, outputTokens: 7 * 20 + 40, cacheReadTokens: 800 });
+    }, 240_000);
+
+    it("cancels in the middle of a long command: cancelled, the diff so far kept", async () => {
+      const { phone } = stack;
+      const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:cancel] Take notes, then tick." });
+      const viewer = await open(task.id);
+      await viewer.waitFor("tick 3 from the long command", (e) => e.type === "tool.output" && String(e.data.text).includes("tick 3\n"), 90_000);
+      await phone.cancel(task.id);
+      const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
+      expect(end.data.status, describeEvents(viewer.events)).toBe("cancelled");
+
+      const events = viewer.events;
+      expectContiguous(events);
+      expect(events).toEqual(await phone.events(task.id));
+      expect(events.some((e) => e.type === "user.cancel")).toBe(true);
+      expect(outputOf(events, "toolu_ticks")).not.toContain("tick 240");
+      const diff = events.find((e) => e.type === "diff");
+      expect(diff?.data, describeEvents(events)).toMatchObject({ files: 1, changedFiles: [{ path: "notes.txt", insertions: 1, deletions: 0 }] });
+      expect(await phone.artifact(task.id, "diff.patch")).toContain(`+${CANCEL_NOTE.trim()}`);
+      expect((await phone.task(task.id)).status).toBe("cancelled");
+    }, 180_000);
+
+    it("a viewer that drops and comes back with after= misses nothing and gets nothing twice", async () => {
+      const { phone } = stack;
+      const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:slow] Fix it slowly." });
+      const first = await open(task.id);
+      await first.waitFor("line 4 of the long command", (e) => e.type === "tool.output" && String(e.data.text).includes("line 4\n"), 90_000);
+      await first.close();
+      const kept = [...first.events];
+      // The command goes on printing while nobody watches.
+      await new Promise((r) => setTimeout(r, 1500));
+      const second = await open(task.id, kept.at(-1)!.seq);
+      await second.waitForStatus("waiting", 90_000);
+      expect(second.events[0]?.seq).toBe(kept.at(-1)!.seq + 1);
+
+      const joined = [...kept, ...second.events];
+      expectContiguous(joined);
+      const rest = await phone.events(task.id);
+      expect(joined).toEqual(rest.slice(0, joined.length));
+      const lines = outputOf(joined, "toolu_slow_loop").trim().split("\n");
+      expect(lines).toEqual(Array.from({ length: SLOW_LINES }, (_, i) => `line ${i + 1}`));
+      await phone.cancel(task.id);
+      await second.waitForStatus("cancelled", 60_000);
+    }, 180_000);
+
+    it("a model that never stops is refused by the runner's proxy at the token limit, and the task fails with the reason", async () => {
+      const { phone } = stack;
+      // Every call costs 100 + 20 tokens: five calls reach 600, the sixth is refused.
+      const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:forever] Keep going.", limits: { maxTokens: 600 } });
+      const viewer = await open(task.id);
+      const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost", "waiting"], 120_000);
+      expect(end.data.status, describeEvents(viewer.events)).toBe("failed");
+      expect(String(end.data.reason)).toMatch(/budget/i);
+      const error = viewer.events.find((e) => e.type === "error");
+      expect(error?.data.code, describeEvents(viewer.events)).toBe("budget_exceeded");
+      expect(requestsFor(stack.model, "[e2e:forever]")).toBe(5);
+      const final = await phone.task(task.id);
+      expect(final.status).toBe("failed");
+      expect(final.statusReason).toMatch(/budget/i);
+      expect(final.usage.modelCalls).toBe(5);
+    }, 180_000);
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * The stand-in model for end-to-end tests, shared by every task of a suite: the scenario is
+ * named in the task's prompt (`[e2e:NAME]`) and the step is the number of assistant messages
+ * already in the request's history. The answer depends only on the request, so a request the
+ * worker sends again (after a retry or a restart) gets the same answer.
+ */
+import { type FakeModel, type RecordedRequest, type ScriptStep, startFakeModel } from "../fake-model/index.ts";
+import { fixTheFailingTestScript, followUpScript } from "../fake-model/scripts.ts";
+
+/** Lines the `slow` scenario's long command prints, one every `SLOW_LINE_MS`. */
+export const SLOW_LINES = 24;
+export const SLOW_LINE_MS = 250;
+export const SLOW_SUMMARY = "Fixed `add`; the test passes.";
+export const CANCEL_NOTE = "started on the notes\n";
+export const QUICK_ANSWER = "Nothing to change.";
+
+const bash = (id: string, command: string): ScriptStep => ({ reply: { content: [{ type: "tool_use", id, name: "bash", input: { command } }] } });
+
+const SCENARIOS: Record<string, ScriptStep[]> = {
+  /** Fix the failing test (six calls), then a follow-up that adds sub.js (two calls). */
+  fix: [...fixTheFailingTestScript(), ...followUpScript()],
+  /** Fix math.js, run a command that prints a numbered line every 250 ms for 6 s, run the test, answer. */
+  slow: [
+    {
+      reply: {
+        content: [
+          { type: "text", text: "Fixing add first." },
+          { type: "tool_use", id: "toolu_slow_edit", name: "str_replace_based_edit_tool", input: { command: "str_replace", path: "math.js", old_str: "return a - b;", new_str: "return a + b;" } },
+        ],
+      },
+    },
+    bash("toolu_slow_loop", `for i in $(seq 1 ${SLOW_LINES}); do echo "line $i"; sleep ${SLOW_LINE_MS / 1000}; done`),
+    bash("toolu_slow_test", "node test.js"),
+    { reply: { content: [{ type: "text", text: SLOW_SUMMARY }], stop_reason: "end_turn" } },
+  ],
+  /** Write a note, then a command that ticks for a minute: the test cancels it midway. */
+  cancel: [
+    { reply: { content: [{ type: "tool_use", id: "toolu_note", name: "str_replace_based_edit_tool", input: { command: "create", path: "notes.txt", file_text: CANCEL_NOTE } }] } },
+    bash("toolu_ticks", "for i in $(seq 1 240); do echo tick $i; sleep 0.25; done"),
+    { reply: { content: [{ type: "text", text: "Done ticking." }], stop_reason: "end_turn" } },
+  ],
+  /** One answer, no tools. */
+  quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
+};
+
+function scenarioOf(request: RecordedRequest): { name: string; step: number } | undefined {
+  const messages = (request.body.messages ?? []) as { role: string; content: unknown }[];
+  const name = /\[e2e:([a-z-]+)\]/.exec(JSON.stringify(messages[0]?.content ?? ""))?.[1];
+  if (!name) return undefined;
+  return { name, step: messages.filter((m) => m.role === "assistant").length };
+}
+
+function answer(request: RecordedRequest): ScriptStep {
+  const found = scenarioOf(request);
+  if (!found) return { error: { status: 400, type: "invalid_request_error", message: "the e2e model found no [e2e:NAME] in the first message" } };
+  // `forever` never ends a turn: every answer is one more tool call.
+  if (found.name === "forever") return bash(`toolu_forever_${found.step}`, `echo round ${found.step}`);
+  const step = SCENARIOS[found.name]?.[found.step];
+  if (!step) return { error: { status: 400, type: "invalid_request_error", message: `the e2e model has no step ${found.step} of ${found.name}` } };
+  return step;
+}
+
+export function startE2EModel(): Promise<FakeModel> {
+  return startFakeModel({ script: (request) => answer(request), listen: { port: 0 } });
+}
+
+/** How many requests the model answered for a task's scenario (its prompt carries `tag`). */
+export function requestsFor(model: FakeModel, tag: string): number {
+  return model.requests.filter((r) => JSON.stringify((r.body.messages as unknown[])[0]).includes(tag)).length;
+}
