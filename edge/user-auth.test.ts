@@ -123,6 +123,10 @@ describe("credential kinds and accounts", () => {
     expect((await call(`/v1/tasks/${task.id}`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/events`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/cancel`, { method: "POST", headers: bearer(mallory) })).status).toBe(404);
+    const socket = await call(`/v1/tasks/${task.id}/ws`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${mallory}` } });
+    expect(socket.status).toBe(404);
+    expect((await call(`/v1/tasks/${task.id}/messages`, { method: "POST", headers: bearer(mallory), body: JSON.stringify({ text: "hi" }) })).status).toBe(404);
+    expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(mallory) })).status).toBe(404);
     const list = (await (await call("/v1/tasks", { headers: bearer(mallory) })).json()) as any;
     expect(list.tasks.map((t: any) => t.id)).not.toContain(task.id);
   });
