@@ -1,4 +1,6 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Task } from "../shared/index.ts";
 import { ACCOUNT_ID, USER, allEvents, attachedRunner, logEvents, makeTask, newRoom, openViewer, upgrade } from "./task-room-testing.ts";
 
 describe("TaskRoom records and log", () => {
@@ -213,4 +215,47 @@ describe("TaskRoom commands", () => {
     expect(await stub.command(ACCOUNT_ID, USER, { kind: "message", text: "x".repeat(20_001) })).toMatchObject({ error: { code: "invalid_body" } });
     expect((await allEvents(stub)).length).toBe(1);
   });
+});
+
+describe("TaskRoom reports to the Account's index", () => {
+  type Index = { addTask(task: Task, accountID: string): Promise<void>; listTasks(q: { limit: number }): Promise<{ tasks: Task[] }> };
+  const account = () => env.ACCOUNT.get(env.ACCOUNT.idFromName(ACCOUNT_ID)) as unknown as Index;
+
+  async function indexed(taskID: string, test: (task: Task) => boolean): Promise<Task> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const row = (await account().listTasks({ limit: 100 })).tasks.find((t) => t.id === taskID);
+      if (row && test(row)) return row;
+      if (Date.now() > deadline) throw new Error(`index row of ${taskID}: ${JSON.stringify(row)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it("sends a cancel of a queued task to the index", async () => {
+    const { stub, taskID } = await newRoom();
+    await account().addTask((await stub.getTask(ACCOUNT_ID))!, ACCOUNT_ID);
+    await stub.command(ACCOUNT_ID, USER, { kind: "cancel" });
+    expect((await indexed(taskID, (t) => t.status === "cancelled")).status).toBe("cancelled");
+  }, 15_000);
+
+  it("sends a runner's terminal status with the usage so far to the index", async () => {
+    const { stub, taskID } = await newRoom();
+    await account().addTask((await stub.getTask(ACCOUNT_ID))!, ACCOUNT_ID);
+    const runner = await attachedRunner(stub, taskID, "run_idx");
+    const usage = { model: "m", inputTokens: 3, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0.01 };
+    const ts = new Date().toISOString();
+    runner.send({
+      type: "events",
+      taskID,
+      epoch: 1,
+      events: [
+        { rseq: 1, ts, type: "status", data: { status: "running" } },
+        { rseq: 2, ts, type: "usage", data: usage },
+        { rseq: 3, ts, type: "status", data: { status: "succeeded" } },
+      ],
+    });
+    await runner.next("ack");
+    const row = await indexed(taskID, (t) => t.status === "succeeded");
+    expect(row.usage).toMatchObject({ inputTokens: 3, outputTokens: 4, modelCalls: 1 });
+  }, 15_000);
 });
