@@ -266,10 +266,11 @@ export class TaskRoom extends DurableObject<Env> {
 
   private onRunnerFrame(ws: WebSocket, runner: RunnerAttachment, message: string | ArrayBuffer): void {
     const room = this.load()!;
+    // Any frame from the attached lease holder is a sign of life, even one that is refused.
+    if (holds(room.lease, runner.runnerID, runner.epoch) && !isTerminal(room.task.status)) this.renew(room.lease);
     const parsed = parseFrame(RunnerToEdge, message, LIMITS.maxRunnerFrameBytes);
     if (!parsed.ok) return sendError(ws, { ...parsed.error, taskID: room.task.id });
     const frame = parsed.value;
-    if (holds(room.lease, runner.runnerID, runner.epoch) && !isTerminal(room.task.status)) this.renew(room.lease);
     if (frame.type === "ping") return ws.send(PONG);
     if (frame.type !== "attach" && frame.type !== "events") {
       return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
