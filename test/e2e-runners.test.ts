@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { QUICK_ANSWER, requestsFor } from "./support/e2e-model.ts";
-import { E2EStack, expectContiguous, statusesOf } from "./support/e2e-stack.ts";
+import { expectContiguous, statusesOf } from "./support/e2e-checks.ts";
+import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import type { RunnerProcess } from "./support/runner-process.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIX_SUMMARY } from "./fake-model/scripts.ts";
 import { CANCEL_NOTE, requestsFor, SLOW_LINES } from "./support/e2e-model.ts";
-import { E2EStack, expectContiguous, outputOf, repeatedAgentEvents, statusesOf } from "./support/e2e-stack.ts";
+import { expectContiguous, outputOf, repeatedAgentEvents, statusesOf } from "./support/e2e-checks.ts";
+import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
 

@@ -79,7 +79,7 @@ export class RunnerProcess {
 
   /** `tether-runner start`, then waits until the edge lists this runner online. */
   async start(userToken: string, timeoutMs = 60_000): Promise<void> {
-    if (this.#child && this.#child.exitCode === null) throw new Error("the runner is already running");
+    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) throw new Error("the runner is already running");
     const child = spawn(process.execPath, [BIN, "start"], { env: this.#env(), stdio: ["ignore", "pipe", "pipe"] });
     this.#child = child;
     const keep = (chunk: Buffer) => {
@@ -91,7 +91,7 @@ export class RunnerProcess {
     const id = this.runnerID;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`tether-runner start exited with ${child.exitCode}:\n${this.log()}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`tether-runner start exited with ${child.exitCode ?? child.signalCode}:\n${this.log()}`);
       const res = await fetch(`${this.options.edgeURL}/v1/runners`, { headers: { authorization: `Bearer ${userToken}` } }).catch(() => undefined);
       if (res?.ok) {
         const { runners } = (await res.json()) as { runners: { id: string; online: boolean }[] };

@@ -26,7 +26,8 @@ export class ViewerSocket {
   /** Frames that are not events (`replayed`, `pong`, `error`), in order. */
   readonly frames: EdgeToPhone[] = [];
   readonly invalid: string[] = [];
-  receivedAt = new Map<number, number>();
+  /** When each event arrived, as wall-clock milliseconds with sub-millisecond precision. */
+  readonly receivedWallAt = new Map<number, number>();
   /** Why the socket is closed for good (closed by the test, or the edge could not be reached again). */
   closed: string | null = null;
   reconnects = 0;
@@ -96,7 +97,7 @@ export class ViewerSocket {
   }
 
   #frame(text: string): void {
-    const now = performance.now();
+    const now = performance.timeOrigin + performance.now();
     const parsed = EdgeToPhone.safeParse(JSON.parse(text));
     if (!parsed.success) {
       this.invalid.push(text.slice(0, 300));
@@ -112,7 +113,7 @@ export class ViewerSocket {
 
   #add(event: Event, now: number): void {
     this.events.push(event);
-    this.receivedAt.set(event.seq, now);
+    this.receivedWallAt.set(event.seq, now);
   }
 
   #notify(): void {
