@@ -9,7 +9,7 @@
  * a deadline. Prints a table and writes bench/results-edge.md.
  */
 import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import { mintUserToken } from "../scripts/token.ts";
@@ -228,6 +228,7 @@ async function echoRoundTrips(count: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   const echo = await echoRoundTrips(2000);
   const edge = await Edge.start();
   const rows: Row[] = [];
@@ -253,6 +254,7 @@ async function main(): Promise<void> {
       "# Edge throughput (bench/edge-throughput.ts)",
       "",
       `Run ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model ?? "CPU"}, Node ${process.version}, \`wrangler dev\` (workerd, local SQLite).`,
+      `Load average (1 min) ${loadBefore.toFixed(2)} before the run, ${loadavg()[0]!.toFixed(2)} after: other processes share the machine, so figures swing with it.`,
       "One runner data socket streams `log` events into one task (at most 32 unacked frames in flight); events/s runs from",
       "the first send until every viewer holds the last event. Latency: one event per frame, the next sent after the viewer got the last.",
       "",
