@@ -94,7 +94,15 @@ function operation(path: string, op: Op): Record<string, unknown> {
   };
 }
 
+let cached: Record<string, unknown> | null = null;
+
+/** The document, built once per isolate. */
 export function openAPIDocument(): Record<string, unknown> {
+  cached ??= buildDocument();
+  return cached;
+}
+
+function buildDocument(): Record<string, unknown> {
   const schemas: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(SCHEMAS)) {
     const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
