@@ -1,0 +1,88 @@
+/**
+ * `npm run bench`: every benchmark in one go, side by side, on the real parts — dispatch,
+ * event latency, runner memory (this folder), then `npm run bench:edge` and
+ * `npm run bench:worker` — and bench/results.md with the machine described.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { benchDispatch, dispatchMarkdown } from "./dispatch.ts";
+import { benchEventLatency, eventLatencyMarkdown } from "./event-latency.ts";
+import { benchRunnerRSS, runnerRSSMarkdown } from "./runner-rss.ts";
+
+const HERE = import.meta.dirname;
+const ROOT = join(HERE, "..");
+
+function sh(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+  } catch (err) {
+    return `unknown (${(err as Error).message.split("\n", 1)[0]})`;
+  }
+}
+
+function machine(): string {
+  return [
+    "| | |",
+    "|---|---|",
+    `| CPU | ${sh("nproc", [])} × ${cpus()[0]?.model ?? "unknown"} |`,
+    `| memory | ${(totalmem() / 2 ** 30).toFixed(1)} GiB |`,
+    `| kernel | ${sh("uname", ["-sr"])} |`,
+    `| Docker | engine ${sh("docker", ["version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"])}, ${sh("docker", ["info", "--format", "cgroup v{{.CgroupVersion}}, {{.LoggingDriver}} logs"])} |`,
+    `| Node | ${process.version} |`,
+    `| edge | \`wrangler dev\` (workerd, local SQLite) |`,
+  ].join("\n");
+}
+
+/** Runs another helper's benchmark script; its results file goes into ours. */
+function runScript(script: string, resultsFile: string): string {
+  const started = Date.now();
+  const r = spawnSync("npm", ["run", "--silent", script], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
+  if (r.status !== 0) return `\`npm run ${script}\` failed (exit ${r.status ?? r.signal}); see its output.\n`;
+  const text = readFileSync(join(HERE, resultsFile), "utf8");
+  // Their headings move one level down under ours.
+  return `${text.replace(/^# /m, "## ")}\n_(\`npm run ${script}\`, ${Math.round((Date.now() - started) / 1000)} s, also in bench/${resultsFile})_\n`;
+}
+
+const started = new Date();
+console.log("bench: dispatch");
+const dispatch = await benchDispatch();
+console.log(dispatchMarkdown(dispatch));
+console.log("bench: event latency");
+const latency = await benchEventLatency();
+console.log(eventLatencyMarkdown(latency));
+console.log("bench: runner memory");
+const rss = await benchRunnerRSS();
+console.log(runnerRSSMarkdown(rss));
+console.log("bench: edge throughput (npm run bench:edge)");
+const edge = runScript("bench:edge", "results-edge.md");
+console.log("bench: worker start (npm run bench:worker)");
+const worker = runScript("bench:worker", "results-worker.md");
+
+const aimDispatch = 1.15 * dispatch.rawDocker.median + 50;
+const batched = latency.pipeline.find((p) => p.batchMaxMs === 10)!;
+const results = [
+  "# Benchmarks",
+  "",
+  `\`npm run bench\`, run ${started.toISOString()} – ${new Date().toISOString()} (load average at the end ${loadavg().map((l) => l.toFixed(1)).join(" / ")}). Every figure comes from the real parts on this machine: the edge under \`wrangler dev\`, the \`tether-runner\` process, the Docker engine, the worker image, the stand-in model on loopback.`,
+  "",
+  machine(),
+  "",
+  "## Against the aims",
+  "",
+  "| what | aim | measured |",
+  "|---|---|---|",
+  `| dispatch: \`POST /v1/tasks\` → first worker event (median) | ≤ 1.15 × raw docker + 50 ms = ${Math.round(aimDispatch)} ms | ${Math.round(dispatch.toFirstEvent.median)} ms (p90 ${Math.round(dispatch.toFirstEvent.p90)} ms; raw docker ${Math.round(dispatch.rawDocker.median)} ms) ${dispatch.toFirstEvent.median <= aimDispatch ? "✓" : "✗"} |`,
+  `| event latency p50, runner defaults | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
+  `| event latency p99, runner defaults | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
+  `| runner RSS idle / 5 running tasks | — | ${rss.idleMB.toFixed(0)} MB / ${rss.busyMB.toFixed(0)} MB |`,
+  "",
+  dispatchMarkdown(dispatch),
+  eventLatencyMarkdown(latency),
+  runnerRSSMarkdown(rss),
+  edge,
+  worker,
+].join("\n");
+writeFileSync(join(HERE, "results.md"), results);
+console.log(`bench: wrote bench/results.md`);

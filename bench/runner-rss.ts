@@ -1,0 +1,89 @@
+/**
+ * The runner's resident memory: the real `tether-runner start` process (Node, tsx, the
+ * journal, dockerode, the model proxy) connected to the real edge, idle, then holding five
+ * running tasks (each a worker container running a command that prints a line every 250 ms).
+ * Read from /proc/PID/status (VmRSS), sampled ten times over 5 s; the containers' own memory
+ * is not the runner's and is not counted.
+ *
+ *   npx tsx bench/runner-rss.ts
+ */
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { isTerminal, type TaskStatus } from "../shared/task.ts";
+import { E2EStack } from "../test/support/e2e-stack.ts";
+import { ViewerSocket } from "../test/support/viewer-socket.ts";
+
+const TASKS = 5;
+
+export interface RunnerRSSResult {
+  idleMB: number;
+  busyMB: number;
+  busyPeakMB: number;
+}
+
+function rssMB(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for pid ${pid}`);
+  return kb / 1024;
+}
+
+async function sample(pid: number): Promise<number[]> {
+  const values: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    values.push(rssMB(pid));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return values;
+}
+
+export async function benchRunnerRSS(): Promise<RunnerRSSResult> {
+  const stack = new E2EStack();
+  const viewers: ViewerSocket[] = [];
+  try {
+    await stack.start();
+    const runner = await stack.addRunner({ name: "rss", capacity: TASKS });
+    const pid = runner.pid!;
+    await new Promise((r) => setTimeout(r, 5000));
+    const idle = await sample(pid);
+    const ids: string[] = [];
+    for (let i = 0; i < TASKS; i++) {
+      const task = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: `[e2e:cancel] rss ${i}` });
+      ids.push(task.id);
+      viewers.push(await ViewerSocket.open(stack.edge.url, task.id, stack.token));
+    }
+    for (const v of viewers) await v.waitFor("tick 3", (e) => e.type === "tool.output" && String(e.data.text).includes("tick 3\n"), 120_000);
+    const busy = await sample(pid);
+    if (viewers.some((v) => v.events.some((e) => e.type === "status" && isTerminal(e.data.status as TaskStatus)))) {
+      throw new Error("a task ended before the busy sample was taken");
+    }
+    for (const id of ids) await stack.phone.cancel(id);
+    for (const v of viewers) await v.waitForStatus("cancelled", 60_000);
+    return { idleMB: median(idle), busyMB: median(busy), busyPeakMB: Math.max(...busy) };
+  } finally {
+    for (const v of viewers) await v.close();
+    await stack.dispose();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export function runnerRSSMarkdown(r: RunnerRSSResult): string {
+  return [
+    "## Runner memory",
+    "",
+    `Resident set of the \`tether-runner start\` process (one Node process: tsx, the journal, dockerode, the model proxy, the edge link), median of 10 samples over 5 s. Busy: ${TASKS} tasks running at once, each a worker container running a command that prints a line every 250 ms. The containers' memory is not counted.`,
+    "",
+    "| runner | RSS |",
+    "|---|---:|",
+    `| idle, connected to the edge | ${r.idleMB.toFixed(0)} MB |`,
+    `| ${TASKS} running tasks | ${r.busyMB.toFixed(0)} MB (peak ${r.busyPeakMB.toFixed(0)} MB) |`,
+    "",
+  ].join("\n");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  console.log(runnerRSSMarkdown(await benchRunnerRSS()));
+}
