@@ -212,6 +212,24 @@ describe("dispatch", () => {
     control.close();
   });
 
+  it("keeps the leases a reconnecting runner names in hello, and revokes the rest", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const first = await connectRunner(r.credential);
+    const task = await createTask(user);
+    const assignment = (await first.next("assign")).assignment;
+    first.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    await sleep(20);
+    first.close();
+    const again = await connectRunner(r.credential, { tasks: [{ taskID: task.id, epoch: assignment.epoch }, { taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 }] });
+    expect(await again.next("revoke")).toMatchObject({ taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 });
+    await sleep(50);
+    expect(again.count("revoke")).toBe(1);
+    expect(assigns(again)).toHaveLength(0);
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: r.id });
+    again.close();
+  });
+
   it("keeps another account's runner and tasks apart", async () => {
     const one = await newAccount();
     const two = await newAccount();
