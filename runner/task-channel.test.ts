@@ -56,12 +56,25 @@ describe("TaskChannel", () => {
     await ch.stop();
   });
 
-  it("waits at most batchMaxMs to fill a frame", async () => {
-    const { ch } = channel(100, 30);
+  it("sends a lone event at once and gathers the ones that come while a frame is unacked into the next frame", async () => {
+    const { ch } = channel(100, 5000);
     await edge.until(() => ch.isAttached, 5000, "attached");
     for (let i = 0; i < 3; i++) ch.notify(emit(1, i)[0]!.rseq);
-    await edge.until(() => edge.task("t1").events.length === 3, 5000, "3 events");
-    expect(edge.framesOf("events")).toHaveLength(1);
+    // No timer can have fired (5 s): the first went at once, the ack of it sent the other two.
+    await edge.until(() => edge.task("t1").events.length === 3, 2000, "3 events");
+    expect(edge.framesOf("events").map((f) => (f.events as unknown[]).length)).toEqual([1, 2]);
+    await ch.stop();
+  });
+
+  it("waits at most batchMaxMs for an ack before it sends what gathered", async () => {
+    const { ch } = channel(100, 30);
+    await edge.until(() => ch.isAttached, 5000, "attached");
+    edge.holdAcks = true;
+    ch.notify(emit(1)[0]!.rseq);
+    await edge.until(() => edge.task("t1").events.length === 1, 5000, "the first event");
+    for (let i = 1; i < 4; i++) ch.notify(emit(1, i)[0]!.rseq);
+    await edge.until(() => edge.task("t1").events.length === 4, 5000, "4 events with no ack");
+    expect(edge.framesOf("events").map((f) => (f.events as unknown[]).length)).toEqual([1, 3]);
     await ch.stop();
   });
 

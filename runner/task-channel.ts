@@ -7,9 +7,11 @@
  *
  * Events are read from the journal's outbox, never from memory: after `attached` (first
  * connection or any reconnect) everything after `ackedRseq` is sent again, then new events
- * as `notify` reports them, batched up to `batchMaxEvents` per frame or `batchMaxMs` of
- * waiting, and split further so a frame stays under the edge's frame limit. An ack drops
- * events from the outbox. A frame the runner cannot parse is logged and ignored.
+ * as `notify` reports them, and split so a frame stays under the edge's frame limit. An
+ * event that finds no frame in flight goes at once; events that come while a frame waits
+ * for its ack gather into the next frame, sent on that ack, at `batchMaxEvents`, or after
+ * `batchMaxMs` (Nagle's rule: a lone event never waits, a stream still batches). An ack
+ * drops events from the outbox. A frame the runner cannot parse is logged and ignored.
  */
 import type { Logger } from "pino";
 import { ErrorCode } from "../shared/errors.ts";
@@ -58,6 +60,7 @@ export class TaskChannel {
   private readonly socket: EdgeSocket;
   private attached = false;
   private sentUpTo = 0;
+  private ackedUpTo = 0;
   private latest = 0;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -112,7 +115,8 @@ export class TaskChannel {
   notify(rseq: number): void {
     this.latest = Math.max(this.latest, rseq);
     if (!this.attached || this.stopped) return;
-    if (this.latest - this.sentUpTo >= this.opts.batchMaxEvents) {
+    const inFlight = this.sentUpTo > this.ackedUpTo;
+    if (!inFlight || this.latest - this.sentUpTo >= this.opts.batchMaxEvents) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.opts.batchMaxMs);
@@ -154,6 +158,7 @@ export class TaskChannel {
         }
         journal.ack(taskID, epoch, frame.ackedRseq);
         this.sentUpTo = frame.ackedRseq;
+        this.ackedUpTo = frame.ackedRseq;
         this.attached = true;
         this.handlers.acked(frame.ackedRseq);
         if (frame.commands.length > 0) this.handlers.commands([...frame.commands].sort((a, b) => a.seq - b.seq));
@@ -163,6 +168,7 @@ export class TaskChannel {
       case "ack": {
         if (frame.taskID !== taskID || frame.epoch !== epoch) return;
         const n = journal.ack(taskID, epoch, frame.rseq);
+        this.ackedUpTo = Math.max(this.ackedUpTo, frame.rseq);
         this.opts.metrics?.count("eventsAcked", n);
         this.handlers.acked(frame.rseq);
         this.flush();
