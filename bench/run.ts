@@ -61,7 +61,7 @@ console.log("bench: worker start (npm run bench:worker)");
 const worker = runScript("bench:worker", "results-worker.md");
 
 const aimDispatch = 1.15 * dispatch.rawDocker.median + 50;
-const batched = latency.pipeline.find((p) => p.batchMaxMs === 10)!;
+const batched = latency.pipeline.find((p) => p.batchMaxMs === 10 && p.gapMs === 20)!;
 const results = [
   "# Benchmarks",
   "",
@@ -74,8 +74,8 @@ const results = [
   "| what | aim | measured |",
   "|---|---|---|",
   `| dispatch: \`POST /v1/tasks\` → first worker event (median) | ≤ 1.15 × raw docker + 50 ms = ${Math.round(aimDispatch)} ms | ${Math.round(dispatch.toFirstEvent.median)} ms (p90 ${Math.round(dispatch.toFirstEvent.p90)} ms; raw docker ${Math.round(dispatch.rawDocker.median)} ms) ${dispatch.toFirstEvent.median <= aimDispatch ? "✓" : "✗"} |`,
-  `| event latency p50, runner defaults | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
-  `| event latency p99, runner defaults | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
+  `| event latency p50, runner defaults, an event every 20 ms | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
+  `| event latency p99, runner defaults, an event every 20 ms | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
   `| runner RSS idle / 5 running tasks | — | ${rss.idleMB.toFixed(0)} MB / ${rss.busyMB.toFixed(0)} MB |`,
   "",
   dispatchMarkdown(dispatch),
