@@ -18,6 +18,7 @@ import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
 import { E2EStack } from "../test/support/e2e-stack.ts";
 import { ViewerSocket } from "../test/support/viewer-socket.ts";
+import { ScriptedRunner } from "../test/web-runner.ts";
 import { DEFAULT_WORKER_IMAGE } from "../worker-image/build.ts";
 import { ms, summarize, type Summary, wallNow } from "./stats.ts";
 
@@ -64,6 +65,8 @@ export interface PipelineLatency {
 
 export interface EventLatencyResult {
   pipeline: PipelineLatency[];
+  /** A bare protocol runner (no journal, no container) sending one stamped event every 20 ms: the edge's share. */
+  edgeOnly: Summary;
   wsEcho: Summary;
 }
 
@@ -113,6 +116,39 @@ async function pipelineLatency(stack: E2EStack, batchMaxMs: number, gapMs: numbe
   return { batchMaxMs, gapMs, latency: summarize(latencies.slice(20)), toRunner: summarize(toRunner.slice(20)), fromRunner: summarize(fromRunner.slice(20)) };
 }
 
+/** Stamped events at a viewer: receive time minus the stamp in each `agent.text`. */
+function stampLatencies(viewer: ViewerSocket): number[] {
+  const out: number[] = [];
+  for (const e of viewer.events) {
+    const stamp = Number(/^stamp ([\d.]+)$/.exec(String(e.type === "agent.text" ? e.data.text : ""))?.[1]);
+    const at = viewer.receivedWallAt.get(e.seq);
+    if (Number.isFinite(stamp) && at !== undefined) out.push(at - stamp);
+  }
+  return out;
+}
+
+async function edgeOnlyLatency(stack: E2EStack): Promise<Summary> {
+  const runner = new ScriptedRunner(stack.edge.url, ["bare"]);
+  await runner.register(stack.token, "bare-protocol-runner");
+  await runner.connect();
+  const created = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: "bare", labels: ["bare"] });
+  const task = await runner.take();
+  const viewer = await ViewerSocket.open(stack.edge.url, created.id, stack.token);
+  try {
+    await task.emit({ type: "status", data: { status: "running" } });
+    for (let i = 0; i < STAMPS; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await task.emit({ type: "agent.text", data: { turn: 0, text: `stamp ${wallNow().toFixed(3)}` } });
+    }
+    await viewer.waitFor("the last stamp", () => stampLatencies(viewer).length >= STAMPS, 30_000);
+    await task.emit({ type: "status", data: { status: "cancelled" } });
+    return summarize(stampLatencies(viewer).slice(20));
+  } finally {
+    await viewer.close();
+    runner.close();
+  }
+}
+
 async function wsEcho(samples = 2000): Promise<Summary> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   server.on("connection", (ws) => ws.on("message", (data) => ws.send(data)));
@@ -143,7 +179,7 @@ export async function benchEventLatency(): Promise<EventLatencyResult> {
     await stack.start();
     const pipeline = [];
     for (const { batchMaxMs, gapMs } of CONFIGS) pipeline.push(await pipelineLatency(stack, batchMaxMs, gapMs));
-    return { pipeline, wsEcho: await wsEcho() };
+    return { pipeline, edgeOnly: await edgeOnlyLatency(stack), wsEcho: await wsEcho() };
   } finally {
     await stack.dispose();
   }
@@ -163,6 +199,7 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
     "| path | p50 | p99 | max | samples | p50 worker → runner | p50 runner → viewer |",
     "|---|---:|---:|---:|---:|---:|---:|",
     ...rows,
+    `| the edge's share: a bare protocol runner (no journal, no container) → viewer socket, an event every 20 ms | ${ms(r.edgeOnly.median)} | ${ms(r.edgeOnly.p99)} | ${ms(r.edgeOnly.max)} | ${r.edgeOnly.n} | | |`,
     `| plain \`ws\` echo round trip, loopback | ${ms(r.wsEcho.median)} | ${ms(r.wsEcho.p99)} | ${ms(r.wsEcho.max)} | ${r.wsEcho.n} | | |`,
     "",
   ].join("\n");
