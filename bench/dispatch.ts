@@ -22,6 +22,8 @@ export interface DispatchResult {
   /** The runner's first event about the task (its `log` "cloning …", stamped by the runner). */
   toRunnerAccepted: Summary;
   toRunning: Summary;
+  /** dockerode create + start as the runner logs it ("worker started", `ms`). */
+  containerStart: Summary;
   toFirstEvent: Summary;
   rawDocker: Summary;
 }
@@ -70,7 +72,7 @@ export async function benchDispatch(): Promise<DispatchResult> {
   const stack = new E2EStack();
   try {
     await stack.start();
-    await stack.addRunner({ name: "dispatch", capacity: 2 });
+    const runner = await stack.addRunner({ name: "dispatch", capacity: 2 });
     const samples: Sample[] = [];
     await oneDispatch(stack);
     for (let i = 0; i < RUNS; i++) {
@@ -78,6 +80,11 @@ export async function benchDispatch(): Promise<DispatchResult> {
       // Let the previous container's removal finish, so runs do not overlap.
       await new Promise((r) => setTimeout(r, 1000));
     }
+    const starts = runner
+      .records()
+      .filter((r) => r.msg === "worker started" && typeof r.ms === "number")
+      .map((r) => r.ms as number);
+    if (starts.length < RUNS) throw new Error(`the runner logged ${starts.length} worker starts, not ${RUNS}`);
     const raw: number[] = [];
     await rawDockerRun(image);
     for (let i = 0; i < RUNS; i++) raw.push(await rawDockerRun(image));
@@ -85,6 +92,7 @@ export async function benchDispatch(): Promise<DispatchResult> {
       toAssigned: summarize(samples.map((s) => s.assigned)),
       toRunnerAccepted: summarize(samples.map((s) => s.accepted)),
       toRunning: summarize(samples.map((s) => s.running)),
+      containerStart: summarize(starts.slice(-RUNS)),
       toFirstEvent: summarize(samples.map((s) => s.first)),
       rawDocker: summarize(raw),
     };
@@ -106,6 +114,7 @@ export function dispatchMarkdown(r: DispatchResult): string {
     row("`status: assigned` at the viewer", r.toAssigned),
     row("the runner starts the clone (its `log` event's `ts`, whole ms)", r.toRunnerAccepted),
     row("`status: running` at the viewer (container started)", r.toRunning),
+    row("… of which the container's create + start (the runner's log)", r.containerStart),
     row("**first worker event at the viewer**", r.toFirstEvent),
     row("raw `docker run --rm --network none` → first line", r.rawDocker),
     "",

@@ -127,6 +127,20 @@ export class RunnerProcess {
     return this.#output.join("").slice(-6000);
   }
 
+  /** The runner's JSON log records kept so far (the last 400 output chunks), parsed. */
+  records(): Record<string, unknown>[] {
+    return this.#output
+      .join("")
+      .split("\n")
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  }
+
   async dispose(): Promise<void> {
     await this.stop();
     let id: string | undefined;
