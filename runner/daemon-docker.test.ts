@@ -61,6 +61,7 @@ describeDocker("tether-runner with Docker", () => {
         TETHER_RUNNER_CREDENTIAL: edge.credential,
         TETHER_RUNNER_ID: RUNNER_ID,
         TETHER_WORKER_IMAGE: IMAGE,
+        TETHER_ALLOW_LOCAL_REPOS: "true",
         TETHER_MEMORY_MB: "512",
         TETHER_LOG_LEVEL: "warn",
         TETHER_STOP_GRACE_SECONDS: "5",

@@ -55,6 +55,7 @@ describe("tether-runner --sandbox process", () => {
         TETHER_RUNNER_CREDENTIAL: edge.credential,
         TETHER_RUNNER_ID: `daemon-process-${process.pid}`,
         TETHER_LOG_LEVEL: "error",
+        TETHER_ALLOW_LOCAL_REPOS: "true",
         ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
         ANTHROPIC_BASE_URL: model.url!,
       },

@@ -9,7 +9,7 @@ import { Daemon, type DaemonOptions } from "./daemon.ts";
 import { FakeEdge } from "./fake-edge.ts";
 import { FakeGit, FakeProxy, FakeSandbox } from "./fakes.ts";
 import { Journal } from "./journal.ts";
-import { NO_MODEL_KEY_REASON } from "./task-run.ts";
+import { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./task-run.ts";
 import { assignmentOf } from "./test-fixtures.ts";
 
 const logger = pino({ level: "silent" });
@@ -48,6 +48,7 @@ function daemon(overrides: Partial<DaemonOptions> & { outboxMax?: number } = {})
     credentials: {},
     push: false,
     cloneDepth: 1,
+    allowLocalRepos: true,
     stopGraceMs: 10_000,
     idleMs: 60_000,
     workspaceCleanup: "always",
@@ -119,6 +120,17 @@ describe("Daemon", () => {
     expect(edge.framesOf("accept")).toHaveLength(1);
     expect(edge.framesOf("reject")).toHaveLength(0);
     expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ status: "failed", reason: NO_MODEL_KEY_REASON });
+    expect(sandbox.workers).toHaveLength(0);
+  });
+
+  it("refuses to clone a path or file:// URL on its own host unless allowed", async () => {
+    const d = daemon({ allowLocalRepos: false });
+    await started(d);
+    edge.sendControl({ type: "assign", assignment: assignmentOf("t1", 1, { repo: { url: "/etc/secret-repo" } }) });
+    edge.sendControl({ type: "assign", assignment: assignmentOf("t2", 1, { repo: { url: "file:///srv/private.git" } }) });
+    await edge.until(() => types("t1").includes("status:failed") && types("t2").includes("status:failed"), 5000, "both failed");
+    for (const id of ["t1", "t2"]) expect(edge.task(id).events.at(-1)!.data).toMatchObject({ status: "failed", reason: LOCAL_REPO_REASON });
+    expect(git.calls).toEqual([]);
     expect(sandbox.workers).toHaveLength(0);
   });
 

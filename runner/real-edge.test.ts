@@ -52,7 +52,7 @@ describeDocker("tether-runner with the real edge", () => {
     await edge?.stop();
   });
 
-  const env = () => ({ PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, ANTHROPIC_API_KEY: "sk-ant-test-only", ANTHROPIC_BASE_URL: model.url!, TETHER_LOG_LEVEL: "warn" });
+  const env = () => ({ PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, ANTHROPIC_API_KEY: "sk-ant-test-only", ANTHROPIC_BASE_URL: model.url!, TETHER_LOG_LEVEL: "warn", TETHER_ALLOW_LOCAL_REPOS: "true" });
   const configRunnerID = (): string | undefined => {
     try {
       return (JSON.parse(readFileSync(join(home, "config.json"), "utf8")) as { runnerID?: string }).runnerID;

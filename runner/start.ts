@@ -89,6 +89,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     },
     push: config.push,
     cloneDepth: config.cloneDepth,
+    allowLocalRepos: config.allowLocalRepos,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
     workspaceCleanup: config.workspaceCleanup,

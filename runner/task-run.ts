@@ -23,9 +23,10 @@ import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } fr
 import type { TaskChannel, TaskChannelHandlers } from "./task-channel.ts";
 import { publishDiff, redactURL } from "./task-diff.ts";
 import { TaskOutbox } from "./task-outbox.ts";
-import { branchOf, budgetOf, resourcesFor, workerTaskOf } from "./task-spec.ts";
+import { branchOf, budgetOf, isLocalRepoURL, resourcesFor, workerTaskOf } from "./task-spec.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
+export const LOCAL_REPO_REASON = "this runner does not clone repositories from its own disk (a path or file:// URL); it allows that with TETHER_ALLOW_LOCAL_REPOS=true";
 
 export interface TaskRunDeps {
   home: string;
@@ -41,6 +42,8 @@ export interface TaskRunDeps {
   credentials: GitCredentials;
   push: boolean;
   cloneDepth: number;
+  /** Clone repositories given as a path or file:// URL on this host. */
+  allowLocalRepos: boolean;
   stopGraceMs: number;
   workspaceCleanup: "always" | "on-success" | "never";
   /** A task waiting this long for a follow-up finishes as succeeded. */
@@ -292,6 +295,7 @@ export class TaskRun {
     const { assignment } = this.deps.journal.task(this.taskID)!;
     if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
     const task = assignment.task;
+    if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
     const workspace = join(this.taskDir, "workspace");
     await mkdir(join(this.taskDir, "state"), { recursive: true });
     const branch = branchOf(this.taskID);

@@ -8,6 +8,11 @@ import type { Task, TaskLimits } from "../shared/task.ts";
 import type { TaskBudget } from "./model-proxy.ts";
 import type { SandboxResources } from "./sandbox.ts";
 
+/** A repository on this host's own disk: an absolute path or a file:// URL. */
+export function isLocalRepoURL(url: string): boolean {
+  return url.startsWith("/") || /^file:/i.test(url);
+}
+
 export function branchOf(taskID: string): string {
   return `tether/${taskID}`;
 }

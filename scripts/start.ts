@@ -181,6 +181,8 @@ async function main(): Promise<void> {
       TETHER_RUNNER_HOME: RUNNER_HOME,
       TETHER_SANDBOX: plan.sandbox,
       TETHER_WORKER_IMAGE: IMAGE,
+      // Local use: tasks may name repositories on this machine's disk.
+      TETHER_ALLOW_LOCAL_REPOS: process.env.TETHER_ALLOW_LOCAL_REPOS ?? "true",
     });
     const runner = await waitFor(
       "the runner connecting to the edge",

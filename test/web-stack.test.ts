@@ -37,6 +37,7 @@ describeDocker("web app on the whole stack", () => {
       PATH: process.env.PATH ?? "",
       HOME: home,
       TETHER_RUNNER_HOME: home,
+      TETHER_ALLOW_LOCAL_REPOS: "true",
       ANTHROPIC_API_KEY: "sk-ant-test-only",
       ANTHROPIC_BASE_URL: model.url!,
       TETHER_LOG_LEVEL: "warn",

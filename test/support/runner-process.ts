@@ -56,6 +56,8 @@ export class RunnerProcess {
       PATH: process.env.PATH ?? "",
       HOME: this.home,
       TETHER_RUNNER_HOME: this.home,
+      // The fixture repositories are bare remotes on this host's disk.
+      TETHER_ALLOW_LOCAL_REPOS: "true",
       TETHER_LOG_LEVEL: "info",
       TETHER_PUSH: o.push ? "true" : "false",
       // A short grace keeps cancels quick; the worker handles SIGTERM itself.
