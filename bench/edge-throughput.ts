@@ -13,7 +13,7 @@ import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
 import WebSocket, { WebSocketServer } from "ws";
 import { mintUserToken } from "../scripts/token.ts";
-import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
+import { startEdge, type WranglerEdge } from "../test/support/edge.ts";
 
 const DEADLINE_MS = 120_000;
 const WINDOW_FRAMES = 32;
@@ -70,14 +70,14 @@ function percentile(sorted: number[], p: number): number {
 
 class Edge {
   private constructor(
-    readonly dev: WranglerDev,
+    readonly dev: WranglerEdge,
     private readonly user: string,
     private readonly credential: string,
     private readonly control: WebSocket,
   ) {}
 
   static async start(): Promise<Edge> {
-    const dev = await startWranglerDev();
+    const dev = await startEdge();
     const user = await mintUserToken({ user: "bench", days: 1, secret: dev.secret });
     const reg = (await (await fetch(`${dev.url}/v1/runners/registration-tokens`, { method: "POST", headers: { authorization: `Bearer ${user}` } })).json()) as any;
     const registered = (await (
@@ -116,7 +116,7 @@ class Edge {
 
   async stop(): Promise<void> {
     this.control.close();
-    await this.dev.stop();
+    await this.dev.dispose();
   }
 }
 

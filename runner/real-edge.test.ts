@@ -15,13 +15,13 @@ import { mintUserToken } from "../scripts/token.ts";
 import { type FakeModel, startFakeModel } from "../test/fake-model/index.ts";
 import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "../test/fake-model/scripts.ts";
 import { describeDocker } from "../test/support/docker.ts";
-import { startWranglerDev, type WranglerDev } from "../test/support/wrangler-dev.ts";
+import { startEdge, type WranglerEdge } from "../test/support/edge.ts";
 import type { Event } from "../shared/events.ts";
 
 const BIN = join(import.meta.dirname, "bin", "tether-runner.js");
 
 describeDocker("tether-runner with the real edge", () => {
-  let edge: WranglerDev;
+  let edge: WranglerEdge;
   let model: FakeModel;
   let home: string;
   let repo: string;
@@ -29,7 +29,7 @@ describeDocker("tether-runner with the real edge", () => {
   let runner: ChildProcess | undefined;
 
   beforeAll(async () => {
-    edge = await startWranglerDev();
+    edge = await startEdge();
     model = await startFakeModel({ script: [...fixTheFailingTestScript(), ...followUpScript()], listen: { port: 0 } });
     repo = join(mkdtempSync(join(tmpdir(), "re-repo-")), "fixture");
     await createFixtureRepo(repo, { git: true });
@@ -49,7 +49,7 @@ describeDocker("tether-runner with the real edge", () => {
       }
     }
     await model?.close();
-    await edge?.stop();
+    await edge?.dispose();
   });
 
   const env = () => ({ PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, ANTHROPIC_API_KEY: "sk-ant-test-only", ANTHROPIC_BASE_URL: model.url!, TETHER_LOG_LEVEL: "warn", TETHER_ALLOW_LOCAL_REPOS: "true" });

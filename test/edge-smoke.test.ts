@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type WranglerDev, startWranglerDev } from "./support/wrangler-dev.ts";
+import { startEdge, type WranglerEdge } from "./support/edge.ts";
 
 const run = promisify(execFile);
 
@@ -58,14 +58,14 @@ class Client {
 }
 
 describe("the edge under wrangler dev", () => {
-  let dev: WranglerDev;
+  let dev: WranglerEdge;
   let ws: string;
   beforeAll(async () => {
-    dev = await startWranglerDev();
+    dev = await startEdge();
     ws = dev.url.replace(/^http/, "ws");
   });
   afterAll(async () => {
-    await dev?.stop();
+    await dev?.dispose();
   });
 
   it("takes a task from a phone to a runner and back", async () => {

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
 import { SCREENSHOTS, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
-import { WranglerEdge } from "./web-edge.ts";
+import { WranglerEdge } from "./support/edge.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
 const ROOT = join(import.meta.dirname, "..");

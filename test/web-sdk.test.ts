@@ -7,7 +7,7 @@ import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TetherClient, type ConnectionState, type SocketLike, type TaskStream } from "../shared/client/index.ts";
 import type { RunnerEventBody } from "../shared/index.ts";
-import { WranglerEdge } from "./web-edge.ts";
+import { WranglerEdge } from "./support/edge.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
 /** Opens `ws` sockets and keeps them, so a test can cut them as a network would. */

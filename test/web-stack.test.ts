@@ -17,7 +17,7 @@ import { type FakeModel, startFakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo, FIX_SUMMARY, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
 import { describeDocker } from "./support/docker.ts";
 import { describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
-import { WranglerEdge } from "./web-edge.ts";
+import { WranglerEdge } from "./support/edge.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const RUNNER_BIN = join(ROOT, "runner", "bin", "tether-runner.js");

@@ -6,7 +6,7 @@
 import Docker from "dockerode";
 import { buildWorkerImage, DEFAULT_WORKER_IMAGE } from "../../worker-image/build.ts";
 import type { FakeModel } from "../fake-model/index.ts";
-import { WranglerEdge } from "../web-edge.ts";
+import { WranglerEdge } from "./edge.ts";
 import { startE2EModel } from "./e2e-model.ts";
 import { createGitFixture, type GitFixture } from "./git-fixture.ts";
 import { PhoneAPI } from "./phone-api.ts";

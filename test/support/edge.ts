@@ -1,26 +1,52 @@
 /**
- * The real edge for the web app's tests: `wrangler dev` (workerd) on a free loopback port,
- * with its state in a temporary folder, an HS256 secret, and a way to stop it and start it
- * again on the same port and state (the edge "going away and coming back").
+ * The real edge for cross-process tests and benchmarks: `wrangler dev` (workerd) on a free
+ * loopback port, with its state in a temporary folder, a fresh HS256 secret passed with
+ * `--var`, and a way to stop it and start it again on the same port and state (the edge
+ * "going away and coming back").
  *
  * The Worker is bundled once (`wrangler deploy --dry-run`) and served with `--no-bundle`
  * from a config in the temporary folder: `wrangler dev` reloads (and drops every socket)
  * whenever a watched source file changes, and a test must not see that.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
-import { freePort } from "./support/wrangler-dev.ts";
+import { mintUserToken } from "../../scripts/token.ts";
 
-const ROOT = join(import.meta.dirname, "..");
+const ROOT = join(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", BROWSER: "none" };
 
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A started edge; `dispose()` stops it and removes its state. */
+export async function startEdge(): Promise<WranglerEdge> {
+  const edge = new WranglerEdge();
+  try {
+    await edge.start();
+  } catch (err) {
+    await edge.dispose();
+    throw err;
+  }
+  return edge;
+}
+
 export class WranglerEdge {
-  readonly secret = `web-test-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
-  readonly state = mkdtempSync(join(tmpdir(), "tether-web-edge-"));
+  readonly secret = randomBytes(32).toString("base64url");
+  readonly state = mkdtempSync(join(tmpdir(), "tether-edge-"));
   #child: ChildProcess | null = null;
   #config = "";
   #log: string[] = [];
@@ -130,13 +156,8 @@ export class WranglerEdge {
     return this.#log.join("").slice(-4000);
   }
 
-  /** A user token as `npm run token` makes one: HS256, `sub`, an hour long. */
-  async userToken(sub: string): Promise<string> {
-    return new SignJWT({})
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(sub)
-      .setIssuedAt()
-      .setExpirationTime("1h")
-      .sign(new TextEncoder().encode(this.secret));
+  /** A user token as `npm run token` makes one, a day long. */
+  userToken(user: string, org?: string): Promise<string> {
+    return mintUserToken({ user, org, days: 1, secret: this.secret });
   }
 }
