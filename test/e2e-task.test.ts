@@ -5,6 +5,7 @@
  * and a git repository with a bare remote. One edge and one runner serve every task here;
  * the tasks run side by side.
  */
+import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIX_SUMMARY } from "./fake-model/scripts.ts";
 import { CANCEL_NOTE, requestsFor, SLOW_LINES } from "./support/e2e-model.ts";
@@ -92,6 +93,8 @@ describeDocker("end to end: one task's life through the public API", () => {
       const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:cancel] Take notes, then tick." });
       const viewer = await open(task.id);
       await viewer.waitFor("tick 3 from the long command", (e) => e.type === "tool.output" && String(e.data.text).includes("tick 3\n"), 90_000);
+      const runningFilter = { filters: { label: [`tether.task=${task.id}`], status: ["running"] } };
+      expect(await new Docker().listContainers(runningFilter)).toHaveLength(1);
       await phone.cancel(task.id);
       const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
       expect(end.data.status, describeEvents(viewer.events)).toBe("cancelled");
@@ -105,6 +108,8 @@ describeDocker("end to end: one task's life through the public API", () => {
       expect(diff?.data, describeEvents(events)).toMatchObject({ files: 1, changedFiles: [{ path: "notes.txt", insertions: 1, deletions: 0 }] });
       expect(await phone.artifact(task.id, "diff.patch")).toContain(`+${CANCEL_NOTE.trim()}`);
       expect((await phone.task(task.id)).status).toBe("cancelled");
+      // `cancelled` is reported only once the container has stopped.
+      expect(await new Docker().listContainers(runningFilter)).toEqual([]);
     }, 180_000);
 
     it("a viewer that drops and comes back with after= misses nothing and gets nothing twice", async () => {
