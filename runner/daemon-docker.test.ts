@@ -12,7 +12,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "../test/fake-model/scripts.ts";
-import { type FakeModel, type ScriptStep, startFakeModel } from "../test/fake-model/index.ts";
+import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "../test/fake-model/index.ts";
 import { describeDocker } from "../test/support/docker.ts";
 import { FakeEdge } from "./fake-edge.ts";
 import { assignmentOf } from "./test-fixtures.ts";
@@ -33,7 +33,8 @@ describeDocker("tether-runner with Docker", () => {
   beforeAll(async () => {
     repo = join(mkdtempSync(join(tmpdir(), "tr-repo-")), "fixture");
     await createFixtureRepo(repo, { git: true });
-    model = await startFakeModel({ script: (_req, i) => script[i] ?? { error: { status: 500, type: "api_error", message: "script over" } }, listen: { port: 0 } });
+    // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
+    model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
   });
   afterAll(async () => {
     await model.close();

@@ -85,6 +85,22 @@ export function keyOf(headers: Record<string, string>): string | undefined {
   return bearer?.[1] ?? headers["x-api-key"];
 }
 
+/** How many assistant messages a request's history holds: where the conversation stands. */
+export function assistantTurnsOf(request: RecordedRequest): number {
+  const messages = (request.body.messages ?? []) as { role: string }[];
+  return messages.filter((m) => m.role === "assistant").length;
+}
+
+/**
+ * A script that answers by where the conversation stands rather than by how many requests
+ * came before, so a request the worker sends again (a retry after the proxy dropped it, a
+ * restarted runner) gets the same answer, as it would from a real model.
+ */
+export function byConversation(steps: () => readonly ScriptStep[]): Script {
+  return (request) =>
+    steps()[assistantTurnsOf(request)] ?? { error: { status: 400, type: "invalid_request_error", message: `the script has no step ${assistantTurnsOf(request)}` } };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startFakeModel(options: FakeModelOptions): Promise<FakeModel> {

@@ -4,7 +4,7 @@
  * already in the request's history. The answer depends only on the request, so a request the
  * worker sends again (after a retry or a restart) gets the same answer.
  */
-import { type FakeModel, type RecordedRequest, type ScriptStep, startFakeModel } from "../fake-model/index.ts";
+import { assistantTurnsOf, type FakeModel, type RecordedRequest, type ScriptStep, startFakeModel } from "../fake-model/index.ts";
 import { fixTheFailingTestScript, followUpScript } from "../fake-model/scripts.ts";
 
 /** Lines the `slow` scenario's long command prints, one every `SLOW_LINE_MS`. */
@@ -47,7 +47,7 @@ function scenarioOf(request: RecordedRequest): { name: string; step: number } | 
   const messages = (request.body.messages ?? []) as { role: string; content: unknown }[];
   const name = /\[e2e:([a-z-]+)\]/.exec(JSON.stringify(messages[0]?.content ?? ""))?.[1];
   if (!name) return undefined;
-  return { name, step: messages.filter((m) => m.role === "assistant").length };
+  return { name, step: assistantTurnsOf(request) };
 }
 
 function answer(request: RecordedRequest): ScriptStep {
