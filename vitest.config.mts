@@ -14,6 +14,7 @@ export default defineConfig({
           name: "node",
           include: ["shared/**/*.test.ts", "runner/**/*.test.ts", "worker-image/**/*.test.ts", "test/**/*.test.ts"],
           environment: "node",
+          globalSetup: ["test/support/global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

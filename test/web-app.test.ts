@@ -15,7 +15,6 @@ import { SCREENSHOTS, describeBrowser, launchBrowser, phoneContext, screenshot }
 import { WranglerEdge } from "./support/edge.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
-const ROOT = join(import.meta.dirname, "..");
 const PATCH = `diff --git a/src/math.ts b/src/math.ts
 index 1111111..2222222 100644
 --- a/src/math.ts
@@ -47,7 +46,6 @@ describeBrowser("web app against the edge in wrangler dev", () => {
   const blocked: string[] = [];
 
   beforeAll(async () => {
-    execFileSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "edge", "web", "build.mts")], { cwd: ROOT, stdio: "pipe" });
     await edge.start();
     token = await edge.userToken(`web-${Date.now()}`);
     client = new TetherClient({ baseURL: edge.url, token });

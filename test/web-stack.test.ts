@@ -44,7 +44,6 @@ describeDocker("web app on the whole stack", () => {
     });
 
     beforeAll(async () => {
-      execFileSync(join(ROOT, "node_modules", ".bin", "tsx"), [join(ROOT, "edge", "web", "build.mts")], { cwd: ROOT, stdio: "pipe" });
       await edge.start();
       token = await edge.userToken("stack-user");
       model = await startFakeModel({ script: [...fixTheFailingTestScript(), ...followUpScript()], listen: { port: 0 } });

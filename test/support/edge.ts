@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,14 +56,18 @@ export class WranglerEdge {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Bundles the Worker as it is on disk now and writes a config that serves that bundle. */
+  /**
+   * Bundles the Worker and copies the web app as they are on disk now, and writes a config
+   * that serves those copies: a later build of either never reloads a running edge.
+   */
   #prepare(): string {
     const dir = join(this.state, "worker");
     mkdirSync(dir, { recursive: true });
     execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", join(dir, "dist")], { cwd: ROOT, env: WRANGLER_ENV, stdio: "pipe" });
+    cpSync(join(ROOT, "edge", "public"), join(dir, "public"), { recursive: true });
     const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^main = .*$/m, `main = ${JSON.stringify(join(dir, "dist", "index.js"))}`)
-      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(ROOT, "edge", "public"))}`);
+      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(dir, "public"))}`);
     const config = join(dir, "wrangler.toml");
     writeFileSync(config, toml);
     return config;
