@@ -14,9 +14,7 @@ import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { ControlLink } from "./control-link.ts";
-import type { Journal } from "./journal.ts";
 import { Metrics } from "./metrics.ts";
-import type { Sandbox } from "./sandbox.ts";
 import { TaskChannel } from "./task-channel.ts";
 import { TaskRun, type TaskRunDeps } from "./task-run.ts";
 
