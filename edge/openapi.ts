@@ -62,6 +62,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
     get: { summary: "Viewer WebSocket: replay after=N, then live (see docs/api.md)", ok: [101, null], query: { after: "last seq held" } },
   },
   "/v1/tasks/{id}/messages": { post: { summary: "Send a follow-up", body: "MessageRequest", ok: [202, "CommandAccepted"] } },
+  "/v1/tasks/{id}/finish": { post: { summary: "Wrap the task up after the agent's current turn: commit, diff, push, succeeded", ok: [202, "CommandAccepted"] } },
   "/v1/tasks/{id}/cancel": { post: { summary: "Cancel the task", ok: [202, "CommandAccepted"] } },
   "/v1/tasks/{id}/artifacts/{name}": { get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] } },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },

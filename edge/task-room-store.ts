@@ -158,7 +158,7 @@ export class TaskRoomStore {
     return this.sql
       .exec<{ seq: number; kind: string; text: string | null }>("SELECT seq, kind, text FROM commands WHERE seq > ? ORDER BY seq", after)
       .toArray()
-      .map((row) => (row.kind === "message" ? { seq: row.seq, kind: "message", text: row.text ?? "" } : { seq: row.seq, kind: "cancel" }));
+      .map((row) => (row.kind === "message" ? { seq: row.seq, kind: "message", text: row.text ?? "" } : { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" }));
   }
 }
 

@@ -123,7 +123,7 @@ describe("TaskRoom viewer sockets", () => {
     }
   }, 30_000);
 
-  it("turns viewer message and cancel frames into log events and answers ping", async () => {
+  it("turns viewer message, finish and cancel frames into log events and answers ping", async () => {
     const { stub, taskID } = await newRoom();
     const runner = await attachedRunner(stub, taskID);
     const viewer = await openViewer(stub, 0);
@@ -133,13 +133,18 @@ describe("TaskRoom viewer sockets", () => {
     viewer.send({ type: "message", text: "  also add tests  " });
     const message = await runner.next("command");
     expect(message).toEqual({ type: "command", taskID, command: { seq: 3, kind: "message", text: "also add tests" } });
-    const from = runner.frames.length;
+    let from = runner.frames.length;
+    viewer.send({ type: "finish" });
+    const finish = await runner.next("command", from);
+    expect(finish).toEqual({ type: "command", taskID, command: { seq: 4, kind: "finish" } });
+    from = runner.frames.length;
     viewer.send({ type: "cancel" });
     const cancel = await runner.next("command", from);
-    expect(cancel).toEqual({ type: "command", taskID, command: { seq: 4, kind: "cancel" } });
+    expect(cancel).toEqual({ type: "command", taskID, command: { seq: 5, kind: "cancel" } });
     const events = await allEvents(stub);
     expect(events.slice(2).map((e) => [e.type, e.data])).toEqual([
       ["user.message", { text: "also add tests", by: USER }],
+      ["user.finish", { by: USER }],
       ["user.cancel", { by: USER }],
     ]);
     // The runner decides when the task is really cancelled.

@@ -66,7 +66,7 @@ export type RoomError = { error: { code: ErrorCode; message: string } };
 export type JSONValue = string | number | boolean | null | object;
 /** An `Event` whose data is typed for RPC. */
 export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
-export type UserCommand = { kind: "message"; text: string } | { kind: "cancel" };
+export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" };
 
 export class TaskRoom extends DurableObject<Env> {
   private readonly store: TaskRoomStore;
@@ -135,8 +135,13 @@ export class TaskRoom extends DurableObject<Env> {
       if (text.length === 0 || text.length > LIMITS.maxMessageChars) {
         return { error: { code: ErrorCode.InvalidBody, message: `a message is 1 to ${LIMITS.maxMessageChars} characters` } };
       }
+    } else if (command.kind === "finish") {
+      // Only a started task has a turn to wrap up; one no runner has taken is cancelled instead.
+      if (cancelEndsAtOnce(task, room.lease)) {
+        return { error: { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` } };
+      }
     } else if (command.kind !== "cancel") {
-      return { error: { code: ErrorCode.InvalidBody, message: "a command is a message or a cancel" } };
+      return { error: { code: ErrorCode.InvalidBody, message: "a command is a message, a finish or a cancel" } };
     }
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
     let stored: Command | undefined;
@@ -145,7 +150,8 @@ export class TaskRoom extends DurableObject<Env> {
         const text = command.text.trim();
         stored = { seq: this.log.appendEdge(task, "user.message", { text, by }).seq, kind: "message", text };
       } else {
-        stored = { seq: this.log.appendEdge(task, "user.cancel", { by }).seq, kind: "cancel" };
+        const seq = this.log.appendEdge(task, `user.${command.kind}`, { by }).seq;
+        stored = command.kind === "finish" ? { seq, kind: "finish" } : { seq, kind: "cancel" };
       }
       this.store.insertCommand(stored);
       if (endsNow) {
@@ -260,7 +266,7 @@ export class TaskRoom extends DurableObject<Env> {
     const frame = parsed.value;
     if (frame.type === "ping") return ws.send(PONG);
     const room = this.load()!;
-    const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: "cancel" });
+    const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: frame.type });
     if (result && "error" in result) sendError(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
   }
 

@@ -421,6 +421,31 @@ describe("Daemon", () => {
     expect(w.stopGrace).toBe(10_000);
   });
 
+  it("wraps a task up when the user finishes it: at once when waiting, at the turn's end when running", async () => {
+    const d = daemon();
+    await started(d);
+    assign("t1");
+    assign("t2");
+    await edge.until(() => sandbox.worker("t1") !== undefined && sandbox.worker("t2") !== undefined, 5000, "workers");
+    const waiting = sandbox.worker("t1")!;
+    waiting.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    await edge.until(() => types("t1").includes("status:waiting"), 5000, "t1 waiting");
+    edge.command("t1", { seq: 3, kind: "finish" });
+    await edge.until(() => types("t1").includes("status:succeeded"), 5000, "t1 succeeded");
+    expect(types("t1")).toEqual(["log", "status:running", "turn.end", "status:waiting", "diff", "status:succeeded"]);
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ reason: "finished by the user" });
+    expect(waiting.stopGrace).toBe(10_000);
+
+    const running = sandbox.worker("t2")!;
+    edge.command("t2", { seq: 3, kind: "finish" });
+    running.emit("agent.text", { turn: 0, text: "still at it" });
+    await edge.until(() => types("t2").includes("agent.text"), 5000, "t2 keeps running");
+    expect(types("t2")).not.toContain("status:succeeded");
+    running.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    await edge.until(() => types("t2").includes("status:succeeded"), 5000, "t2 succeeded after its turn");
+    expect(types("t2")).toEqual(["log", "status:running", "agent.text", "turn.end", "status:waiting", "diff", "status:succeeded"]);
+  });
+
   it("drains: refuses new tasks, waits for held ones to finish, then stops", async () => {
     const d = daemon();
     await started(d);

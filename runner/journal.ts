@@ -36,6 +36,8 @@ export interface TaskMeta {
   branch?: string;
   /** The model proxy's token and spending, so a running worker keeps its token. */
   proxy?: { token: string; startedAt: number; spent?: { tokens: number; costUSD: number; turns: number } };
+  /** The user asked to finish: the task wraps up as soon as its current turn ends. */
+  finishRequested?: boolean;
   /** The terminal status decided before finishing began. */
   outcome?: { status: "succeeded" | "failed" | "cancelled"; reason?: string; exitCode?: number | null };
 }

@@ -238,8 +238,15 @@ export class TaskRun {
       this.lastCommandSeq = command.seq;
       this.deps.journal.update(this.taskID, { lastCommandSeq: command.seq });
       if (command.kind === "cancel") void this.serial(() => this.cancel());
+      else if (command.kind === "finish") void this.serial(() => this.finishByUser());
       else void this.serial(() => this.message(command.text));
     }
+  }
+
+  private async finishByUser(): Promise<void> {
+    if (!this.active || this.phase === "finishing") return;
+    this.deps.journal.updateMeta(this.taskID, { finishRequested: true });
+    this.armIdle();
   }
 
   private async message(text: string): Promise<void> {
@@ -453,21 +460,28 @@ export class TaskRun {
     this.armIdle();
   }
 
-  /** A task left waiting for `idleMs` with no follow-up is over: its last turn ended well. */
+  /**
+   * A waiting task is over, its last turn ended well, when the user asked to finish it, or
+   * when it has been left waiting for `idleMs` with no follow-up.
+   */
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     if (this.phase !== "waiting" || this.detached) return;
-    this.idleTimer = setTimeout(() => void this.serial(() => this.idleOut()), this.deps.idleMs);
+    if (this.deps.journal.task(this.taskID)?.meta.finishRequested) {
+      void this.serial(() => this.wrapUp("finished by the user"));
+      return;
+    }
+    const minutes = Math.round(this.deps.idleMs / 60_000);
+    this.idleTimer = setTimeout(() => void this.serial(() => this.wrapUp(`no follow-up within ${minutes} minutes of the last turn`)), this.deps.idleMs);
     this.idleTimer.unref();
   }
 
-  private async idleOut(): Promise<void> {
+  private async wrapUp(reason: string): Promise<void> {
     if (this.phase !== "waiting") return;
-    const minutes = Math.round(this.deps.idleMs / 60_000);
     // What the worker says while it is stopped (its own "cancelled") is not the task's story.
     this.silenced = true;
-    await this.conclude({ status: "succeeded", reason: `no follow-up within ${minutes} minutes of the last turn` }, false);
+    await this.conclude({ status: "succeeded", reason }, false);
   }
 
   private serial(fn: () => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@
  * The task event log: one ordered stream per task, sequenced by its TaskRoom.
  *
  * An event is `{ seq, ts, type, data }`. `seq` is 1, 2, 3 … with no gaps. Events come from
- * the edge (`status` for queued/assigned/lost, `user.message`, `user.cancel`) and from the
+ * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`) and from the
  * runner (the agent's words and tools relayed from the worker, `status` for running/waiting/
  * terminal states, `diff`, `log`). Clients must ignore event types they do not know.
  */
@@ -22,6 +22,8 @@ export const StatusData = z.object({
 export const EVENT_DATA = {
   status: StatusData,
   "user.message": z.object({ text: z.string(), by: z.string() }),
+  /** The user is content: the runner wraps the task up (commit, diff, push) after the current turn. */
+  "user.finish": z.object({ by: z.string() }),
   "user.cancel": z.object({ by: z.string() }),
   /** A piece of assistant text as the model streams it. */
   "agent.text.delta": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),

@@ -15,7 +15,7 @@
  * the highest runner counter (`rseq`) it has stored for that epoch and every user command
  * after the runner's `afterCommandSeq`. The runner sends `events` batches, each event tagged
  * with its own per-task `rseq`; the TaskRoom stores them once, in order, and acks
- * cumulatively after the write. Follow-ups and cancels reach the runner as `command`.
+ * cumulatively after the write. Follow-ups, finish and cancel reach the runner as `command`.
  *
  * The worker reads one `start` line, then `message` and `cancel` lines; it writes agent events
  * as `{ wseq, type, data }` lines, `wseq` counting 1, 2, 3 … across the whole task (a resumed
@@ -51,6 +51,7 @@ export function errorFrameOf(code: ErrorCode, message: string, taskID?: string):
 
 export const PhoneToEdge = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("message"), text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }),
+  z.object({ v, type: z.literal("finish") }),
   z.object({ v, type: z.literal("cancel") }),
   z.object({ v, type: z.literal("ping") }),
 ]);
@@ -110,6 +111,8 @@ export type Assignment = z.infer<typeof Assignment>;
 /** A user's command, as it stands in the task log. */
 export const Command = z.discriminatedUnion("kind", [
   z.object({ seq: z.number().int().positive(), kind: z.literal("message"), text: z.string() }),
+  /** Wrap the task up once the agent's current turn ends: commit, diff, push, succeeded. */
+  z.object({ seq: z.number().int().positive(), kind: z.literal("finish") }),
   z.object({ seq: z.number().int().positive(), kind: z.literal("cancel") }),
 ]);
 export type Command = z.infer<typeof Command>;

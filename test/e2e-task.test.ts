@@ -14,9 +14,6 @@ import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
 
-/** The runner's smallest idle time (1 minute) ends a waiting task as succeeded. */
-const IDLE_OUT_MS = 120_000;
-
 describeDocker("end to end: one task's life through the public API", () => {
   const stack = new E2EStack();
   const viewers: ViewerSocket[] = [];
@@ -28,7 +25,7 @@ describeDocker("end to end: one task's life through the public API", () => {
 
   beforeAll(async () => {
     await stack.start();
-    await stack.addRunner({ name: "e2e-main", capacity: 4, push: true, env: { TETHER_IDLE_MINUTES: "1" } });
+    await stack.addRunner({ name: "e2e-main", capacity: 4, push: true });
   }, 300_000);
 
   afterAll(async () => {
@@ -54,7 +51,8 @@ describeDocker("end to end: one task's life through the public API", () => {
 
       await phone.message(task.id, "Add a subtraction helper.");
       await viewer.waitFor("the follow-up's answer", (e) => e.type === "agent.text" && e.data.text === "Added sub.js.", 60_000);
-      const done = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], IDLE_OUT_MS);
+      await phone.finish(task.id);
+      const done = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
       expect(done.data.status, describeEvents(viewer.events)).toBe("succeeded");
 
       const events = viewer.events;
@@ -65,6 +63,8 @@ describeDocker("end to end: one task's life through the public API", () => {
       expect(order("agent.text")).toBeGreaterThan(events.findIndex((e) => e.data.status === "running"));
       expect(order("tool.start")).toBeLessThan(order("tool.output"));
       expect(events.findIndex((e) => e.type === "user.message")).toBeGreaterThan(events.findIndex((e) => e.data.status === "waiting"));
+      expect(order("user.finish")).toBeLessThan(order("diff"));
+      expect(done.data.reason).toBe("finished by the user");
       expect(repeatedAgentEvents(events)).toEqual([]);
 
       // The diff: its event, the artifact, the branch on the bare remote.

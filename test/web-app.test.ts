@@ -161,17 +161,24 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.emulateMedia({ colorScheme: "light" });
   });
 
-  it("sends a follow-up that reaches the runner, and shows the end of the task", async () => {
+  it("sends a follow-up and a finish that reach the runner, and shows the end of the task", async () => {
     await page.getByLabel("Follow-up message").fill("Yes, add a test please");
     await page.getByRole("button", { name: "Send" }).click();
     const command = await first.nextCommand();
     expect(command).toMatchObject({ kind: "message", text: "Yes, add a test please" });
     await page.locator(".bubble.user", { hasText: "Yes, add a test please" }).waitFor();
     expect(await page.getByLabel("Follow-up message").inputValue()).toBe("");
-    await first.upload("diff.patch", PATCH);
     await first.emit(
       { type: "status", data: { status: "running" } },
       { type: "agent.text", data: { turn: 1, text: "Added test/math.test.ts." } },
+      { type: "turn.end", data: { turn: 1, stopReason: "end_turn" } },
+      { type: "status", data: { status: "waiting" } },
+    );
+    await page.getByRole("button", { name: "Finish: make the diff" }).click();
+    expect(await first.nextCommand()).toMatchObject({ kind: "finish" });
+    await page.getByText(/Finish asked by/).waitFor();
+    await first.upload("diff.patch", PATCH);
+    await first.emit(
       { type: "done", data: { ok: true, summary: "Fixed add() and added a test." } },
       {
         type: "diff",

@@ -120,11 +120,17 @@ describe("one task's routes", () => {
     expect((await post(`/v1/tasks/${task.id}/messages`, token, JSON.stringify({ text: " " }))).status).toBe(400);
     expect((await post(`/v1/tasks/${task.id}/messages`, token, JSON.stringify({ text: "x".repeat(LIMITS.maxMessageChars + 1) }))).status).toBe(400);
     expect((await post(`/v1/tasks/${task.id}/cancel`, token, JSON.stringify({ why: 1 }))).status).toBe(400);
+    expect((await post(`/v1/tasks/${task.id}/finish`, token, JSON.stringify({ now: true }))).status).toBe(400);
+    // Nothing has started, so there is no turn to wrap up: a finish is refused and changes nothing.
+    expect(await errorOf(await post(`/v1/tasks/${task.id}/finish`, token, "{}"))).toMatchObject({ status: 409, code: "conflict" });
     const cancel = await post(`/v1/tasks/${task.id}/cancel`, token, "{}");
     expect(cancel.status).toBe(202);
     expect(((await cancel.json()) as any).task.status).toBe("cancelled");
     expect(await errorOf(await post(`/v1/tasks/${task.id}/cancel`, token, undefined, {}))).toMatchObject({ status: 409, code: "task_finished" });
     expect(await errorOf(await post(`/v1/tasks/${task.id}/messages`, token, JSON.stringify({ text: "more" })))).toMatchObject({ status: 409 });
+    expect(await errorOf(await post(`/v1/tasks/${task.id}/finish`, token, undefined, {}))).toMatchObject({ status: 409, code: "task_finished" });
+    const events = (await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(token) })).json()) as any;
+    expect(events.events.map((e: any) => e.type)).toEqual(["status", "user.message", "user.cancel", "status"]);
     const listed = (await (await call("/v1/tasks", { headers: bearer(token) })).json()) as any;
     expect(listed.tasks[0]).toMatchObject({ id: task.id, status: "cancelled" });
   });

@@ -27,7 +27,7 @@ const EventsQuery = z.object({
 });
 type EventPage = { events: Event[]; nextAfter: number };
 const SocketQuery = z.object({ after: nonNegativeInt.default(0) });
-const CancelRequest = z.object({}).strict();
+const EmptyRequest = z.object({}).strict();
 
 function taskIDParam(id: string): string {
   if (!isTaskID(id)) throw fail(ErrorCode.NotFound, "no such task");
@@ -114,24 +114,27 @@ taskRoutes.post("/:id/messages", async (c) => {
   return c.json({ seq: result.seq, task: result.task }, 202);
 });
 
-taskRoutes.post("/:id/cancel", async (c) => {
-  const id = taskIDParam(c.req.param("id"));
-  const raw = new TextDecoder().decode(await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes)).trim();
-  if (raw !== "") {
-    let json: unknown;
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw fail(ErrorCode.InvalidBody, "body is not JSON");
+/** `finish` and `cancel` take no body, or `{}`. */
+for (const kind of ["finish", "cancel"] as const) {
+  taskRoutes.post(`/:id/${kind}`, async (c) => {
+    const id = taskIDParam(c.req.param("id"));
+    const raw = new TextDecoder().decode(await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes)).trim();
+    if (raw !== "") {
+      let json: unknown;
+      try {
+        json = JSON.parse(raw);
+      } catch {
+        throw fail(ErrorCode.InvalidBody, "body is not JSON");
+      }
+      if (!EmptyRequest.safeParse(json).success) throw fail(ErrorCode.InvalidBody, `${kind} takes no fields (send {} or nothing)`);
     }
-    if (!CancelRequest.safeParse(json).success) throw fail(ErrorCode.InvalidBody, "cancel takes no fields (send {} or nothing)");
-  }
-  const { userID, accountID } = c.get("user");
-  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "cancel" });
-  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-  if (isRoomError(result)) throw failWith(result);
-  return c.json({ seq: result.seq, task: result.task }, 202);
-});
+    const { userID, accountID } = c.get("user");
+    const result = await roomStub(c.env, id).command(accountID, userID, { kind });
+    if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+    if (isRoomError(result)) throw failWith(result);
+    return c.json({ seq: result.seq, task: result.task }, 202);
+  });
+}
 
 taskRoutes.get("/:id/artifacts/:name", async (c) => {
   const id = taskIDParam(c.req.param("id"));

@@ -51,6 +51,8 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
           <time dateTime={item.ts}>{clock(item.ts)}</time>
         </p>
       );
+    case "finish":
+      return <p class="status-line">Finish asked by {item.by}</p>;
     case "cancel":
       return <p class="status-line">Cancel asked by {item.by}</p>;
     case "log":

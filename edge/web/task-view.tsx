@@ -105,7 +105,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
       ) : artifact ? (
         <DiffView taskID={taskID} artifact={artifact} version={feed.diff ? feed.lastSeq : 0} />
       ) : (
-        <p class="muted center">No changes yet. The diff appears when the agent has finished a run.</p>
+        <p class="muted center">No changes yet. The diff appears when the task is finished.</p>
       )}
       {artifact && <Artifacts taskID={taskID} names={[artifact]} />}
       {!finished && status !== null && <FollowUp taskID={taskID} status={status} />}
@@ -163,7 +163,39 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
           Send
         </button>
       </div>
+      {(status === "running" || status === "waiting") && <FinishTask taskID={taskID} status={status} />}
     </form>
+  );
+}
+
+/** Finish wraps the task up (commit, diff, push) once the agent's current turn ends. */
+function FinishTask({ taskID, status }: { taskID: string; status: string }) {
+  const { client } = useSession();
+  const [asked, setAsked] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function finish() {
+    setAsked(true);
+    setError(null);
+    try {
+      await client.finishTask(taskID);
+    } catch (err) {
+      setAsked(false);
+      setError(messageOf(err));
+    }
+  }
+
+  return (
+    <div class="row end finish">
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="button" class="button small ghost" disabled={asked} onClick={() => void finish()}>
+        {asked ? "Finishing…" : status === "waiting" ? "Finish: make the diff" : "Finish after this turn"}
+      </button>
+    </div>
   );
 }
 

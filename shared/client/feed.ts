@@ -33,6 +33,7 @@ export type FeedItem =
     }
   | { kind: "file"; key: string; seq: number; path: string; change: "created" | "modified" | "deleted" }
   | { kind: "status"; key: string; seq: number; ts: string; status: TaskStatus; reason: string | null }
+  | { kind: "finish"; key: string; seq: number; by: string }
   | { kind: "cancel"; key: string; seq: number; by: string }
   | { kind: "log"; key: string; seq: number; level: "info" | "warn" | "error"; message: string }
   | { kind: "error"; key: string; seq: number; code: string; message: string }
@@ -121,8 +122,9 @@ function applyOne(feed: Feed, event: KnownEvent): void {
       closeStreaming(items);
       items.push({ kind: "user", key, seq: event.seq, ts: event.ts, text: event.data.text, by: event.data.by });
       return;
+    case "user.finish":
     case "user.cancel":
-      items.push({ kind: "cancel", key, seq: event.seq, by: event.data.by });
+      items.push({ kind: event.type === "user.finish" ? "finish" : "cancel", key, seq: event.seq, by: event.data.by });
       return;
     case "usage":
       feed.usage = {

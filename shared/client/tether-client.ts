@@ -74,6 +74,11 @@ export class TetherClient {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/messages`, { text });
   }
 
+  /** Wrap the task up after the agent's current turn: commit, diff, push, succeeded. */
+  async finishTask(taskID: string): Promise<void> {
+    await this.#request("POST", `/v1/tasks/${enc(taskID)}/finish`);
+  }
+
   async cancelTask(taskID: string): Promise<void> {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/cancel`);
   }

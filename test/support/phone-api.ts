@@ -50,6 +50,10 @@ export class PhoneAPI {
     await this.#call("POST", `/v1/tasks/${id}/messages`, { text }, [202]);
   }
 
+  async finish(id: string): Promise<void> {
+    await this.#call("POST", `/v1/tasks/${id}/finish`, {}, [202]);
+  }
+
   async cancel(id: string): Promise<void> {
     await this.#call("POST", `/v1/tasks/${id}/cancel`, {}, [202]);
   }
