@@ -3,7 +3,7 @@
  * way the Worker forwards them, with their received frames collected.
  */
 import { env } from "cloudflare:test";
-import { EMPTY_USAGE, type Task } from "../shared/index.ts";
+import { newTaskRecord, type Task } from "../shared/index.ts";
 
 export const ACCOUNT_ID = "acct_test";
 export const USER = "alice";
@@ -11,26 +11,7 @@ export const USER = "alice";
 export type RoomStub = DurableObjectStub<import("./task-room.ts").TaskRoom>;
 
 export function makeTask(id: string): Task {
-  const now = new Date().toISOString();
-  return {
-    id,
-    title: "Fix the bug",
-    repo: { url: "https://example.com/repo.git" },
-    prompt: "Fix the bug",
-    model: null,
-    labels: [],
-    limits: {},
-    status: "queued",
-    statusReason: null,
-    createdBy: USER,
-    createdAt: now,
-    updatedAt: now,
-    runnerID: null,
-    lastSeq: 0,
-    usage: EMPTY_USAGE,
-    diff: null,
-    branch: null,
-  };
+  return newTaskRecord(id, { repo: { url: "https://example.com/repo.git" }, prompt: "Fix the bug" }, USER);
 }
 
 let counter = 0;

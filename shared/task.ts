@@ -125,6 +125,29 @@ export const Task = z.object({
 });
 export type Task = z.infer<typeof Task>;
 
+/** The record of a task just created: queued, nothing run, nothing spent. */
+export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy: string, now = new Date().toISOString()): Task {
+  return {
+    id,
+    title: titleFromPrompt(request.prompt),
+    repo: request.repo,
+    prompt: request.prompt,
+    model: request.model ?? null,
+    labels: request.labels ?? [],
+    limits: request.limits ?? {},
+    status: "queued",
+    statusReason: null,
+    createdBy,
+    createdAt: now,
+    updatedAt: now,
+    runnerID: null,
+    lastSeq: 0,
+    usage: EMPTY_USAGE,
+    diff: null,
+    branch: null,
+  };
+}
+
 /** The title shown in lists: the prompt's first line, shortened. */
 export function titleFromPrompt(prompt: string): string {
   const line = prompt.trim().split("\n", 1)[0] ?? "";

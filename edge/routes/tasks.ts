@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { CreateTaskRequest, EMPTY_USAGE, ErrorCode, type Event, LIMITS, MessageRequest, type Task, TaskStatus, titleFromPrompt } from "../../shared/index.ts";
+import { CreateTaskRequest, ErrorCode, type Event, LIMITS, MessageRequest, newTaskRecord, TaskStatus } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
 import { requireUser } from "../auth-middleware.ts";
 import { isTaskID, newTaskID } from "../credentials.ts";
@@ -40,26 +40,7 @@ taskRoutes.use("*", requireUser);
 taskRoutes.post("/", async (c) => {
   const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
-  const now = new Date().toISOString();
-  const task: Task = {
-    id: newTaskID(),
-    title: titleFromPrompt(body.prompt),
-    repo: body.repo,
-    prompt: body.prompt,
-    model: body.model ?? null,
-    labels: body.labels ?? [],
-    limits: body.limits ?? {},
-    status: "queued",
-    statusReason: null,
-    createdBy: userID,
-    createdAt: now,
-    updatedAt: now,
-    runnerID: null,
-    lastSeq: 0,
-    usage: EMPTY_USAGE,
-    diff: null,
-    branch: null,
-  };
+  const task = newTaskRecord(newTaskID(), body, userID);
   const created = await roomStub(c.env, task.id).create(accountID, task);
   await accountStub(c.env, accountID).addTask(created, accountID);
   return c.json({ task: created }, 201);
