@@ -84,6 +84,21 @@ describeDocker("tether-runner start", () => {
     expect(readState().link).toBe("stopped");
   });
 
+  it("logs JSON lines by default off a terminal, and readable lines with --log-format pretty", async () => {
+    const env = { TETHER_EDGE_URL: edgeURL, TETHER_RUNNER_CREDENTIAL: edge.credential, TETHER_RUNNER_ID: `cli-test-${process.pid}`, ANTHROPIC_API_KEY: "sk-test-not-real", TETHER_LOG_LEVEL: "info" };
+    for (const format of ["auto", "pretty"]) {
+      const { child, done } = cli(["start", "--log-format", format], env);
+      await edge.until(() => readState().link === "connected", 20_000, "state connected");
+      child.kill("SIGTERM");
+      const lines = (await done).stdout.trim().split("\n");
+      expect(lines.length, format).toBeGreaterThan(0);
+      const json = lines.filter((line) => line.startsWith("{"));
+      if (format === "auto") expect(json).toHaveLength(lines.length);
+      else expect(json, lines.join("\n")).toHaveLength(0);
+      if (format === "pretty") expect(lines.some((line) => line.includes("INFO"))).toBe(true);
+    }
+  });
+
   it("exits 2 and says so when the edge revokes the credential", async () => {
     const env = { TETHER_EDGE_URL: edgeURL, TETHER_RUNNER_CREDENTIAL: edge.credential, TETHER_RUNNER_ID: `cli-test-${process.pid}`, ANTHROPIC_API_KEY: "sk-test-not-real" };
     const { done } = cli(["start"], env);

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
+import pinoPretty from "pino-pretty";
 import type { RunnerConfig } from "./config.ts";
 import { EdgeArtifacts } from "./artifacts.ts";
 import { Daemon } from "./daemon.ts";
@@ -29,8 +30,11 @@ export const RUNNER_VERSION: string = (
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
 
+/** JSON lines for machines (journald, files); readable lines when a person watches a terminal. */
 export function makeLogger(config: RunnerConfig): Logger {
-  return pino({ level: config.logLevel, base: { pid: process.pid, runner: config.runnerID } });
+  const options = { level: config.logLevel, base: { pid: process.pid, runner: config.runnerID } };
+  const pretty = config.logFormat === "pretty" || (config.logFormat === "auto" && process.stdout.isTTY === true);
+  return pretty ? pino(options, pinoPretty({ colorize: process.stdout.isTTY === true, ignore: "pid,hostname", sync: true })) : pino(options);
 }
 
 const hostGit: GitPort = {
