@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ErrorCode, errorBody } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
-import { openAPIDocument } from "./openapi.ts";
+import { openAPIDocument } from "./routes/openapi.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import { runnersRoutes } from "./routes/runners.ts";
 import { taskRoutes } from "./routes/tasks.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../shared/index.ts";
-import { type TestSocket, bearer, call, connectRunner, createTask, openSocket, registerRunner, sleep, unique, userToken } from "./edge-testing.ts";
+import { type TestSocket, bearer, call, connectRunner, createTask, openSocket, registerRunner, sleep, unique, userToken } from "./testing/edge.ts";
 
 const eventsSeen = (ws: TestSocket) => ws.frames.flatMap((f) => (f.type === "event" ? [f.event] : f.type === "events" ? f.events : []));
 const now = () => new Date().toISOString();

@@ -4,13 +4,13 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunnerEvent } from "../shared/protocol.ts";
-import { EdgeArtifacts } from "./artifacts.ts";
+import { EdgeArtifacts } from "./link/artifacts.ts";
 import { Daemon, type DaemonOptions } from "./daemon.ts";
-import { FakeEdge } from "./fake-edge.ts";
-import { FakeGit, FakeProxy, FakeSandbox } from "./fakes.ts";
-import { Journal } from "./journal.ts";
-import { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./task-run.ts";
-import { assignmentOf } from "./test-fixtures.ts";
+import { FakeEdge } from "./testing/fake-edge.ts";
+import { FakeGit, FakeProxy, FakeSandbox } from "./testing/fakes.ts";
+import { Journal } from "./task/journal.ts";
+import { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./task/task-run.ts";
+import { assignmentOf } from "./testing/fixtures.ts";
 
 const logger = pino({ level: "silent" });
 let edge: FakeEdge;
@@ -348,7 +348,7 @@ describe("Daemon", () => {
     await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
     await d1.stop();
     daemons.splice(daemons.indexOf(d1), 1);
-    const stray = new (await import("./fakes.ts")).FakeWorker("stray", "c99", sandbox.worker("t1")!.sink, sandbox.worker("t1")!.spec);
+    const stray = new (await import("./testing/fakes.ts")).FakeWorker("stray", "c99", sandbox.worker("t1")!.sink, sandbox.worker("t1")!.spec);
     sandbox.surviving = [stray];
     const d2 = daemon();
     await started(d2);

@@ -12,11 +12,11 @@ import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
-import { ControlLink } from "./control-link.ts";
+import type { BackoffOptions } from "./link/backoff.ts";
+import { ControlLink } from "./link/control-link.ts";
 import { Metrics } from "./metrics.ts";
-import { TaskChannel } from "./task-channel.ts";
-import { TaskRun, type TaskRunDeps } from "./task-run.ts";
+import { TaskChannel } from "./link/task-channel.ts";
+import { TaskRun, type TaskRunDeps } from "./task/task-run.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
   edgeURL: string;

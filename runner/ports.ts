@@ -1,12 +1,12 @@
 /**
  * The small interfaces the task orchestration depends on, so unit tests pass hand-built
- * fakes: the model proxy (runner/model-proxy.ts), git on the host (runner/git.ts) and the
- * artifact upload (runner/artifacts.ts). Expected failures come back as values.
+ * fakes: the model proxy (runner/proxy/), git on the host (runner/git/) and the
+ * artifact upload (runner/link/artifacts.ts). Expected failures come back as values.
  */
 import type { EventData } from "../shared/events.ts";
 import type { DiffStat } from "../shared/task.ts";
-import type { GitCredentials } from "./git.ts";
-import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./model-proxy.ts";
+import type { GitCredentials } from "./git/git.ts";
+import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./proxy/model-proxy.ts";
 
 export type { GitCredentials };
 

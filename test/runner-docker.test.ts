@@ -15,10 +15,10 @@ import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunnerToWorker } from "../shared/protocol.ts";
-import { DockerSandbox } from "../runner/docker-sandbox.ts";
-import { cloneRepo, commitAll, makeDiff } from "../runner/git.ts";
-import { ModelProxy } from "../runner/model-proxy.ts";
-import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/sandbox.ts";
+import { DockerSandbox } from "../runner/sandbox/docker.ts";
+import { cloneRepo, commitAll, makeDiff } from "../runner/git/git.ts";
+import { ModelProxy } from "../runner/proxy/model-proxy.ts";
+import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/sandbox/sandbox.ts";
 import { keyOf, startFakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo, fixTheFailingTestScript } from "./fake-model/scripts.ts";
 import { describeDocker, dockerReachable } from "./support/docker.ts";
@@ -352,7 +352,7 @@ describeDocker("docker sandbox (real engine)", () => {
     const script = join(root, "controller.mts");
     await writeFile(
       script,
-      `import { DockerSandbox } from ${JSON.stringify(join(process.cwd(), "runner/docker-sandbox.ts"))};
+      `import { DockerSandbox } from ${JSON.stringify(join(process.cwd(), "runner/sandbox/docker.ts"))};
 const sandbox = new DockerSandbox(${JSON.stringify(options())});
 const spec = ${JSON.stringify(s)};
 let lines = 0;

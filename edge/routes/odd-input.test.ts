@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JSON_HEADERS, bearer, call, createTask, registerRunner, unique, userToken } from "../edge-testing.ts";
+import { JSON_HEADERS, bearer, call, createTask, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 describe("odd input never yields a 5xx", () => {
   it("answers malformed paths, queries, headers and bodies with JSON and never a 5xx", async () => {

@@ -6,10 +6,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ErrorCode, LIMITS } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
-import { requireRunner } from "../auth-middleware.ts";
-import { isTaskID } from "../credentials.ts";
+import { requireRunner } from "../auth/middleware.ts";
+import { isTaskID } from "../auth/credentials.ts";
 import { fail, parseQuery, readBodyBytes } from "../http-error.ts";
-import { forwardSocket, requireUpgrade } from "../socket-forward.ts";
+import { forwardSocket, requireUpgrade } from "./socket-forward.ts";
 import { ArtifactName, artifactKey } from "./artifact-names.ts";
 
 const UploadQuery = z.object({ epoch: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });

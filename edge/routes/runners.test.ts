@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { JSON_HEADERS, accountStub, bearer, call, connectRunner, registerRunner, unique, userToken } from "../edge-testing.ts";
+import { JSON_HEADERS, accountStub, bearer, call, connectRunner, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 async function newRegistrationToken(token: string): Promise<{ token: string; expiresAt: string }> {
   const res = await call("/v1/runners/registration-tokens", { method: "POST", headers: bearer(token) });

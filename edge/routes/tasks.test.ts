@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../shared/index.ts";
-import { JSON_HEADERS, TestSocket, bearer, call, createTask, unique, userToken } from "../edge-testing.ts";
+import { JSON_HEADERS, TestSocket, bearer, call, createTask, unique, userToken } from "../testing/edge.ts";
 
 async function post(path: string, token: string, body: string | undefined, headers: Record<string, string> = JSON_HEADERS): Promise<Response> {
   return call(path, { method: "POST", headers: bearer(token, headers), body });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs runner/main.ts through tsx's loader, so a checkout works with no build step.
+// Runs runner/cli/main.ts through tsx's loader, so a checkout works with no build step.
 import { register } from "tsx/esm/api";
 
 register();
-await import("../main.ts");
+await import("../cli/main.ts");

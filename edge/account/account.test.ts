@@ -1,0 +1,286 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, sleep, unique, userToken } from "../testing/edge.ts";
+
+async function newAccount(): Promise<{ accountID: string; user: string }> {
+  const accountID = unique("acct");
+  return { accountID, user: await userToken({ sub: accountID }) };
+}
+
+async function taskOf(user: string, id: string): Promise<any> {
+  return ((await (await call(`/v1/tasks/${id}`, { headers: bearer(user) })).json()) as any).task;
+}
+
+async function indexOf(user: string): Promise<any[]> {
+  return ((await (await call("/v1/tasks", { headers: bearer(user) })).json()) as any).tasks;
+}
+
+const assigns = (ws: TestSocket) => ws.frames.filter((f) => f.type === "assign").map((f) => f.assignment);
+
+/** A runner that accepts its assignment, attaches its data socket and reports a status. */
+async function runTo(credential: string, control: TestSocket, assignment: any, status: string): Promise<TestSocket> {
+  control.send({ type: "accept", taskID: assignment.task.id, epoch: assignment.epoch });
+  const data = await openSocket(`/v1/runner/tasks/${assignment.task.id}/ws`, bearer(credential));
+  data.send({ type: "attach", taskID: assignment.task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
+  await data.next("attached");
+  data.send({ type: "events", taskID: assignment.task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: new Date().toISOString(), type: "status", data: { status } }] });
+  await data.next("ack");
+  return data;
+}
+
+describe("dispatch", () => {
+  it("assigns a new task to the one online runner, under a lease, and marks it assigned", async () => {
+    const { user } = await newAccount();
+    const runner = await registerRunner(user);
+    const control = await connectRunner(runner.credential);
+    const task = await createTask(user);
+    const assignment = (await control.next("assign")).assignment;
+    expect(assignment).toMatchObject({ epoch: 1, leaseSeconds: 90, task: { id: task.id, status: "assigned", runnerID: runner.id, prompt: task.prompt } });
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: runner.id });
+    expect((await indexOf(user))[0]).toMatchObject({ id: task.id, status: "assigned", runnerID: runner.id });
+    control.send({ type: "accept", taskID: task.id, epoch: 1 });
+    await sleep(50);
+    expect(control.count("revoke")).toBe(0);
+    control.close();
+  });
+
+  it("queues while no runner is online and dispatches when one says hello", async () => {
+    const { user } = await newAccount();
+    const runner = await registerRunner(user);
+    const task = await createTask(user);
+    expect((await taskOf(user, task.id)).status).toBe("queued");
+    const control = await connectRunner(runner.credential);
+    expect((await control.next("assign")).assignment.task.id).toBe(task.id);
+    control.close();
+  });
+
+  it("spreads tasks over two runners, never past capacity, and fills a freed slot", async () => {
+    const { user } = await newAccount();
+    const a = await registerRunner(user);
+    const b = await registerRunner(user);
+    const ca = await connectRunner(a.credential, { capacity: 1 });
+    const cb = await connectRunner(b.credential, { capacity: 1 });
+    const t1 = await createTask(user);
+    const t2 = await createTask(user);
+    const t3 = await createTask(user);
+    await ca.next("assign");
+    await cb.next("assign");
+    await sleep(50);
+    expect(assigns(ca)).toHaveLength(1);
+    expect(assigns(cb)).toHaveLength(1);
+    expect([assigns(ca)[0].task.id, assigns(cb)[0].task.id].sort()).toEqual([t1.id, t2.id].sort());
+    expect((await taskOf(user, t3.id)).status).toBe("queued");
+
+    const done = await runTo(a.credential, ca, assigns(ca)[0], "succeeded");
+    await ca.until((f) => f.filter((x) => x.type === "assign").length === 2);
+    expect(assigns(ca)[1].task.id).toBe(t3.id);
+    expect(assigns(cb)).toHaveLength(1);
+    const index = await indexOf(user);
+    expect(index.find((t) => t.id === assigns(ca)[0].task.id).status).toBe("succeeded");
+    done.close();
+    ca.close();
+    cb.close();
+  });
+
+  it("gives a runner with capacity 2 two tasks and holds the third", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential, { capacity: 2 });
+    const tasks = [await createTask(user), await createTask(user), await createTask(user)];
+    await control.until((f) => f.filter((x) => x.type === "assign").length === 2);
+    await sleep(50);
+    expect(assigns(control).map((x) => x.task.id)).toEqual([tasks[0].id, tasks[1].id]);
+    expect((await taskOf(user, tasks[2].id)).status).toBe("queued");
+    const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(listed.runningTasks.sort()).toEqual([tasks[0].id, tasks[1].id].sort());
+    control.close();
+  });
+
+  it("matches labels: a task goes only to a runner that has all of them", async () => {
+    const { user } = await newAccount();
+    const plain = await registerRunner(user);
+    const gpu = await registerRunner(user);
+    const cp = await connectRunner(plain.credential, { labels: ["linux"], capacity: 4 });
+    const cg = await connectRunner(gpu.credential, { labels: ["linux", "gpu"], capacity: 4 });
+    const task = await createTask(user, { labels: ["gpu", "linux"] });
+    expect((await cg.next("assign")).assignment.task.id).toBe(task.id);
+    const unmatched = await createTask(user, { labels: ["arm64"] });
+    await sleep(100);
+    expect(assigns(cp)).toHaveLength(0);
+    expect(assigns(cg)).toHaveLength(1);
+    expect((await taskOf(user, unmatched.id)).status).toBe("queued");
+    cp.close();
+    cg.close();
+  });
+
+  it("requeues an assignment not accepted in time (alarm), revokes it and assigns again with a new epoch", async () => {
+    const { accountID, user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    const task = await createTask(user);
+    await control.next("assign");
+    const stub = accountStub(accountID);
+    // The alarm before the deadline changes nothing.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await sleep(20);
+    expect(assigns(control)).toHaveLength(1);
+    // Fifteen seconds pass without an accept.
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE tasks SET accept_deadline = ? WHERE id = ?", Date.now() - 1, task.id);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    await control.until((f) => f.filter((x) => x.type === "assign").length === 2);
+    const revoke = control.frames.find((f) => f.type === "revoke");
+    expect(revoke).toMatchObject({ taskID: task.id, epoch: 1 });
+    expect(assigns(control)[1]).toMatchObject({ epoch: 2, task: { id: task.id } });
+    const events = ((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(user) })).json()) as any).events;
+    expect(events.filter((e: any) => e.type === "status").map((e: any) => e.data.status)).toEqual(["queued", "assigned", "queued", "assigned"]);
+    expect(events[2].data.reason).toMatch(/did not accept/);
+    control.close();
+  });
+
+  it("hands a rejected task to another runner that fits, with a new epoch", async () => {
+    const { user } = await newAccount();
+    const a = await registerRunner(user);
+    const b = await registerRunner(user);
+    const ca = await connectRunner(a.credential);
+    const cb = await connectRunner(b.credential);
+    const task = await createTask(user);
+    await sleep(50);
+    const [first, second] = assigns(ca).length === 1 ? [ca, cb] : [cb, ca];
+    const assignment = assigns(first)[0];
+    first.send({ type: "reject", taskID: task.id, epoch: assignment.epoch, reason: "disk full" });
+    expect((await second.next("assign")).assignment).toMatchObject({ epoch: 2, task: { id: task.id } });
+    expect(assigns(first)).toHaveLength(1);
+    ca.close();
+    cb.close();
+  });
+
+  it("never hands a leased task to a second runner: an attached runner keeps it past the accept deadline", async () => {
+    const { accountID, user } = await newAccount();
+    const a = await registerRunner(user);
+    const ca = await connectRunner(a.credential);
+    const task = await createTask(user);
+    const assignment = (await ca.next("assign")).assignment;
+    // The runner attaches and works, but its accept frame was lost.
+    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(a.credential));
+    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
+    await data.next("attached");
+    const b = await registerRunner(user);
+    const cb = await connectRunner(b.credential);
+    const stub = accountStub(accountID);
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE tasks SET accept_deadline = ? WHERE id = ?", Date.now() - 1, task.id);
+    });
+    await runDurableObjectAlarm(stub);
+    await sleep(100);
+    expect(assigns(cb)).toHaveLength(0);
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: a.id });
+    data.close();
+    ca.close();
+    cb.close();
+  });
+
+  it("revokes an outstanding assignment when the task is cancelled, and frees the slot", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    const t1 = await createTask(user);
+    await control.next("assign");
+    const t2 = await createTask(user);
+    expect((await call(`/v1/tasks/${t1.id}/cancel`, { method: "POST", headers: bearer(user) })).status).toBe(202);
+    expect(await control.next("revoke")).toMatchObject({ taskID: t1.id, epoch: 1 });
+    await control.until((f) => f.filter((x) => x.type === "assign").length === 2);
+    expect(assigns(control)[1].task.id).toBe(t2.id);
+    control.close();
+  });
+
+  it("renews held leases on heartbeat and revokes what the runner may not hold", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    const task = await createTask(user);
+    const assignment = (await control.next("assign")).assignment;
+    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    control.send({ type: "heartbeat", tasks: [{ taskID: task.id, epoch: assignment.epoch }] });
+    await sleep(50);
+    expect(control.count("revoke")).toBe(0);
+    control.send({ type: "heartbeat", tasks: [{ taskID: task.id, epoch: 7 }, { taskID: "tsk_ffffffffffffffffffff", epoch: 1 }, { taskID: "junk", epoch: 1 }] });
+    await control.until((f) => f.filter((x) => x.type === "revoke").length === 3);
+    control.send({ type: "accept", taskID: task.id, epoch: 9 });
+    await control.until((f) => f.filter((x) => x.type === "revoke").length === 4);
+    control.close();
+  });
+
+  it("keeps the leases a reconnecting runner names in hello, and revokes the rest", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const first = await connectRunner(r.credential);
+    const task = await createTask(user);
+    const assignment = (await first.next("assign")).assignment;
+    first.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    await sleep(20);
+    first.close();
+    const again = await connectRunner(r.credential, { tasks: [{ taskID: task.id, epoch: assignment.epoch }, { taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 }] });
+    expect(await again.next("revoke")).toMatchObject({ taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 });
+    await sleep(50);
+    expect(again.count("revoke")).toBe(1);
+    expect(assigns(again)).toHaveLength(0);
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: r.id });
+    again.close();
+  });
+
+  it("keeps another account's runner and tasks apart", async () => {
+    const one = await newAccount();
+    const two = await newAccount();
+    const r = await registerRunner(one.user);
+    const control = await connectRunner(r.credential);
+    const foreign = await createTask(two.user);
+    await sleep(50);
+    expect(assigns(control)).toHaveLength(0);
+    const ws = await call(`/v1/runner/tasks/${foreign.id}/ws`, { headers: bearer(r.credential, { upgrade: "websocket" }) });
+    expect(ws.status).toBe(404);
+    const put = await call(`/v1/runner/tasks/${foreign.id}/artifacts/diff.patch?epoch=1`, { method: "PUT", headers: bearer(r.credential), body: "x" });
+    expect(put.status).toBe(404);
+    control.close();
+  });
+});
+
+describe("a long queue", () => {
+  it("looks past a full page of tasks no runner can take", async () => {
+    const { accountID, user } = await newAccount();
+    const stub = accountStub(accountID);
+    const template = await createTask(user, { labels: ["nowhere"] });
+    for (let i = 0; i < 120; i++) {
+      const id = `tsk_${i.toString(16).padStart(20, "0")}`;
+      await stub.addTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) + i + 1).toISOString() }, accountID);
+    }
+    await sleep(5);
+    const reachable = await createTask(user);
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    expect((await control.next("assign")).assignment.task.id).toBe(reachable.id);
+    control.close();
+  });
+});
+
+describe("liveness", () => {
+  it("counts a runner silent for three heartbeats as offline: no dispatch to it, listed offline", async () => {
+    const { accountID, user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await connectRunner(r.credential);
+    // A minute passes with no heartbeat.
+    await runInDurableObject(accountStub(accountID), (_i, state) => {
+      state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(Date.now() - 61_000).toISOString());
+    });
+    const task = await createTask(user);
+    await sleep(50);
+    expect(assigns(control)).toHaveLength(0);
+    const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(listed.online).toBe(false);
+    // A heartbeat brings it back, and the queued task goes to it.
+    control.send({ type: "heartbeat", tasks: [] });
+    expect((await control.next("assign")).assignment.task.id).toBe(task.id);
+    control.close();
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * How the Account chooses a runner for a queued task (internal to edge/account/).
+ */
+
+/** How long a runner has to answer an assignment with `accept`. */
+export const ACCEPT_SECONDS = 15;
+/** The lease a runner gets with an assignment; its heartbeats and frames renew it. */
+export const LEASE_SECONDS = 90;
+/** How often a runner says `heartbeat` on its control socket. */
+export const HEARTBEAT_SECONDS = 20;
+
+export type Candidate = { id: string; labels: string[]; capacity: number; load: number };
+
+/**
+ * The runner for a task: one whose labels include all of the task's and that has a free
+ * slot; the least loaded, then the first registered. `avoid` (the runner that just
+ * rejected the task) is chosen only when nothing else fits.
+ */
+export function pickRunner(taskLabels: readonly string[], candidates: readonly Candidate[], avoid: string | null): Candidate | null {
+  const fitting = candidates.filter((c) => c.load < c.capacity && taskLabels.every((l) => c.labels.includes(l)));
+  const preferred = fitting.filter((c) => c.id !== avoid);
+  const pool = preferred.length > 0 ? preferred : fitting;
+  let best: Candidate | null = null;
+  for (const c of pool) {
+    if (best === null || c.load < best.load) best = c;
+  }
+  return best;
+}

@@ -1,0 +1,128 @@
+/**
+ * `GET /v1/openapi.json`: the public HTTP contract, generated from the shared zod schemas
+ * so it cannot drift from what the routes parse.
+ */
+import { z } from "zod";
+import {
+  CreateTaskRequest,
+  ErrorBody,
+  Event,
+  MessageRequest,
+  RegisterRunnerRequest,
+  RegisterRunnerResponse,
+  RegistrationTokenResponse,
+  RunnerInfo,
+  Task,
+  TaskStatus,
+} from "../../shared/index.ts";
+
+const SCHEMAS = {
+  Task,
+  Event,
+  CreateTaskRequest,
+  MessageRequest,
+  ErrorBody,
+  RegistrationTokenResponse,
+  RegisterRunnerRequest,
+  RegisterRunnerResponse,
+  RunnerInfo,
+  TaskPage: z.object({ tasks: z.array(Task), nextCursor: z.string().nullable() }),
+  EventPage: z.object({ events: z.array(Event), nextAfter: z.number().int() }),
+  TaskEnvelope: z.object({ task: Task }),
+  CommandAccepted: z.object({ seq: z.number().int(), task: Task }),
+  RunnerList: z.object({ runners: z.array(RunnerInfo) }),
+};
+
+type SchemaName = keyof typeof SCHEMAS;
+type Op = {
+  summary: string;
+  auth?: "user" | "runner" | "none";
+  body?: SchemaName;
+  ok: [number, SchemaName | null];
+  query?: Record<string, string>;
+};
+
+const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
+
+const ROUTES: Record<string, Record<string, Op>> = {
+  "/healthz": { get: { summary: "Liveness", auth: "none", ok: [200, null] } },
+  "/v1/tasks": {
+    post: { summary: "Create a task (queued)", body: "CreateTaskRequest", ok: [201, "TaskEnvelope"] },
+    get: {
+      summary: "List tasks, newest first",
+      ok: [200, "TaskPage"],
+      query: { status: `one of ${TaskStatus.options.join(", ")}`, q: "search title and prompt", limit: "1-100", cursor: "nextCursor of the previous page" },
+    },
+  },
+  "/v1/tasks/{id}": { get: { summary: "Read a task", ok: [200, "TaskEnvelope"] } },
+  "/v1/tasks/{id}/events": {
+    get: { summary: "Events with seq > after", ok: [200, "EventPage"], query: { after: "last seq held (default 0)", limit: "1-1000" } },
+  },
+  "/v1/tasks/{id}/ws": {
+    get: { summary: "Viewer WebSocket: replay after=N, then live (see docs/api.md)", ok: [101, null], query: { after: "last seq held" } },
+  },
+  "/v1/tasks/{id}/messages": { post: { summary: "Send a follow-up", body: "MessageRequest", ok: [202, "CommandAccepted"] } },
+  "/v1/tasks/{id}/finish": { post: { summary: "Wrap the task up after the agent's current turn: commit, diff, push, succeeded", ok: [202, "CommandAccepted"] } },
+  "/v1/tasks/{id}/cancel": { post: { summary: "Cancel the task", ok: [202, "CommandAccepted"] } },
+  "/v1/tasks/{id}/artifacts/{name}": { get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] } },
+  "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
+  "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },
+  "/v1/runners/register": {
+    post: { summary: "Exchange a registration token for a runner credential", auth: "none", body: "RegisterRunnerRequest", ok: [201, "RegisterRunnerResponse"] },
+  },
+  "/v1/runners/{id}": { delete: { summary: "Delete a runner: its credential and sockets stop at once", ok: [204, null] } },
+  "/v1/runner/connect": { get: { summary: "Runner control WebSocket", auth: "runner", ok: [101, null] } },
+  "/v1/runner/tasks/{id}/ws": { get: { summary: "Runner data WebSocket of a task it holds", auth: "runner", ok: [101, null] } },
+  "/v1/runner/tasks/{id}/artifacts/{name}": {
+    put: { summary: "Upload an artifact under a live lease", auth: "runner", ok: [201, null], query: { epoch: "the assignment's epoch" } },
+  },
+};
+
+function operation(path: string, op: Op): Record<string, unknown> {
+  const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  for (const [name, description] of Object.entries(op.query ?? {})) params.push({ name, in: "query", required: false, description, schema: { type: "string" } } as never);
+  const auth = op.auth ?? "user";
+  const [status, schema] = op.ok;
+  return {
+    summary: op.summary,
+    ...(params.length ? { parameters: params } : {}),
+    ...(auth === "none" ? { security: [] } : { security: [{ [auth === "user" ? "userToken" : "runnerCredential"]: [] }] }),
+    ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+    responses: {
+      [status]: { description: "success", ...(schema ? { content: { "application/json": { schema: ref(schema) } } } : {}) },
+      "4XX": { description: "client error", content: { "application/json": { schema: ref("ErrorBody") } } },
+    },
+  };
+}
+
+let cached: Record<string, unknown> | null = null;
+
+/** The document, built once per isolate. */
+export function openAPIDocument(): Record<string, unknown> {
+  cached ??= buildDocument();
+  return cached;
+}
+
+function buildDocument(): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(SCHEMAS)) {
+    const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+    schemas[name] = json;
+  }
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [path, ops] of Object.entries(ROUTES)) {
+    paths[path] = Object.fromEntries(Object.entries(ops).map(([method, op]) => [method, operation(path, op)]));
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Tether edge API", version: "1" },
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        userToken: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        runnerCredential: { type: "http", scheme: "bearer", description: "trc_… runner credential" },
+      },
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Internal to the TaskRoom: the lease rules, as pure functions of the task, its lease and
+ * the highest epoch the room has handed out (the fence).
+ */
+import { ErrorCode, errorFrameOf, isTerminal, type ErrorFrame, type Task } from "../../shared/index.ts";
+import type { Lease } from "./store.ts";
+
+export const DEFAULT_LEASE_SECONDS = 90;
+/** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
+export const LEASE_RENEW_STEP_MS = 1_000;
+
+export type AssignDecision = "again" | "take" | "refuse";
+
+/** Whether `(runnerID, epoch)` may hold the task: the same lease again, a new one, or not. */
+export function decideAssign(task: Task, lease: Lease | null, lastEpoch: number, runnerID: string, epoch: number): AssignDecision {
+  if (isTerminal(task.status)) return "refuse";
+  if (lease && lease.runnerID === runnerID && lease.epoch === epoch) return "again";
+  if (epoch <= lastEpoch) return "refuse";
+  // A runner that attached keeps the task until it ends or its lease runs out.
+  return task.status === "queued" || (task.status === "assigned" && !lease?.attached) ? "take" : "refuse";
+}
+
+export function holds(lease: Lease | null, runnerID: string, epoch: number | null): lease is Lease {
+  return !!lease && lease.runnerID === runnerID && lease.epoch === epoch;
+}
+
+/** Why a runner frame of `(runnerID, epoch)` is refused, or null when they hold the lease. */
+export function holderRefusal(taskID: string, lease: Lease | null, lastEpoch: number, runnerID: string, epoch: number): ErrorFrame | null {
+  if (epoch < lastEpoch) {
+    return errorFrameOf(ErrorCode.StaleEpoch, `epoch ${epoch} is over; the task is at epoch ${lastEpoch}`, taskID);
+  }
+  if (!holds(lease, runnerID, epoch)) {
+    return errorFrameOf(ErrorCode.NotLeased, `task ${taskID} is not leased to runner ${runnerID} at epoch ${epoch}`, taskID);
+  }
+  return null;
+}
+
+/** The lease pushed to `now + TTL`, or null when that moves it by less than a step. */
+export function renewed(lease: Lease, now: number): Lease | null {
+  const expiresAt = now + lease.seconds * 1000;
+  return expiresAt - lease.expiresAt < LEASE_RENEW_STEP_MS ? null : { ...lease, expiresAt };
+}
+
+/** A cancel ends the task at once when no runner has taken it up; otherwise the runner stops it. */
+export function cancelEndsAtOnce(task: Task, lease: Lease | null): boolean {
+  return task.status === "queued" || (task.status === "assigned" && !lease?.attached);
+}
+
+export function lostReason(lease: Lease): string {
+  return `runner ${lease.runnerID} not heard from for ${lease.seconds} s`;
+}

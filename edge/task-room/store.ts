@@ -1,0 +1,179 @@
+/**
+ * Internal to the TaskRoom: its SQLite tables and every read and write of them.
+ *
+ *   room      one row: the account, the task record (JSON: what a task was created with,
+ *             and apart, small, what changes as it runs) and the lease
+ *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
+ *   commands  the users' messages and cancels, by the `seq` of their log event
+ *
+ * All calls are synchronous (the Durable Object's SQLite API); callers group the writes of
+ * one input into `ctx.storage.transactionSync`.
+ */
+import type { Command, Event, Task } from "../../shared/index.ts";
+
+/** Who holds the task, under which fence, and until when (epoch milliseconds). */
+export type Lease = {
+  runnerID: string;
+  epoch: number;
+  seconds: number;
+  expiresAt: number;
+  /** The holder's data socket has attached at least once in this epoch. */
+  attached: boolean;
+};
+
+/** `lastEpoch` is the highest epoch ever leased: frames of an older one are stale. */
+export type RoomRecord = { accountID: string; task: Task; lease: Lease | null; lastEpoch: number };
+
+/** An event on its way into the log, its `data` already serialized. */
+export type NewEvent = { ts: string; type: string; dataJSON: string; epoch?: number; rseq?: number };
+
+/** A stored event as the JSON text of an `Event`, built without re-parsing `data`. */
+export type StoredEvent = { seq: number; json: string };
+
+type RoomRow = {
+  account_id: string;
+  task: string;
+  progress: string;
+  lease_runner: string | null;
+  lease_epoch: number | null;
+  lease_seconds: number | null;
+  lease_expires: number | null;
+  attached: number;
+  last_epoch: number;
+};
+
+type EventRow = { seq: number; ts: string; type: string; data: string };
+
+/** Six parameters a row: 16 rows stay under 100 bound parameters. */
+const ROWS_PER_INSERT = 16;
+
+export class TaskRoomStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS room (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        account_id TEXT NOT NULL,
+        task TEXT NOT NULL,
+        progress TEXT NOT NULL,
+        lease_runner TEXT,
+        lease_epoch INTEGER,
+        lease_seconds INTEGER,
+        lease_expires INTEGER,
+        attached INTEGER NOT NULL DEFAULT 0,
+        last_epoch INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        epoch INTEGER,
+        rseq INTEGER,
+        UNIQUE (epoch, rseq)
+      );
+      CREATE TABLE IF NOT EXISTS commands (
+        seq INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        text TEXT
+      );
+    `);
+  }
+
+  loadRoom(): RoomRecord | null {
+    const row = this.sql.exec<RoomRow>("SELECT * FROM room WHERE id = 1").toArray()[0];
+    if (!row) return null;
+    const lease: Lease | null =
+      row.lease_runner === null || row.lease_epoch === null
+        ? null
+        : {
+            runnerID: row.lease_runner,
+            epoch: row.lease_epoch,
+            seconds: row.lease_seconds ?? 0,
+            expiresAt: row.lease_expires ?? 0,
+            attached: row.attached === 1,
+          };
+    const task = { ...(JSON.parse(row.task) as Task), ...(JSON.parse(row.progress) as Progress) };
+    return { accountID: row.account_id, task, lease, lastEpoch: row.last_epoch };
+  }
+
+  insertRoom(accountID: string, task: Task): void {
+    this.sql.exec("INSERT INTO room (id, account_id, task, progress) VALUES (1, ?, ?, ?)", accountID, JSON.stringify(task), progressJSON(task));
+  }
+
+  /** Saves what changes as a task runs (a prompt of 100 KB is not rewritten with every batch). */
+  saveTask(task: Task): void {
+    this.sql.exec("UPDATE room SET progress = ? WHERE id = 1", progressJSON(task));
+  }
+
+  saveLease(lease: Lease | null): void {
+    this.sql.exec(
+      "UPDATE room SET lease_runner = ?, lease_epoch = ?, lease_seconds = ?, lease_expires = ?, attached = ?, last_epoch = MAX(last_epoch, ?) WHERE id = 1",
+      lease?.runnerID ?? null,
+      lease?.epoch ?? null,
+      lease?.seconds ?? null,
+      lease?.expiresAt ?? null,
+      lease?.attached ? 1 : 0,
+      lease?.epoch ?? 0,
+    );
+  }
+
+  /**
+   * Appends events with `seq` from `firstSeq` on and returns them. Rows go in groups, one
+   * statement per group, within the platform's 100 bound parameters per statement.
+   */
+  appendEvents(firstSeq: number, events: readonly NewEvent[]): StoredEvent[] {
+    const stored: StoredEvent[] = [];
+    for (let start = 0; start < events.length; start += ROWS_PER_INSERT) {
+      const group = events.slice(start, start + ROWS_PER_INSERT);
+      const params: (string | number | null)[] = [];
+      group.forEach((event, i) => {
+        const seq = firstSeq + start + i;
+        params.push(seq, event.ts, event.type, event.dataJSON, event.epoch ?? null, event.rseq ?? null);
+        stored.push({ seq, json: eventJSON({ seq, ts: event.ts, type: event.type, data: event.dataJSON }) });
+      });
+      this.sql.exec(`INSERT INTO events (seq, ts, type, data, epoch, rseq) VALUES ${group.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`, ...params);
+    }
+    return stored;
+  }
+
+  /** Events with `seq > after`, oldest first, at most `limit`. */
+  eventsAfter(after: number, limit: number): StoredEvent[] {
+    return this.sql
+      .exec<EventRow>("SELECT seq, ts, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+      .toArray()
+      .map((row) => ({ seq: row.seq, json: eventJSON(row) }));
+  }
+
+  /** The highest runner counter stored for `epoch`, 0 when none. */
+  maxRseq(epoch: number): number {
+    const row = this.sql.exec<{ m: number | null }>("SELECT MAX(rseq) AS m FROM events WHERE epoch = ?", epoch).one();
+    return row.m ?? 0;
+  }
+
+  insertCommand(command: Command): void {
+    this.sql.exec("INSERT INTO commands (seq, kind, text) VALUES (?, ?, ?)", command.seq, command.kind, command.kind === "message" ? command.text : null);
+  }
+
+  commandsAfter(after: number): Command[] {
+    return this.sql
+      .exec<{ seq: number; kind: string; text: string | null }>("SELECT seq, kind, text FROM commands WHERE seq > ? ORDER BY seq", after)
+      .toArray()
+      .map((row) => (row.kind === "message" ? { seq: row.seq, kind: "message", text: row.text ?? "" } : { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" }));
+  }
+}
+
+type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "diff" | "branch" | "updatedAt">;
+
+function progressJSON(task: Task): string {
+  const { status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } = task;
+  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } satisfies Progress);
+}
+
+function eventJSON(row: EventRow): string {
+  return `{"seq":${row.seq},"ts":${JSON.stringify(row.ts)},"type":${JSON.stringify(row.type)},"data":${row.data}}`;
+}
+
+/** Parses a stored event back into an `Event` (for RPC answers, not for fan-out). */
+export function parseStoredEvent(event: StoredEvent): Event {
+  return JSON.parse(event.json) as Event;
+}

@@ -1,0 +1,448 @@
+/**
+ * TaskRoom: one Durable Object per task, the only sequencer of its event log.
+ *
+ * It holds the task record, the log (`seq` 1, 2, 3 … with no gaps), the lease and the
+ * sockets. The Worker names it `idFromName(taskID)`, calls it by RPC and forwards WebSocket
+ * upgrades after authenticating the caller (`x-tether-account` plus `x-tether-user` on
+ * `/viewer?after=N`, or `x-tether-runner` on `/runner`). Another account gets `null` (404).
+ *
+ * - Viewers get every event after `after` in `events` frames, then `replayed`, then live
+ *   events. The replay and the accept happen in one synchronous turn, and every append fans
+ *   out in the turn that writes it, so each socket sees each `seq` exactly once, also across
+ *   hibernation (the state is in SQLite and the socket attachments).
+ * - The lease holder's data socket says `attach`, then sends `events` batches tagged
+ *   `(epoch, rseq)`. A batch is one transaction; the cumulative `ack` follows the write (the
+ *   output gate holds every send until the write is durable); repeats are dropped and acked;
+ *   a batch that arrives ahead of a gap waits (bounded) for the gap to fill.
+ *   Frames of an older epoch get `stale_epoch` and the socket is closed.
+ * - Users' messages and cancels become log events and reach the attached runner as
+ *   `command`; `attach` re-delivers those after the runner's `afterCommandSeq`.
+ * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`.
+ * - Status changes (and usage, at most every few seconds) reach the Account's index.
+ *
+ * Errors callers map to HTTP come back as values (`RoomError`), never thrown.
+ */
+import { DurableObject } from "cloudflare:workers";
+import {
+  ErrorCode,
+  LIMITS,
+  PhoneToEdge,
+  RunnerToEdge,
+  errorBody,
+  errorFrameOf,
+  isTerminal,
+  parseFrame,
+  type Command,
+  type Event,
+  type RunnerEvent,
+  type Task,
+} from "../../shared/index.ts";
+import { AccountReporter } from "./account-reporter.ts";
+import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
+import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason, renewed } from "./lease.ts";
+import { TaskLog } from "./log.ts";
+import {
+  CLOSE_GONE,
+  CLOSE_REPLACED,
+  CLOSE_RESYNC,
+  CLOSE_REVOKED,
+  PING,
+  PONG,
+  answerClose,
+  closeSocket,
+  notFound,
+  readUpgrade,
+  sendAll,
+  sendError,
+  switchingProtocols,
+  type Attachment,
+  type RunnerAttachment,
+  type ViewerAttachment,
+} from "./sockets.ts";
+import { TaskRoomStore, parseStoredEvent, type Lease, type RoomRecord } from "./store.ts";
+
+export type RoomError = { error: { code: ErrorCode; message: string } };
+/** A JSON value as RPC types can carry it (`unknown` does not cross an RPC boundary). */
+export type JSONValue = string | number | boolean | null | object;
+/** An `Event` whose data is typed for RPC. */
+export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
+export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" };
+
+export class TaskRoom extends DurableObject<Env> {
+  private readonly store: TaskRoomStore;
+  /** The room row, loaded once per wake-up; `undefined` until read. */
+  private room: RoomRecord | null | undefined;
+  private readonly log: TaskLog;
+  private readonly account: AccountReporter;
+  /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
+  private readonly held = new HeldFrames();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new TaskRoomStore(ctx.storage.sql);
+    this.log = new TaskLog(ctx, this.store);
+    this.account = new AccountReporter(env, ctx);
+    // Answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  // ── RPC ───────────────────────────────────────────────────────────────────
+
+  async create(accountID: string, task: Task): Promise<Task> {
+    const existing = this.load();
+    if (existing) {
+      if (existing.accountID !== accountID || existing.task.id !== task.id) {
+        throw new Error(`task room ${existing.task.id} already exists for another task or account`);
+      }
+      return existing.task;
+    }
+    const now = new Date().toISOString();
+    const record: RoomRecord = {
+      accountID,
+      task: { ...task, status: "queued", statusReason: null, runnerID: null, lastSeq: 0, updatedAt: now },
+      lease: null,
+      lastEpoch: 0,
+    };
+    this.commit(() => {
+      this.store.insertRoom(accountID, record.task);
+      this.room = record;
+      this.log.appendEdge(record.task, "status", { status: "queued" });
+    });
+    return record.task;
+  }
+
+  async getTask(accountID: string): Promise<Task | null> {
+    return this.roomOf(accountID)?.task ?? null;
+  }
+
+  async listEvents(accountID: string, after: number, limit: number): Promise<{ events: LogEvent[]; nextAfter: number } | null> {
+    if (!this.roomOf(accountID)) return null;
+    const from = Number.isSafeInteger(after) && after > 0 ? after : 0;
+    const count = Number.isSafeInteger(limit) ? Math.min(Math.max(limit, 1), LIMITS.maxEventsPage) : LIMITS.maxEventsPage;
+    const events = this.store.eventsAfter(from, count).map((e) => parseStoredEvent(e) as LogEvent);
+    return { events, nextAfter: events.at(-1)?.seq ?? from };
+  }
+
+  async command(accountID: string, by: string, command: UserCommand): Promise<{ task: Task; seq: number } | RoomError | null> {
+    const room = this.roomOf(accountID);
+    if (!room) return null;
+    const task = room.task;
+    if (isTerminal(task.status)) {
+      return { error: { code: ErrorCode.TaskFinished, message: `task ${task.id} is ${task.status}` } };
+    }
+    if (command.kind === "message") {
+      const text = typeof command.text === "string" ? command.text.trim() : "";
+      if (text.length === 0 || text.length > LIMITS.maxMessageChars) {
+        return { error: { code: ErrorCode.InvalidBody, message: `a message is 1 to ${LIMITS.maxMessageChars} characters` } };
+      }
+    } else if (command.kind === "finish") {
+      // Only a started task has a turn to wrap up; one no runner has taken is cancelled instead.
+      if (cancelEndsAtOnce(task, room.lease)) {
+        return { error: { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` } };
+      }
+    } else if (command.kind !== "cancel") {
+      return { error: { code: ErrorCode.InvalidBody, message: "a command is a message, a finish or a cancel" } };
+    }
+    const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
+    let stored: Command | undefined;
+    this.commit(() => {
+      if (command.kind === "message") {
+        const text = command.text.trim();
+        stored = { seq: this.log.appendEdge(task, "user.message", { text, by }).seq, kind: "message", text };
+      } else {
+        const seq = this.log.appendEdge(task, `user.${command.kind}`, { by }).seq;
+        stored = command.kind === "finish" ? { seq, kind: "finish" } : { seq, kind: "cancel" };
+      }
+      this.store.insertCommand(stored);
+      if (endsNow) {
+        this.log.setStatus(task, "cancelled", `cancelled by ${by} before a runner started it`);
+        this.setLease(null);
+      }
+    });
+    if (endsNow) {
+      this.cancelAlarm();
+      this.reportToAccount(true);
+    } else {
+      this.sendToHolder(JSON.stringify({ type: "command", taskID: task.id, command: stored }));
+    }
+    return { task, seq: stored!.seq };
+  }
+
+  async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
+    const room = this.load();
+    if (!room) return false;
+    const decision = decideAssign(room.task, room.lease, room.lastEpoch, runnerID, epoch);
+    if (decision === "again") this.renew(room.lease!);
+    if (decision !== "take") return decision === "again";
+    const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : DEFAULT_LEASE_SECONDS;
+    const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
+    this.commit(() => {
+      room.task.runnerID = runnerID;
+      this.log.setStatus(room.task, "assigned", null, { runnerID });
+      this.setLease(next);
+    });
+    this.closeRunners((a) => a.epoch !== null && a.epoch !== epoch, CLOSE_REPLACED, "the task was assigned again");
+    this.scheduleAlarm(next.expiresAt);
+    return true;
+  }
+
+  async requeue(epoch: number, reason: string): Promise<void> {
+    const room = this.load();
+    const lease = room?.lease;
+    if (!room || !lease || lease.epoch !== epoch || lease.attached || room.task.status !== "assigned") return;
+    this.commit(() => {
+      room.task.runnerID = null;
+      this.log.setStatus(room.task, "queued", String(reason).slice(0, 2000));
+      this.setLease(null);
+    });
+    this.cancelAlarm();
+  }
+
+  async renewLease(runnerID: string, epoch: number): Promise<boolean> {
+    const room = this.load();
+    if (!room || !holds(room.lease, runnerID, epoch) || isTerminal(room.task.status)) return false;
+    this.renew(room.lease);
+    return true;
+  }
+
+  async holdsLease(accountID: string, runnerID: string, epoch: number): Promise<boolean> {
+    const room = this.roomOf(accountID);
+    return !!room && holds(room.lease, runnerID, epoch) && room.task.status !== "lost";
+  }
+
+  async revokeRunner(runnerID: string, reason: string): Promise<void> {
+    this.closeRunners((a) => a.runnerID === runnerID, CLOSE_REVOKED, "runner revoked");
+    const room = this.load();
+    if (room?.lease?.runnerID === runnerID && !isTerminal(room.task.status)) this.markLost(String(reason).slice(0, 2000));
+  }
+
+  // ── sockets ───────────────────────────────────────────────────────────────
+
+  override async fetch(request: Request): Promise<Response> {
+    try {
+      return this.upgrade(request);
+    } catch (err) {
+      console.error({ msg: "task room upgrade failed", err: String(err) });
+      return Response.json(errorBody(ErrorCode.Internal, "internal error"), { status: 500 });
+    }
+  }
+
+  private upgrade(request: Request): Response {
+    const room = this.roomOf(request.headers.get("x-tether-account") ?? "");
+    if (!room) return notFound();
+    const read = readUpgrade(request);
+    if (read instanceof Response) return read;
+    const { attachment, after } = read;
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [attachment.role]);
+    server.serializeAttachment(attachment);
+    // Replay in the same turn as the accept: no append can fall between the two.
+    if (attachment.role === "viewer") this.log.replay(server, room.task, after);
+    return switchingProtocols(request, client);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as Attachment | null;
+    try {
+      if (attachment?.role === "viewer") await this.onViewerFrame(ws, attachment, message);
+      else if (attachment?.role === "runner") this.onRunnerFrame(ws, attachment, message);
+    } catch (err) {
+      console.error({ msg: "task room frame failed", taskID: this.room?.task.id, role: attachment?.role, err: String(err) });
+      sendError(ws, errorFrameOf(ErrorCode.Internal, "internal error"));
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    answerClose(ws, code, reason);
+  }
+
+  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+    console.error({ msg: "task room socket error", taskID: this.room?.task.id, err: String(error) });
+  }
+
+  private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
+    const parsed = parseFrame(PhoneToEdge, message, LIMITS.maxViewerFrameBytes);
+    if (!parsed.ok) return sendError(ws, parsed.error);
+    const frame = parsed.value;
+    if (frame.type === "ping") return ws.send(PONG);
+    const room = this.load()!;
+    const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: frame.type });
+    if (result && "error" in result) sendError(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
+  }
+
+  private onRunnerFrame(ws: WebSocket, runner: RunnerAttachment, message: string | ArrayBuffer): void {
+    const room = this.load()!;
+    // Any frame from the attached lease holder is a sign of life, even one that is refused.
+    if (holds(room.lease, runner.runnerID, runner.epoch) && !isTerminal(room.task.status)) this.renew(room.lease);
+    const parsed = parseFrame(RunnerToEdge, message, LIMITS.maxRunnerFrameBytes);
+    if (!parsed.ok) return sendError(ws, { ...parsed.error, taskID: room.task.id });
+    const frame = parsed.value;
+    if (frame.type === "ping") return ws.send(PONG);
+    if (frame.type !== "attach" && frame.type !== "events") {
+      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
+    }
+    if (frame.taskID !== room.task.id) {
+      return sendError(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${frame.taskID}`, room.task.id));
+    }
+    const refused = holderRefusal(room.task.id, room.lease, room.lastEpoch, runner.runnerID, frame.epoch);
+    if (refused) {
+      sendError(ws, refused);
+      return closeSocket(ws, refused.code === ErrorCode.StaleEpoch ? CLOSE_REPLACED : CLOSE_REVOKED, refused.message);
+    }
+    if (frame.type === "attach") return this.attach(ws, runner, frame.epoch, frame.afterCommandSeq);
+    if (runner.epoch !== frame.epoch) {
+      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
+    }
+    this.storeBatch(ws, frame.epoch, frame.events);
+  }
+
+  private attach(ws: WebSocket, runner: RunnerAttachment, epoch: number, afterCommandSeq: number): void {
+    const room = this.load()!;
+    const lease = room.lease!;
+    this.closeRunners((_, socket) => socket !== ws, CLOSE_REPLACED, "replaced by a newer data socket");
+    ws.serializeAttachment({ ...runner, epoch } satisfies RunnerAttachment);
+    // The runner resends everything after `ackedRseq`, so what was held is not needed.
+    this.held.clear();
+    if (!lease.attached) this.setLease({ ...lease, attached: true });
+    ws.send(
+      JSON.stringify({
+        type: "attached",
+        taskID: room.task.id,
+        epoch,
+        ackedRseq: this.store.maxRseq(epoch),
+        commands: this.store.commandsAfter(afterCommandSeq),
+      }),
+    );
+  }
+
+  private storeBatch(ws: WebSocket, epoch: number, events: RunnerEvent[]): void {
+    const room = this.load()!;
+    const task = room.task;
+    const prepared = prepareBatch(task.id, events);
+    if (!prepared.ok) return sendError(ws, prepared.error);
+    const walk = walkFrames(task.id, [prepared.events, ...this.held.take(epoch)], this.store.maxRseq(epoch), task.status);
+    let stop = walk.stop;
+    const overflow = !stop && walk.waiting.length > 0 && !this.held.hold(epoch, walk.waiting);
+    if (overflow) {
+      const first = Math.min(...walk.waiting.map((frame) => frame[0]!.rseq));
+      stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
+    }
+    const change: TaskChange = { status: false, summary: false };
+    if (walk.accept.length > 0) {
+      this.commit(() => {
+        this.log.append(
+          task,
+          walk.accept.map((event) => ({ ts: event.ts, type: event.type, dataJSON: event.dataJSON, epoch, rseq: event.rseq })),
+        );
+        for (const event of walk.accept) applyRunnerEvent(task, event, change);
+        task.updatedAt = new Date().toISOString();
+        this.store.saveTask(task);
+      });
+    }
+    // The output gate holds this ack until the transaction above is durable.
+    ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq }));
+    if (stop) sendError(ws, stop);
+    if (overflow) closeSocket(ws, CLOSE_RESYNC, "rseq gap: attach again and resend");
+    if (change.status && isTerminal(task.status)) this.cancelAlarm();
+    if (change.status || change.summary) this.reportToAccount(change.status);
+  }
+
+  override async alarm(): Promise<void> {
+    const room = this.load();
+    const lease = room?.lease;
+    if (!room || !lease || isTerminal(room.task.status)) return;
+    // Pings answered by the auto-response never woke the room: count them as contact.
+    for (const ws of this.holderSockets(lease)) {
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
+      if (pinged) lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
+    }
+    if (Date.now() < lease.expiresAt) {
+      this.setLease(lease);
+      this.scheduleAlarm(lease.expiresAt);
+      return;
+    }
+    this.markLost(lostReason(lease));
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────
+
+  /**
+   * Runs writes as one transaction and fans out the events they append. The in-memory record
+   * changes with them, so when the transaction fails it is dropped and read again from SQLite.
+   */
+  private commit(fn: () => void): void {
+    try {
+      this.log.commit(fn);
+    } catch (err) {
+      this.room = undefined;
+      throw err;
+    }
+  }
+
+  private load(): RoomRecord | null {
+    if (this.room === undefined) this.room = this.store.loadRoom();
+    return this.room;
+  }
+
+  /** The room if it belongs to `accountID`; another account sees nothing. */
+  private roomOf(accountID: string): RoomRecord | null {
+    const room = this.load();
+    return room && room.accountID === accountID ? room : null;
+  }
+
+  private setLease(lease: Lease | null): void {
+    const room = this.room!;
+    room.lease = lease;
+    if (lease) room.lastEpoch = Math.max(room.lastEpoch, lease.epoch);
+    this.store.saveLease(lease);
+  }
+
+  private renew(lease: Lease): void {
+    const next = renewed(lease, Date.now());
+    if (!next) return;
+    this.setLease(next);
+    this.scheduleAlarm(next.expiresAt);
+  }
+
+  private markLost(reason: string): void {
+    const room = this.load()!;
+    this.commit(() => this.log.setStatus(room.task, "lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.cancelAlarm();
+    this.closeRunners(() => true, CLOSE_GONE, "the task is lost");
+    this.reportToAccount(true);
+  }
+
+  /** Sends a frame to the lease holder's attached data socket, if one is open. */
+  private sendToHolder(frame: string): void {
+    const lease = this.room?.lease;
+    if (!lease) return;
+    // A socket closed meanwhile misses it; the runner gets it again at its next attach.
+    sendAll(this.holderSockets(lease), frame);
+  }
+
+  /** The lease holder's attached data sockets (one, unless a replaced one is still closing). */
+  private holderSockets(lease: Lease): WebSocket[] {
+    return this.ctx.getWebSockets("runner").filter((ws) => {
+      const a = ws.deserializeAttachment() as RunnerAttachment;
+      return a.runnerID === lease.runnerID && a.epoch === lease.epoch;
+    });
+  }
+
+  private closeRunners(match: (a: RunnerAttachment, ws: WebSocket) => boolean, code: number, reason: string): void {
+    for (const ws of this.ctx.getWebSockets("runner")) {
+      if (match(ws.deserializeAttachment() as RunnerAttachment, ws)) closeSocket(ws, code, reason);
+    }
+  }
+
+  private scheduleAlarm(at: number): void {
+    this.ctx.storage.setAlarm(at).catch((err: unknown) => console.error({ msg: "setAlarm failed", taskID: this.room?.task.id, err: String(err) }));
+  }
+
+  private cancelAlarm(): void {
+    this.ctx.storage.deleteAlarm().catch((err: unknown) => console.error({ msg: "deleteAlarm failed", taskID: this.room?.task.id, err: String(err) }));
+  }
+
+  private reportToAccount(statusChanged: boolean): void {
+    this.account.report(this.room!.accountID, this.room!.task, statusChanged);
+  }
+}

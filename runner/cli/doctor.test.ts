@@ -1,0 +1,73 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig, type RunnerConfig } from "../config.ts";
+import { type DockerProbe, formatChecks, runDoctor } from "./doctor.ts";
+import { FakeEdge } from "../testing/fake-edge.ts";
+
+let edge: FakeEdge;
+let edgeURL: string;
+beforeEach(async () => {
+  edge = new FakeEdge();
+  edgeURL = await edge.listen();
+});
+afterEach(() => edge.close());
+
+function config(flags: Record<string, unknown>): RunnerConfig {
+  const r = loadConfig(flags, { TETHER_RUNNER_HOME: mkdtempSync(join(tmpdir(), "tether-doc-")) });
+  if (!r.ok) throw new Error(r.problems.join("; "));
+  return r.config;
+}
+
+const docker = (engine: boolean, images: string[]): DockerProbe => ({
+  ping: async () => {
+    if (!engine) throw new Error("connect ENOENT /var/run/docker.sock");
+  },
+  getImage: (name) => ({
+    inspect: async () => {
+      if (!images.includes(name)) throw new Error(`no such image: ${name}`);
+      return { Id: "sha256:x" };
+    },
+  }),
+});
+
+describe("runDoctor", () => {
+  it("passes when everything is in place", async () => {
+    const checks = await runDoctor(config({ edgeURL, credential: edge.credential, anthropicAPIKey: "k", runnerID: "r1" }), docker(true, ["tether-worker:latest"]));
+    expect(checks.map((c) => [c.name, c.ok])).toEqual([
+      ["registration", true],
+      ["model key", true],
+      ["docker engine", true],
+      ["worker image", true],
+      ["edge", true],
+      ["credential", true],
+    ]);
+  });
+
+  it("names each problem with its fix: no key, no engine, unregistered", async () => {
+    const checks = await runDoctor(config({}), docker(false, []));
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName["registration"]).toMatchObject({ ok: false, fix: expect.stringContaining("tether-runner register") });
+    expect(byName["model key"]).toMatchObject({ ok: false, detail: expect.stringContaining("ANTHROPIC_API_KEY") });
+    expect(byName["docker engine"]).toMatchObject({ ok: false, detail: expect.stringContaining("ENOENT") });
+    expect(byName["worker image"]).toBeUndefined();
+    expect(formatChecks(checks)).toContain("✗ model key");
+  });
+
+  it("finds a missing image, a refused credential and an unreachable edge", async () => {
+    const refused = await runDoctor(config({ edgeURL, credential: "revoked", anthropicAPIKey: "k" }), docker(true, []));
+    expect(refused.find((c) => c.name === "worker image")).toMatchObject({ ok: false, fix: expect.stringContaining("npm run image") });
+    expect(refused.find((c) => c.name === "credential")).toMatchObject({ ok: false, detail: expect.stringContaining("HTTP 401") });
+    await edge.close();
+    edge = new FakeEdge();
+    const down = await runDoctor(config({ edgeURL, credential: "c", anthropicAPIKey: "k" }), docker(true, ["tether-worker:latest"]));
+    expect(down.find((c) => c.name === "edge")).toMatchObject({ ok: false, detail: expect.stringContaining("cannot reach") });
+  });
+
+  it("warns loudly about the process sandbox", async () => {
+    const checks = await runDoctor(config({ sandbox: "process", anthropicAPIKey: "k" }), docker(false, []));
+    expect(checks.find((c) => c.name === "sandbox")).toMatchObject({ ok: true, warn: true, detail: expect.stringContaining("isolates NOTHING") });
+    expect(checks.find((c) => c.name === "docker engine")).toBeUndefined();
+  });
+});

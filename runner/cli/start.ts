@@ -1,0 +1,151 @@
+/**
+ * `tether-runner start`: builds the real parts from the config (journal, model proxy,
+ * sandbox, git, artifact upload, metrics), starts the daemon and wires the signals.
+ *
+ * SIGTERM / SIGINT: stop taking tasks, flush the journal, close the sockets and leave the
+ * workers running for the next start; with `--drain` wait for held tasks to finish first
+ * (a second signal stops at once). A credential the edge refuses ends the process with
+ * exit code 2 and says so.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import pinoPretty from "pino-pretty";
+import type { RunnerConfig } from "../config.ts";
+import { EdgeArtifacts } from "../link/artifacts.ts";
+import { Daemon } from "../daemon.ts";
+import { DockerSandbox } from "../sandbox/docker.ts";
+import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/git.ts";
+import { Journal } from "../task/journal.ts";
+import { ModelProxy } from "../proxy/model-proxy.ts";
+import { ProcessSandbox } from "../sandbox/process.ts";
+import type { GitPort } from "../ports.ts";
+import type { Sandbox } from "../sandbox/sandbox.ts";
+import type { RunnerState } from "../daemon.ts";
+
+export const RUNNER_VERSION: string = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
+
+export const EXIT_CREDENTIAL_REFUSED = 2;
+
+/** JSON lines for machines (journald, files); readable lines when a person watches a terminal. */
+export function makeLogger(config: RunnerConfig): Logger {
+  const options = { level: config.logLevel, base: { pid: process.pid, runner: config.runnerID } };
+  const pretty = config.logFormat === "pretty" || (config.logFormat === "auto" && process.stdout.isTTY === true);
+  return pretty ? pino(options, pinoPretty({ colorize: process.stdout.isTTY === true, ignore: "pid,hostname", sync: true })) : pino(options);
+}
+
+const hostGit: GitPort = {
+  clone: (opts) => cloneRepo(opts),
+  commitAll,
+  makeDiff,
+  push: pushBranch,
+};
+
+function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Sandbox {
+  if (config.sandbox === "docker") return new DockerSandbox({ image: config.workerImage, runnerID, logger: logger.child({ component: "docker" }) });
+  return new ProcessSandbox({ runnerID, logger: logger.child({ component: "process" }) });
+}
+
+/** Runs the daemon until a signal or a fatal refusal; resolves with the exit code. */
+export async function startRunner(config: RunnerConfig, opts: { drain: boolean }): Promise<number> {
+  if (!config.edgeURL || !config.credential) {
+    process.stderr.write("tether-runner: not registered. Run: tether-runner register --edge https://YOUR-EDGE --token TOKEN\n");
+    return 1;
+  }
+  const other = runningDaemon(config.home);
+  if (other) {
+    process.stderr.write(`tether-runner: another runner (pid ${other}) is using ${config.home}; give this one its own TETHER_RUNNER_HOME\n`);
+    return 1;
+  }
+  const logger = makeLogger(config);
+  const runnerID = config.runnerID ?? `r-${createHash("sha256").update(config.credential).digest("hex").slice(0, 12)}`;
+  if (!config.anthropicAPIKey) {
+    logger.error("the runner has no model key (ANTHROPIC_API_KEY): every task it takes fails at once; `tether-runner doctor` says how to fix it");
+  }
+  const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
+  const proxy = new ModelProxy({
+    upstreamURL: config.anthropicBaseURL,
+    apiKey: config.anthropicAPIKey ?? "",
+    socketDir: join(config.home, "proxy"),
+    logger,
+  });
+  await proxy.start();
+  const sandbox = makeSandbox(config, runnerID, logger);
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((resolve) => (resolveExit = resolve));
+  const daemon = new Daemon({
+    home: config.home,
+    journal,
+    sandbox,
+    proxy,
+    git: hostGit,
+    artifacts: new EdgeArtifacts(config.edgeURL, config.credential),
+    logger,
+    hasModelKey: Boolean(config.anthropicAPIKey),
+    resources: { memoryMB: config.memoryMB, cpus: config.cpus, pids: config.pids },
+    credentials: {
+      ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser } : {}),
+      ...(config.gitSSHKey ? { sshKeyPath: config.gitSSHKey } : {}),
+    },
+    push: config.push,
+    cloneDepth: config.cloneDepth,
+    allowLocalRepos: config.allowLocalRepos,
+    stopGraceMs: config.stopGraceSeconds * 1000,
+    idleMs: config.idleMinutes * 60_000,
+    workspaceCleanup: config.workspaceCleanup,
+    edgeURL: config.edgeURL,
+    credential: config.credential,
+    version: RUNNER_VERSION,
+    labels: config.labels,
+    capacity: config.capacity,
+    batchMaxEvents: config.batchMaxEvents,
+    batchMaxMs: config.batchMaxMs,
+    onFatal: (reason) => {
+      process.stderr.write(`tether-runner: ${reason}. Register this runner again (tether-runner register --edge URL --token TOKEN).\n`);
+      void daemon.stop().finally(() => resolveExit(EXIT_CREDENTIAL_REFUSED));
+    },
+  });
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: stopping now, workers keep running");
+      void daemon.stop().finally(() => resolveExit(0));
+      return;
+    }
+    stopping = true;
+    logger.info({ signal, drain: opts.drain }, opts.drain ? "draining: no new tasks, waiting for held ones" : "stopping: workers keep running for the next start");
+    void (opts.drain ? daemon.drain() : daemon.stop()).finally(() => resolveExit(0));
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  if (config.metricsPort) {
+    const { port } = await daemon.metrics.serve(config.metricsPort);
+    logger.info({ url: `http://127.0.0.1:${port}/metrics` }, "metrics served");
+  }
+  await daemon.start();
+  logger.info({ edge: config.edgeURL, capacity: config.capacity, sandbox: sandbox.kind, version: RUNNER_VERSION }, "runner started");
+  const code = await exited;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return code;
+}
+
+/** The pid of a live daemon using this home, if any. */
+function runningDaemon(home: string): number | undefined {
+  const path = join(home, "state.json");
+  if (!existsSync(path)) return undefined;
+  try {
+    const state = JSON.parse(readFileSync(path, "utf8")) as RunnerState;
+    if (state.link === "stopped" || state.pid === process.pid) return undefined;
+    process.kill(state.pid, 0);
+    return state.pid;
+  } catch {
+    return undefined;
+  }
+}

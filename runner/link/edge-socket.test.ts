@@ -1,0 +1,99 @@
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { EdgeSocket } from "./edge-socket.ts";
+import { FakeEdge } from "../testing/fake-edge.ts";
+
+const logger = pino({ level: "silent" });
+const fastBackoff = { baseMs: 10, capMs: 40, stableMs: 60_000 };
+
+let edge: FakeEdge;
+let base: string;
+beforeEach(async () => {
+  edge = new FakeEdge();
+  base = (await edge.listen()).replace("http", "ws");
+});
+afterEach(async () => {
+  await edge.close();
+});
+
+function open(credential = edge.credential, heartbeatMs = 25_000) {
+  const seen = { opened: 0, messages: [] as string[], fatal: [] as string[], beats: 0 };
+  const socket = new EdgeSocket(
+    { url: `${base}/v1/runner/connect`, credential, logger, backoff: fastBackoff, heartbeatMs },
+    {
+      opened: () => {
+        seen.opened += 1;
+        socket.send({ type: "hello", version: "t", labels: [], capacity: 1, tasks: [] });
+      },
+      message: (t) => seen.messages.push(t),
+      heartbeat: () => (seen.beats += 1),
+      fatal: (r) => seen.fatal.push(r),
+    },
+  );
+  socket.start();
+  return { socket, seen };
+}
+
+describe("EdgeSocket", () => {
+  it("says hello on every connection and reconnects after a drop", async () => {
+    const { socket, seen } = open();
+    await edge.until(() => seen.messages.length === 1, 5000, "welcome");
+    edge.control!.terminate();
+    await edge.until(() => seen.opened === 2 && seen.messages.length === 2, 5000, "second welcome");
+    expect(edge.framesOf("hello")).toHaveLength(2);
+    expect(socket.connections).toBe(2);
+    await socket.stop();
+    expect(socket.status).toBe("stopped");
+  });
+
+  it("keeps retrying while the edge is down, then connects", async () => {
+    const port = new URL(base).port;
+    await edge.close();
+    const { socket, seen } = open();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(seen.opened).toBe(0);
+    edge = new FakeEdge();
+    await new Promise<void>((resolve) => edge.server.listen(Number(port), "127.0.0.1", resolve));
+    await edge.until(() => seen.opened === 1, 5000, "connect after the edge came back");
+    await socket.stop();
+  });
+
+  it("stops for good when the credential is refused at the upgrade", async () => {
+    const { socket, seen } = open("wrong");
+    await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
+    expect(seen.fatal[0]).toContain("HTTP 401");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(edge.controlConnects).toBe(0);
+    expect(socket.status).toBe("stopped");
+  });
+
+  it("stops for good on close code 4403", async () => {
+    const { socket, seen } = open();
+    await edge.until(() => seen.opened === 1, 5000, "open");
+    edge.control!.close(4403, "credential revoked");
+    await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
+    expect(seen.fatal[0]).toContain("revoked");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(edge.controlConnects).toBe(1);
+    expect(socket.status).toBe("stopped");
+  });
+
+  it("heartbeats and tears down a link that stays silent", async () => {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, autoPong: false });
+    await new Promise((r) => wss.once("listening", r));
+    let connections = 0;
+    wss.on("connection", () => (connections += 1));
+    const port = (wss.address() as { port: number }).port;
+    let beats = 0;
+    const socket = new EdgeSocket(
+      { url: `ws://127.0.0.1:${port}/v1/runner/connect`, credential: "x", logger, backoff: fastBackoff, heartbeatMs: 40 },
+      { opened: () => undefined, message: () => undefined, heartbeat: () => (beats += 1), fatal: () => undefined },
+    );
+    socket.start();
+    await edge.until(() => connections >= 2, 5000, "a reconnect after silence");
+    expect(beats).toBeGreaterThanOrEqual(2);
+    await socket.stop();
+    await new Promise<void>((r) => wss.close(() => r()));
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * One task's data socket to its TaskRoom: `GET {edge}/v1/runner/tasks/:id/ws`.
+ *
+ *   runner: attach { epoch, afterCommandSeq }      edge: attached { ackedRseq, commands }
+ *   runner: events { epoch, events[rseq…] }        edge: ack { rseq }  (cumulative, after the write)
+ *                                                  edge: command { command }
+ *
+ * Events are read from the journal's outbox, never from memory: after `attached` (first
+ * connection or any reconnect) everything after `ackedRseq` is sent again, then new events
+ * as `notify` reports them, and split so a frame stays under the edge's frame limit. An
+ * event that finds no frame in flight goes at once; events that come while a frame waits
+ * for its ack gather into the next frame, sent on that ack, at `batchMaxEvents`, or after
+ * `batchMaxMs` (Nagle's rule: a lone event never waits, a stream still batches). An ack
+ * drops events from the outbox. A frame the runner cannot parse is logged and ignored.
+ */
+import type { Logger } from "pino";
+import { ErrorCode } from "../../shared/errors.ts";
+import { LIMITS } from "../../shared/limits.ts";
+import { type Command, EdgeToRunner, parseFrame, type RunnerEvent } from "../../shared/protocol.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { EdgeSocket } from "./edge-socket.ts";
+import type { Journal } from "../task/journal.ts";
+import type { Metrics } from "../metrics.ts";
+
+/** Room left in a frame for the envelope around the events. */
+const FRAME_BUDGET = LIMITS.maxRunnerFrameBytes - 4096;
+/** Stop writing while this much is queued in the socket; resume on the next ack. */
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+export interface TaskChannelOptions {
+  edgeURL: string;
+  credential: string;
+  taskID: string;
+  epoch: number;
+  journal: Journal;
+  logger: Logger;
+  metrics?: Metrics;
+  batchMaxEvents: number;
+  batchMaxMs: number;
+  heartbeatMs?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface TaskChannelHandlers {
+  /** Commands from `attached` or `command`, in seq order; the owner drops ones it applied. */
+  commands(commands: Command[]): void;
+  /** Everything up to `rseq` is stored at the edge. */
+  acked(rseq: number): void;
+  /** The edge refuses this runner for the task (stale epoch, not leased, finished). */
+  refused(code: string, message: string): void;
+  /** The socket is closed for good (refused credential or lease); it will not reconnect. */
+  fatal(reason: string): void;
+}
+
+/** The TaskRoom closes a runner it refuses with 4403 (no lease), 4409 (replaced by a newer epoch) or 4410 (gone). */
+const DATA_FATAL_CLOSE_CODES = [4403, 4409, 4410];
+const REFUSALS: string[] = [ErrorCode.StaleEpoch, ErrorCode.NotLeased, ErrorCode.TaskFinished, ErrorCode.Gone, ErrorCode.NotFound, ErrorCode.Forbidden];
+
+export class TaskChannel {
+  private readonly socket: EdgeSocket;
+  private attached = false;
+  private sentUpTo = 0;
+  private ackedUpTo = 0;
+  private latest = 0;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly opts: TaskChannelOptions,
+    private readonly handlers: TaskChannelHandlers,
+  ) {
+    this.log = opts.logger;
+    const url = new URL(`/v1/runner/tasks/${encodeURIComponent(opts.taskID)}/ws`, opts.edgeURL);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new EdgeSocket(
+      {
+        url: url.toString(),
+        credential: opts.credential,
+        logger: opts.logger,
+        heartbeatMs: opts.heartbeatMs,
+        backoff: opts.backoff,
+        fatalCloseCodes: DATA_FATAL_CLOSE_CODES,
+      },
+      {
+        opened: () => this.opened(),
+        message: (text) => this.message(text),
+        closed: () => {
+          this.attached = false;
+          clearTimeout(this.timer);
+          this.timer = undefined;
+        },
+        fatal: (reason) => handlers.fatal(reason),
+      },
+    );
+  }
+
+  get isAttached(): boolean {
+    return this.attached;
+  }
+
+  get connections(): number {
+    return this.socket.connections;
+  }
+
+  start(): void {
+    this.socket.start();
+  }
+
+  setHeartbeat(ms: number): void {
+    this.socket.setHeartbeat(ms);
+  }
+
+  /** New events up to `rseq` are in the outbox. */
+  notify(rseq: number): void {
+    this.latest = Math.max(this.latest, rseq);
+    if (!this.attached || this.stopped) return;
+    const inFlight = this.sentUpTo > this.ackedUpTo;
+    if (!inFlight || this.latest - this.sentUpTo >= this.opts.batchMaxEvents) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.opts.batchMaxMs);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.attached = false;
+    await this.socket.stop();
+  }
+
+  /** Drops the connection as a network failure would (tests, and a stalled link). */
+  drop(): void {
+    this.socket.drop();
+  }
+
+  private opened(): void {
+    const row = this.opts.journal.task(this.opts.taskID);
+    this.socket.send({ type: "attach", taskID: this.opts.taskID, epoch: this.opts.epoch, afterCommandSeq: row?.lastCommandSeq ?? 0 });
+  }
+
+  private message(text: string): void {
+    // Frames still arrive during the close handshake; after `stop` the journal may be closed.
+    if (this.stopped) return;
+    const parsed = parseFrame(EdgeToRunner, text, 32 * 1024 * 1024);
+    if (!parsed.ok) {
+      this.log.warn({ code: parsed.error.code, problem: parsed.error.message }, "ignoring a bad frame from the edge");
+      return;
+    }
+    const frame = parsed.value;
+    const { journal, taskID, epoch } = this.opts;
+    switch (frame.type) {
+      case "attached": {
+        if (frame.taskID !== taskID || frame.epoch !== epoch) {
+          this.log.warn({ frameTaskID: frame.taskID, frameEpoch: frame.epoch }, "ignoring `attached` for another task or epoch");
+          return;
+        }
+        journal.ack(taskID, epoch, frame.ackedRseq);
+        this.sentUpTo = frame.ackedRseq;
+        this.ackedUpTo = frame.ackedRseq;
+        this.attached = true;
+        this.handlers.acked(frame.ackedRseq);
+        if (frame.commands.length > 0) this.handlers.commands([...frame.commands].sort((a, b) => a.seq - b.seq));
+        this.flush();
+        return;
+      }
+      case "ack": {
+        if (frame.taskID !== taskID || frame.epoch !== epoch) return;
+        const n = journal.ack(taskID, epoch, frame.rseq);
+        this.ackedUpTo = Math.max(this.ackedUpTo, frame.rseq);
+        this.opts.metrics?.count("eventsAcked", n);
+        this.handlers.acked(frame.rseq);
+        this.flush();
+        return;
+      }
+      case "command":
+        if (frame.taskID === taskID) this.handlers.commands([frame.command]);
+        return;
+      case "error":
+        if (REFUSALS.includes(frame.code)) {
+          this.log.warn({ code: frame.code, message: frame.message }, "the edge refuses this task's data");
+          this.handlers.refused(frame.code, frame.message);
+        } else {
+          this.log.warn({ code: frame.code, message: frame.message }, "error frame from the edge");
+        }
+        return;
+      case "pong":
+        return;
+      default:
+        this.log.warn({ type: frame.type }, "ignoring a control frame on a data socket");
+    }
+  }
+
+  /** Sends every outbox event after what is already sent, in frames within both bounds. */
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.attached) return;
+    const { journal, taskID, epoch, batchMaxEvents } = this.opts;
+    while (this.socket.buffered < MAX_BUFFERED) {
+      const events = journal.unacked(taskID, epoch, this.sentUpTo, batchMaxEvents);
+      if (events.length === 0) return;
+      for (const frame of splitBySize(events)) {
+        if (!this.socket.send({ type: "events", taskID, epoch, events: frame })) return;
+        this.sentUpTo = frame.at(-1)!.rseq;
+        this.opts.metrics?.count("eventsSent", frame.length);
+      }
+    }
+  }
+}
+
+/** Splits a batch so that no frame's events exceed the frame budget (one event always fits: its data is bounded). */
+export function splitBySize(events: RunnerEvent[], budget = FRAME_BUDGET): RunnerEvent[][] {
+  const frames: RunnerEvent[][] = [];
+  let current: RunnerEvent[] = [];
+  let size = 0;
+  for (const e of events) {
+    const n = Buffer.byteLength(JSON.stringify(e)) + 1;
+    if (current.length > 0 && size + n > budget) {
+      frames.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(e);
+    size += n;
+  }
+  if (current.length > 0) frames.push(current);
+  return frames;
+}

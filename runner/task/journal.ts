@@ -1,0 +1,221 @@
+/**
+ * The runner's journal (better-sqlite3, WAL): the tasks it holds and the outbox of events not
+ * yet acked by the edge. An event is written here, with its per-task `rseq`, before it is
+ * sent; it leaves the outbox when a cumulative ack covers it. After a crash the journal says
+ * which tasks to continue, which worker lines were already turned into events (`lastWseq`),
+ * which user commands were already applied (`lastCommandSeq`) and what to resend.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { RunnerEventBody } from "../../shared/events.ts";
+import type { Assignment, RunnerEvent } from "../../shared/protocol.ts";
+
+/** Where a task stands on this runner. */
+export type LocalStatus = "preparing" | "running" | "waiting" | "finishing" | "finished";
+
+export interface TaskRow {
+  taskID: string;
+  epoch: number;
+  status: LocalStatus;
+  containerID: string | null;
+  lastWseq: number;
+  nextRseq: number;
+  lastCommandSeq: number;
+  workspace: string | null;
+  /** The rseq of the terminal status event, once written: the task is done when it is acked. */
+  finalRseq: number | null;
+  meta: TaskMeta;
+  assignment: Assignment;
+}
+
+/** What a restarted runner needs to carry on a task beyond the columns. */
+export interface TaskMeta {
+  /** The commit the task's diff is made against. */
+  baseRef?: string;
+  branch?: string;
+  /** The model proxy's token and spending, so a running worker keeps its token. */
+  proxy?: { token: string; startedAt: number; spent?: { tokens: number; costUSD: number; turns: number } };
+  /** The user asked to finish: the task wraps up as soon as its current turn ends. */
+  finishRequested?: boolean;
+  /** The terminal status decided before finishing began. */
+  outcome?: { status: "succeeded" | "failed" | "cancelled"; reason?: string; exitCode?: number | null };
+}
+
+export class OutboxFullError extends Error {
+  constructor(readonly limit: number) {
+    super(`the outbox holds ${limit} unacked events (its limit): worker output is paused until the edge acks`);
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  taskID TEXT PRIMARY KEY,
+  epoch INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  containerID TEXT,
+  lastWseq INTEGER NOT NULL DEFAULT 0,
+  nextRseq INTEGER NOT NULL DEFAULT 1,
+  lastCommandSeq INTEGER NOT NULL DEFAULT 0,
+  workspace TEXT,
+  finalRseq INTEGER,
+  meta TEXT NOT NULL DEFAULT '{}',
+  assignment TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  taskID TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  rseq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (taskID, epoch, rseq)
+) WITHOUT ROWID;
+`;
+
+interface RawRow extends Omit<TaskRow, "assignment" | "meta"> {
+  assignment: string;
+  meta: string;
+}
+
+function rowOf(raw: RawRow): TaskRow {
+  return { ...raw, meta: JSON.parse(raw.meta) as TaskMeta, assignment: JSON.parse(raw.assignment) as Assignment };
+}
+
+export class Journal {
+  private readonly db: Database.Database;
+  private pending: number;
+
+  /** `path` ":memory:" keeps it in memory (tests). `outboxMax` bounds unacked events over all tasks. */
+  constructor(
+    path: string,
+    private readonly outboxMax = 100_000,
+    options: { readonly?: boolean } = {},
+  ) {
+    if (path !== ":memory:" && !options.readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    if (!options.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.exec(SCHEMA);
+    }
+    this.pending = (this.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+  }
+
+  journalMode(): string {
+    return String(this.db.pragma("journal_mode", { simple: true }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Unacked events over all tasks. */
+  get pendingCount(): number {
+    return this.pending;
+  }
+
+  get isFull(): boolean {
+    return this.pending >= this.outboxMax;
+  }
+
+  /** Records a newly accepted assignment; an older epoch of the same task is replaced with its outbox. */
+  addTask(assignment: Assignment, workspace: string): TaskRow {
+    const taskID = assignment.task.id;
+    this.db.transaction(() => {
+      this.dropOutbox(taskID);
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO tasks (taskID, epoch, status, containerID, lastWseq, nextRseq, lastCommandSeq, workspace, finalRseq, meta, assignment)
+           VALUES (?, ?, 'preparing', NULL, 0, 1, 0, ?, NULL, '{}', ?)`,
+        )
+        .run(taskID, assignment.epoch, workspace, JSON.stringify(assignment));
+    })();
+    return this.task(taskID)!;
+  }
+
+  task(taskID: string): TaskRow | undefined {
+    const row = this.db.prepare("SELECT * FROM tasks WHERE taskID = ?").get(taskID) as RawRow | undefined;
+    return row && rowOf(row);
+  }
+
+  tasks(): TaskRow[] {
+    return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
+  }
+
+  update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace">>): void {
+    const entries = Object.entries(fields);
+    if (entries.length === 0) return;
+    const sets = entries.map(([k]) => `${k} = ?`).join(", ");
+    this.db.prepare(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
+  }
+
+  /** Merges fields into the task's meta. */
+  updateMeta(taskID: string, fields: Partial<TaskMeta>): void {
+    const row = this.task(taskID);
+    if (!row) return;
+    this.db.prepare("UPDATE tasks SET meta = ? WHERE taskID = ?").run(JSON.stringify({ ...row.meta, ...fields }), taskID);
+  }
+
+  /**
+   * Appends events to a task's outbox with the next rseqs, in one transaction. `wseq` (the
+   * worker line they came from) moves `lastWseq` forward in the same transaction, so a line is
+   * turned into events exactly once. `final` marks the last event as the terminal status.
+   * Throws `OutboxFullError` when the outbox is at its bound and nothing is written.
+   */
+  append(taskID: string, bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean; now?: Date } = {}): RunnerEvent[] {
+    if (this.pending + bodies.length > this.outboxMax && bodies.length > 0) throw new OutboxFullError(this.outboxMax);
+    const ts = (opts.now ?? new Date()).toISOString();
+    return this.db.transaction(() => {
+      const row = this.db.prepare("SELECT epoch, nextRseq FROM tasks WHERE taskID = ?").get(taskID) as
+        | { epoch: number; nextRseq: number }
+        | undefined;
+      if (!row) throw new Error(`journal: no task ${taskID}`);
+      const insert = this.db.prepare("INSERT INTO outbox (taskID, epoch, rseq, event) VALUES (?, ?, ?, ?)");
+      const events = bodies.map((body, i) => {
+        const event = { rseq: row.nextRseq + i, ts, ...body } as RunnerEvent;
+        insert.run(taskID, row.epoch, event.rseq, JSON.stringify(event));
+        return event;
+      });
+      const next = row.nextRseq + bodies.length;
+      const finalRseq = opts.final && events.length > 0 ? next - 1 : null;
+      this.db
+        .prepare(
+          `UPDATE tasks SET nextRseq = ?, lastWseq = max(lastWseq, coalesce(?, 0)), finalRseq = coalesce(?, finalRseq),
+           status = CASE WHEN ? IS NULL THEN status ELSE 'finished' END WHERE taskID = ?`,
+        )
+        .run(next, opts.wseq ?? null, finalRseq, finalRseq, taskID);
+      this.pending += events.length;
+      return events;
+    })();
+  }
+
+  /** Unacked events of a task's epoch after `afterRseq`, oldest first. */
+  unacked(taskID: string, epoch: number, afterRseq: number, limit: number): RunnerEvent[] {
+    const rows = this.db
+      .prepare("SELECT event FROM outbox WHERE taskID = ? AND epoch = ? AND rseq > ? ORDER BY rseq LIMIT ?")
+      .all(taskID, epoch, afterRseq, limit) as { event: string }[];
+    return rows.map((r) => JSON.parse(r.event) as RunnerEvent);
+  }
+
+  /** Drops every event up to and including `rseq`; returns how many left. */
+  ack(taskID: string, epoch: number, rseq: number): number {
+    const n = this.db.prepare("DELETE FROM outbox WHERE taskID = ? AND epoch = ? AND rseq <= ?").run(taskID, epoch, rseq).changes;
+    this.pending -= n;
+    return n;
+  }
+
+  pendingFor(taskID: string): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM outbox WHERE taskID = ?").get(taskID) as { n: number }).n;
+  }
+
+  /** Forgets a task and its outbox. */
+  removeTask(taskID: string): void {
+    this.db.transaction(() => {
+      this.dropOutbox(taskID);
+      this.db.prepare("DELETE FROM tasks WHERE taskID = ?").run(taskID);
+    })();
+  }
+
+  private dropOutbox(taskID: string): void {
+    this.pending -= this.db.prepare("DELETE FROM outbox WHERE taskID = ?").run(taskID).changes;
+  }
+}

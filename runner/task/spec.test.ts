@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { budgetOf, resourcesFor, workerTaskOf } from "./spec.ts";
+import { assignmentOf } from "../testing/fixtures.ts";
+
+describe("task spec", () => {
+  it("caps a task's memory and CPUs at the runner's maximum and keeps the runner's pids", () => {
+    const max = { memoryMB: 2048, cpus: 2, pids: 512 };
+    expect(resourcesFor({}, max)).toEqual(max);
+    expect(resourcesFor({ memoryMB: 512, cpus: 0.5 }, max)).toEqual({ memoryMB: 512, cpus: 0.5, pids: 512 });
+    expect(resourcesFor({ memoryMB: 65_536, cpus: 16 }, max)).toEqual(max);
+  });
+
+  it("gives the proxy only the budget and the worker the task with its branch", () => {
+    const { task } = assignmentOf("t1", 1, { model: "claude-x", limits: { maxTurns: 4, maxCostUSD: 1, memoryMB: 512 } });
+    expect(budgetOf(task)).toEqual({ maxTokens: undefined, maxCostUSD: 1, maxTurns: 4, timeoutMinutes: undefined, model: "claude-x" });
+    expect(workerTaskOf(task, "tether/t1")).toEqual({
+      taskID: "t1",
+      prompt: "fix it",
+      model: "claude-x",
+      limits: { maxTurns: 4, maxCostUSD: 1, memoryMB: 512 },
+      repo: { url: "https://example.invalid/repo.git", branch: "tether/t1" },
+    });
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * What a task gets on this runner, derived from its record (internal to task-run.ts): its
+ * branch, the model budget the proxy enforces, the task as the worker sees it, and the
+ * container's resources.
+ */
+import type { WorkerTask } from "../../shared/protocol.ts";
+import type { Task, TaskLimits } from "../../shared/task.ts";
+import type { TaskBudget } from "../proxy/model-proxy.ts";
+import type { SandboxResources } from "../sandbox/sandbox.ts";
+
+/** A repository on this host's own disk: an absolute path or a file:// URL. */
+export function isLocalRepoURL(url: string): boolean {
+  return url.startsWith("/") || /^file:/i.test(url);
+}
+
+export function branchOf(taskID: string): string {
+  return `tether/${taskID}`;
+}
+
+export function budgetOf(task: Task): TaskBudget {
+  const { maxTokens, maxCostUSD, maxTurns, timeoutMinutes } = task.limits;
+  return { maxTokens, maxCostUSD, maxTurns, timeoutMinutes, ...(task.model ? { model: task.model } : {}) };
+}
+
+export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask {
+  return {
+    taskID: task.id,
+    prompt: task.prompt,
+    limits: task.limits,
+    repo: { ...task.repo, ...(branch ? { branch } : {}) },
+    ...(task.model ? { model: task.model } : {}),
+  };
+}
+
+/** A task may ask for less memory or CPU than the runner's maximum, never more. */
+export function resourcesFor(limits: TaskLimits, max: SandboxResources): SandboxResources {
+  return {
+    memoryMB: Math.min(limits.memoryMB ?? max.memoryMB, max.memoryMB),
+    cpus: Math.min(limits.cpus ?? max.cpus, max.cpus),
+    pids: max.pids,
+  };
+}

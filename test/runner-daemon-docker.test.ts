@@ -1,0 +1,140 @@
+/**
+ * The runner process against a real Docker engine: `tether-runner start` with the worker
+ * image, the real model proxy in front of the stand-in model, git on a local fixture repo,
+ * and the fake edge. Covers a whole task (turn, follow-up, cancel with the diff kept) and
+ * `kill -9` of the runner mid-task: the next start re-attaches the same container and every
+ * event reaches the edge once and in order.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
+import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
+import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
+import { describeDocker } from "./support/docker.ts";
+import { FakeEdge } from "../runner/testing/fake-edge.ts";
+import { assignmentOf } from "../runner/testing/fixtures.ts";
+
+const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
+const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
+const RUNNER_ID = `daemon-docker-${process.pid}`;
+const docker = new Docker();
+
+describeDocker("tether-runner with Docker", () => {
+  let edge: FakeEdge;
+  let model: FakeModel;
+  let home: string;
+  let repo: string;
+  let script: ScriptStep[];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    repo = join(mkdtempSync(join(tmpdir(), "tr-repo-")), "fixture");
+    await createFixtureRepo(repo, { git: true });
+    // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
+    model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
+  });
+  afterAll(async () => {
+    await model.close();
+  });
+  beforeEach(async () => {
+    edge = new FakeEdge();
+    await edge.listen();
+    home = mkdtempSync(join(tmpdir(), "tr-"));
+    model.requests.length = 0;
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await edge.close();
+    for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
+  });
+
+  function start(): ChildProcess {
+    const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
+    const child = spawn(process.execPath, [BIN, "start"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: home,
+        TETHER_RUNNER_HOME: home,
+        TETHER_EDGE_URL: edgeURL,
+        TETHER_RUNNER_CREDENTIAL: edge.credential,
+        TETHER_RUNNER_ID: RUNNER_ID,
+        TETHER_WORKER_IMAGE: IMAGE,
+        TETHER_ALLOW_LOCAL_REPOS: "true",
+        TETHER_MEMORY_MB: "512",
+        TETHER_LOG_LEVEL: "warn",
+        TETHER_STOP_GRACE_SECONDS: "5",
+        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
+        ANTHROPIC_BASE_URL: model.url!,
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    children.push(child);
+    return child;
+  }
+
+  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
+  const hello = () => edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 30_000, "hello");
+  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
+
+  it("runs a task in a container: turn, follow-up, cancel with the diff kept, container removed after the ack", async () => {
+    script = [...fixTheFailingTestScript(), ...followUpScript()];
+    const runner = start();
+    await hello();
+    assign("dk1");
+    await edge.until(() => types("dk1").includes("status:waiting"), 60_000, "first turn");
+    edge.command("dk1", { seq: 3, kind: "message", text: "Add a subtraction helper." });
+    await edge.until(() => types("dk1").filter((t) => t === "status:waiting").length === 2, 60_000, "second turn");
+    edge.command("dk1", { seq: 4, kind: "cancel" });
+    await edge.until(() => types("dk1").includes("status:cancelled"), 60_000, "cancelled");
+    const events = edge.task("dk1").events;
+    expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
+    expect(types("dk1").slice(0, 2)).toEqual(["log", "status:running"]);
+    expect(types("dk1")).toContain("tool.start");
+    expect(types("dk1")).toContain("usage");
+    const diff = events.find((e) => e.type === "diff")!;
+    expect(diff.data).toMatchObject({ files: 2, artifact: "diff.patch", branch: "tether/dk1" });
+    expect(edge.task("dk1").artifacts.get("diff.patch")).toContain("return a + b;");
+    await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
+    runner.kill("SIGTERM");
+  });
+
+  it("survives kill -9 mid-task: the container is re-attached and every event arrives once, in order", async () => {
+    // A slow model call mid-turn leaves time to kill the runner while the worker works.
+    script = fixTheFailingTestScript().map((step, i) => (i === 3 ? { ...step, delayMs: 3000 } : step));
+    const first = start();
+    await hello();
+    assign("dk2");
+    await edge.until(() => edge.task("dk2").events.filter((e) => e.type === "tool.end").length >= 2, 60_000, "two tools done");
+    const before = await ownContainers();
+    expect(before).toHaveLength(1);
+    first.kill("SIGKILL");
+    await new Promise((r) => first.once("exit", r));
+    const second = start();
+    await edge.until(() => types("dk2").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn finished after the restart");
+    expect(types("dk2"), JSON.stringify(edge.task("dk2").events.slice(-4))).toContain("status:waiting");
+    const after = await ownContainers();
+    expect(after.map((c) => c.Id)).toEqual(before.map((c) => c.Id));
+    const events = edge.task("dk2").events;
+    expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
+    const starts = events.filter((e) => e.type === "tool.start").map((e) => (e.data as { callID: string }).callID);
+    expect(starts).toEqual(["toolu_list", "toolu_view", "toolu_test1", "toolu_edit", "toolu_test2"]);
+    expect(events.filter((e) => e.type === "turn.end")).toHaveLength(1);
+    expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "dk2", epoch: 1 }] });
+    second.kill("SIGTERM");
+  }, 120_000);
+
+  async function ownContainers() {
+    return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
+  }
+});
+
+async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
