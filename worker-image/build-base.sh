@@ -2,10 +2,11 @@
 # Builds the worker's base image on a host that can reach Debian's package mirror but no
 # container registry: a minimal Debian bookworm root (git, ripgrep, ca-certificates) made by
 # mmdebstrap, with this host's own `node` binary copied in, imported as one layer.
+# The mirror is DEBIAN_MIRROR, else the host's own (debian-mirror.sh reads its apt sources).
 # Usage: worker-image/build-base.sh [TAG]   (default tether-base:local)
 set -euo pipefail
 tag="${1:-tether-base:local}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+mirror="$("$(dirname "$0")/debian-mirror.sh")"
 node_bin="$(command -v node)"
 
 if ! command -v mmdebstrap >/dev/null; then
