@@ -13,13 +13,17 @@ tag="${1:-tether-base:local}"
 mirror="$("$(dirname "$0")/debian-mirror.sh")"
 recipe="$(sha256sum "$0" | cut -d' ' -f1)"
 packages=git,ca-certificates,ripgrep,procps,make,g++,python3,python3-pip,python3-venv,curl,unzip,jq
-node_bin="$(readlink -f "$(command -v node)")"
-node_modules="$(dirname "$node_bin")/../lib/node_modules"
 
 if ! command -v mmdebstrap >/dev/null; then
   echo "mmdebstrap is missing: apt-get install -y mmdebstrap" >&2
   exit 1
 fi
+if ! command -v node >/dev/null; then
+  echo "node is missing: the base takes this host's node, npm and corepack" >&2
+  exit 1
+fi
+node_bin="$(readlink -f "$(command -v node)")"
+node_modules="$(dirname "$node_bin")/../lib/node_modules"
 for module in npm corepack; do
   if [ ! -d "$node_modules/$module" ]; then
     echo "this host's node ($node_bin) has no $module at $node_modules/$module: install a Node with npm and corepack" >&2
