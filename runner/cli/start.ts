@@ -75,6 +75,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     upstreamURL: config.anthropicBaseURL,
     apiKey: config.anthropicAPIKey ?? "",
     socketDir: join(config.home, "proxy"),
+    serverTools: config.modelServerTools,
     logger,
   });
   await proxy.start();

@@ -6,7 +6,9 @@
  * and its own random token. A request must carry that token (`x-api-key` or
  * `Authorization: Bearer`); only `POST /v1/messages` and `POST /v1/messages/count_tokens` are
  * forwarded, to `<upstreamURL>/v1/messages…`, with the runner's key in `x-api-key` and the
- * client's `anthropic-version` / `anthropic-beta` passed through. Responses stream back as they
+ * client's `anthropic-version` / `anthropic-beta` passed through, and only what
+ * request-policy.ts allows (nothing that makes the provider reach the network for the agent,
+ * unless the runner opts in); the rest gets a 400 that names it. Responses stream back as they
  * arrive (SSE included); the usage of every message call is read on the way and reported.
  *
  * A spent budget refuses further calls with HTTP 400 `invalid_request_error`, the shape the
@@ -28,6 +30,7 @@ import type { Logger } from "pino";
 import type { EventData } from "../../shared/events.ts";
 import { BudgetMeter, type Spent, type TaskBudget } from "./budget.ts";
 import { SecretRedactor, redactText } from "./redact.ts";
+import { refuseBody, refuseHeaders } from "./request-policy.ts";
 import { UsageReader } from "./usage.ts";
 import { costOf, DEFAULT_PRICES, type PriceTable, type TokenCounts } from "./prices.ts";
 
@@ -60,6 +63,8 @@ export interface ModelProxyOptions {
   socketDir: string;
   prices?: PriceTable;
   logger?: Logger;
+  /** Let requests use the provider's server-side tools (see request-policy.ts); off by default. */
+  serverTools?: boolean;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
 }
@@ -217,6 +222,12 @@ export class ModelProxy {
       req.resume();
       return sendError(res, 405, "invalid_request_error", `${req.method ?? "?"} ${pathname}: only POST is allowed`);
     }
+    const policy = { serverTools: this.opts.serverTools ?? false };
+    const headerRefusal = refuseHeaders(search, req.headers["anthropic-beta"], policy);
+    if (headerRefusal) {
+      req.resume();
+      return sendError(res, 400, "invalid_request_error", headerRefusal);
+    }
     const isMessage = pathname === "/v1/messages";
     if (isMessage) {
       const reason = entry.meter.exceeded();
@@ -241,6 +252,8 @@ export class ModelProxy {
       return sendError(res, 400, "invalid_request_error", "request body must be a JSON object");
     }
     const request = json as Record<string, unknown>;
+    const bodyRefusal = refuseBody(request, !isMessage, policy);
+    if (bodyRefusal) return sendError(res, 400, "invalid_request_error", bodyRefusal);
     let payload = body;
     if (request.model === undefined && entry.meter.budget.model) {
       payload = Buffer.from(JSON.stringify({ ...request, model: entry.meter.budget.model }));
