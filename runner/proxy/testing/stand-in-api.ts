@@ -7,7 +7,9 @@
  * is 1000 tokens (JSON) or 100 + 10 cache writes + 20 cache reads (SSE). `metadata.user_id`
  * picks a misbehaviour: `overloaded` (529), `echo` (repeats the request headers, key included),
  * `split` (the key split across two chunks), `hold` (an SSE stream held after its first delta
- * until released), `cut` (an SSE stream whose connection breaks after its first delta).
+ * until released), `cut` (an SSE stream whose connection breaks after its first delta),
+ * `stall` (no answer at all until released). `onRequest` hears of each request as it arrives,
+ * `nextHangUp` resolves when a caller (the proxy) breaks off a request before its answer ended.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,12 +24,19 @@ export interface Seen {
 export function startStandInAPI() {
   const seen: Seen[] = [];
   const releases: (() => void)[] = [];
+  const listeners: ((seen: Seen) => void)[] = [];
+  const hangUps: (() => void)[] = [];
   const server = http.createServer((req, res) => {
+    res.on("close", () => {
+      if (!res.writableFinished) hangUps.shift()?.();
+    });
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, any>;
-      seen.push({ path: req.url ?? "", headers: req.headers, body });
+      const entry = { path: req.url ?? "", headers: req.headers, body };
+      seen.push(entry);
+      for (const listener of listeners) listener(entry);
       const model = String(body.model ?? "none");
       const mode = body.metadata?.user_id;
       const maxTokens = typeof body.max_tokens === "number" ? body.max_tokens : 4096;
@@ -43,6 +52,8 @@ export function startStandInAPI() {
         const key = String(req.headers["x-api-key"]);
         res.write(`data: {"leak":"${key.slice(0, 10)}`);
         setTimeout(() => res.end(`${key.slice(10)}"}\n\n`), 20);
+      } else if (mode === "stall") {
+        releases.push(() => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ model, usage: { input_tokens: 1, output_tokens: 1 } })));
       } else if (body.stream) {
         res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_1" });
         const usage = { input_tokens: 100, cache_creation_input_tokens: 10, cache_read_input_tokens: 20, output_tokens: 1 };
@@ -65,6 +76,8 @@ export function startStandInAPI() {
     seen,
     release: () => releases.shift()?.(),
     releaseAll: () => releases.splice(0).forEach((finish) => finish()),
+    onRequest: (listener: (seen: Seen) => void) => listeners.push(listener),
+    nextHangUp: () => new Promise<void>((resolve) => hangUps.push(resolve)),
     listen: () => new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))),
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
@@ -87,6 +100,8 @@ export interface CallOptions {
   raw?: string | Buffer;
   headers?: Record<string, string>;
   onData?: (text: string, req: http.ClientRequest) => void;
+  /** Breaks the call off from the client's side; the reply then has status 0 if none came. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_BODY = { model: "claude-sonnet-4-5", max_tokens: 1000, messages: [] };
@@ -100,7 +115,7 @@ export function callProxy(reg: ProxyRegistration, opts: CallOptions = {}): Promi
     else headers["x-api-key"] = token;
   }
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: reg.socketPath, path: opts.path ?? "/v1/messages", method: opts.method ?? "POST", headers }, (res) => {
+    const req = http.request({ socketPath: reg.socketPath, path: opts.path ?? "/v1/messages", method: opts.method ?? "POST", headers, ...(opts.signal ? { signal: opts.signal } : {}) }, (res) => {
       let body = "";
       const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
       res.setEncoding("utf8");
@@ -111,7 +126,7 @@ export function callProxy(reg: ProxyRegistration, opts: CallOptions = {}): Promi
       res.on("end", done);
       res.on("close", done);
     });
-    req.on("error", (err) => (req.destroyed ? undefined : reject(err)));
+    req.on("error", (err) => (req.destroyed ? resolve({ status: 0, headers: {}, body: "" }) : reject(err)));
     // The proxy closes idle keep-alive sockets on unregister; a late EPIPE there is no result.
     req.on("socket", (socket) => socket.on("error", () => {}));
     if (opts.method === "GET") req.end();
