@@ -37,6 +37,19 @@ describe("loadConfig", () => {
     expect(bad.problems[0]).toContain("TETHER_LABELS");
   });
 
+  it("gives the git token to no host and refuses server-side model tools unless told", () => {
+    const h = home();
+    const r = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_GIT_TOKEN: "ghp_x" });
+    expect(r.ok && r.config.gitCredentialHosts).toEqual([]);
+    expect(r.ok && r.config.modelServerTools).toBe(false);
+    const set = loadConfig({ modelServerTools: "true" }, { TETHER_RUNNER_HOME: h, TETHER_GIT_CREDENTIAL_HOSTS: "github.com, git.example.com:8443" });
+    expect(set.ok && set.config.gitCredentialHosts).toEqual(["github.com", "git.example.com:8443"]);
+    expect(set.ok && set.config.modelServerTools).toBe(true);
+    const bad = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_GIT_CREDENTIAL_HOSTS: "https://github.com" });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.problems[0]).toContain("--git-credential-hosts");
+  });
+
   it("rejects bad values and a broken file with clear problems", () => {
     const h = home();
     const r = loadConfig({ capacity: "lots", sandbox: "vm", edgeURL: "ftp://x" }, { TETHER_RUNNER_HOME: h });

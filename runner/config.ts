@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { Label } from "../shared/task.ts";
+import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
 
 const bool = z.preprocess((v) => {
   if (typeof v !== "string") return v;
@@ -21,6 +22,10 @@ const bool = z.preprocess((v) => {
 const labels = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(Label).max(16),
+);
+const hosts = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().regex(CREDENTIAL_HOST_PATTERN, "host names or host:port, comma-separated")).max(64),
 );
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
@@ -35,6 +40,7 @@ export const RunnerConfig = z.object({
   capacity: int(0, 256).default(2),
   anthropicAPIKey: z.string().min(1).optional(),
   anthropicBaseURL: url.default("https://api.anthropic.com"),
+  modelServerTools: bool.default(false),
   workerImage: z.string().min(1).default("tether-worker:latest"),
   sandbox: z.enum(["docker", "process"]).default("docker"),
   memoryMB: int(32, 1_048_576).default(2048),
@@ -43,6 +49,7 @@ export const RunnerConfig = z.object({
   gitToken: z.string().min(1).optional(),
   gitSSHKey: z.string().min(1).optional(),
   gitUser: z.string().min(1).default("x-access-token"),
+  gitCredentialHosts: hosts.default([]),
   push: bool.default(false),
   cloneDepth: int(0, 1_000_000).default(1),
   allowLocalRepos: bool.default(false),
@@ -77,6 +84,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   capacity: { env: "TETHER_CAPACITY", flag: "--capacity", help: "tasks run at once (default 2)" },
   anthropicAPIKey: { env: "ANTHROPIC_API_KEY", flag: "--anthropic-api-key", help: "the model key; never enters a container", secret: true },
   anthropicBaseURL: { env: "ANTHROPIC_BASE_URL", flag: "--anthropic-base-url", help: "the model API (default https://api.anthropic.com)" },
+  modelServerTools: {
+    env: "TETHER_MODEL_SERVER_TOOLS",
+    flag: "--model-server-tools",
+    help: "let agents use the model provider's server-side tools (web fetch/search, code execution, MCP servers, URL sources), which reach the network from the provider (default false)",
+  },
   workerImage: { env: "TETHER_WORKER_IMAGE", flag: "--worker-image", help: "the worker image (default tether-worker:latest)" },
   sandbox: { env: "TETHER_SANDBOX", flag: "--sandbox", help: "docker (default) or process (isolates nothing)" },
   memoryMB: { env: "TETHER_MEMORY_MB", flag: "--memory-mb", help: "memory per container in MB (default 2048)" },
@@ -85,6 +97,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   gitToken: { env: "TETHER_GIT_TOKEN", flag: "--git-token", help: "HTTPS token for clone and push", secret: true },
   gitSSHKey: { env: "TETHER_GIT_SSH_KEY", flag: "--git-ssh-key", help: "path of an SSH private key for clone and push" },
   gitUser: { env: "TETHER_GIT_USER", flag: "--git-user", help: "user name sent with the HTTPS token (default x-access-token)" },
+  gitCredentialHosts: {
+    env: "TETHER_GIT_CREDENTIAL_HOSTS",
+    flag: "--git-credential-hosts",
+    help: "comma-separated hosts (host or host:port) the HTTPS token is given to, over https only (default none: the token goes to no host)",
+  },
   push: { env: "TETHER_PUSH", flag: "--push", help: "push each task's branch when it finishes (true/false, default false)" },
   cloneDepth: { env: "TETHER_CLONE_DEPTH", flag: "--clone-depth", help: "clone depth, 0 for full history (default 1)" },
   allowLocalRepos: {

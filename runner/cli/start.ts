@@ -65,11 +65,17 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   if (!config.anthropicAPIKey) {
     logger.error("the runner has no model key (ANTHROPIC_API_KEY): every task it takes fails at once; `tether-runner doctor` says how to fix it");
   }
+  if (config.gitToken && config.gitCredentialHosts.length === 0) {
+    logger.warn("the git token is given to no host: set gitCredentialHosts (TETHER_GIT_CREDENTIAL_HOSTS) to the hosts it belongs to");
+  } else if (config.gitToken) {
+    logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
+  }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const proxy = new ModelProxy({
     upstreamURL: config.anthropicBaseURL,
     apiKey: config.anthropicAPIKey ?? "",
     socketDir: join(config.home, "proxy"),
+    serverTools: config.modelServerTools,
     logger,
   });
   await proxy.start();
@@ -88,7 +94,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     hasModelKey: Boolean(config.anthropicAPIKey),
     resources: { memoryMB: config.memoryMB, cpus: config.cpus, pids: config.pids },
     credentials: {
-      ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser } : {}),
+      ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser, hosts: config.gitCredentialHosts } : {}),
       ...(config.gitSSHKey ? { sshKeyPath: config.gitSSHKey } : {}),
     },
     push: config.push,
