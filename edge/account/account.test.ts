@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, sleep, unique, userToken } from "../testing/edge.ts";
+import { AccountStore } from "./store.ts";
 
 async function newAccount(): Promise<{ accountID: string; user: string }> {
   const accountID = unique("acct");
@@ -251,11 +252,14 @@ describe("a long queue", () => {
     const { accountID, user } = await newAccount();
     const stub = accountStub(accountID);
     const template = await createTask(user, { labels: ["nowhere"] });
-    for (let i = 0; i < 120; i++) {
-      const id = `tsk_${i.toString(16).padStart(20, "0")}`;
-      await stub.addTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) + i + 1).toISOString() }, accountID);
-    }
-    await sleep(5);
+    // 120 more rows no runner can take, all older than any task created from here on.
+    await runInDurableObject(stub, (_i, state) => {
+      const store = new AccountStore(state.storage.sql);
+      for (let i = 0; i < 120; i++) {
+        const id = `tsk_${i.toString(16).padStart(20, "0")}`;
+        store.insertTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) - i - 1).toISOString() });
+      }
+    });
     const reachable = await createTask(user);
     const r = await registerRunner(user);
     const control = await connectRunner(r.credential);

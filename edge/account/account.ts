@@ -59,11 +59,16 @@ export class Account extends DurableObject<Env> {
 
   // ── tasks ──────────────────────────────────────────────────────────────────
 
-  /** Indexes a task the Worker has just created in its TaskRoom, then dispatches. */
-  async addTask(task: Task, accountID: string): Promise<void> {
+  /**
+   * Creates a task: its TaskRoom first (the owner of its status and log), then the index
+   * row from the record the room answers, then a dispatch. Returns the room's record.
+   */
+  async createTask(accountID: string, task: Task): Promise<Task> {
     this.rememberAccount(accountID);
-    this.store.insertTask(task);
+    const created = await this.room(task.id).create(accountID, task);
+    this.store.insertTask(created);
     await this.dispatch();
+    return created;
   }
 
   /** The TaskRoom reports a change (status, usage, diff, lastSeq). */

@@ -41,8 +41,7 @@ taskRoutes.post("/", async (c) => {
   const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
   const task = newTaskRecord(newTaskID(), body, userID);
-  const created = await roomStub(c.env, task.id).create(accountID, task);
-  await accountStub(c.env, accountID).addTask(created, accountID);
+  const created = await accountStub(c.env, accountID).createTask(accountID, task);
   return c.json({ task: created }, 201);
 });
 
