@@ -11,13 +11,14 @@
  * runner holds it: its `taskChanged` calls move the index, and after every requeue the
  * Account reads the room's record back before it dispatches again.
  *
- * Errors callers map to HTTP come back as values (`RoomError`), never thrown.
+ * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
   ErrorCode,
   LIMITS,
   type EdgeToRunner,
+  type ErrorBody,
   type HeldTask,
   type RegisterRunnerRequest,
   type RegisterRunnerResponse,
@@ -32,7 +33,7 @@ import { foldRoomTask } from "./fold.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery, type TaskRow } from "./store.ts";
 import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { isTaskID } from "../auth/credentials.ts";
-import type { RoomError } from "../http-error.ts";
+import { errorResponse } from "../http-error.ts";
 import { encodeCursor } from "./task-cursor.ts";
 
 /** Close code for a socket whose runner was deleted. */
@@ -99,7 +100,7 @@ export class Account extends DurableObject<Env> {
   }
 
   /** Exchanges a registration token's secret (single use) for a runner and its credential. */
-  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisterRunnerResponse | RoomError> {
+  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisterRunnerResponse | ErrorBody> {
     this.rememberAccount(accountID);
     return redeemRegistrationToken(this.store, accountID, secret, body);
   }
@@ -137,10 +138,10 @@ export class Account extends DurableObject<Env> {
     const runnerID = request.headers.get("x-tether-runner");
     const accountID = request.headers.get("x-tether-account");
     if (url.pathname !== "/control" || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !runnerID || !accountID) {
-      return Response.json(errorJSON(ErrorCode.NotFound, "no such endpoint"), { status: 404 });
+      return errorResponse(ErrorCode.NotFound, "no such endpoint");
     }
     if (this.store.getRunner(runnerID) === null) {
-      return Response.json(errorJSON(ErrorCode.NotFound, "no such runner"), { status: 404 });
+      return errorResponse(ErrorCode.NotFound, "no such runner");
     }
     this.rememberAccount(accountID);
     for (const old of this.controlSockets(runnerID)) old.close(CLOSE_REPLACED, "replaced by a newer connection");
@@ -399,8 +400,4 @@ function sendTo(ws: WebSocket, frame: EdgeToRunner): void {
   } catch (err) {
     console.error({ msg: "send on control socket failed", err: String(err) });
   }
-}
-
-function errorJSON(code: ErrorCode, message: string): { error: { code: ErrorCode; message: string } } {
-  return { error: { code, message } };
 }

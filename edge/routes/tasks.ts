@@ -8,7 +8,7 @@ import { CreateTaskRequest, ErrorCode, type Event, LIMITS, MessageRequest, newTa
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
 import { requireUser } from "../auth/middleware.ts";
 import { isTaskID, newTaskID } from "../auth/credentials.ts";
-import { fail, failWith, isRoomError, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
+import { fail, failWith, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
 import { forwardSocket } from "./socket-forward.ts";
 import { decodeCursor } from "../account/task-cursor.ts";
 import { artifactKey, ArtifactName } from "./artifact-names.ts";
@@ -90,7 +90,7 @@ taskRoutes.post("/:id/messages", async (c) => {
   const { userID, accountID } = c.get("user");
   const result = await roomStub(c.env, id).command(accountID, userID, { kind: "message", text });
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-  if (isRoomError(result)) throw failWith(result);
+  if ("error" in result) throw failWith(result);
   return c.json({ seq: result.seq, task: result.task }, 202);
 });
 
@@ -111,7 +111,7 @@ for (const kind of ["finish", "cancel"] as const) {
     const { userID, accountID } = c.get("user");
     const result = await roomStub(c.env, id).command(accountID, userID, { kind });
     if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-    if (isRoomError(result)) throw failWith(result);
+    if ("error" in result) throw failWith(result);
     return c.json({ seq: result.seq, task: result.task }, 202);
   });
 }

@@ -20,7 +20,7 @@
  * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`.
  * - Status changes (and usage, at most every few seconds) reach the Account's index.
  *
- * Errors callers map to HTTP come back as values (`RoomError`), never thrown.
+ * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -33,11 +33,14 @@ import {
   isTerminal,
   parseFrame,
   type Command,
+  type ErrorBody,
   type Event,
   type RunnerEvent,
   type Task,
 } from "../../shared/index.ts";
+import { errorResponse } from "../http-error.ts";
 import { AccountReporter } from "./account-reporter.ts";
+import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
 import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason, renewed } from "./lease.ts";
 import { TaskLog } from "./log.ts";
@@ -61,12 +64,10 @@ import {
 } from "./sockets.ts";
 import { TaskRoomStore, parseStoredEvent, type Lease, type RoomRecord } from "./store.ts";
 
-export type RoomError = { error: { code: ErrorCode; message: string } };
 /** A JSON value as RPC types can carry it (`unknown` does not cross an RPC boundary). */
 export type JSONValue = string | number | boolean | null | object;
 /** An `Event` whose data is typed for RPC. */
 export type LogEvent = Omit<Event, "data"> & { data: { [key: string]: JSONValue } };
-export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" };
 
 export class TaskRoom extends DurableObject<Env> {
   private readonly store: TaskRoomStore;
@@ -123,26 +124,18 @@ export class TaskRoom extends DurableObject<Env> {
     return { events, nextAfter: events.at(-1)?.seq ?? from };
   }
 
-  async command(accountID: string, by: string, command: UserCommand): Promise<{ task: Task; seq: number } | RoomError | null> {
+  async command(accountID: string, by: string, command: UserCommand): Promise<{ task: Task; seq: number } | ErrorBody | null> {
     const room = this.roomOf(accountID);
     if (!room) return null;
+    const result = this.runCommand(room, by, command);
+    return "code" in result ? errorBody(result.code, result.message) : result;
+  }
+
+  /** Logs a user's command and hands it to the runner, or ends a task no runner has taken. */
+  private runCommand(room: RoomRecord, by: string, command: UserCommand): { task: Task; seq: number } | Refusal {
+    const refusal = refuseCommand(room.task, room.lease, command);
+    if (refusal) return refusal;
     const task = room.task;
-    if (isTerminal(task.status)) {
-      return { error: { code: ErrorCode.TaskFinished, message: `task ${task.id} is ${task.status}` } };
-    }
-    if (command.kind === "message") {
-      const text = typeof command.text === "string" ? command.text.trim() : "";
-      if (text.length === 0 || text.length > LIMITS.maxMessageChars) {
-        return { error: { code: ErrorCode.InvalidBody, message: `a message is 1 to ${LIMITS.maxMessageChars} characters` } };
-      }
-    } else if (command.kind === "finish") {
-      // Only a started task has a turn to wrap up; one no runner has taken is cancelled instead.
-      if (cancelEndsAtOnce(task, room.lease)) {
-        return { error: { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` } };
-      }
-    } else if (command.kind !== "cancel") {
-      return { error: { code: ErrorCode.InvalidBody, message: "a command is a message, a finish or a cancel" } };
-    }
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
     let stored: Command | undefined;
     this.commit(() => {
@@ -223,7 +216,7 @@ export class TaskRoom extends DurableObject<Env> {
       return this.upgrade(request);
     } catch (err) {
       console.error({ msg: "task room upgrade failed", err: String(err) });
-      return Response.json(errorBody(ErrorCode.Internal, "internal error"), { status: 500 });
+      return errorResponse(ErrorCode.Internal, "internal error");
     }
   }
 
@@ -266,8 +259,8 @@ export class TaskRoom extends DurableObject<Env> {
     const frame = parsed.value;
     if (frame.type === "ping") return ws.send(PONG);
     const room = this.load()!;
-    const result = await this.command(room.accountID, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: frame.type });
-    if (result && "error" in result) sendError(ws, errorFrameOf(result.error.code, result.error.message, room.task.id));
+    const result = this.runCommand(room, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: frame.type });
+    if ("code" in result) sendError(ws, errorFrameOf(result.code, result.message, room.task.id));
   }
 
   private onRunnerFrame(ws: WebSocket, runner: RunnerAttachment, message: string | ArrayBuffer): void {
