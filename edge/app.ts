@@ -6,10 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { ErrorCode } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
 import { errorResponse } from "./http-error.ts";
-import { openAPIDocument } from "./routes/openapi.ts";
-import { runnerRoutes } from "./routes/runner.ts";
-import { runnersRoutes } from "./routes/runners.ts";
-import { taskRoutes } from "./routes/tasks.ts";
+import { openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
 
 export const app = new Hono<AppEnv>();
 

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, type ErrorBody, type RegisterRunnerRequest, type RegisterRunnerResponse, errorBody } from "../../shared/index.ts";
 import type { AccountStore } from "./store.ts";
-import { formatRegistrationToken, formatRunnerCredential, newRunnerID, newSecret, sha256Hex } from "../auth/credentials.ts";
+import { formatRegistrationToken, formatRunnerCredential, newRunnerID, newSecret, sha256Hex } from "../auth/index.ts";
 
 /** Registration tokens live this long (the issue asks for an hour at most). */
 export const REGISTRATION_TTL_SECONDS = 3600;

@@ -5,8 +5,7 @@
 import { Hono } from "hono";
 import { ErrorCode, LIMITS, RegisterRunnerRequest } from "../../shared/index.ts";
 import { type AppEnv, accountStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isRunnerID, parseRegistrationToken } from "../auth/credentials.ts";
+import { isRunnerID, parseRegistrationToken, requireUser } from "../auth/index.ts";
 import { fail, failWith, readBodyBytes, readJSON } from "../http-error.ts";
 
 export const runnersRoutes = new Hono<AppEnv>();

@@ -6,11 +6,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { CreateTaskRequest, ErrorCode, type Event, LIMITS, MessageRequest, newTaskRecord, TaskStatus } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isTaskID, newTaskID } from "../auth/credentials.ts";
+import { isTaskID, newTaskID, requireUser } from "../auth/index.ts";
 import { fail, failWith, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
 import { forwardSocket } from "./socket-forward.ts";
-import { decodeCursor } from "../account/task-cursor.ts";
+import { decodeCursor } from "../account/index.ts";
 import { artifactKey, ArtifactName } from "./artifact-names.ts";
 
 const nonNegativeInt = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);

@@ -117,7 +117,7 @@ export async function connectRunner(
   return ws;
 }
 
-export function accountStub(accountID: string): DurableObjectStub<import("../account/account.ts").Account> {
+export function accountStub(accountID: string): DurableObjectStub<import("../account/index.ts").Account> {
   return env.ACCOUNT.get(env.ACCOUNT.idFromName(accountID));
 }
 

@@ -8,7 +8,7 @@ import { newTaskRecord, type Task } from "../../shared/index.ts";
 export const ACCOUNT_ID = "acct_test";
 export const USER = "alice";
 
-export type RoomStub = DurableObjectStub<import("../task-room/task-room.ts").TaskRoom>;
+export type RoomStub = DurableObjectStub<import("../task-room/index.ts").TaskRoom>;
 
 export function makeTask(id: string): Task {
   return newTaskRecord(id, { repo: { url: "https://example.com/repo.git" }, prompt: "Fix the bug" }, USER);
