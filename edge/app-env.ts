@@ -1,6 +1,6 @@
 /**
- * The Hono environment of the Worker (internal to edge/): bindings and what the auth
- * middlewares put on the context.
+ * The Hono environment of the Worker (internal to edge/): bindings, what the auth
+ * middlewares put on the context, and the stubs of the two Durable Objects by name.
  */
 import type { UserIdentity } from "./auth/index.ts";
 
