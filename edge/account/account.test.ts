@@ -294,6 +294,48 @@ describe("dispatch", () => {
   });
 });
 
+describe("control sockets", () => {
+  it("A second control connection replaces the first with 4409", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const first = await connectRunner(r.credential);
+    const second = await connectRunner(r.credential);
+    expect(await first.waitClosed()).toMatchObject({ code: 4409 });
+    expect(second.closed).toBeNull();
+    // The newer connection is the one dispatch uses.
+    const task = await createTask(user);
+    expect((await second.next("assign")).assignment.task.id).toBe(task.id);
+    expect(assigns(first)).toEqual([]);
+    second.close();
+  });
+});
+
+describe("deleting a runner", () => {
+  it("Deleting a runner puts its unaccepted assignments back in the queue", async () => {
+    const { user } = await newAccount();
+    const doomed = await registerRunner(user);
+    const cd = await connectRunner(doomed.credential);
+    const task = await createTask(user);
+    expect((await cd.next("assign")).assignment).toMatchObject({ epoch: 1, task: { id: task.id } });
+    // Another runner comes online only now, so the first assignment went to the doomed one.
+    const other = await registerRunner(user);
+    const co = await connectRunner(other.credential);
+    expect((await call(`/v1/runners/${doomed.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(204);
+    expect((await co.next("assign")).assignment).toMatchObject({ epoch: 2, task: { id: task.id } });
+    const events = ((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(user) })).json()) as any).events;
+    const statuses = events.filter((e: any) => e.type === "status").map((e: any) => [e.data.status, e.data.reason ?? null]);
+    expect(statuses).toEqual([
+      ["queued", null],
+      ["assigned", null],
+      ["queued", `runner ${doomed.id} was deleted`],
+      ["assigned", null],
+    ]);
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: other.id });
+    expect((await cd.waitClosed()).code).toBe(4403);
+    co.close();
+  });
+});
+
 describe("a long queue", () => {
   it("looks past a full page of tasks no runner can take", async () => {
     const { accountID, user } = await newAccount();
