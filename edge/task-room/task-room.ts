@@ -195,9 +195,10 @@ export class TaskRoom extends DurableObject<Env> {
     return true;
   }
 
+  /** True while `(runnerID, epoch)` holds the task and it has not ended: uploads end with the terminal status. */
   async holdsLease(accountID: string, runnerID: string, epoch: number): Promise<boolean> {
     const room = this.state.of(accountID);
-    return !!room && holds(room.lease, runnerID, epoch) && room.task.status !== "lost";
+    return !!room && holds(room.lease, runnerID, epoch) && !isTerminal(room.task.status);
   }
 
   async revokeRunner(runnerID: string, reason: string): Promise<void> {
