@@ -5,12 +5,14 @@
  * When a task is queued or a runner gains a free slot, `dispatch` picks a fitting online
  * runner, bumps the task's epoch, tells the TaskRoom (`assign`), pushes `assign` to the
  * runner and waits ACCEPT_SECONDS for `accept` (the Account's alarm); a `reject` or a silent
- * runner puts the task back (`TaskRoom.requeue`). The row's runner, epoch and accept
- * deadline are the queue's own dispatch state; the status it shows is a projection of the
- * room's, moved only by what the room reports or answers when read back (`fold.ts`).
+ * runner puts the task back (`TaskRoom.requeue`). The row's epoch, accept deadline and
+ * rejecting runner are the queue's own dispatch state; its status is a projection of the
+ * room's, moved by what the room reports or answers when read back (`fold.ts`), and run
+ * ahead of the room only by the `assigned` mark set before the room is asked to assign.
  */
 import type { EdgeToRunner, HeldTask, Task } from "../../shared/index.ts";
 import { isTaskID } from "../auth/index.ts";
+import type { TaskRoom } from "../task-room/index.ts";
 import { ACCEPT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./dispatch.ts";
 import { foldRoomTask } from "./fold.ts";
 import { type AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskRow } from "./store.ts";
@@ -20,7 +22,7 @@ const DISPATCH_PAGE = 100;
 
 /** What the queue needs of the Account: its TaskRooms and its runners' control sockets. */
 export type QueueLinks = {
-  room(taskID: string): DurableObjectStub<import("../task-room/index.ts").TaskRoom>;
+  room(taskID: string): DurableObjectStub<TaskRoom>;
   /** Runners online that have said hello. */
   readyRunners(): RunnerRow[];
   send(runnerID: string, frame: EdgeToRunner): void;
