@@ -5,9 +5,8 @@
 import { Hono } from "hono";
 import { ErrorCode, LIMITS, RegisterRunnerRequest } from "../../shared/index.ts";
 import { type AppEnv, accountStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isRunnerID, parseRegistrationToken } from "../auth/credentials.ts";
-import { fail, failWith, isRoomError, readBodyBytes, readJSON } from "../http-error.ts";
+import { isRunnerID, parseRegistrationToken, requireUser } from "../auth/index.ts";
+import { fail, failWith, readBodyBytes, readJSON } from "../http-error.ts";
 
 export const runnersRoutes = new Hono<AppEnv>();
 
@@ -17,7 +16,7 @@ runnersRoutes.post("/register", async (c) => {
   if (!token) throw fail(ErrorCode.Unauthorized, "registration token is not valid");
   const { token: _used, ...rest } = body;
   const result = await accountStub(c.env, token.accountID).registerRunner(token.accountID, token.secret, rest);
-  if (isRoomError(result)) throw failWith(result);
+  if ("error" in result) throw failWith(result);
   return c.json(result, 201);
 });
 

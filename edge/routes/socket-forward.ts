@@ -8,7 +8,7 @@
  */
 import { ErrorCode } from "../../shared/index.ts";
 import { fail } from "../http-error.ts";
-import { SUBPROTOCOL, offeredProtocols } from "../auth/user-auth.ts";
+import { SUBPROTOCOL, offeredProtocols } from "../auth/index.ts";
 
 export function requireUpgrade(req: Request): void {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {

@@ -6,11 +6,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { CreateTaskRequest, ErrorCode, type Event, LIMITS, MessageRequest, newTaskRecord, TaskStatus } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isTaskID, newTaskID } from "../auth/credentials.ts";
-import { fail, failWith, isRoomError, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
+import { isTaskID, newTaskID, requireUser } from "../auth/index.ts";
+import { fail, failWith, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
 import { forwardSocket } from "./socket-forward.ts";
-import { decodeCursor } from "../account/task-cursor.ts";
+import { decodeCursor } from "../account/index.ts";
 import { artifactKey, ArtifactName } from "./artifact-names.ts";
 
 const nonNegativeInt = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -41,8 +40,7 @@ taskRoutes.post("/", async (c) => {
   const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
   const task = newTaskRecord(newTaskID(), body, userID);
-  const created = await roomStub(c.env, task.id).create(accountID, task);
-  await accountStub(c.env, accountID).addTask(created, accountID);
+  const created = await accountStub(c.env, accountID).createTask(accountID, task);
   return c.json({ task: created }, 201);
 });
 
@@ -91,7 +89,7 @@ taskRoutes.post("/:id/messages", async (c) => {
   const { userID, accountID } = c.get("user");
   const result = await roomStub(c.env, id).command(accountID, userID, { kind: "message", text });
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-  if (isRoomError(result)) throw failWith(result);
+  if ("error" in result) throw failWith(result);
   return c.json({ seq: result.seq, task: result.task }, 202);
 });
 
@@ -112,7 +110,7 @@ for (const kind of ["finish", "cancel"] as const) {
     const { userID, accountID } = c.get("user");
     const result = await roomStub(c.env, id).command(accountID, userID, { kind });
     if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-    if (isRoomError(result)) throw failWith(result);
+    if ("error" in result) throw failWith(result);
     return c.json({ seq: result.seq, task: result.task }, 202);
   });
 }

@@ -2,7 +2,8 @@
  * Internal to the TaskRoom: who is on each socket (kept in the hibernation attachment), how
  * an upgrade the Worker forwarded is read, and small send and close helpers.
  */
-import { ErrorCode, errorBody, type ErrorFrame } from "../../shared/index.ts";
+import { ErrorCode, type ErrorFrame } from "../../shared/index.ts";
+import { errorResponse } from "../http-error.ts";
 
 export type ViewerAttachment = { role: "viewer"; user: string };
 /** `epoch` is set once the socket has attached as the lease holder of that epoch. */
@@ -32,13 +33,13 @@ export function readUpgrade(request: Request): { attachment: Attachment; after: 
   if (url.pathname !== "/viewer" || !user) return notFound();
   const raw = url.searchParams.get("after") ?? "0";
   if (!/^\d{1,15}$/.test(raw)) {
-    return Response.json(errorBody(ErrorCode.BadRequest, "after must be a non-negative integer"), { status: 400 });
+    return errorResponse(ErrorCode.BadRequest, "after must be a non-negative integer");
   }
   return { attachment: { role: "viewer", user }, after: Number(raw) };
 }
 
 export function notFound(): Response {
-  return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
+  return errorResponse(ErrorCode.NotFound, "no such task socket");
 }
 
 /** The 101 answer, naming the subprotocol when the client offered any. */

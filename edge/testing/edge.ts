@@ -86,6 +86,16 @@ export class TestSocket {
     return this.frames.filter((f) => f.type === type).length;
   }
 
+  /**
+   * Resolves once every frame the edge sent on this socket before the call has arrived: the
+   * answer to a ping leaves after them, on the same ordered stream.
+   */
+  async fence(): Promise<void> {
+    const pongs = this.count("pong");
+    this.send({ type: "ping" });
+    await this.until(() => this.count("pong") > pongs);
+  }
+
   async waitClosed(): Promise<{ code: number; reason: string }> {
     await this.until(() => this.closed !== null);
     return this.closed!;
@@ -117,10 +127,17 @@ export async function connectRunner(
   return ws;
 }
 
-export function accountStub(accountID: string): DurableObjectStub<import("../account/account.ts").Account> {
+export function accountStub(accountID: string): DurableObjectStub<import("../account/index.ts").Account> {
   return env.ACCOUNT.get(env.ACCOUNT.idFromName(accountID));
 }
 
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
+/** Polls `read` (at most `ms`) until `test` holds for what it returns, and returns that. */
+export async function waitFor<T>(read: () => Promise<T>, test: (value: T) => boolean, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (test(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 1500)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

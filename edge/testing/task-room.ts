@@ -8,7 +8,7 @@ import { newTaskRecord, type Task } from "../../shared/index.ts";
 export const ACCOUNT_ID = "acct_test";
 export const USER = "alice";
 
-export type RoomStub = DurableObjectStub<import("../task-room/task-room.ts").TaskRoom>;
+export type RoomStub = DurableObjectStub<import("../task-room/index.ts").TaskRoom>;
 
 export function makeTask(id: string): Task {
   return newTaskRecord(id, { repo: { url: "https://example.com/repo.git" }, prompt: "Fix the bug" }, USER);
@@ -20,10 +20,15 @@ export function roomStub(taskID: string): RoomStub {
   return env.TASK_ROOM.get(env.TASK_ROOM.idFromName(taskID)) as unknown as RoomStub;
 }
 
+/** A task id no other test uses. */
+export function freshTaskID(): string {
+  counter += 1;
+  return `tsk_test${counter.toString().padStart(4, "0")}${Math.random().toString(16).slice(2, 10)}`;
+}
+
 /** A new room holding a new queued task. */
 export async function newRoom(): Promise<{ stub: RoomStub; taskID: string }> {
-  counter += 1;
-  const taskID = `tsk_test${counter.toString().padStart(4, "0")}${Math.random().toString(16).slice(2, 10)}`;
+  const taskID = freshTaskID();
   const stub = roomStub(taskID);
   await stub.create(ACCOUNT_ID, makeTask(taskID));
   return { stub, taskID };
