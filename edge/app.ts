@@ -3,7 +3,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ErrorCode, errorBody } from "../shared/index.ts";
+import { ErrorCode, errorBody, type Health } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
 import { openAPIDocument } from "./routes/openapi.ts";
 import { runnerRoutes } from "./routes/runner.ts";
@@ -12,7 +12,7 @@ import { taskRoutes } from "./routes/tasks.ts";
 
 export const app = new Hono<AppEnv>();
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/healthz", (c) => c.json({ ok: true } satisfies Health));
 app.get("/v1/openapi.json", (c) => c.json(openAPIDocument()));
 app.route("/v1/tasks", taskRoutes);
 app.route("/v1/runners", runnersRoutes);
