@@ -15,19 +15,28 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  ACCEPT_SECONDS,
+  CloseCode,
   ErrorCode,
+  HEARTBEAT_SECONDS,
+  LEASE_SECONDS,
   LIMITS,
-  type EdgeToRunner,
+  PING_TEXT,
+  PONG_TEXT,
+  SILENT_HEARTBEATS,
+  type EdgeToRunnerControl,
   type HeldTask,
   type RegisterRunnerRequest,
   type RegisterRunnerResponse,
   type RunnerInfo,
-  RunnerToEdge,
+  RunnerToEdgeControl,
   type Task,
+  answerCloseCode,
   errorFrameOf,
   parseFrame,
+  unhandledFrame,
 } from "../../shared/index.ts";
-import { ACCEPT_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./dispatch.ts";
+import { type Candidate, pickRunner } from "./dispatch.ts";
 import { foldRoomTask } from "./fold.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery, type TaskRow } from "./store.ts";
 import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
@@ -35,13 +44,9 @@ import { isTaskID } from "../auth/credentials.ts";
 import type { RoomError } from "../http-error.ts";
 import { encodeCursor } from "./task-cursor.ts";
 
-/** Close code for a socket whose runner was deleted. */
-export const CLOSE_REVOKED = 4403;
-const CLOSE_REPLACED = 4409;
 const DISPATCH_PAGE = 100;
-const CONTROL_FRAME_BYTES = 64 * 1024;
-/** A runner silent this long (three missed heartbeats) is offline even if its socket looks open. */
-const SILENT_SECONDS = 3 * HEARTBEAT_SECONDS;
+/** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
+const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
 
 type ControlAttachment = { runnerID: string; hello: boolean };
 
@@ -54,7 +59,7 @@ export class Account extends DurableObject<Env> {
     super(ctx, env);
     this.store = new AccountStore(ctx.storage.sql);
     // Answered by the runtime without waking the object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
   // ── tasks ──────────────────────────────────────────────────────────────────
@@ -109,12 +114,12 @@ export class Account extends DurableObject<Env> {
 
   /**
    * Deletes a runner: its credential stops working at once, its control socket closes
-   * (4403), its unaccepted assignments go back to the queue and the rooms of the tasks it
+   * (`CloseCode.Revoked`), its unaccepted assignments go back to the queue and the rooms of the tasks it
    * ran are told (`revokeRunner`: their data sockets close, the task is lost).
    */
   async deleteRunner(runnerID: string): Promise<boolean> {
     if (!this.store.deleteRunner(runnerID)) return false;
-    for (const ws of this.controlSockets(runnerID)) ws.close(CLOSE_REVOKED, "runner deleted");
+    for (const ws of this.controlSockets(runnerID)) ws.close(CloseCode.Revoked, "runner deleted");
     const reason = `runner ${runnerID} was deleted`;
     for (const row of this.store.heldTasks(runnerID)) {
       if (row.status === "assigned" && !row.accepted) await this.room(row.id).requeue(row.epoch, reason);
@@ -138,7 +143,7 @@ export class Account extends DurableObject<Env> {
       return Response.json(errorJSON(ErrorCode.NotFound, "no such runner"), { status: 404 });
     }
     this.rememberAccount(accountID);
-    for (const old of this.controlSockets(runnerID)) old.close(CLOSE_REPLACED, "replaced by a newer connection");
+    for (const old of this.controlSockets(runnerID)) old.close(CloseCode.Replaced, "replaced by a newer connection");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [runnerID]);
@@ -151,7 +156,7 @@ export class Account extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     if (!att) return;
     try {
-      const parsed = parseFrame(RunnerToEdge, message, CONTROL_FRAME_BYTES);
+      const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
       if (!parsed.ok) return sendTo(ws, parsed.error);
       const frame = parsed.value;
       switch (frame.type) {
@@ -177,7 +182,7 @@ export class Account extends DurableObject<Env> {
         case "ping":
           return sendTo(ws, { type: "pong" });
         default:
-          return sendTo(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on a task's data socket, not the control socket`));
+          return unhandledFrame(frame);
       }
     } catch (err) {
       console.error({ msg: "control frame failed", runnerID: att.runnerID, err: String(err) });
@@ -187,7 +192,7 @@ export class Account extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+      ws.close(answerCloseCode(code), reason);
     } catch {
       // Already closed by the runtime.
     }
@@ -383,12 +388,12 @@ export class Account extends DurableObject<Env> {
     return this.ctx.getWebSockets(runnerID).filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
-  private send(runnerID: string, frame: EdgeToRunner): void {
+  private send(runnerID: string, frame: EdgeToRunnerControl): void {
     for (const ws of this.controlSockets(runnerID)) sendTo(ws, frame);
   }
 }
 
-function sendTo(ws: WebSocket, frame: EdgeToRunner): void {
+function sendTo(ws: WebSocket, frame: EdgeToRunnerControl): void {
   try {
     ws.send(JSON.stringify(frame));
   } catch (err) {

@@ -7,7 +7,6 @@ export { TetherClient, type FetchLike, type ListTasksQuery, type TetherClientOpt
 export type { EventPage, TaskPage } from "../api.ts";
 export {
   TaskStream,
-  WS_SUBPROTOCOL,
   type ConnectionState,
   type KnownEvent,
   type SocketFactory,
