@@ -12,7 +12,7 @@ import {
   WorkerToRunner,
   parseFrame,
 } from "./protocol.ts";
-import { PING_TEXT, PONG_TEXT } from "./sockets.ts";
+import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CloseCode, PING_TEXT, PONG_TEXT, answerCloseCode } from "./sockets.ts";
 import { CreateTaskRequest, newTaskRecord } from "./task.ts";
 
 const task = newTaskRecord("tsk_0123456789abcdef0123", { repo: { url: "https://example.com/r.git" }, prompt: "fix it" }, "u1");
@@ -178,5 +178,14 @@ describe("CreateTaskRequest", () => {
     const withRef = (ref: string) => CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git", ref }, prompt: "fix" }).success;
     for (const ref of ["main", "feature/x-1", "v1.2.3", "release@2024", "0123abcd", "c++"]) expect(withRef(ref), ref).toBe(true);
     for (const ref of ["--upload-pack=touch /tmp/x", "-f", "main:refs/heads/x", "a..b", "has space", "HEAD~1"]) expect(withRef(ref), ref).toBe(false);
+  });
+});
+
+describe("answerCloseCode", () => {
+  it("echoes a code that may be sent and answers Normal for one that may not", () => {
+    expect(answerCloseCode(CloseCode.Replaced)).toBe(CloseCode.Replaced);
+    expect(answerCloseCode(CLOSE_NO_STATUS)).toBe(CloseCode.Normal);
+    expect(answerCloseCode(CLOSE_ABNORMAL)).toBe(CloseCode.Normal);
+    expect(answerCloseCode(999)).toBe(CloseCode.Normal);
   });
 });

@@ -36,15 +36,19 @@ export const CloseCode = {
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
+/** Codes a WebSocket reports but no endpoint may send: no code in the close (1005), the connection dropped (1006). */
+export const CLOSE_NO_STATUS = 1005;
+export const CLOSE_ABNORMAL = 1006;
+
 /** Close codes after which a runner's data socket does not reconnect. */
 export const DATA_FATAL_CLOSE_CODES: readonly number[] = [CloseCode.Revoked, CloseCode.Replaced, CloseCode.Gone];
 
 /**
  * The code to close with when answering a peer's close: its own, unless it is one that may
- * not be sent (1005 "no status", 1006 "abnormal", or out of range), then `Normal`.
+ * not be sent (`CLOSE_NO_STATUS`, `CLOSE_ABNORMAL`, or out of range), then `Normal`.
  */
 export function answerCloseCode(code: number): number {
-  return code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : CloseCode.Normal;
+  return code >= 1000 && code < 5000 && code !== CLOSE_NO_STATUS && code !== CLOSE_ABNORMAL ? code : CloseCode.Normal;
 }
 
 /** How often a runner says `heartbeat` on its control socket (the edge says so in `welcome`). */

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Event } from "../events.ts";
-import { BEARER_SUBPROTOCOL_PREFIX, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, CLOSE_ABNORMAL, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
 import { backoffDelay } from "./backoff.ts";
 import { TetherError } from "./errors.ts";
 import { TaskStream, type ConnectionState, type KnownEvent, type SocketLike, type TaskStreamOptions } from "./task-stream.ts";
@@ -34,7 +34,7 @@ class FakeSocket implements SocketLike {
   }
   drop(): void {
     this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: "" });
+    this.onclose?.({ code: CLOSE_ABNORMAL, reason: "" });
   }
   send(data: string): void {
     this.sent.push(data);
