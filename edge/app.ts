@@ -3,14 +3,14 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ErrorCode } from "../shared/index.ts";
+import { ErrorCode, type Health } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
 import { errorResponse } from "./http-error.ts";
 import { openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
 
 export const app = new Hono<AppEnv>();
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/healthz", (c) => c.json({ ok: true } satisfies Health));
 app.get("/v1/openapi.json", (c) => c.json(openAPIDocument()));
 app.route("/v1/tasks", taskRoutes);
 app.route("/v1/runners", runnersRoutes);

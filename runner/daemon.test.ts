@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunnerEvent } from "../shared/protocol.ts";
+import { CloseCode } from "../shared/sockets.ts";
 import { EdgeArtifacts } from "./link/artifacts.ts";
 import { Daemon, type DaemonOptions } from "./daemon.ts";
 import { FakeEdge } from "./testing/fake-edge.ts";
@@ -379,7 +380,7 @@ describe("Daemon", () => {
     await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
     const w = sandbox.worker("t1")!;
     edge.data.get("t1")!.send(JSON.stringify({ type: "error", code: "not_leased", message: "no live lease", taskID: "t1" }));
-    edge.data.get("t1")!.close(4403, "no live lease");
+    edge.data.get("t1")!.close(CloseCode.Revoked, "no live lease");
     await edge.until(() => w.removed && d.tasks.size === 0, 5000, "abandoned");
     expect(proxy.unregistered).toEqual(["t1"]);
     expect(existsSync(join(home, "tasks", "t1"))).toBe(false);

@@ -12,6 +12,7 @@ import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
+import { HEARTBEAT_SECONDS } from "../shared/sockets.ts";
 import type { BackoffOptions } from "./link/backoff.ts";
 import { ControlLink } from "./link/control-link.ts";
 import { Metrics } from "./metrics.ts";
@@ -47,7 +48,7 @@ export class Daemon {
   private readonly runs = new Map<string, TaskRun>();
   private readonly control: ControlLink;
   private runnerID: string | null = null;
-  private heartbeatMs = 25_000;
+  private heartbeatMs = HEARTBEAT_SECONDS * 1000;
   private accepting = true;
   private draining = false;
   private idleWaiters: (() => void)[] = [];

@@ -1,5 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { LEASE_SECONDS } from "../../shared/index.ts";
 import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
 import { AccountStore, type TaskRow } from "./store.ts";
 
@@ -58,7 +59,7 @@ describe("dispatch", () => {
     const control = await connectRunner(runner.credential);
     const task = await createTask(user);
     const assignment = (await control.next("assign")).assignment;
-    expect(assignment).toMatchObject({ epoch: 1, leaseSeconds: 90, task: { id: task.id, status: "assigned", runnerID: runner.id, prompt: task.prompt } });
+    expect(assignment).toMatchObject({ epoch: 1, leaseSeconds: LEASE_SECONDS, task: { id: task.id, status: "assigned", runnerID: runner.id, prompt: task.prompt } });
     expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: runner.id });
     expect((await indexOf(user))[0]).toMatchObject({ id: task.id, status: "assigned", runnerID: runner.id });
     control.send({ type: "accept", taskID: task.id, epoch: 1 });

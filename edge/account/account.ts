@@ -11,32 +11,35 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CloseCode,
   ErrorCode,
+  HEARTBEAT_SECONDS,
+  LEASE_SECONDS,
   LIMITS,
-  type EdgeToRunner,
+  PING_TEXT,
+  PONG_TEXT,
+  SILENT_HEARTBEATS,
+  type EdgeToRunnerControl,
   type ErrorBody,
   type RegisterRunnerRequest,
   type RegisterRunnerResponse,
   type RunnerInfo,
-  RunnerToEdge,
+  RunnerToEdgeControl,
   type Task,
+  answerCloseCode,
   errorFrameOf,
   parseFrame,
+  unhandledFrame,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
 import type { TaskRoom } from "../task-room/index.ts";
-import { HEARTBEAT_SECONDS, LEASE_SECONDS } from "./dispatch.ts";
 import { TaskQueue } from "./queue.ts";
 import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
 import { encodeCursor } from "./task-cursor.ts";
 
-/** Close code for a socket whose runner was deleted. */
-export const CLOSE_REVOKED = 4403;
-const CLOSE_REPLACED = 4409;
-const CONTROL_FRAME_BYTES = 64 * 1024;
-/** A runner silent this long (three missed heartbeats) is offline even if its socket looks open. */
-const SILENT_SECONDS = 3 * HEARTBEAT_SECONDS;
+/** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
+const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
 
 type ControlAttachment = { runnerID: string; hello: boolean };
 
@@ -57,7 +60,7 @@ export class Account extends DurableObject<Env> {
       },
     });
     // Answered by the runtime without waking the object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
   // ── tasks ──────────────────────────────────────────────────────────────────
@@ -117,12 +120,12 @@ export class Account extends DurableObject<Env> {
 
   /**
    * Deletes a runner: its credential stops working at once, its control socket closes
-   * (4403), its unaccepted assignments go back to the queue and the rooms of the tasks it
+   * (`CloseCode.Revoked`), its unaccepted assignments go back to the queue and the rooms of the tasks it
    * ran are told (`revokeRunner`: their data sockets close, the task is lost).
    */
   async deleteRunner(runnerID: string): Promise<boolean> {
     if (!this.store.deleteRunner(runnerID)) return false;
-    for (const ws of this.controlSockets(runnerID)) ws.close(CLOSE_REVOKED, "runner deleted");
+    for (const ws of this.controlSockets(runnerID)) ws.close(CloseCode.Revoked, "runner deleted");
     await this.queue.releaseRunner(runnerID, `runner ${runnerID} was deleted`);
     return true;
   }
@@ -140,7 +143,7 @@ export class Account extends DurableObject<Env> {
       return errorResponse(ErrorCode.NotFound, "no such runner");
     }
     this.rememberAccount(accountID);
-    for (const old of this.controlSockets(runnerID)) old.close(CLOSE_REPLACED, "replaced by a newer connection");
+    for (const old of this.controlSockets(runnerID)) old.close(CloseCode.Replaced, "replaced by a newer connection");
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [runnerID]);
@@ -153,7 +156,7 @@ export class Account extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     if (!att) return;
     try {
-      const parsed = parseFrame(RunnerToEdge, message, CONTROL_FRAME_BYTES);
+      const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
       if (!parsed.ok) return sendTo(ws, parsed.error);
       const frame = parsed.value;
       switch (frame.type) {
@@ -179,7 +182,7 @@ export class Account extends DurableObject<Env> {
         case "ping":
           return sendTo(ws, { type: "pong" });
         default:
-          return sendTo(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on a task's data socket, not the control socket`));
+          return unhandledFrame(frame);
       }
     } catch (err) {
       console.error({ msg: "control frame failed", runnerID: att.runnerID, err: String(err) });
@@ -189,7 +192,7 @@ export class Account extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+      ws.close(answerCloseCode(code), reason);
     } catch {
       // Already closed by the runtime.
     }
@@ -233,12 +236,12 @@ export class Account extends DurableObject<Env> {
     return this.ctx.getWebSockets(runnerID).filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
-  private send(runnerID: string, frame: EdgeToRunner): void {
+  private send(runnerID: string, frame: EdgeToRunnerControl): void {
     for (const ws of this.controlSockets(runnerID)) sendTo(ws, frame);
   }
 }
 
-function sendTo(ws: WebSocket, frame: EdgeToRunner): void {
+function sendTo(ws: WebSocket, frame: EdgeToRunnerControl): void {
   try {
     ws.send(JSON.stringify(frame));
   } catch (err) {

@@ -10,10 +10,10 @@
  * room's, moved by what the room reports or answers when read back (`fold.ts`), and run
  * ahead of the room only by the `assigned` mark set before the room is asked to assign.
  */
-import type { EdgeToRunner, HeldTask, Task } from "../../shared/index.ts";
+import { ACCEPT_SECONDS, LEASE_SECONDS, type EdgeToRunnerControl, type HeldTask, type Task } from "../../shared/index.ts";
 import { isTaskID } from "../auth/index.ts";
 import type { TaskRoom } from "../task-room/index.ts";
-import { ACCEPT_SECONDS, LEASE_SECONDS, type Candidate, pickRunner } from "./dispatch.ts";
+import { type Candidate, pickRunner } from "./dispatch.ts";
 import { foldRoomTask } from "./fold.ts";
 import { type AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskRow } from "./store.ts";
 
@@ -25,7 +25,7 @@ export type QueueLinks = {
   room(taskID: string): DurableObjectStub<TaskRoom>;
   /** Runners online that have said hello. */
   readyRunners(): RunnerRow[];
-  send(runnerID: string, frame: EdgeToRunner): void;
+  send(runnerID: string, frame: EdgeToRunnerControl): void;
   setAlarm(at: number | null): Promise<void>;
 };
 

@@ -1,4 +1,5 @@
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
+import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, SUBPROTOCOL } from "../../shared/index.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SECRET, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken } from "../testing/edge.ts";
 
@@ -133,7 +134,7 @@ describe("credential kinds and accounts", () => {
     expect((await call(`/v1/tasks/${task.id}`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/events`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/cancel`, { method: "POST", headers: bearer(mallory) })).status).toBe(404);
-    const socket = await call(`/v1/tasks/${task.id}/ws`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${mallory}` } });
+    const socket = await call(`/v1/tasks/${task.id}/ws`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${mallory}` } });
     expect(socket.status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/messages`, { method: "POST", headers: bearer(mallory), body: JSON.stringify({ text: "hi" }) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(mallory) })).status).toBe(404);
@@ -168,18 +169,18 @@ describe("credential kinds and accounts", () => {
     control.close();
   });
 
-  it("takes a browser's token from the bearer subprotocol and selects tether.v1", async () => {
+  it("takes a browser's token from the bearer subprotocol and selects the protocol", async () => {
     const user = await userToken({ sub: unique("u") });
     const task = await createTask(user);
     const res = await call(`/v1/tasks/${task.id}/ws?after=0`, {
-      headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${user}` },
+      headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${user}` },
     });
     expect(res.status).toBe(101);
-    expect(res.headers.get("sec-websocket-protocol")).toBe("tether.v1");
+    expect(res.headers.get("sec-websocket-protocol")).toBe(SUBPROTOCOL);
     res.webSocket!.accept();
-    res.webSocket!.close(1000, "done");
+    res.webSocket!.close(CloseCode.Normal, "done");
     const forged = await call(`/v1/tasks/${task.id}/ws`, {
-      headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${user}x` },
+      headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${user}x` },
     });
     expect(forged.status).toBe(401);
     const noProtocol = await call(`/v1/tasks/${task.id}/ws`, {

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorCode, LIMITS, isTerminal } from "../../shared/index.ts";
+import { type ArtifactStored, ErrorCode, LIMITS, isTerminal } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
 import { isTaskID, requireRunner } from "../auth/index.ts";
 import { fail, parseQuery, readBodyBytes } from "../http-error.ts";
@@ -59,5 +59,5 @@ runnerRoutes.put("/tasks/:id/artifacts/:name", async (c) => {
   await c.env.ARTIFACTS.put(artifactKey(accountID, id, name.data), body, {
     httpMetadata: { contentType: type.success ? type.data : "application/octet-stream" },
   });
-  return c.json({ name: name.data, size: body.byteLength }, 201);
+  return c.json({ name: name.data, size: body.byteLength } satisfies ArtifactStored, 201);
 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Task } from "../../shared/index.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL, type Task } from "../../shared/index.ts";
 import { ACCOUNT_ID, type RoomStub, USER, allEvents, attachedRunner, freshTaskID, logEvents, makeTask, newRoom, openViewer, roomStub, upgrade } from "../testing/task-room.ts";
 
 describe("TaskRoom records and log", () => {
@@ -51,11 +51,11 @@ describe("TaskRoom viewer sockets", () => {
     expect(viewer.seqs()).toEqual([3, 4, 5, 6]);
   });
 
-  it("answers the subprotocol tether.v1 when the client offered one", async () => {
+  it("answers the subprotocol when the client offered one", async () => {
     const { stub } = await newRoom();
-    const res = await upgrade(stub, "/viewer", { "x-tether-user": USER, "Sec-WebSocket-Protocol": "tether.v1, bearer.abc" });
+    const res = await upgrade(stub, "/viewer", { "x-tether-user": USER, "Sec-WebSocket-Protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}abc` });
     expect(res.status).toBe(101);
-    expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("tether.v1");
+    expect(res.headers.get("Sec-WebSocket-Protocol")).toBe(SUBPROTOCOL);
     res.webSocket?.accept();
     res.webSocket?.close();
     const plain = await upgrade(stub, "/viewer", { "x-tether-user": USER });

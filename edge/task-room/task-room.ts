@@ -27,16 +27,22 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CloseCode,
   ErrorCode,
+  LEASE_SECONDS,
   LIMITS,
-  PhoneToEdge,
-  RunnerToEdge,
+  PING_TEXT,
+  PONG_TEXT,
+  RunnerToEdgeData,
+  ViewerToEdge,
   errorBody,
   errorFrameOf,
   isTerminal,
   parseFrame,
+  unhandledFrame,
   type Command,
   type ErrorBody,
+  type EdgeToRunnerData,
   type Event,
   type RunnerEvent,
   type Task,
@@ -44,22 +50,19 @@ import {
 import { errorResponse } from "../http-error.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
-import { DEFAULT_LEASE_SECONDS, cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason } from "./lease.ts";
+import { frameText, type FrameText } from "./frames.ts";
+import { cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason } from "./lease.ts";
 import type { TaskLog } from "./log.ts";
 import { RoomState } from "./room-state.ts";
 import {
-  CLOSE_GONE,
-  CLOSE_REPLACED,
-  CLOSE_RESYNC,
-  CLOSE_REVOKED,
-  PING,
-  PONG,
   answerClose,
   closeSocket,
   notFound,
   readUpgrade,
   sendAll,
   sendError,
+  sendToRunner,
+  sendToViewer,
   switchingProtocols,
   type Attachment,
   type RunnerAttachment,
@@ -85,7 +88,7 @@ export class TaskRoom extends DurableObject<Env> {
     this.store = this.state.store;
     this.log = this.state.log;
     // Answered by the runtime without waking the object.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
 
   // ── RPC ───────────────────────────────────────────────────────────────────
@@ -153,7 +156,7 @@ export class TaskRoom extends DurableObject<Env> {
       this.state.cancelAlarm();
       this.state.report(true);
     } else {
-      this.sendToHolder(JSON.stringify({ type: "command", taskID: task.id, command: stored }));
+      this.sendToHolder(frameText<EdgeToRunnerData>({ type: "command", taskID: task.id, command: stored! }));
     }
     return { task, seq: stored!.seq };
   }
@@ -164,14 +167,14 @@ export class TaskRoom extends DurableObject<Env> {
     const decision = decideAssign(room.task, room.lease, room.lastEpoch, runnerID, epoch);
     if (decision === "again") this.state.renew(room.lease!);
     if (decision !== "take") return decision === "again";
-    const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : DEFAULT_LEASE_SECONDS;
+    const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : LEASE_SECONDS;
     const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
     this.state.commit(() => {
       room.task.runnerID = runnerID;
       this.log.setStatus(room.task, "assigned", null, { runnerID });
       this.state.setLease(next);
     });
-    this.closeRunners((a) => a.epoch !== null && a.epoch !== epoch, CLOSE_REPLACED, "the task was assigned again");
+    this.closeRunners((a) => a.epoch !== null && a.epoch !== epoch, CloseCode.Replaced, "the task was assigned again");
     this.state.scheduleAlarm(next.expiresAt);
     return true;
   }
@@ -202,7 +205,7 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   async revokeRunner(runnerID: string, reason: string): Promise<void> {
-    this.closeRunners((a) => a.runnerID === runnerID, CLOSE_REVOKED, "runner revoked");
+    this.closeRunners((a) => a.runnerID === runnerID, CloseCode.Revoked, "runner revoked");
     const room = this.state.load();
     if (room?.lease?.runnerID === runnerID && !isTerminal(room.task.status)) this.markLost(String(reason).slice(0, 2000));
   }
@@ -252,12 +255,25 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
-    const parsed = parseFrame(PhoneToEdge, message, LIMITS.maxViewerFrameBytes);
+    const parsed = parseFrame(ViewerToEdge, message, LIMITS.maxViewerFrameBytes);
     if (!parsed.ok) return sendError(ws, parsed.error);
     const frame = parsed.value;
-    if (frame.type === "ping") return ws.send(PONG);
+    switch (frame.type) {
+      case "ping":
+        return sendToViewer(ws, { type: "pong" });
+      case "message":
+        return this.viewerCommand(ws, viewer, { kind: "message", text: frame.text });
+      case "finish":
+      case "cancel":
+        return this.viewerCommand(ws, viewer, { kind: frame.type });
+      default:
+        return unhandledFrame(frame);
+    }
+  }
+
+  private viewerCommand(ws: WebSocket, viewer: ViewerAttachment, command: UserCommand): void {
     const room = this.state.load()!;
-    const result = this.runCommand(room, viewer.user, frame.type === "message" ? { kind: "message", text: frame.text } : { kind: frame.type });
+    const result = this.runCommand(room, viewer.user, command);
     if ("code" in result) sendError(ws, errorFrameOf(result.code, result.message, room.task.id));
   }
 
@@ -265,45 +281,58 @@ export class TaskRoom extends DurableObject<Env> {
     const room = this.state.load()!;
     // Any frame from the attached lease holder is a sign of life, even one that is refused.
     if (holds(room.lease, runner.runnerID, runner.epoch) && !isTerminal(room.task.status)) this.state.renew(room.lease);
-    const parsed = parseFrame(RunnerToEdge, message, LIMITS.maxRunnerFrameBytes);
+    const parsed = parseFrame(RunnerToEdgeData, message, LIMITS.maxRunnerFrameBytes);
     if (!parsed.ok) return sendError(ws, { ...parsed.error, taskID: room.task.id });
     const frame = parsed.value;
-    if (frame.type === "ping") return ws.send(PONG);
-    if (frame.type !== "attach" && frame.type !== "events") {
-      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, `${frame.type} belongs on the control socket`, room.task.id));
+    switch (frame.type) {
+      case "ping":
+        return sendToRunner(ws, { type: "pong" });
+      case "attach":
+        if (this.refuseRunner(ws, runner, frame.taskID, frame.epoch)) return;
+        return this.attach(ws, runner, frame.epoch, frame.afterCommandSeq);
+      case "events":
+        if (this.refuseRunner(ws, runner, frame.taskID, frame.epoch)) return;
+        if (runner.epoch !== frame.epoch) {
+          return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
+        }
+        return this.storeBatch(ws, frame.epoch, frame.events);
+      default:
+        return unhandledFrame(frame);
     }
-    if (frame.taskID !== room.task.id) {
-      return sendError(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${frame.taskID}`, room.task.id));
+  }
+
+  /**
+   * Refuses a frame of another task, or of a runner that does not hold the lease under
+   * `epoch` (then the socket closes); true when it refused.
+   */
+  private refuseRunner(ws: WebSocket, runner: RunnerAttachment, taskID: string, epoch: number): boolean {
+    const room = this.state.load()!;
+    if (taskID !== room.task.id) {
+      sendError(ws, errorFrameOf(ErrorCode.NotFound, `this socket is for task ${room.task.id}, not ${taskID}`, room.task.id));
+      return true;
     }
-    const refused = holderRefusal(room.task.id, room.lease, room.lastEpoch, runner.runnerID, frame.epoch);
-    if (refused) {
-      sendError(ws, refused);
-      return closeSocket(ws, refused.code === ErrorCode.StaleEpoch ? CLOSE_REPLACED : CLOSE_REVOKED, refused.message);
-    }
-    if (frame.type === "attach") return this.attach(ws, runner, frame.epoch, frame.afterCommandSeq);
-    if (runner.epoch !== frame.epoch) {
-      return sendError(ws, errorFrameOf(ErrorCode.InvalidFrame, "say attach for this epoch before sending events", room.task.id));
-    }
-    this.storeBatch(ws, frame.epoch, frame.events);
+    const refused = holderRefusal(room.task.id, room.lease, room.lastEpoch, runner.runnerID, epoch);
+    if (!refused) return false;
+    sendError(ws, refused);
+    closeSocket(ws, refused.code === ErrorCode.StaleEpoch ? CloseCode.Replaced : CloseCode.Revoked, refused.message);
+    return true;
   }
 
   private attach(ws: WebSocket, runner: RunnerAttachment, epoch: number, afterCommandSeq: number): void {
     const room = this.state.load()!;
     const lease = room.lease!;
-    this.closeRunners((_, socket) => socket !== ws, CLOSE_REPLACED, "replaced by a newer data socket");
+    this.closeRunners((_, socket) => socket !== ws, CloseCode.Replaced, "replaced by a newer data socket");
     ws.serializeAttachment({ ...runner, epoch } satisfies RunnerAttachment);
     // The runner resends everything after `ackedRseq`, so what was held is not needed.
     this.held.clear();
     if (!lease.attached) this.state.setLease({ ...lease, attached: true });
-    ws.send(
-      JSON.stringify({
-        type: "attached",
-        taskID: room.task.id,
-        epoch,
-        ackedRseq: this.store.maxRseq(epoch),
-        commands: this.store.commandsAfter(afterCommandSeq),
-      }),
-    );
+    sendToRunner(ws, {
+      type: "attached",
+      taskID: room.task.id,
+      epoch,
+      ackedRseq: this.store.maxRseq(epoch),
+      commands: this.store.commandsAfter(afterCommandSeq),
+    });
   }
 
   private storeBatch(ws: WebSocket, epoch: number, events: RunnerEvent[]): void {
@@ -331,9 +360,9 @@ export class TaskRoom extends DurableObject<Env> {
       });
     }
     // The output gate holds this ack until the transaction above is durable.
-    ws.send(JSON.stringify({ type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq }));
+    sendToRunner(ws, { type: "ack", taskID: task.id, epoch, rseq: walk.maxRseq });
     if (stop) sendError(ws, stop);
-    if (overflow) closeSocket(ws, CLOSE_RESYNC, "rseq gap: attach again and resend");
+    if (overflow) closeSocket(ws, CloseCode.Resync, "rseq gap: attach again and resend");
     if (change.status && isTerminal(task.status)) this.state.cancelAlarm();
     if (change.status || change.summary) this.state.report(change.status);
   }
@@ -361,12 +390,12 @@ export class TaskRoom extends DurableObject<Env> {
     const room = this.state.load()!;
     this.state.commit(() => this.log.setStatus(room.task, "lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
     this.state.cancelAlarm();
-    this.closeRunners(() => true, CLOSE_GONE, "the task is lost");
+    this.closeRunners(() => true, CloseCode.Gone, "the task is lost");
     this.state.report(true);
   }
 
   /** Sends a frame to the lease holder's attached data socket, if one is open. */
-  private sendToHolder(frame: string): void {
+  private sendToHolder(frame: FrameText<EdgeToRunnerData>): void {
     const lease = this.state.load()?.lease;
     if (!lease) return;
     // A socket closed meanwhile misses it; the runner gets it again at its next attach.
@@ -381,7 +410,7 @@ export class TaskRoom extends DurableObject<Env> {
     });
   }
 
-  private closeRunners(match: (a: RunnerAttachment, ws: WebSocket) => boolean, code: number, reason: string): void {
+  private closeRunners(match: (a: RunnerAttachment, ws: WebSocket) => boolean, code: CloseCode, reason: string): void {
     for (const ws of this.ctx.getWebSockets("runner")) {
       if (match(ws.deserializeAttachment() as RunnerAttachment, ws)) closeSocket(ws, code, reason);
     }

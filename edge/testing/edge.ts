@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import { SignJWT } from "jose";
+import { CloseCode } from "../../shared/index.ts";
 import { app } from "../app.ts";
 
 export const SECRET = "test-secret-of-at-least-thirty-two-bytes!!";
@@ -103,7 +104,7 @@ export class TestSocket {
 
   close(): void {
     try {
-      this.ws.close(1000, "done");
+      this.ws.close(CloseCode.Normal, "done");
     } catch {
       // Already closed.
     }

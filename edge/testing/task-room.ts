@@ -3,7 +3,7 @@
  * way the Worker forwards them, with their received frames collected.
  */
 import { env } from "cloudflare:test";
-import { newTaskRecord, type Task } from "../../shared/index.ts";
+import { CloseCode, LEASE_SECONDS, newTaskRecord, type Task } from "../../shared/index.ts";
 
 export const ACCOUNT_ID = "acct_test";
 export const USER = "alice";
@@ -86,7 +86,7 @@ export class TestSocket {
   }
 
   close(): void {
-    this.ws.close(1000, "done");
+    this.ws.close(CloseCode.Normal, "done");
   }
 
   private wake(): void {
@@ -113,7 +113,7 @@ export async function openRunner(stub: RoomStub, runnerID: string): Promise<Test
 }
 
 /** A runner that holds the task at `epoch` and has attached its data socket. */
-export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = 90): Promise<TestSocket> {
+export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = LEASE_SECONDS): Promise<TestSocket> {
   if (!(await stub.assign(runnerID, epoch, leaseSeconds))) throw new Error("assign refused");
   const runner = await openRunner(stub, runnerID);
   runner.send({ type: "attach", taskID, epoch, afterCommandSeq: 0 });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeDocker } from "../../test/support/docker.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
+import { CloseCode } from "../../shared/sockets.ts";
 
 const BIN = join(import.meta.dirname, "..", "bin", "tether-runner.js");
 let edge: FakeEdge;
@@ -103,7 +104,7 @@ describeDocker("tether-runner start", () => {
     const env = { TETHER_EDGE_URL: edgeURL, TETHER_RUNNER_CREDENTIAL: edge.credential, TETHER_RUNNER_ID: `cli-test-${process.pid}`, ANTHROPIC_API_KEY: "sk-test-not-real" };
     const { done } = cli(["start"], env);
     await edge.until(() => edge.framesOf("hello").length === 1, 20_000, "hello");
-    edge.control!.close(4403, "credential revoked");
+    edge.control!.close(CloseCode.Revoked, "credential revoked");
     const exit = await done;
     expect(exit.code).toBe(2);
     expect(exit.stderr).toContain("revoked the runner credential");

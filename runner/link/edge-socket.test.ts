@@ -1,6 +1,7 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { CloseCode, HEARTBEAT_SECONDS } from "../../shared/sockets.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
 
@@ -17,7 +18,7 @@ afterEach(async () => {
   await edge.close();
 });
 
-function open(credential = edge.credential, heartbeatMs = 25_000) {
+function open(credential = edge.credential, heartbeatMs = HEARTBEAT_SECONDS * 1000) {
   const seen = { opened: 0, messages: [] as string[], fatal: [] as string[], beats: 0 };
   const socket = new EdgeSocket(
     { url: `${base}/v1/runner/connect`, credential, logger, backoff: fastBackoff, heartbeatMs },
@@ -68,10 +69,10 @@ describe("EdgeSocket", () => {
     expect(socket.status).toBe("stopped");
   });
 
-  it("stops for good on close code 4403", async () => {
+  it("stops for good when closed as revoked", async () => {
     const { socket, seen } = open();
     await edge.until(() => seen.opened === 1, 5000, "open");
-    edge.control!.close(4403, "credential revoked");
+    edge.control!.close(CloseCode.Revoked, "credential revoked");
     await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
     expect(seen.fatal[0]).toContain("revoked");
     await new Promise((r) => setTimeout(r, 100));

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command, RunnerEvent } from "../../shared/protocol.ts";
+import { CloseCode } from "../../shared/sockets.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
 import { Journal } from "../task/journal.ts";
 import { splitBySize, TaskChannel } from "./task-channel.ts";
@@ -131,12 +132,12 @@ describe("TaskChannel", () => {
 });
 
 describe("TaskChannel closes", () => {
-  it("stops for good when the TaskRoom closes it as replaced (4409)", async () => {
+  it("stops for good when the TaskRoom closes it as replaced", async () => {
     const { ch, seen } = channel();
     await edge.until(() => ch.isAttached, 5000, "attached");
-    edge.data.get("t1")!.close(4409, "epoch 1 is over");
+    edge.data.get("t1")!.close(CloseCode.Replaced, "epoch 1 is over");
     await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
-    expect(seen.fatal[0]).toContain("4409");
+    expect(seen.fatal[0]).toContain(String(CloseCode.Replaced));
     await new Promise((r) => setTimeout(r, 100));
     expect(edge.dataConnects).toBe(1);
     await ch.stop();

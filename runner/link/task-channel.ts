@@ -16,7 +16,8 @@
 import type { Logger } from "pino";
 import { ErrorCode } from "../../shared/errors.ts";
 import { LIMITS } from "../../shared/limits.ts";
-import { type Command, EdgeToRunner, parseFrame, type RunnerEvent } from "../../shared/protocol.ts";
+import { type Command, EdgeToRunnerData, parseFrame, type RunnerEvent, type RunnerToEdgeData, unhandledFrame } from "../../shared/protocol.ts";
+import { DATA_FATAL_CLOSE_CODES } from "../../shared/sockets.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 import type { Journal } from "../task/journal.ts";
@@ -52,12 +53,10 @@ export interface TaskChannelHandlers {
   fatal(reason: string): void;
 }
 
-/** The TaskRoom closes a runner it refuses with 4403 (no lease), 4409 (replaced by a newer epoch) or 4410 (gone). */
-const DATA_FATAL_CLOSE_CODES = [4403, 4409, 4410];
 const REFUSALS: string[] = [ErrorCode.StaleEpoch, ErrorCode.NotLeased, ErrorCode.TaskFinished, ErrorCode.Gone, ErrorCode.NotFound, ErrorCode.Forbidden];
 
 export class TaskChannel {
-  private readonly socket: EdgeSocket;
+  private readonly socket: EdgeSocket<RunnerToEdgeData>;
   private attached = false;
   private sentUpTo = 0;
   private ackedUpTo = 0;
@@ -73,13 +72,14 @@ export class TaskChannel {
     this.log = opts.logger;
     const url = new URL(`/v1/runner/tasks/${encodeURIComponent(opts.taskID)}/ws`, opts.edgeURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new EdgeSocket(
+    this.socket = new EdgeSocket<RunnerToEdgeData>(
       {
         url: url.toString(),
         credential: opts.credential,
         logger: opts.logger,
         heartbeatMs: opts.heartbeatMs,
         backoff: opts.backoff,
+        // The TaskRoom closes a runner it refuses: no lease, replaced by a newer epoch, or the task is gone.
         fatalCloseCodes: DATA_FATAL_CLOSE_CODES,
       },
       {
@@ -143,7 +143,7 @@ export class TaskChannel {
   private message(text: string): void {
     // Frames still arrive during the close handshake; after `stop` the journal may be closed.
     if (this.stopped) return;
-    const parsed = parseFrame(EdgeToRunner, text, 32 * 1024 * 1024);
+    const parsed = parseFrame(EdgeToRunnerData, text, LIMITS.maxEdgeFrameBytes);
     if (!parsed.ok) {
       this.log.warn({ code: parsed.error.code, problem: parsed.error.message }, "ignoring a bad frame from the edge");
       return;
@@ -188,7 +188,7 @@ export class TaskChannel {
       case "pong":
         return;
       default:
-        this.log.warn({ type: frame.type }, "ignoring a control frame on a data socket");
+        return unhandledFrame(frame);
     }
   }
 

@@ -3,10 +3,10 @@
  * and pure helpers to show a task (activity feed, diff, terminal colours). Needs only
  * `fetch` and `WebSocket`, so browsers, React Native and Node (with `ws`) can all use it.
  */
-export { TetherClient, type FetchLike, type ListTasksQuery, type TaskPage, type EventPage, type TetherClientOptions } from "./tether-client.ts";
+export { TetherClient, type FetchLike, type ListTasksQuery, type TetherClientOptions } from "./tether-client.ts";
+export type { EventPage, TaskPage } from "../api.ts";
 export {
   TaskStream,
-  WS_SUBPROTOCOL,
   type ConnectionState,
   type KnownEvent,
   type SocketFactory,

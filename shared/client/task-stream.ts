@@ -12,12 +12,13 @@
  *   `offlineAfterFailures` attempts in a row failed, `closed` after `close()`, after a fatal
  *   answer (bad token, no such task: see `error`), or when a finished task's socket ends.
  *
- * Auth rides on `Sec-WebSocket-Protocol`: `["tether.v1", "bearer." + token]`, since browsers
+ * Auth rides on `Sec-WebSocket-Protocol`: `[SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]`, since browsers
  * cannot set headers on a WebSocket and a token in the URL would land in logs.
  * Needs only a WebSocket constructor (browsers, React Native, `ws` in Node).
  */
 import { Event, EventBody, type EventData, type EventType } from "../events.ts";
-import { EdgeToPhone } from "../protocol.ts";
+import { EdgeToViewer, unhandledFrame } from "../protocol.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
 import { isTerminal, type TaskStatus } from "../task.ts";
 import { backoffDelay } from "./backoff.ts";
 import { TetherError } from "./errors.ts";
@@ -39,7 +40,6 @@ export interface SocketLike {
 }
 export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
 
-export const WS_SUBPROTOCOL = "tether.v1";
 const OPEN = 1;
 
 export interface TaskStreamOptions {
@@ -97,7 +97,7 @@ export class TaskStream {
       random: options.random ?? Math.random,
       offlineAfterFailures: options.offlineAfterFailures ?? 3,
       stableAfterMs: options.stableAfterMs ?? 10_000,
-      pingIntervalMs: options.pingIntervalMs ?? 20_000,
+      pingIntervalMs: options.pingIntervalMs ?? HEARTBEAT_SECONDS * 1000,
     };
   }
 
@@ -144,7 +144,7 @@ export class TaskStream {
 
   #connect(): void {
     const token = this.#options.token();
-    const protocols = token ? [WS_SUBPROTOCOL, `bearer.${token}`] : [WS_SUBPROTOCOL];
+    const protocols = token ? [SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${token}`] : [SUBPROTOCOL];
     let socket: SocketLike;
     try {
       socket = this.#options.socket(`${this.#options.url}?after=${this.#lastSeq}`, protocols);
@@ -172,7 +172,7 @@ export class TaskStream {
       this.#onDrop(socket);
       return;
     }
-    if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: "ping" }));
+    if (socket.readyState === OPEN) socket.send(PING_TEXT);
   }
 
   #onFrame(data: unknown): void {
@@ -184,7 +184,7 @@ export class TaskStream {
     } catch {
       return;
     }
-    const frame = EdgeToPhone.safeParse(json);
+    const frame = EdgeToViewer.safeParse(json);
     if (!frame.success) return;
     const f = frame.data;
     switch (f.type) {
@@ -213,6 +213,8 @@ export class TaskStream {
       }
       case "pong":
         break;
+      default:
+        unhandledFrame(f);
     }
   }
 
@@ -293,7 +295,7 @@ export class TaskStream {
     if (!socket) return;
     socket.onmessage = socket.onclose = socket.onerror = socket.onopen = null;
     try {
-      socket.close(1000, "client reconnects");
+      socket.close(CloseCode.Normal, "client reconnects");
     } catch {
       // Closing a socket that never opened throws in some runtimes; it is gone either way.
     }
