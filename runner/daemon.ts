@@ -12,7 +12,7 @@ import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
-import type { BackoffOptions } from "./link/backoff.ts";
+import type { BackoffOptions } from "../shared/backoff.ts";
 import { ControlLink } from "./link/control-link.ts";
 import { Metrics } from "./metrics.ts";
 import { TaskChannel } from "./link/task-channel.ts";

@@ -10,7 +10,7 @@
  */
 import type { Logger } from "pino";
 import { type Assignment, EdgeToRunner, type HeldTask, parseFrame } from "../../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 
 export interface ControlLinkOptions {

@@ -11,7 +11,7 @@
  */
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "../../shared/backoff.ts";
 
 export const CLOSE_CREDENTIAL_REVOKED = 4403;
 const PING = '{"type":"ping"}';

@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import { ErrorCode } from "../../shared/errors.ts";
 import { LIMITS } from "../../shared/limits.ts";
 import { type Command, EdgeToRunner, parseFrame, type RunnerEvent } from "../../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 import type { Journal } from "../task/journal.ts";
 import type { Metrics } from "../metrics.ts";
