@@ -13,9 +13,10 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
-import { ControlLink } from "./link/control-link.ts";
+import { ControlLink, type LinkState } from "./link/control-link.ts";
 import { Metrics } from "./metrics.ts";
 import { TaskChannel } from "./link/task-channel.ts";
+import type { LocalStatus } from "./task/journal.ts";
 import { TaskRun, type TaskRunDeps } from "./task/task-run.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
@@ -31,15 +32,13 @@ export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget
   onFatal?(reason: string): void;
 }
 
-export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
-
 export interface RunnerState {
   pid: number;
   runnerID: string | null;
   link: LinkState;
   draining: boolean;
   updatedAt: string;
-  tasks: { taskID: string; epoch: number; status: string }[];
+  tasks: { taskID: string; epoch: number; status: LocalStatus }[];
 }
 
 export class Daemon {

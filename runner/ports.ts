@@ -4,7 +4,7 @@
  * artifact upload (runner/link/artifacts.ts). Expected failures come back as values.
  */
 import type { EventData } from "../shared/events.ts";
-import type { DiffStat } from "../shared/task.ts";
+import type { ChangedFile, DiffStat } from "../shared/task.ts";
 import type { GitCredentials } from "./git/git.ts";
 import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./proxy/model-proxy.ts";
 
@@ -22,12 +22,6 @@ export interface ProxyPort {
   ): Promise<ProxyRegistration>;
   unregister(taskID: string): Promise<void>;
   spent(taskID: string): Spent | undefined;
-}
-
-export interface ChangedFile {
-  path: string;
-  insertions: number;
-  deletions: number;
 }
 
 export interface GitPort {

@@ -16,7 +16,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { LIMITS } from "../../shared/limits.ts";
-import { GIT_REF_PATTERN } from "../../shared/task.ts";
+import { type ChangedFile, GIT_REF_PATTERN } from "../../shared/task.ts";
 import { type GitCredentials, gitEnv, scrubSecrets } from "./credentials.ts";
 
 export type { GitCredentials } from "./credentials.ts";
@@ -35,12 +35,6 @@ export interface CloneOptions {
   /** History depth; 0 for all of it. */
   depth?: number;
   credentials?: GitCredentials;
-}
-
-export interface ChangedFile {
-  path: string;
-  insertions: number;
-  deletions: number;
 }
 
 export interface Diff {

@@ -35,6 +35,9 @@ export interface ControlLinkHandlers {
   disconnected?(): void;
 }
 
+/** The control link as the daemon reports it: `connected` once the edge said `welcome`. */
+export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
+
 export class ControlLink {
   private readonly socket: EdgeSocket;
   private welcomed = false;
@@ -64,7 +67,7 @@ export class ControlLink {
     );
   }
 
-  get state(): "connected" | "connecting" | "disconnected" | "stopped" {
+  get state(): LinkState {
     const s = this.socket.status;
     if (s === "open") return this.welcomed ? "connected" : "connecting";
     if (s === "stopped") return "stopped";

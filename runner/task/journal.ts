@@ -11,8 +11,11 @@ import { dirname } from "node:path";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { Assignment, RunnerEvent } from "../../shared/protocol.ts";
 
-/** Where a task stands on this runner. */
-export type LocalStatus = "preparing" | "running" | "waiting" | "finishing" | "finished";
+/**
+ * Where a task stands on this runner: `finished` once its terminal status is in the outbox,
+ * `gone` once the edge acked it (or it was abandoned) and it leaves the journal.
+ */
+export type LocalStatus = "preparing" | "running" | "waiting" | "finishing" | "finished" | "gone";
 
 export interface TaskRow {
   taskID: string;

@@ -16,7 +16,7 @@ import type { Logger } from "pino";
 import { ErrorCode } from "../../shared/errors.ts";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { Command, Parsed, WorkerToRunner } from "../../shared/protocol.ts";
-import type { Journal, TaskMeta, TaskRow } from "./journal.ts";
+import type { Journal, LocalStatus, TaskMeta, TaskRow } from "./journal.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "../ports.ts";
 import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../sandbox/sandbox.ts";
@@ -54,13 +54,12 @@ export interface TaskRunDeps {
   forget(taskID: string): void;
 }
 
-type Phase = "preparing" | "running" | "waiting" | "finishing" | "finished" | "gone";
 type Outcome = NonNullable<TaskMeta["outcome"]>;
 
 export class TaskRun {
   readonly taskID: string;
   readonly epoch: number;
-  private phase: Phase;
+  private phase: LocalStatus;
   private handle: WorkerHandle | undefined;
   private workerAlive = false;
   private replaying = false;
@@ -107,7 +106,7 @@ export class TaskRun {
     return this.phase !== "finished" && this.phase !== "gone";
   }
 
-  get status(): Phase {
+  get status(): LocalStatus {
     return this.phase;
   }
 

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import type { EventData } from "../../shared/events.ts";
 import { parseFrame, type RunnerToWorker, WorkerToRunner } from "../../shared/protocol.ts";
 import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "../proxy/model-proxy.ts";
-import type { ChangedFile, GitCredentials, GitPort, Outcome, ProxyPort } from "../ports.ts";
+import type { ChangedFile } from "../../shared/task.ts";
+import type { GitCredentials, GitPort, Outcome, ProxyPort } from "../ports.ts";
 import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../sandbox/sandbox.ts";
 
 export class FakeWorker implements WorkerHandle {
