@@ -10,7 +10,12 @@ import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./proxy
 
 export type { GitCredentials };
 
-export type Outcome<T = object> = ({ ok: true } & T) | { ok: false; error: string };
+/**
+ * An expected failure as a value, the runner's one result shape (the shape of `Parsed` in
+ * shared/protocol.ts too): `{ ok: true, value }` or `{ ok: false, error }`; a `Result<void>`
+ * succeeds with `value: undefined`.
+ */
+export type Result<T = void, E = string> = { ok: true; value: T } | { ok: false; error: E };
 
 export interface ProxyPort {
   register(
@@ -25,13 +30,13 @@ export interface ProxyPort {
 }
 
 export interface GitPort {
-  /** Clones `url` at `ref` into `dir` on a new `branch`; says which commit the diff is made against. */
-  clone(opts: { url: string; ref?: string; dir: string; branch: string; depth?: number; credentials: GitCredentials }): Promise<Outcome<{ baseRef: string }>>;
+  /** Clones `url` at `ref` into `dir` on a new `branch`; the value is the commit the diff is made against. */
+  clone(opts: { url: string; ref?: string; dir: string; branch: string; depth?: number; credentials: GitCredentials }): Promise<Result<string>>;
   commitAll(dir: string, message: string): Promise<boolean>;
   makeDiff(dir: string, baseRef: string): Promise<{ patch: string; stat: DiffStat & { changedFiles: ChangedFile[] } }>;
-  push(dir: string, branch: string, credentials: GitCredentials): Promise<Outcome>;
+  push(dir: string, branch: string, credentials: GitCredentials): Promise<Result>;
 }
 
 export interface ArtifactPort {
-  upload(taskID: string, epoch: number, name: string, body: string): Promise<Outcome>;
+  upload(taskID: string, epoch: number, name: string, body: string): Promise<Result>;
 }

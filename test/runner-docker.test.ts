@@ -502,7 +502,7 @@ setInterval(() => {}, 1000);
       const info = await worker.stop(10_000);
       expect(info.reason).toBe("killed");
       expect(await commitAll(s.workspaceDir, "The test fails. Fix it.")).toBe(true);
-      const diff = await makeDiff(s.workspaceDir, clone.baseRef);
+      const diff = await makeDiff(s.workspaceDir, clone.value);
       expect(diff.stat.changedFiles).toEqual([{ path: "math.js", insertions: 1, deletions: 1 }]);
       expect(diff.patch).toContain("+  return a + b;");
       await worker.remove();

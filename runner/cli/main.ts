@@ -32,10 +32,10 @@ function flagsOf(opts: Record<string, unknown>): StoredConfig {
 function configOrExit(opts: Record<string, unknown>): RunnerConfig {
   const loaded = loadConfig(flagsOf(opts));
   if (!loaded.ok) {
-    process.stderr.write(`tether-runner: bad configuration\n${loaded.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    process.stderr.write(`tether-runner: bad configuration\n${loaded.error.map((p) => `  - ${p}`).join("\n")}\n`);
     process.exit(1);
   }
-  return loaded.config;
+  return loaded.value;
 }
 
 export function buildProgram(): Command {
@@ -67,7 +67,7 @@ export function buildProgram(): Command {
       process.stderr.write(`tether-runner: ${r.error}\n`);
       process.exit(1);
     }
-    process.stdout.write(`registered as runner ${r.runnerID}; credential stored in ${r.path}\nnext: tether-runner doctor, then tether-runner start\n`);
+    process.stdout.write(`registered as runner ${r.value.runnerID}; credential stored in ${r.value.path}\nnext: tether-runner doctor, then tether-runner start\n`);
   });
 
   withConfigOptions(

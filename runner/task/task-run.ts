@@ -315,8 +315,8 @@ export class TaskRun {
       credentials: this.deps.credentials,
     });
     if (!cloned.ok) return this.finish({ status: "failed", reason: `could not clone the repository: ${cloned.error}`.slice(0, 2000) });
-    this.deps.journal.updateMeta(this.taskID, { baseRef: cloned.baseRef, branch });
-    await this.startWorker(false, { baseRef: cloned.baseRef, branch });
+    this.deps.journal.updateMeta(this.taskID, { baseRef: cloned.value, branch });
+    await this.startWorker(false, { baseRef: cloned.value, branch });
   }
 
   private async startWorker(resume: boolean, meta: TaskMeta): Promise<boolean> {

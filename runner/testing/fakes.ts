@@ -8,7 +8,7 @@ import type { EventData } from "../../shared/events.ts";
 import { parseFrame, type RunnerToWorker, WorkerToRunner } from "../../shared/protocol.ts";
 import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "../proxy/model-proxy.ts";
 import type { ChangedFile } from "../../shared/task.ts";
-import type { GitCredentials, GitPort, Outcome, ProxyPort } from "../ports.ts";
+import type { GitCredentials, GitPort, ProxyPort, Result } from "../ports.ts";
 import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../sandbox/sandbox.ts";
 
 export class FakeWorker implements WorkerHandle {
@@ -131,11 +131,11 @@ export class FakeGit implements GitPort {
   readonly calls: string[] = [];
   changedFiles: ChangedFile[] = [{ path: "a.txt", insertions: 2, deletions: 1 }];
 
-  async clone(opts: { url: string; dir: string; branch: string; credentials: GitCredentials }): Promise<Outcome<{ baseRef: string }>> {
+  async clone(opts: { url: string; dir: string; branch: string; credentials: GitCredentials }): Promise<Result<string>> {
     this.calls.push(`clone ${opts.url} ${opts.branch}`);
     if (this.cloneError) return { ok: false, error: this.cloneError };
     await mkdir(opts.dir, { recursive: true });
-    return { ok: true, baseRef: "base123" };
+    return { ok: true, value: "base123" };
   }
 
   async commitAll(_dir: string, message: string): Promise<boolean> {
@@ -150,8 +150,8 @@ export class FakeGit implements GitPort {
     return { patch: "--- a/a.txt\n+++ b/a.txt\n", stat: { files: this.changedFiles.length, insertions, deletions, changedFiles: this.changedFiles } };
   }
 
-  async push(_dir: string, branch: string): Promise<Outcome> {
+  async push(_dir: string, branch: string): Promise<Result> {
     this.calls.push(`push ${branch}`);
-    return { ok: true };
+    return { ok: true, value: undefined };
   }
 }
