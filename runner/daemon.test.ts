@@ -4,12 +4,11 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunnerEvent } from "../shared/protocol.ts";
-import { EdgeArtifacts } from "./link/artifacts.ts";
+import { EdgeArtifacts } from "./link/index.ts";
 import { Daemon, type DaemonOptions } from "./daemon.ts";
 import { FakeEdge } from "./testing/fake-edge.ts";
 import { FakeGit, FakeProxy, FakeSandbox } from "./testing/fakes.ts";
-import { Journal } from "./task/journal.ts";
-import { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./task/task-run.ts";
+import { Journal, LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./task/index.ts";
 import { assignmentOf } from "./testing/fixtures.ts";
 
 const logger = pino({ level: "silent" });
@@ -84,7 +83,7 @@ describe("Daemon", () => {
     expect(edge.framesOf("accept")).toEqual([{ type: "accept", taskID: "t1", epoch: 1 }]);
     const w = sandbox.worker("t1")!;
     expect(w.received[0]).toMatchObject({ type: "start", task: { taskID: "t1", prompt: "fix it", repo: { branch: "tether/t1" } }, proxy: { socketPath: "/run/tether/model.sock", token: "tok-t1" }, resume: false, lastWseq: 0 });
-    expect(w.spec.proxyDir).toBe(join(home, "proxy", "t1"));
+    expect(w.spec.proxySocketPath).toBe(join(home, "proxy", "t1", "model.sock"));
     w.emit("agent.text", { turn: 0, text: "hello" });
     w.emit("turn.end", { turn: 0, stopReason: "end_turn" });
     await edge.until(() => types("t1").includes("status:waiting"), 5000, "waiting");

@@ -13,11 +13,9 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
-import { ControlLink, type LinkState } from "./link/control-link.ts";
+import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { TaskChannel } from "./link/task-channel.ts";
-import type { LocalStatus } from "./task/journal.ts";
-import { TaskRun, type TaskRunDeps } from "./task/task-run.ts";
+import { type LocalStatus, TaskRun, type TaskRunDeps } from "./task/index.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
   edgeURL: string;
@@ -114,7 +112,7 @@ export class Daemon {
     if (removed.length > 0) this.log.info({ removed }, "removed workers of no journaled task");
     for (const row of rows) {
       const run = this.runs.get(row.taskID)!;
-      await run.resume(byTask.get(row.taskID), row);
+      await run.resume(byTask.get(row.taskID));
     }
     if (rows.length > 0) this.log.info({ tasks: rows.map((r) => r.taskID), reattached: handles.length }, "recovered journaled tasks");
     this.control.start();
@@ -188,14 +186,14 @@ export class Daemon {
       {
         ...this.opts,
         metrics: this.metrics,
-        openChannel: (id, epoch, handlers) =>
+        openChannel: (id, epoch, outbox, handlers) =>
           new TaskChannel(
             {
               edgeURL: this.opts.edgeURL,
               credential: this.opts.credential,
               taskID: id,
               epoch,
-              journal: this.opts.journal,
+              outbox,
               logger: this.opts.logger.child({ taskID: id, link: "data" }),
               metrics: this.metrics,
               batchMaxEvents: this.opts.batchMaxEvents,

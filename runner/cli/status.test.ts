@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.ts";
-import { Journal } from "../task/journal.ts";
+import { Journal } from "../task/index.ts";
 import { formatStatus, readStatus } from "./status.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 

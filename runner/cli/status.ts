@@ -6,8 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunnerConfig } from "../config.ts";
 import type { RunnerState } from "../daemon.ts";
-import type { LinkState } from "../link/control-link.ts";
-import { Journal, type LocalStatus } from "../task/journal.ts";
+import type { LinkState } from "../link/index.ts";
+import { Journal, type LocalStatus } from "../task/index.ts";
 
 export interface StatusReport {
   home: string;

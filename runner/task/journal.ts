@@ -144,18 +144,12 @@ export class Journal {
     return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
   }
 
-  update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace">>): void {
-    const entries = Object.entries(fields);
+  /** Writes these columns of the task's row; `meta` is written whole. */
+  update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace" | "meta">>): void {
+    const entries = Object.entries(fields).map(([k, v]): [string, unknown] => [k, k === "meta" ? JSON.stringify(v) : v]);
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${k} = ?`).join(", ");
     this.db.prepare(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
-  }
-
-  /** Merges fields into the task's meta. */
-  updateMeta(taskID: string, fields: Partial<TaskMeta>): void {
-    const row = this.task(taskID);
-    if (!row) return;
-    this.db.prepare("UPDATE tasks SET meta = ? WHERE taskID = ?").run(JSON.stringify({ ...row.meta, ...fields }), taskID);
   }
 
   /**
