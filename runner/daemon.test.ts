@@ -18,6 +18,8 @@ let home: string;
 let sandbox: FakeSandbox;
 let git: FakeGit;
 let proxy: FakeProxy;
+/** The journal of the daemon made last. */
+let journal: Journal;
 const daemons: Daemon[] = [];
 
 beforeEach(async () => {
@@ -34,9 +36,10 @@ afterEach(async () => {
 });
 
 function daemon(overrides: Partial<DaemonOptions> & { outboxMax?: number } = {}): Daemon {
+  journal = new Journal(join(home, "journal.db"), overrides.outboxMax ?? 100_000);
   const d = new Daemon({
     home,
-    journal: new Journal(join(home, "journal.db"), overrides.outboxMax ?? 100_000),
+    journal,
     sandbox,
     proxy,
     git,
@@ -74,7 +77,7 @@ async function started(d: Daemon) {
 }
 
 describe("Daemon", () => {
-  it("runs a task end to end: accept, clone, start line, events, follow-up, done, diff, cleanup after ack", async () => {
+  it("runs a task on fakes (sandbox, git, model proxy) from accept to cleanup: clone, start line, events, follow-up, done, diff, cleanup after ack", async () => {
     const d = daemon();
     await started(d);
     expect(edge.framesOf("hello")[0]).toMatchObject({ labels: ["l1"], capacity: 2, tasks: [] });
@@ -242,8 +245,8 @@ describe("Daemon", () => {
     expect(edge.framesOf("attach").at(-1)).toMatchObject({ afterCommandSeq: 3 });
     edge.data.get("t1")!.send(JSON.stringify({ type: "command", taskID: "t1", command: { seq: 3, kind: "message", text: "once" } }));
     edge.command("t1", { seq: 4, kind: "message", text: "twice" });
-    await edge.until(() => w.received.length === 3, 5000, "second message");
-    await new Promise((r) => setTimeout(r, 50));
+    // Commands are applied in the order they come, so a repeated "once" would be in before "twice".
+    await edge.until(() => w.received.some((m) => m.type === "message" && m.text === "twice"), 5000, "second message");
     expect(w.received.slice(1)).toEqual([{ type: "message", text: "once" }, { type: "message", text: "twice" }]);
   });
 
@@ -365,8 +368,10 @@ describe("Daemon", () => {
     edge.sendControl({ type: "revoke", taskID: "t1", epoch: 1, reason: "lease lost" });
     await edge.until(() => w.removed && d.tasks.size === 0, 5000, "revoked");
     const n = edge.task("t1").events.length;
+    // Worker output is handled at once: an event from it would be in the journal when emit returns.
     w.emit("agent.text", { turn: 0, text: "too late" });
-    await new Promise((r) => setTimeout(r, 50));
+    expect(journal.task("t1")).toBeUndefined();
+    expect(journal.pendingCount).toBe(0);
     expect(edge.task("t1").events.length).toBe(n);
     expect(types("t1")).not.toContain("status:failed");
   });
@@ -393,7 +398,9 @@ describe("Daemon", () => {
     const w = sandbox.worker("t1")!;
     for (let i = 0; i < 10; i++) w.emit("agent.text.delta", { turn: 0, text: `d${i}` });
     await edge.until(() => edge.task("t1").events.length === 5, 5000, "5 in flight");
-    await new Promise((r) => setTimeout(r, 50));
+    // The journal holds its bound and no more; the data channel sends only from the journal.
+    expect(journal.pendingCount).toBe(5);
+    expect(journal.isFull).toBe(true);
     expect(edge.task("t1").events.length).toBe(5);
     edge.holdAcks = false;
     edge.ackAll("t1");
