@@ -1,7 +1,7 @@
 /**
- * What a task gets on this runner, derived from its record (internal to task-run.ts): its
- * branch, the model budget the proxy enforces, the task as the worker sees it, and the
- * container's resources.
+ * What a task gets on this runner, derived from its record (internal to task/): its
+ * branch, the model budget the proxy enforces, the task as the worker sees it, the
+ * container's resources, and whether its workspace goes when the task ends.
  */
 import type { WorkerTask } from "../../shared/protocol.ts";
 import type { Task, TaskLimits } from "../../shared/task.ts";
