@@ -1,7 +1,7 @@
 /**
  * The `tether-runner` command line: register, start, status, doctor. Config comes from
  * flags, environment and `$TETHER_RUNNER_HOME/config.json` through one schema (config.ts),
- * parsed here and not at import time.
+ * parsed when a command runs, not at import time. runner/bin/tether-runner.js runs it.
  */
 import Docker from "dockerode";
 import { Command, Option } from "commander";
@@ -103,5 +103,3 @@ export function buildProgram(): Command {
   );
   return program;
 }
-
-await buildProgram().parseAsync(process.argv);
