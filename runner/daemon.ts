@@ -15,7 +15,7 @@ import type { Assignment, HeldTask } from "../shared/protocol.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
 import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { type LocalStatus, TaskRun, type TaskRunDeps } from "./task/index.ts";
+import { type LocalStatus, TaskRun, type TaskRunDeps, type TaskRow } from "./task/index.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
   edgeURL: string;
@@ -105,7 +105,7 @@ export class Daemon {
   /** Recovers journaled tasks and their workers, removes orphans, then connects. */
   async start(): Promise<void> {
     const rows = this.opts.journal.tasks();
-    for (const row of rows) this.runs.set(row.taskID, this.newRun(row.taskID));
+    for (const row of rows) this.runs.set(row.taskID, this.newRun(row));
     const handles = await this.opts.sandbox.recover((taskID) => this.runs.get(taskID)?.sink);
     const byTask = new Map(handles.map((h) => [h.taskID, h]));
     const removed = await this.opts.sandbox.removeOrphans(new Set(rows.map((r) => r.taskID)));
@@ -170,8 +170,7 @@ export class Daemon {
   private async takeOver(assignment: Assignment, older: TaskRun | undefined): Promise<void> {
     const taskID = assignment.task.id;
     if (older) await older.revoke(`reassigned at epoch ${assignment.epoch}`);
-    this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace"));
-    const run = this.newRun(taskID);
+    const run = this.newRun(this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace")));
     this.runs.set(taskID, run);
     this.metrics.count("tasksAccepted");
     this.control.accept(taskID, assignment.epoch);
@@ -180,8 +179,7 @@ export class Daemon {
     await run.begin();
   }
 
-  private newRun(taskID: string): TaskRun {
-    const row = this.opts.journal.task(taskID)!;
+  private newRun(row: TaskRow): TaskRun {
     return new TaskRun(
       {
         ...this.opts,

@@ -12,8 +12,8 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
-export const BACKOFF_BASE_MS = 1000;
-export const BACKOFF_CAP_MS = 64_000;
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_CAP_MS = 64_000;
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: BACKOFF_BASE_MS, capMs: BACKOFF_CAP_MS, stableMs: 30_000 };
 
 /** The delay before attempt `attempt` (0 for the first retry). */

@@ -3,6 +3,6 @@
  * (hello, heartbeats, assignments), one data socket per task (events out, acks and commands
  * in) and the artifact upload. Each socket keeps itself connected (edge-socket.ts).
  */
-export { ControlLink, type ControlLinkHandlers, type ControlLinkOptions, type LinkState } from "./control-link.ts";
-export { TaskChannel, type TaskChannelOptions } from "./task-channel.ts";
+export { ControlLink, type LinkState } from "./control-link.ts";
+export { TaskChannel } from "./task-channel.ts";
 export { EdgeArtifacts } from "./artifacts.ts";

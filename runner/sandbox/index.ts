@@ -3,5 +3,5 @@
  * (one hardened container per task, the default) and `process` (a child process that
  * isolates nothing, for hosts with no Docker engine).
  */
-export { DockerSandbox, type DockerSandboxOptions } from "./docker.ts";
-export { ProcessSandbox, type ProcessSandboxOptions } from "./process.ts";
+export { DockerSandbox } from "./docker.ts";
+export { ProcessSandbox } from "./process.ts";

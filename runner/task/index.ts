@@ -4,4 +4,4 @@
  * this folder is internal to the run.
  */
 export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON, TaskRun, type TaskRunDeps } from "./task-run.ts";
-export { Journal, type LocalStatus } from "./journal.ts";
+export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";

@@ -33,20 +33,6 @@ export class TaskRecord {
     return this.row.assignment.task;
   }
 
-  /** The status as journaled (a run's live phase may be ahead of it: see TaskRun). */
-  get status(): TaskRow["status"] {
-    return this.row.status;
-  }
-
-  get containerID(): string | null {
-    return this.row.containerID;
-  }
-
-  /** The last worker line turned into journaled events. */
-  get lastWseq(): number {
-    return this.row.lastWseq;
-  }
-
   get lastCommandSeq(): number {
     return this.row.lastCommandSeq;
   }
