@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { Label } from "../shared/task.ts";
 import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
+import type { Result } from "./ports.ts";
 
 const bool = z.preprocess((v) => {
   if (typeof v !== "string") return v;
@@ -132,16 +133,14 @@ export function configPath(home: string): string {
   return join(home, "config.json");
 }
 
-export type Loaded = { ok: true; config: RunnerConfig } | { ok: false; problems: string[] };
-
 /**
  * Merges flags (already keyed by config key), environment and file, then validates.
  * Problems name the key together with its flag and variable so the fix is obvious.
  */
-export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process.env): Loaded {
+export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process.env): Result<RunnerConfig, string[]> {
   const home = String(flags.home ?? env.TETHER_RUNNER_HOME ?? defaultHome(env));
   const file = readConfigFile(home);
-  if (!file.ok) return { ok: false, problems: [file.problem] };
+  if (!file.ok) return { ok: false, error: [file.error] };
   const merged: StoredConfig = { ...file.value };
   for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
     const fromEnv = env[spec.env];
@@ -150,10 +149,10 @@ export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process
   }
   merged.home = home;
   const parsed = RunnerConfig.safeParse(merged);
-  if (parsed.success) return { ok: true, config: parsed.data };
+  if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,
-    problems: parsed.error.issues.map((issue) => {
+    error: parsed.error.issues.map((issue) => {
       const key = issue.path[0] as ConfigKey | undefined;
       const spec = key ? CONFIG_KEYS[key] : undefined;
       const where = spec ? `${key} (${spec.flag}, ${spec.env}, or "${key}" in ${configPath(home)})` : "config";
@@ -162,22 +161,20 @@ export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process
   };
 }
 
-type FileRead = { ok: true; value: StoredConfig } | { ok: false; problem: string };
-
-export function readConfigFile(home: string): FileRead {
+export function readConfigFile(home: string): Result<StoredConfig> {
   const path = configPath(home);
   if (!existsSync(path)) return { ok: true, value: {} };
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    return { ok: false, problem: `${path} is not valid JSON: ${(err as Error).message}` };
+    return { ok: false, error: `${path} is not valid JSON: ${(err as Error).message}` };
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, problem: `${path} must hold a JSON object` };
+    return { ok: false, error: `${path} must hold a JSON object` };
   }
   const unknown = Object.keys(json).filter((k) => !(k in CONFIG_KEYS) || k === "home");
-  if (unknown.length > 0) return { ok: false, problem: `${path} has unknown keys: ${unknown.join(", ")}` };
+  if (unknown.length > 0) return { ok: false, error: `${path} has unknown keys: ${unknown.join(", ")}` };
   return { ok: true, value: json as StoredConfig };
 }
 

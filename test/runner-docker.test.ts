@@ -15,10 +15,10 @@ import { promisify } from "node:util";
 import Docker from "dockerode";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunnerToWorker } from "../shared/protocol.ts";
-import { DockerSandbox } from "../runner/sandbox/docker.ts";
-import { cloneRepo, commitAll, makeDiff } from "../runner/git/git.ts";
-import { ModelProxy } from "../runner/proxy/model-proxy.ts";
-import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/sandbox/sandbox.ts";
+import { cloneRepo, commitAll, makeDiff } from "../runner/git/index.ts";
+import { ModelProxy } from "../runner/proxy/index.ts";
+import { DockerSandbox } from "../runner/sandbox/index.ts";
+import type { ExitInfo, SandboxSpec, WorkerHandle, WorkerSink } from "../runner/ports.ts";
 import { keyOf, startFakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo, fixTheFailingTestScript } from "./fake-model/scripts.ts";
 import { describeDocker, dockerReachable } from "./support/docker.ts";
@@ -167,7 +167,7 @@ describeDocker("docker sandbox (real engine)", () => {
     const reg = await proxy.register(taskID, {}, () => {}, () => {});
     await mkdir(join(base, "workspace"), { recursive: true });
     await mkdir(join(base, "state"), { recursive: true });
-    return { taskID, workspaceDir: join(base, "workspace"), stateDir: join(base, "state"), proxyDir: reg.proxyDir, resources };
+    return { taskID, workspaceDir: join(base, "workspace"), stateDir: join(base, "state"), proxySocketPath: reg.socketPath, resources };
   }
 
   function startLine(taskID: string, prompt: string, token = "unused"): RunnerToWorker {
@@ -219,7 +219,7 @@ describeDocker("docker sandbox (real engine)", () => {
     expect(clone.ok).toBe(true);
     const reg = await proxy.register(s.taskID, {}, () => {}, () => {});
     const { sink, got } = collector();
-    const worker = await sandbox.start({ ...s, proxyDir: reg.proxyDir }, sink);
+    const worker = await sandbox.start({ ...s, proxySocketPath: reg.socketPath }, sink);
     const info = await docker.getContainer(worker.id).inspect();
     expect(info.Config.Labels).toMatchObject({ "tether.runner": runnerID, "tether.task": s.taskID });
     expect(info.HostConfig).toMatchObject({ NetworkMode: "none", CapDrop: ["ALL"], SecurityOpt: ["no-new-privileges"], Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024, PidsLimit: 64, Init: true, AutoRemove: false, ReadonlyRootfs: true });
@@ -352,7 +352,7 @@ describeDocker("docker sandbox (real engine)", () => {
     const script = join(root, "controller.mts");
     await writeFile(
       script,
-      `import { DockerSandbox } from ${JSON.stringify(join(process.cwd(), "runner/sandbox/docker.ts"))};
+      `import { DockerSandbox } from ${JSON.stringify(join(process.cwd(), "runner/sandbox/index.ts"))};
 const sandbox = new DockerSandbox(${JSON.stringify(options())});
 const spec = ${JSON.stringify(s)};
 let lines = 0;
@@ -400,7 +400,7 @@ setInterval(() => {}, 1000);
     const s = await spec();
     const reg = await first.register(s.taskID, {}, () => {}, () => {});
     const { sink, got } = collector();
-    const worker = await sandbox.start({ ...s, proxyDir: reg.proxyDir }, sink);
+    const worker = await sandbox.start({ ...s, proxySocketPath: reg.socketPath }, sink);
     worker.send(startLine(s.taskID, "echo", reg.token));
     worker.send({ type: "message", text: "call" });
     await waitFor("the first call", () => got.texts.some((t) => t.startsWith("proxy:")));
@@ -488,8 +488,10 @@ setInterval(() => {}, 1000);
         stderr: (text) => void (stderr += text),
         exit: () => {},
       };
-      const worker = await new DockerSandbox({ image: WORKER_IMAGE, runnerID }).start({ ...s, proxyDir: reg.proxyDir }, sink);
-      expect(reg.containerSocketPath).toBe("/run/tether/model.sock");
+      const realSandbox = new DockerSandbox({ image: WORKER_IMAGE, runnerID });
+      const realSpec = { ...s, proxySocketPath: reg.socketPath };
+      const worker = await realSandbox.start(realSpec, sink);
+      expect(realSandbox.workerProxySocket(realSpec)).toBe("/run/tether/model.sock");
       worker.send(startLine(s.taskID, "The test fails. Fix it.", reg.token));
       await waitFor(() => `turn.end (stderr: ${stderr.slice(-500)}; events: ${events.map((e) => e.type).join(",")})`, () => events.some((e) => e.type === "turn.end"), 45_000);
       expect(bad).toEqual([]);
@@ -502,7 +504,7 @@ setInterval(() => {}, 1000);
       const info = await worker.stop(10_000);
       expect(info.reason).toBe("killed");
       expect(await commitAll(s.workspaceDir, "The test fails. Fix it.")).toBe(true);
-      const diff = await makeDiff(s.workspaceDir, clone.baseRef);
+      const diff = await makeDiff(s.workspaceDir, clone.value);
       expect(diff.stat.changedFiles).toEqual([{ path: "math.js", insertions: 1, deletions: 1 }]);
       expect(diff.patch).toContain("+  return a + b;");
       await worker.remove();

@@ -13,16 +13,13 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import pinoPretty from "pino-pretty";
 import type { RunnerConfig } from "../config.ts";
-import { EdgeArtifacts } from "../link/artifacts.ts";
-import { Daemon } from "../daemon.ts";
-import { DockerSandbox } from "../sandbox/docker.ts";
-import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/git.ts";
-import { Journal } from "../task/journal.ts";
-import { ModelProxy } from "../proxy/model-proxy.ts";
-import { ProcessSandbox } from "../sandbox/process.ts";
-import type { GitPort } from "../ports.ts";
-import type { Sandbox } from "../sandbox/sandbox.ts";
-import type { RunnerState } from "../daemon.ts";
+import { Daemon, type RunnerState } from "../daemon.ts";
+import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/index.ts";
+import { EdgeArtifacts } from "../link/index.ts";
+import type { GitPort, Sandbox } from "../ports.ts";
+import { ModelProxy } from "../proxy/index.ts";
+import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
+import { Journal } from "../task/index.ts";
 
 export const RUNNER_VERSION: string = (
   JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }

@@ -53,7 +53,7 @@ describe("git", () => {
   it("clones the default branch shallowly onto a new task branch, the runner's repo beside the workspace", async () => {
     const dir = workspace();
     const r = await cloneRepo({ url, dir, branch: "tether/t1" });
-    expect(r).toEqual({ ok: true, baseRef: commits[2] });
+    expect(r).toEqual({ ok: true, value: commits[2] });
     expect(await readFile(join(dir, "README.md"), "utf8")).toBe("version 3\n");
     expect(inRepo(dir, "rev-parse", "--abbrev-ref", "HEAD")).toBe("tether/t1");
     expect(inRepo(dir, "rev-list", "--count", "HEAD")).toBe("1");
@@ -65,7 +65,7 @@ describe("git", () => {
     const r = await cloneRepo({ url, dir, branch: "tether/own" });
     const own = (...args: string[]) => sh(dir, ...args);
     expect(own("rev-parse", "--abbrev-ref", "HEAD")).toBe("tether/own");
-    expect(r.ok && own("rev-parse", "HEAD")).toBe(r.ok && r.baseRef);
+    expect(r.ok && own("rev-parse", "HEAD")).toBe(r.ok && r.value);
     expect(own("status", "--porcelain")).toBe("");
     expect(own("remote")).toBe("");
     await writeFile(join(dir, "README.md"), "changed\n");
@@ -82,7 +82,7 @@ describe("git", () => {
     ] as const) {
       const dir = workspace();
       const r = await cloneRepo({ url, ref, dir, branch: "tether/ref" });
-      expect(r, ref).toEqual({ ok: true, baseRef: want });
+      expect(r, ref).toEqual({ ok: true, value: want });
     }
   });
 
@@ -153,7 +153,7 @@ describe("git", () => {
     await mkdir(join(dir, "sub dir"));
     await writeFile(join(dir, "sub dir", "bin.dat"), Buffer.from([0, 1, 2, 255, 0]));
     await commitAll(dir, "work");
-    const diff = await makeDiff(dir, clone.baseRef);
+    const diff = await makeDiff(dir, clone.value);
     expect(diff.truncated).toBe(false);
     expect(diff.stat.changedFiles).toEqual([
       { path: "README.md", insertions: 2, deletions: 0 },

@@ -11,7 +11,7 @@
 import type { Logger } from "pino";
 import { LIMITS } from "../../shared/limits.ts";
 import { type Assignment, EdgeToRunnerControl, type HeldTask, parseFrame, type RunnerToEdgeControl, unhandledFrame } from "../../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 
 export interface ControlLinkOptions {
@@ -35,6 +35,9 @@ export interface ControlLinkHandlers {
   /** The socket dropped; it reconnects by itself. */
   disconnected?(): void;
 }
+
+/** The control link as the daemon reports it: `connected` once the edge said `welcome`. */
+export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
 
 export class ControlLink {
   private readonly socket: EdgeSocket<RunnerToEdgeControl>;
@@ -65,7 +68,7 @@ export class ControlLink {
     );
   }
 
-  get state(): "connected" | "connecting" | "disconnected" | "stopped" {
+  get state(): LinkState {
     const s = this.socket.status;
     if (s === "open") return this.welcomed ? "connected" : "connecting";
     if (s === "stopped") return "stopped";

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import { LIMITS } from "../../shared/limits.ts";
 import { CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SILENT_HEARTBEATS } from "../../shared/sockets.ts";
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "../../shared/backoff.ts";
 
 export interface EdgeSocketHandlers {
   opened(): void;

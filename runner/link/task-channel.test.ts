@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command, RunnerEvent } from "../../shared/protocol.ts";
 import { CloseCode } from "../../shared/sockets.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
-import { Journal } from "../task/journal.ts";
+import type { Outbox } from "../ports.ts";
+import { Journal } from "../task/index.ts";
 import { splitBySize, TaskChannel } from "./task-channel.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 
@@ -23,10 +24,19 @@ afterEach(async () => {
   journal.close();
 });
 
+/** Task t1's outbox straight from the journal, as the task's own outbox reads it. */
+const outboxOf = (j: Journal): Outbox => ({
+  get lastCommandSeq() {
+    return j.task("t1")?.lastCommandSeq ?? 0;
+  },
+  unacked: (afterRseq, limit) => j.unacked("t1", 1, afterRseq, limit),
+  ack: (rseq) => j.ack("t1", 1, rseq),
+});
+
 function channel(batchMaxEvents = 100, batchMaxMs = 10) {
   const seen = { commands: [] as Command[], acked: [] as number[], refused: [] as string[], fatal: [] as string[] };
   const ch = new TaskChannel(
-    { edgeURL: url, credential: edge.credential, taskID: "t1", epoch: 1, journal, logger, batchMaxEvents, batchMaxMs, backoff: { baseMs: 10, capMs: 20, stableMs: 60_000 } },
+    { edgeURL: url, credential: edge.credential, taskID: "t1", epoch: 1, outbox: outboxOf(journal), logger, batchMaxEvents, batchMaxMs, backoff: { baseMs: 10, capMs: 20, stableMs: 60_000 } },
     {
       commands: (c) => seen.commands.push(...c),
       acked: (r) => seen.acked.push(r),

@@ -9,7 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EventData } from "../../shared/events.ts";
-import { ModelProxy, type ProxyRegistration, type TaskBudget } from "./model-proxy.ts";
+import type { ProxyRegistration } from "../ports.ts";
+import { ModelProxy } from "./model-proxy.ts";
+import type { TaskBudget } from "./budget.ts";
 import { costOf } from "./prices.ts";
 import { callProxy, type Reply, startStandInAPI, type StandInAPI } from "./testing/stand-in-api.ts";
 

@@ -30,6 +30,7 @@ import https from "node:https";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData } from "../../shared/events.ts";
+import type { ProxyPort, ProxyRegistration, ResumeBudget } from "../ports.ts";
 import { BudgetMeter, clampMaxTokens, type Reservation, type Spent, type TaskBudget } from "./budget.ts";
 import { SecretRedactor, redactText } from "./redact.ts";
 import { authorized, readBody, sendError } from "./proxy-http.ts";
@@ -39,8 +40,6 @@ import { costOf, DEFAULT_PRICES, type PriceTable, priceOf, type TokenCounts } fr
 
 export type { Spent, TaskBudget } from "./budget.ts";
 
-/** Inside the container the task's socket directory is mounted here. */
-export const CONTAINER_PROXY_DIR = "/run/tether";
 const SOCKET_FILE = "model.sock";
 /** The API accepts requests up to 32 MB. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -72,23 +71,6 @@ export interface ModelProxyOptions {
   now?: () => number;
 }
 
-export interface ProxyRegistration {
-  token: string;
-  /** The socket on the host. */
-  socketPath: string;
-  /** The directory to mount at /run/tether (holds only this task's socket). */
-  proxyDir: string;
-  /** The socket as the worker sees it. */
-  containerSocketPath: string;
-}
-
-/** What a restarted runner passes to keep a running worker's token and its spending. */
-export interface ResumeBudget {
-  token?: string;
-  startedAt?: number;
-  spent?: Spent;
-}
-
 interface Entry {
   taskID: string;
   token: Buffer;
@@ -115,7 +97,7 @@ interface Ending {
   reader: UsageReader | undefined;
 }
 
-export class ModelProxy {
+export class ModelProxy implements ProxyPort {
   private readonly entries = new Map<string, Entry>();
   private readonly upstream: URL;
   private readonly now: () => number;
@@ -191,7 +173,7 @@ export class ModelProxy {
     // The worker runs as another uid; the token, not the file mode, is what guards the socket.
     await chmod(socketPath, 0o666);
     this.entries.set(taskID, entry);
-    return { token, socketPath, proxyDir, containerSocketPath: `${CONTAINER_PROXY_DIR}/${SOCKET_FILE}` };
+    return { token, socketPath, proxyDir };
   }
 
   /** What the task has spent so far, for the journal. */

@@ -7,7 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ModelProxy, type ProxyRegistration } from "./model-proxy.ts";
+import type { ProxyRegistration } from "../ports.ts";
+import { ModelProxy } from "./model-proxy.ts";
 import { callProxy, DEFAULT_BODY, type Reply, startStandInAPI, type StandInAPI } from "./testing/stand-in-api.ts";
 
 const KEY = "sk-ant-api03-not-a-real-key-0123456789abcdef";

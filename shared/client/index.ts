@@ -15,7 +15,7 @@ export {
   type TaskStreamOptions,
 } from "./task-stream.ts";
 export { TetherError } from "./errors.ts";
-export { backoffDelay } from "./backoff.ts";
+export { backoffDelay } from "../backoff.ts";
 export { applyEvents, EMPTY_FEED, MAX_TOOL_OUTPUT_CHARS, type Feed, type FeedItem, type ToolOutput } from "./feed.ts";
 export { parseDiff, type DiffFile, type DiffHunk, type DiffLine } from "./diff.ts";
 export { ansiToSpans, stripAnsi, ANSI_PALETTE, type AnsiSpan, type AnsiStyle } from "./ansi.ts";

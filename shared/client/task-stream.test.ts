@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Event } from "../events.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE_ABNORMAL, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
-import { backoffDelay } from "./backoff.ts";
 import { TetherError } from "./errors.ts";
 import { TaskStream, type ConnectionState, type KnownEvent, type SocketLike, type TaskStreamOptions } from "./task-stream.ts";
 
@@ -308,14 +307,5 @@ describe("TaskStream", () => {
     vi.advanceTimersByTime(70_000);
     expect(b.sockets).toHaveLength(1);
     expect(b.stream.state).toBe("closed");
-  });
-});
-
-describe("backoffDelay", () => {
-  it("is random(0, min(64 s, 1 s × 2^attempt))", () => {
-    expect(backoffDelay(0, () => 0.999)).toBe(999);
-    expect(backoffDelay(3, () => 0.5)).toBe(4000);
-    expect(backoffDelay(20, () => 0.5)).toBe(32_000);
-    expect(backoffDelay(5, () => 0)).toBe(0);
   });
 });

@@ -19,8 +19,8 @@
 import { Event, EventBody, type EventData, type EventType } from "../events.ts";
 import { EdgeToViewer, unhandledFrame } from "../protocol.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
+import { Backoff, DEFAULT_BACKOFF } from "../backoff.ts";
 import { isTerminal, type TaskStatus } from "../task.ts";
-import { backoffDelay } from "./backoff.ts";
 import { TetherError } from "./errors.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "closed";
@@ -77,7 +77,6 @@ export class TaskStream {
   #status: TaskStatus | null = null;
   #error: TetherError | null = null;
   #socket: SocketLike | null = null;
-  #attempt = 0;
   #failures = 0;
   #liveSince = 0;
   #lastFrameAt = 0;
@@ -85,6 +84,7 @@ export class TaskStream {
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #started = false;
   readonly #options: Required<Omit<TaskStreamOptions, "probe" | "after">> & Pick<TaskStreamOptions, "probe">;
+  readonly #backoff: Backoff;
   readonly #listeners: Listeners = { events: new Set(), unknown: new Set(), state: new Set(), replayed: new Set(), error: new Set() };
 
   constructor(options: TaskStreamOptions) {
@@ -99,6 +99,7 @@ export class TaskStream {
       stableAfterMs: options.stableAfterMs ?? 10_000,
       pingIntervalMs: options.pingIntervalMs ?? HEARTBEAT_SECONDS * 1000,
     };
+    this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, stableMs: this.#options.stableAfterMs, random: this.#options.random });
   }
 
   get state(): ConnectionState {
@@ -132,7 +133,7 @@ export class TaskStream {
   /** Skips the backoff wait: drops the socket that is not live and connects now. */
   reconnectNow(): void {
     if (!this.#started || this.#state === "closed" || this.#state === "live") return;
-    this.#attempt = 0;
+    this.#backoff.reset();
     this.#clearRetry();
     this.#discardSocket();
     this.#connect();
@@ -262,7 +263,7 @@ export class TaskStream {
       this.#stop(null);
       return;
     }
-    if (wasLive && Date.now() - this.#liveSince >= this.#options.stableAfterMs) this.#attempt = 0;
+    if (wasLive) this.#backoff.connectionLasted(Date.now() - this.#liveSince);
     if (!wasLive) this.#failures += 1;
     const probe = this.#options.probe;
     if (!wasLive && probe) {
@@ -283,8 +284,7 @@ export class TaskStream {
     if (this.#state === "closed" || this.#socket !== null) return;
     this.#clearRetry();
     this.#setState(this.#failures >= this.#options.offlineAfterFailures ? "offline" : "reconnecting");
-    const delay = backoffDelay(this.#attempt, this.#options.random);
-    this.#attempt += 1;
+    const delay = this.#backoff.next();
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
 

@@ -13,7 +13,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ProxyRegistration } from "../model-proxy.ts";
+import type { ProxyRegistration } from "../../ports.ts";
 
 export interface Seen {
   path: string;
