@@ -142,6 +142,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     });
     expect(page.url()).toBe(`${edge.url}/tasks/${held.id}`);
     await phone.close();
+    await end(held);
   });
 
   it("shows the agent's work live: streamed text, a tool call with coloured output, a file edit, usage", async () => {
@@ -181,6 +182,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.emulateMedia({ colorScheme: "dark" });
     await screenshot(page, "04-task-live-dark");
     await phone.close();
+    await end(first);
   });
 
   it("sends a follow-up and a finish that reach the runner, and shows the end of the task", async () => {
@@ -292,6 +294,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await held.emit({ type: "status", data: { status: "running" } });
     await card.locator(".pill", { hasText: "Running" }).waitFor({ timeout: 15_000 });
     await phone.close();
+    await end(held);
   });
 
   it("tells the truth about the connection while the edge goes away and comes back", async () => {
@@ -315,6 +318,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     expect(await page.getByText("Before the edge went away.").count()).toBe(1);
     await screenshot(page, "10-live-again");
     await phone.close();
+    await end(held);
   }, 120_000);
 
   it("is installable: manifest, icons and a service worker for the shell", async () => {
@@ -392,6 +396,11 @@ async function succeed(held: HeldTask): Promise<void> {
     },
     { type: "status", data: { status: "succeeded" } },
   );
+}
+
+/** Ends a test's task, so the runner's four slots stay free for the next test. */
+async function end(held: HeldTask): Promise<void> {
+  await held.emit({ type: "status", data: { status: "cancelled", reason: "the test is over" } });
 }
 
 async function badge(page: Page, label: string | RegExp, timeout = 15_000): Promise<void> {
