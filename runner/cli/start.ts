@@ -23,10 +23,7 @@ import { ProcessSandbox } from "../sandbox/process.ts";
 import type { GitPort } from "../ports.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
 import type { RunnerState } from "../daemon.ts";
-
-export const RUNNER_VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+import { RUNNER_VERSION } from "./version.ts";
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
 
