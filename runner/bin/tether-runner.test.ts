@@ -58,9 +58,9 @@ describe("tether-runner bin", () => {
     expect(r.loaded.filter((u) => u.endsWith(".ts"))).toEqual([]);
     const bundled = r.loaded.filter((u) => u.startsWith(`file://${root}/dist/runner/`));
     const text = bundled.map((u) => readFileSync(new URL(u), "utf8")).join("\n");
-    // esbuild names each bundled module in a comment: the daemon's and ws's must be absent.
+    // esbuild names each bundled module in a comment: the daemon's, dockerode's and ws's must be absent.
     expect(text).toContain("// runner/config.ts");
-    expect(text).not.toMatch(/^\/\/ (runner\/daemon\.ts|runner\/cli\/start\.ts|node_modules\/ws\/)/m);
+    expect(text).not.toMatch(/^\/\/ (runner\/daemon\.ts|runner\/cli\/start\.ts|node_modules\/(ws|dockerode|docker-modem)\/)/m);
     expect(r.loaded.filter((u) => /node_modules\/(dockerode|better-sqlite3|ws)\//.test(u))).toEqual([]);
   });
 
@@ -69,6 +69,15 @@ describe("tether-runner bin", () => {
     const r = await runTraced(["--version"]);
     expect(r.stdout.trim()).toBe(version);
     expect(r.notes).toEqual([]);
+  });
+
+  it("loads dockerode's ssh transport from node_modules when DOCKER_HOST is ssh://", async () => {
+    const home = mkdtempSync(join(root, "home-"));
+    // Port 1 refuses: ssh2 has to load and dial for this error to appear.
+    const r = await run(process.execPath, [bin, "doctor"], {
+      env: { PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, DOCKER_HOST: "ssh://nobody@127.0.0.1:1" },
+    }).catch((err: { stdout: string; code: number }) => err);
+    expect(r.stdout).toContain("✗ docker engine: no Docker engine answers on ssh://nobody@127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1");
   });
 
   it("runs the sources through tsx, saying why in one line, when an input is newer than the bundle", async () => {
