@@ -5,9 +5,10 @@
  *
  * Left out of the bundle, loaded from node_modules at run time (RUNNER_EXTERNALS):
  * better-sqlite3, a native addon, and the parts of dockerode that read files beside their
- * own sources (lazyDockerParts). Only `start`, `status` and `doctor` load them. pino and pino-pretty bundle: the runner passes pino-pretty as a stream in this thread,
- * never as a transport, so pino starts no worker that would need its files. zod keeps its
- * English locale only (scripts/zod-english-only.ts).
+ * own sources (lazyDockerParts). Only `start`, `status` and `doctor` load them.
+ * pino and pino-pretty bundle: the runner passes pino-pretty as a stream in this thread, never
+ * as a transport, so pino starts no worker that would need its files. zod keeps its English
+ * locale only (scripts/zod-english-only.ts).
  *
  * dist/runner/inputs.json lists the project files the bundle was built from (and the
  * package manifests): runner/bin/tether-runner.js runs the bundle only while none of them
@@ -21,7 +22,6 @@ import { zodEnglishOnly } from "../scripts/zod-english-only.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const RUNNER_DIST = join(ROOT, "dist", "runner");
-export const RUNNER_BUNDLE = join(RUNNER_DIST, "tether-runner.mjs");
 /** Packages the bundle loads from node_modules at run time: an installation needs them. */
 export const RUNNER_EXTERNALS = ["better-sqlite3", "dockerode"];
 
