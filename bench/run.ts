@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark in one go, side by side, on the real parts — dispatch,
- * event latency, runner memory (this folder), then `npm run bench:edge` and
+ * event latency, runner start and memory (this folder), then `npm run bench:edge` and
  * `npm run bench:worker` — and bench/results.md with the machine described.
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -9,7 +9,8 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchDispatch, dispatchMarkdown } from "./dispatch.ts";
 import { benchEventLatency, eventLatencyMarkdown } from "./event-latency.ts";
-import { benchRunnerRSS, runnerRSSMarkdown } from "./runner-rss.ts";
+import { BUSY_AIM_MB, benchRunnerRSS, IDLE_AIM_MB, runnerRSSMarkdown } from "./runner-rss.ts";
+import { benchRunnerStart, HELP_AIM_MS, runnerStartMarkdown } from "./runner-start.ts";
 
 const HERE = import.meta.dirname;
 const ROOT = join(HERE, "..");
@@ -52,6 +53,9 @@ console.log(dispatchMarkdown(dispatch));
 console.log("bench: event latency");
 const latency = await benchEventLatency();
 console.log(eventLatencyMarkdown(latency));
+console.log("bench: runner start");
+const start = await benchRunnerStart();
+console.log(runnerStartMarkdown(start));
 console.log("bench: runner memory");
 const rss = await benchRunnerRSS();
 console.log(runnerRSSMarkdown(rss));
@@ -76,10 +80,13 @@ const results = [
   `| dispatch: \`POST /v1/tasks\` → first worker event (median) | ≤ 1.15 × raw docker + 50 ms = ${Math.round(aimDispatch)} ms | ${Math.round(dispatch.toFirstEvent.median)} ms (p90 ${Math.round(dispatch.toFirstEvent.p90)} ms; raw docker ${Math.round(dispatch.rawDocker.median)} ms) ${dispatch.toFirstEvent.median <= aimDispatch ? "✓" : "✗"} |`,
   `| event latency p50, runner defaults, an event every 20 ms | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
   `| event latency p99, runner defaults, an event every 20 ms | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
-  `| runner RSS idle / 5 running tasks | — | ${rss.idleMB.toFixed(0)} MB / ${rss.busyMB.toFixed(0)} MB |`,
+  `| \`tether-runner --help\` (bundle, median) | ≤ ${HELP_AIM_MS} ms | ${Math.round(start.bundle.wallMs)} ms (peak RSS ${start.bundle.peakRSSMB.toFixed(0)} MB; bare \`node -e 0\` ${Math.round(start.bare.wallMs)} ms) ${start.bundle.wallMs <= HELP_AIM_MS ? "✓" : "✗"} |`,
+  `| runner RSS idle | ≤ ${IDLE_AIM_MB} MB | ${rss.idleMB.toFixed(0)} MB ${rss.idleMB <= IDLE_AIM_MB ? "✓" : "✗"} |`,
+  `| runner RSS, 5 running tasks | ≤ ${BUSY_AIM_MB} MB | ${rss.busyMB.toFixed(0)} MB ${rss.busyMB <= BUSY_AIM_MB ? "✓" : "✗"} |`,
   "",
   dispatchMarkdown(dispatch),
   eventLatencyMarkdown(latency),
+  runnerStartMarkdown(start),
   runnerRSSMarkdown(rss),
   edge,
   worker,

@@ -12,28 +12,11 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { zodEnglishOnly } from "../../scripts/zod-english-only.ts";
 import { iconPNG } from "./icon-png.mts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "public");
-
-/**
- * zod re-exports every locale it has (`z.locales`), and a namespace re-export keeps them all
- * in the bundle (about 260 KiB). The app speaks English: serve zod only its English locale.
- */
-const zodEnglishOnly: esbuild.Plugin = {
-  name: "zod-english-only",
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), "..", "locales", "index.js"), namespace: "zod-locales" } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(join(dirname(args.path), "en.js"))};`,
-      loader: "js",
-      resolveDir: dirname(args.path),
-    }));
-  },
-};
 
 const options: esbuild.BuildOptions = {
   entryPoints: { app: join(here, "main.tsx") },

@@ -25,7 +25,8 @@ afterEach(async () => {
 
 function cli(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, TETHER_LOG_LEVEL: "warn", ...env },
+    // The sources, whether or not a bundle is built: runner/bin/tether-runner.test.ts covers the bundle.
+    env: { PATH: process.env.PATH ?? "", HOME: home, TETHER_RUNNER_HOME: home, TETHER_LOG_LEVEL: "warn", TETHER_RUNNER_FROM_SOURCE: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);

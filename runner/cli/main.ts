@@ -1,15 +1,13 @@
 /**
  * The `tether-runner` command line: register, start, status, doctor. Config comes from
  * flags, environment and `$TETHER_RUNNER_HOME/config.json` through one schema (config.ts),
- * parsed when a command runs, not at import time. runner/bin/tether-runner.js runs it.
+ * parsed when a command runs, not at import time (runner/cli/run.ts runs it). Each command
+ * imports its modules when it runs, so `--help` loads commander and the config schema only
+ * (no Docker client, SQLite or sockets).
  */
-import Docker from "dockerode";
 import { Command, Option } from "commander";
 import { CONFIG_KEYS, type ConfigKey, loadConfig, type RunnerConfig, type StoredConfig } from "../config.ts";
-import { formatChecks, runDoctor } from "./doctor.ts";
-import { registerRunner } from "./register.ts";
-import { RUNNER_VERSION, startRunner } from "./start.ts";
-import { formatStatus, readStatus } from "./status.ts";
+import { RUNNER_VERSION } from "./version.ts";
 
 function withConfigOptions(cmd: Command, keys: ConfigKey[] = Object.keys(CONFIG_KEYS) as ConfigKey[]): Command {
   for (const key of keys) {
@@ -55,6 +53,7 @@ export function buildProgram(): Command {
       process.stderr.write("tether-runner: --edge URL is required\n");
       process.exit(1);
     }
+    const { registerRunner } = await import("./register.ts");
     const r = await registerRunner({
       home: config.home,
       edgeURL: config.edgeURL,
@@ -77,6 +76,7 @@ export function buildProgram(): Command {
       .option("--drain", "on SIGTERM, wait for held tasks to finish before exiting"),
   ).action(async (opts: Record<string, unknown>) => {
     const config = configOrExit(opts);
+    const { startRunner } = await import("./start.ts");
     try {
       process.exitCode = await startRunner(config, { drain: opts.drain === true });
     } catch (err) {
@@ -88,15 +88,19 @@ export function buildProgram(): Command {
   });
 
   withConfigOptions(program.command("status").description("what this runner holds and its link state").option("--json", "print JSON")).action(
-    (opts: Record<string, unknown>) => {
-      const status = readStatus(configOrExit(opts));
+    async (opts: Record<string, unknown>) => {
+      const config = configOrExit(opts);
+      const { formatStatus, readStatus } = await import("./status.ts");
+      const status = readStatus(config);
       process.stdout.write(`${opts.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
     },
   );
 
   withConfigOptions(program.command("doctor").description("check Docker, the worker image, the edge and the model key")).action(
     async (opts: Record<string, unknown>) => {
-      const checks = await runDoctor(configOrExit(opts), new Docker());
+      const config = configOrExit(opts);
+      const [{ formatChecks, runDoctor }, { default: Docker }] = await Promise.all([import("./doctor.ts"), import("dockerode")]);
+      const checks = await runDoctor(config, new Docker());
       process.stdout.write(`${formatChecks(checks)}\n`);
       process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
     },

@@ -20,10 +20,7 @@ import type { GitPort, Sandbox } from "../ports.ts";
 import { ModelProxy } from "../proxy/index.ts";
 import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
 import { Journal } from "../task/index.ts";
-
-export const RUNNER_VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+import { RUNNER_VERSION } from "./version.ts";
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
 
