@@ -11,7 +11,6 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
-import pinoPretty from "pino-pretty";
 import type { RunnerConfig } from "../config.ts";
 import { Daemon, type RunnerState } from "../daemon.ts";
 import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/index.ts";
@@ -24,11 +23,16 @@ import { RUNNER_VERSION } from "./version.ts";
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
 
-/** JSON lines for machines (journald, files); readable lines when a person watches a terminal. */
-export function makeLogger(config: RunnerConfig): Logger {
+/**
+ * JSON lines for machines (journald, files); readable lines when a person watches a terminal.
+ * pino-pretty is loaded only then: a runner under a service manager never holds it.
+ */
+export async function makeLogger(config: RunnerConfig): Promise<Logger> {
   const options = { level: config.logLevel, base: { pid: process.pid, runner: config.runnerID } };
   const pretty = config.logFormat === "pretty" || (config.logFormat === "auto" && process.stdout.isTTY === true);
-  return pretty ? pino(options, pinoPretty({ colorize: process.stdout.isTTY === true, ignore: "pid,hostname", sync: true })) : pino(options);
+  if (!pretty) return pino(options);
+  const { default: pinoPretty } = await import("pino-pretty");
+  return pino(options, pinoPretty({ colorize: process.stdout.isTTY === true, ignore: "pid,hostname", sync: true }));
 }
 
 const hostGit: GitPort = {
@@ -54,7 +58,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     process.stderr.write(`tether-runner: another runner (pid ${other}) is using ${config.home}; give this one its own TETHER_RUNNER_HOME\n`);
     return 1;
   }
-  const logger = makeLogger(config);
+  const logger = await makeLogger(config);
   const runnerID = config.runnerID ?? `r-${createHash("sha256").update(config.credential).digest("hex").slice(0, 12)}`;
   if (!config.anthropicAPIKey) {
     logger.error("the runner has no model key (ANTHROPIC_API_KEY): every task it takes fails at once; `tether-runner doctor` says how to fix it");
