@@ -4,6 +4,7 @@
  *
  *   Sandbox, WorkerHandle   sandbox/ (docker, process)   one worker per task
  *   ProxyPort               proxy/                       the model proxy's per-task socket
+ *   EgressPort              egress/                      the egress proxy's per-task socket
  *   GitPort                 git/                         clone, commit, diff, push on the host
  *   ArtifactPort            link/artifacts.ts            diff.patch upload
  *   DataChannel             link/task-channel.ts         a task's data socket to the edge
@@ -14,10 +15,11 @@
 import type { EventData } from "../shared/events.ts";
 import type { Command, Parsed, RunnerEvent, RunnerToWorker, WorkerToRunner } from "../shared/protocol.ts";
 import type { ChangedFile, DiffStat } from "../shared/task.ts";
+import type { HostRule } from "./egress/host-rule.ts";
 import type { GitCredentials } from "./git/index.ts";
 import type { Spent, TaskBudget } from "./proxy/index.ts";
 
-export type { GitCredentials, Spent, TaskBudget };
+export type { GitCredentials, HostRule, Spent, TaskBudget };
 
 /**
  * An expected failure as a value, the runner's one result shape (the shape of `Parsed` in
@@ -116,6 +118,39 @@ export interface ProxyPort {
   ): Promise<ProxyRegistration>;
   unregister(taskID: string): Promise<void>;
   spent(taskID: string): Spent | undefined;
+}
+
+// ── the egress proxy ────────────────────────────────────────────────────────
+
+export type EgressPhase = "setup" | "agent";
+
+export interface EgressTotals {
+  allowed: number;
+  denied: number;
+  /** Bytes both ways over the allowed attempts. */
+  bytes: number;
+}
+
+export interface EgressRegistration {
+  /** Where the task's socket goes on the host, alone in its directory. */
+  socketPath: string;
+  phase: EgressPhase;
+  /** What the setup phase may reach. */
+  setupRules: HostRule[];
+  /** What the user allowed for the rest of the task, in every phase. */
+  allowed: HostRule[];
+  /** One call per attempt, when it ends. */
+  onEvent(event: EventData<"egress">): void;
+}
+
+export interface EgressPort {
+  register(taskID: string, reg: EgressRegistration): Promise<void>;
+  /** Moves the task to `phase`; the agent phase is final. */
+  setPhase(taskID: string, phase: EgressPhase): void;
+  /** Lets the task reach `rule` (host, *.domain or host:port) for the rest of its run. */
+  allow(taskID: string, rule: string): Result<HostRule>;
+  totals(taskID: string): EgressTotals | undefined;
+  unregister(taskID: string): Promise<void>;
 }
 
 // ── git and artifacts ───────────────────────────────────────────────────────
