@@ -51,6 +51,19 @@ export interface SandboxSpec {
   /** The task's model proxy socket on the host; its directory holds nothing else. */
   proxySocketPath: string;
   resources: SandboxResources;
+  /** The task's egress proxy socket on the host (alone in its directory) and the tools' environment (proxy variables, registries). */
+  egress?: { socketPath: string; env: Record<string, string> };
+}
+
+/** What a setup sandbox gets: a worker's spec without the model proxy. */
+export type SetupSpec = Omit<SandboxSpec, "proxySocketPath">;
+
+/** A task's setup phase in its own short-lived sandbox, over the same workspace as its worker. */
+export interface SetupSession {
+  /** Runs `command` with `sh -c` in the workspace; output as it comes; the exit code, null when killed. */
+  exec(command: string, onOutput: (stream: "stdout" | "stderr", text: string) => void): Promise<number | null>;
+  /** Stops and removes the setup's sandbox; a running `exec` ends. */
+  close(): Promise<void>;
 }
 
 export type ExitReason = "exited" | "oom" | "killed" | "error";
@@ -83,6 +96,10 @@ export interface WorkerHandle {
 export interface Sandbox {
   readonly kind: "docker" | "process";
   start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle>;
+  /** Opens a setup sandbox for `spec` (the worker's mounts, limits and egress; no model proxy). */
+  openSetup(spec: SetupSpec): Promise<SetupSession>;
+  /** What identifies the worker's image (Docker: its ID), for the setup cache's key. */
+  imageID(): Promise<string>;
   /** The model proxy socket as the worker started from `spec` sees it (what the `start` line names). */
   workerProxySocket(spec: SandboxSpec): string;
   /** Workers this runner started that still exist (running or exited, not removed). */
@@ -161,6 +178,8 @@ export interface GitPort {
   commitAll(dir: string, message: string): Promise<boolean>;
   makeDiff(dir: string, baseRef: string): Promise<{ patch: string; stat: DiffStat & { changedFiles: ChangedFile[] } }>;
   push(dir: string, branch: string, credentials: GitCredentials): Promise<Result>;
+  /** Paths in the workspace git does not track (ignored ones too), directories whole, without `.git`. */
+  listUntracked(dir: string): Promise<string[]>;
 }
 
 export interface ArtifactPort {

@@ -69,6 +69,8 @@ export const CreateTaskRequest = z
     model: z.string().min(1).max(128).optional(),
     labels: Labels.optional(),
     limits: TaskLimits.optional(),
+    /** A setup script run with `sh -c` in the workspace before the agent (instead of the repository's `.tether/setup.sh`). */
+    setup: z.string().trim().min(1).max(LIMITS.maxSetupChars).optional(),
   })
   .strict();
 export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
@@ -114,6 +116,8 @@ export const Task = z.object({
   model: z.string().nullable(),
   labels: z.array(z.string()),
   limits: TaskLimits,
+  /** The request's setup script, when it gave one. */
+  setup: z.string().optional(),
   status: TaskStatus,
   /** Why the task is in its status, when that needs saying (failed, lost, cancelled). */
   statusReason: z.string().nullable(),
@@ -139,6 +143,7 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
     model: request.model ?? null,
     labels: request.labels ?? [],
     limits: request.limits ?? {},
+    ...(request.setup ? { setup: request.setup } : {}),
     status: "queued",
     statusReason: null,
     createdBy,

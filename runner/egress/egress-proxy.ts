@@ -234,6 +234,7 @@ export class EgressProxy implements EgressPort {
     if (outcome.allowed) entry.totals.allowed += 1;
     else entry.totals.denied += 1;
     entry.totals.bytes += outcome.bytes;
+    this.opts.logger?.debug({ phase: entry.phase, host, port, ...outcome }, "egress attempt");
     entry.onEvent({ phase: entry.phase, host, port, ...outcome });
   }
 }

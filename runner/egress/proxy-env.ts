@@ -1,5 +1,6 @@
 /**
- * The proxy variables every tool in a container reads, pointed at the relay inside it
+ * The relay's port (`TETHER_EGRESS_PORT`) and the proxy variables every tool in a container
+ * reads, pointed at the relay inside it
  * (worker-image/src/egress-relay.ts, on 127.0.0.1:RELAY_PORT): curl, pip, git, node's and
  * python's HTTP clients by `HTTP(S)_PROXY` in both cases, npm by its own keys, pip by
  * `PIP_PROXY`, git by `http.proxy` through `GIT_CONFIG_*`.
@@ -16,6 +17,7 @@ export function proxyEnv(opts: { loopbackThroughProxy?: boolean } = {}): Record<
   const url = `http://127.0.0.1:${RELAY_PORT}`;
   const noProxy = opts.loopbackThroughProxy ? "localhost" : "localhost,127.0.0.1,::1";
   return {
+    TETHER_EGRESS_PORT: String(RELAY_PORT),
     HTTP_PROXY: url,
     HTTPS_PROXY: url,
     http_proxy: url,
