@@ -78,6 +78,15 @@ export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
 export const MessageRequest = z.object({ text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }).strict();
 export type MessageRequest = z.infer<typeof MessageRequest>;
 
+/** A host, `*.domain`, or either with `:port` (443 and 80 without one). */
+export const EGRESS_RULE_PATTERN = /^(\*\.)?[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9_])?(:\d{1,5})?$/;
+
+/** Let a task reach a host through its egress proxy for the rest of its run. */
+export const EgressAllowRequest = z
+  .object({ host: z.string().trim().min(1).max(300).regex(EGRESS_RULE_PATTERN, "a host, *.domain or host:port") })
+  .strict();
+export type EgressAllowRequest = z.infer<typeof EgressAllowRequest>;
+
 export const Usage = z.object({
   inputTokens: z.number().int().nonnegative(),
   outputTokens: z.number().int().nonnegative(),
