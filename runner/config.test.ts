@@ -37,6 +37,18 @@ describe("loadConfig", () => {
     expect(bad.error[0]).toContain("TETHER_LABELS");
   });
 
+  it("takes egress rules, refuses bad ones, and refuses the loopback test switch unless local repositories are allowed too", () => {
+    const h = home();
+    const rules = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_EGRESS_ALLOW: "mirror.test, *.pkg.test:8443" });
+    expect(rules.ok && rules.value).toMatchObject({ egressAllow: ["mirror.test", "*.pkg.test:8443"], egressAllowLoopbackForTests: false, cacheMaxMB: 5120, setupTimeoutMinutes: 20 });
+    const bad = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_EGRESS_ALLOW: "http://x.test" });
+    expect(!bad.ok && bad.error[0]).toContain("TETHER_EGRESS_ALLOW");
+    const alone = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_EGRESS_ALLOW_LOOPBACK_FOR_TESTS: "true" });
+    expect(!alone.ok && alone.error[0]).toContain("allowLocalRepos");
+    const both = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_EGRESS_ALLOW_LOOPBACK_FOR_TESTS: "true", TETHER_ALLOW_LOCAL_REPOS: "true" });
+    expect(both.ok && both.value.egressAllowLoopbackForTests).toBe(true);
+  });
+
   it("gives the git token to no host and refuses server-side model tools unless told", () => {
     const h = home();
     const r = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_GIT_TOKEN: "ghp_x" });

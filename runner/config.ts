@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { Label } from "../shared/task.ts";
+import { parseHostRule } from "./egress/index.ts";
 import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
 import type { Result } from "./ports.ts";
 
@@ -27,6 +28,10 @@ const labels = z.preprocess(
 const hosts = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(z.string().regex(CREDENTIAL_HOST_PATTERN, "host names or host:port, comma-separated")).max(64),
+);
+const egressRules = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().refine((r) => parseHostRule(r).ok, "host, *.domain or host:port, comma-separated")).max(256),
 );
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
@@ -63,6 +68,10 @@ export const RunnerConfig = z.object({
   outboxMax: int(100, 10_000_000).default(100_000),
   stopGraceSeconds: int(0, 3600).default(10),
   idleMinutes: int(1, 7 * 24 * 60).default(60),
+  setupTimeoutMinutes: int(1, 24 * 60).default(20),
+  egressAllow: egressRules.default([]),
+  egressAllowLoopbackForTests: bool.default(false),
+  cacheMaxMB: int(0, 100_000_000).default(5120),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -119,6 +128,18 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
   idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
+  setupTimeoutMinutes: { env: "TETHER_SETUP_TIMEOUT_MINUTES", flag: "--setup-timeout-minutes", help: "time limit of a task's setup phase (default 20)" },
+  egressAllow: {
+    env: "TETHER_EGRESS_ALLOW",
+    flag: "--egress-allow",
+    help: "comma-separated hosts (host, *.domain, host:port) every setup phase may reach besides this host's own package registries",
+  },
+  egressAllowLoopbackForTests: {
+    env: "TETHER_EGRESS_ALLOW_LOOPBACK_FOR_TESTS",
+    flag: "--egress-allow-loopback-for-tests",
+    help: "let containers reach this host's loopback through the egress proxy, for tests with a stand-in registry on 127.0.0.1; refused unless allowLocalRepos is on too (default false)",
+  },
+  cacheMaxMB: { env: "TETHER_CACHE_MAX_MB", flag: "--cache-max-mb", help: "size bound of the setup cache in MB, 0 for no cache (default 5120)" },
 };
 
 /** Keys `register` writes into the file. */
@@ -149,6 +170,9 @@ export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process
   }
   merged.home = home;
   const parsed = RunnerConfig.safeParse(merged);
+  if (parsed.success && parsed.data.egressAllowLoopbackForTests && !parsed.data.allowLocalRepos) {
+    return { ok: false, error: ["egressAllowLoopbackForTests is for test runners only: it is refused unless allowLocalRepos (TETHER_ALLOW_LOCAL_REPOS) is on too"] };
+  }
   if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,

@@ -4,6 +4,7 @@
  *
  *   Sandbox, WorkerHandle   sandbox/ (docker, process)   one worker per task
  *   ProxyPort               proxy/                       the model proxy's per-task socket
+ *   EgressPort              egress/                      the egress proxy's per-task socket
  *   GitPort                 git/                         clone, commit, diff, push on the host
  *   ArtifactPort            link/artifacts.ts            diff.patch upload
  *   DataChannel             link/task-channel.ts         a task's data socket to the edge
@@ -14,10 +15,11 @@
 import type { EventData } from "../shared/events.ts";
 import type { Command, Parsed, RunnerEvent, RunnerToWorker, WorkerToRunner } from "../shared/protocol.ts";
 import type { ChangedFile, DiffStat } from "../shared/task.ts";
+import type { HostRule } from "./egress/host-rule.ts";
 import type { GitCredentials } from "./git/index.ts";
 import type { Spent, TaskBudget } from "./proxy/index.ts";
 
-export type { GitCredentials, Spent, TaskBudget };
+export type { GitCredentials, HostRule, Spent, TaskBudget };
 
 /**
  * An expected failure as a value, the runner's one result shape (the shape of `Parsed` in
@@ -49,6 +51,19 @@ export interface SandboxSpec {
   /** The task's model proxy socket on the host; its directory holds nothing else. */
   proxySocketPath: string;
   resources: SandboxResources;
+  /** The task's egress proxy socket on the host (alone in its directory) and the tools' environment (proxy variables, registries). */
+  egress?: { socketPath: string; env: Record<string, string> };
+}
+
+/** What a setup sandbox gets: a worker's spec without the model proxy. */
+export type SetupSpec = Omit<SandboxSpec, "proxySocketPath">;
+
+/** A task's setup phase in its own short-lived sandbox, over the same workspace as its worker. */
+export interface SetupSession {
+  /** Runs `command` with `sh -c` in the workspace; output as it comes; the exit code, null when killed. */
+  exec(command: string, onOutput: (stream: "stdout" | "stderr", text: string) => void): Promise<number | null>;
+  /** Stops and removes the setup's sandbox; a running `exec` ends. */
+  close(): Promise<void>;
 }
 
 export type ExitReason = "exited" | "oom" | "killed" | "error";
@@ -81,6 +96,10 @@ export interface WorkerHandle {
 export interface Sandbox {
   readonly kind: "docker" | "process";
   start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle>;
+  /** Opens a setup sandbox for `spec` (the worker's mounts, limits and egress; no model proxy). */
+  openSetup(spec: SetupSpec): Promise<SetupSession>;
+  /** What identifies the worker's image (Docker: its ID), for the setup cache's key. */
+  imageID(): Promise<string>;
   /** The model proxy socket as the worker started from `spec` sees it (what the `start` line names). */
   workerProxySocket(spec: SandboxSpec): string;
   /** Workers this runner started that still exist (running or exited, not removed). */
@@ -118,6 +137,39 @@ export interface ProxyPort {
   spent(taskID: string): Spent | undefined;
 }
 
+// ── the egress proxy ────────────────────────────────────────────────────────
+
+export type EgressPhase = "setup" | "agent";
+
+export interface EgressTotals {
+  allowed: number;
+  denied: number;
+  /** Bytes both ways over the allowed attempts. */
+  bytes: number;
+}
+
+export interface EgressRegistration {
+  /** Where the task's socket goes on the host, alone in its directory. */
+  socketPath: string;
+  phase: EgressPhase;
+  /** What the setup phase may reach. */
+  setupRules: HostRule[];
+  /** What the user allowed for the rest of the task, in every phase. */
+  allowed: HostRule[];
+  /** One call per attempt, when it ends. */
+  onEvent(event: EventData<"egress">): void;
+}
+
+export interface EgressPort {
+  register(taskID: string, reg: EgressRegistration): Promise<void>;
+  /** Moves the task to `phase`; the agent phase is final. */
+  setPhase(taskID: string, phase: EgressPhase): void;
+  /** Lets the task reach `rule` (host, *.domain or host:port) for the rest of its run. */
+  allow(taskID: string, rule: string): Result<HostRule>;
+  totals(taskID: string): EgressTotals | undefined;
+  unregister(taskID: string): Promise<void>;
+}
+
 // ── git and artifacts ───────────────────────────────────────────────────────
 
 export interface GitPort {
@@ -126,6 +178,8 @@ export interface GitPort {
   commitAll(dir: string, message: string): Promise<boolean>;
   makeDiff(dir: string, baseRef: string): Promise<{ patch: string; stat: DiffStat & { changedFiles: ChangedFile[] } }>;
   push(dir: string, branch: string, credentials: GitCredentials): Promise<Result>;
+  /** Paths in the workspace git does not track (ignored ones too), directories whole, without `.git`. */
+  listUntracked(dir: string): Promise<string[]>;
 }
 
 export interface ArtifactPort {

@@ -2,9 +2,10 @@
  * The task event log: one ordered stream per task, sequenced by its TaskRoom.
  *
  * An event is `{ seq, ts, type, data }`. `seq` is 1, 2, 3 … with no gaps. Events come from
- * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`) and from the
- * runner (the agent's words and tools relayed from the worker, `status` for running/waiting/
- * terminal states, `diff`, `log`). Clients must ignore event types they do not know.
+ * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`,
+ * `user.egress`) and from the runner (the agent's words and tools relayed from the worker,
+ * `status` for running/waiting/terminal states, `diff`, `log`, the setup phase's `setup.*`,
+ * each network attempt's `egress`). Clients must ignore event types they do not know.
  */
 import { z } from "zod";
 import { ChangedFile, DiffStat, TaskStatus } from "./task.ts";
@@ -60,6 +61,39 @@ export const EVENT_DATA = {
     branch: z.string().optional(),
     pushed: z.boolean().optional(),
   }),
+  /** A setup step starts (`state: "started"`) or ends with its exit code and duration. */
+  "setup.step": z.object({
+    step: z.number().int().positive(),
+    command: z.string().max(8000),
+    source: z.enum(["request", "environment", "repository"]),
+    state: z.enum(["started", "ended"]),
+    exitCode: z.number().int().nullable().optional(),
+    durationMs: z.number().int().nonnegative().optional(),
+  }),
+  /** A setup step's output as it arrives, at most `LIMITS.outputChunkBytes` per event. */
+  "setup.output": z.object({ step: z.number().int().positive(), stream: z.enum(["stdout", "stderr"]), text: z.string() }),
+  /** The setup is over: it ran (or failed at `step`), or a cached result was restored (`cache: "hit"`). */
+  "setup.done": z.object({
+    ok: z.boolean(),
+    cache: z.enum(["hit", "miss", "off"]),
+    durationMs: z.number().int().nonnegative(),
+    /** A hit: how long the setup the cache replaced took. */
+    savedMs: z.number().int().nonnegative().optional(),
+    step: z.number().int().positive().optional(),
+    exitCode: z.number().int().nullable().optional(),
+    reason: z.string().max(8000).optional(),
+  }),
+  /** One attempt to reach the network through the task's egress proxy. */
+  egress: z.object({
+    phase: z.enum(["setup", "agent"]),
+    host: z.string().max(300),
+    port: z.number().int().min(0).max(65535),
+    allowed: z.boolean(),
+    bytes: z.number().int().nonnegative(),
+    reason: z.string().max(2000).optional(),
+  }),
+  /** A user let the task reach a host (a rule: host, *.domain or host:port) for the rest of its run. */
+  "user.egress": z.object({ host: z.string().max(300), by: z.string() }),
   /** Progress from the runner itself (cloning, starting the container). */
   log: z.object({ level: z.enum(["info", "warn", "error"]), message: z.string().max(8000) }),
 } as const;
@@ -105,7 +139,7 @@ export const AgentEventBody = z.discriminatedUnion("type", variants(AGENT_EVENT_
 export type AgentEventBody = z.infer<typeof AgentEventBody>;
 
 /** Event types a runner may put into a task's log (everything but what users do). */
-export const RUNNER_EVENT_TYPES = [...AGENT_EVENT_TYPES, "status", "diff", "log"] as const satisfies readonly EventType[];
+export const RUNNER_EVENT_TYPES = [...AGENT_EVENT_TYPES, "status", "diff", "log", "setup.step", "setup.output", "setup.done", "egress"] as const satisfies readonly EventType[];
 export const RunnerEventBody = z.discriminatedUnion("type", variants(RUNNER_EVENT_TYPES));
 export type RunnerEventBody = z.infer<typeof RunnerEventBody>;
 

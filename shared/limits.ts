@@ -24,6 +24,8 @@ export const LIMITS = {
   maxEventsPerBatch: 500,
   /** Command output carried by one `tool.output` event; longer output is chunked. */
   outputChunkBytes: 16 * 1024,
+  /** A task request's setup script. */
+  maxSetupChars: 20_000,
   /** One line the worker writes on stdout. */
   maxWorkerLineBytes: 128 * 1024,
   /** An artifact uploaded by a runner. */

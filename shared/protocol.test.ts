@@ -150,6 +150,27 @@ describe("RunnerToEdgeData", () => {
     ).toBe(false);
     expect(RunnerToEdgeData.safeParse({ type: "events", taskID: "t", epoch: 1, events: events(LIMITS.maxEventsPerBatch + 1) }).success).toBe(false);
   });
+
+  it("carries the setup phase's and the egress proxy's events, checked, and never a user's allowance", () => {
+    const one = (type: string, data: unknown) => RunnerToEdgeData.safeParse({ type: "events", taskID: "t", epoch: 1, events: [{ rseq: 1, ts: "t", type, data }] }).success;
+    expect(one("setup.step", { step: 1, command: "npm ci", source: "request", state: "started" })).toBe(true);
+    expect(one("setup.step", { step: 0, command: "npm ci", source: "request", state: "started" })).toBe(false);
+    expect(one("setup.output", { step: 1, stream: "stdout", text: "added 1 package" })).toBe(true);
+    expect(one("setup.done", { ok: true, cache: "hit", durationMs: 12, savedMs: 3400 })).toBe(true);
+    expect(one("setup.done", { ok: true, cache: "maybe", durationMs: 12 })).toBe(false);
+    expect(one("egress", { phase: "agent", host: "registry.test", port: 443, allowed: false, bytes: 0, reason: "not allowed" })).toBe(true);
+    expect(one("egress", { phase: "later", host: "registry.test", port: 443, allowed: false, bytes: 0 })).toBe(false);
+    expect(one("user.egress", { host: "registry.test", by: "u" })).toBe(false);
+  });
+});
+
+describe("EdgeToRunnerData commands", () => {
+  it("carries an egress allowance with its host", () => {
+    const command = (c: unknown) => EdgeToRunnerData.safeParse({ type: "command", taskID: "t", command: c }).success;
+    expect(command({ seq: 3, kind: "egress.allow", host: "registry.test:4873" })).toBe(true);
+    expect(command({ seq: 3, kind: "egress.allow" })).toBe(false);
+    expect(command({ seq: 3, kind: "egress.allow", host: "" })).toBe(false);
+  });
 });
 
 describe("worker lines", () => {
@@ -166,6 +187,13 @@ describe("worker lines", () => {
 });
 
 describe("CreateTaskRequest", () => {
+  it("takes a setup script, and refuses an empty or oversized one", () => {
+    const withSetup = (setup: unknown) => CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git" }, prompt: "fix", setup }).success;
+    expect(withSetup("npm ci")).toBe(true);
+    expect(withSetup("  ")).toBe(false);
+    expect(withSetup("x".repeat(LIMITS.maxSetupChars + 1))).toBe(false);
+  });
+
   it("takes the public body and refuses unknown fields and bad limits", () => {
     expect(CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git" }, prompt: "fix it" }).success).toBe(true);
     expect(CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git" }, prompt: "fix", extra: 1 }).success).toBe(false);

@@ -126,6 +126,8 @@ export const Command = z.discriminatedUnion("kind", [
   /** Wrap the task up once the agent's current turn ends: commit, diff, push, succeeded. */
   z.object({ seq: z.number().int().positive(), kind: z.literal("finish") }),
   z.object({ seq: z.number().int().positive(), kind: z.literal("cancel") }),
+  /** Let the task reach a host (host, *.domain or host:port) through its egress proxy for the rest of its run. */
+  z.object({ seq: z.number().int().positive(), kind: z.literal("egress.allow"), host: z.string().min(1).max(300) }),
 ]);
 export type Command = z.infer<typeof Command>;
 

@@ -69,12 +69,23 @@ export const CreateTaskRequest = z
     model: z.string().min(1).max(128).optional(),
     labels: Labels.optional(),
     limits: TaskLimits.optional(),
+    /** A setup script run with `sh -c` in the workspace before the agent (instead of the repository's `.tether/setup.sh`). */
+    setup: z.string().trim().min(1).max(LIMITS.maxSetupChars).optional(),
   })
   .strict();
 export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
 
 export const MessageRequest = z.object({ text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }).strict();
 export type MessageRequest = z.infer<typeof MessageRequest>;
+
+/** A host, `*.domain`, or either with `:port` (443 and 80 without one). */
+export const EGRESS_RULE_PATTERN = /^(\*\.)?[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9_])?(:\d{1,5})?$/;
+
+/** Let a task reach a host through its egress proxy for the rest of its run. */
+export const EgressAllowRequest = z
+  .object({ host: z.string().trim().min(1).max(300).regex(EGRESS_RULE_PATTERN, "a host, *.domain or host:port") })
+  .strict();
+export type EgressAllowRequest = z.infer<typeof EgressAllowRequest>;
 
 export const Usage = z.object({
   inputTokens: z.number().int().nonnegative(),
@@ -114,6 +125,8 @@ export const Task = z.object({
   model: z.string().nullable(),
   labels: z.array(z.string()),
   limits: TaskLimits,
+  /** The request's setup script, when it gave one. */
+  setup: z.string().optional(),
   status: TaskStatus,
   /** Why the task is in its status, when that needs saying (failed, lost, cancelled). */
   statusReason: z.string().nullable(),
@@ -139,6 +152,7 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
     model: request.model ?? null,
     labels: request.labels ?? [],
     limits: request.limits ?? {},
+    ...(request.setup ? { setup: request.setup } : {}),
     status: "queued",
     statusReason: null,
     createdBy,

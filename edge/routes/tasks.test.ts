@@ -111,6 +111,21 @@ describe("one task's routes", () => {
     }
   });
 
+  it("takes an egress allowance with 202 and logs it as user.egress; a bad host is a 400 and logs nothing", async () => {
+    const token = await userToken({ sub: unique("u") });
+    const task = await createTask(token);
+    const allowed = await post(`/v1/tasks/${task.id}/egress`, token, JSON.stringify({ host: "Registry.Test:4873" }));
+    expect(allowed.status).toBe(202);
+    expect(((await allowed.json()) as any).seq).toBe(2);
+    for (const body of [{ host: "http://x.test" }, { host: "" }, { host: "a b" }, { host: "x.test", port: 1 }, {}]) {
+      expect(await errorOf(await post(`/v1/tasks/${task.id}/egress`, token, JSON.stringify(body))), JSON.stringify(body)).toMatchObject({ status: 400, code: "invalid_body" });
+    }
+    const events = (await (await call(`/v1/tasks/${task.id}/events?after=1`, { headers: bearer(token) })).json()) as any;
+    expect(events.events.map((e: any) => [e.type, e.data.host])).toEqual([["user.egress", "registry.test:4873"]]);
+    await post(`/v1/tasks/${task.id}/cancel`, token, "{}");
+    expect(await errorOf(await post(`/v1/tasks/${task.id}/egress`, token, JSON.stringify({ host: "x.test" })))).toMatchObject({ status: 409, code: "task_finished" });
+  });
+
   it("takes follow-ups and a cancel with 202, then refuses both on a finished task with 409", async () => {
     const token = await userToken({ sub: unique("u") });
     const task = await createTask(token);

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   type EventPage,
   LIMITS,
+  EgressAllowRequest,
   MessageRequest,
   newTaskRecord,
   type TaskEnvelope,
@@ -98,6 +99,17 @@ taskRoutes.post("/:id/messages", async (c) => {
   const { text } = await readJSON(c.req.raw, MessageRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
   const result = await roomStub(c.env, id).command(accountID, userID, { kind: "message", text });
+  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+  if ("error" in result) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);
+});
+
+/** The phone lets the task reach a host (host, *.domain or host:port) for the rest of its run. */
+taskRoutes.post("/:id/egress", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const { host } = await readJSON(c.req.raw, EgressAllowRequest, LIMITS.maxBodyBytes);
+  const { userID, accountID } = c.get("user");
+  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "egress.allow", host: host.toLowerCase() });
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
   if ("error" in result) throw failWith(result);
   return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);

@@ -1,12 +1,13 @@
 /**
- * Internal to the TaskRoom: the users' commands (a follow-up message, finish, cancel) and
+ * Internal to the TaskRoom: the users' commands (a follow-up message, finish, cancel, an
+ * egress allowance) and
  * which of them a task takes, as a pure function of the task and its lease.
  */
-import { ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
+import { EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
 import { cancelEndsAtOnce } from "./lease.ts";
 import type { Lease } from "./store.ts";
 
-export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" };
+export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" } | { kind: "egress.allow"; host: string };
 
 /** Why a command is refused; the RPC answers it as an error body, a viewer socket as an error frame. */
 export type Refusal = { code: ErrorCode; message: string };
@@ -27,7 +28,12 @@ export function refuseCommand(task: Task, lease: Lease | null, command: UserComm
       return null;
     case "cancel":
       return null;
+    case "egress.allow":
+      if (typeof command.host !== "string" || command.host.length > 300 || !EGRESS_RULE_PATTERN.test(command.host)) {
+        return { code: ErrorCode.InvalidBody, message: "host is a host, *.domain or host:port" };
+      }
+      return null;
     default:
-      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish or a cancel" };
+      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish, a cancel or an egress allowance" };
   }
 }

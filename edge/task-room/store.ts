@@ -151,14 +151,19 @@ export class TaskRoomStore {
   }
 
   insertCommand(command: Command): void {
-    this.sql.exec("INSERT INTO commands (seq, kind, text) VALUES (?, ?, ?)", command.seq, command.kind, command.kind === "message" ? command.text : null);
+    const text = command.kind === "message" ? command.text : command.kind === "egress.allow" ? command.host : null;
+    this.sql.exec("INSERT INTO commands (seq, kind, text) VALUES (?, ?, ?)", command.seq, command.kind, text);
   }
 
   commandsAfter(after: number): Command[] {
     return this.sql
       .exec<{ seq: number; kind: string; text: string | null }>("SELECT seq, kind, text FROM commands WHERE seq > ? ORDER BY seq", after)
       .toArray()
-      .map((row) => (row.kind === "message" ? { seq: row.seq, kind: "message", text: row.text ?? "" } : { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" }));
+      .map((row): Command => {
+        if (row.kind === "message") return { seq: row.seq, kind: "message", text: row.text ?? "" };
+        if (row.kind === "egress.allow") return { seq: row.seq, kind: "egress.allow", host: row.text ?? "" };
+        return { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" };
+      });
   }
 }
 

@@ -142,6 +142,8 @@ export class TaskRoom extends DurableObject<Env> {
       if (command.kind === "message") {
         const text = command.text.trim();
         stored = { seq: this.log.appendEdge(task, "user.message", { text, by }).seq, kind: "message", text };
+      } else if (command.kind === "egress.allow") {
+        stored = { seq: this.log.appendEdge(task, "user.egress", { host: command.host, by }).seq, kind: "egress.allow", host: command.host };
       } else {
         const seq = this.log.appendEdge(task, `user.${command.kind}`, { by }).seq;
         stored = command.kind === "finish" ? { seq, kind: "finish" } : { seq, kind: "cancel" };

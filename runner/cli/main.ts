@@ -1,5 +1,5 @@
 /**
- * The `tether-runner` command line: register, start, status, doctor. Config comes from
+ * The `tether-runner` command line: register, start, status, doctor, cache. Config comes from
  * flags, environment and `$TETHER_RUNNER_HOME/config.json` through one schema (config.ts),
  * parsed when a command runs, not at import time (runner/cli/run.ts runs it). Each command
  * imports its modules when it runs, so `--help` loads commander and the config schema only
@@ -105,5 +105,27 @@ export function buildProgram(): Command {
       process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
     },
   );
+  const cache = program.command("cache").description("the setup cache on this host");
+  withConfigOptions(cache.command("ls").description("list the cached setups, most recently used first").option("--json", "print JSON"), ["home", "cacheMaxMB"]).action(
+    async (opts: Record<string, unknown>) => {
+      const { cacheOf, formatCacheEntries } = await import("./cache.ts");
+      const entries = await cacheOf(configOrExit(opts)).list();
+      process.stdout.write(`${opts.json ? JSON.stringify(entries, null, 2) : formatCacheEntries(entries)}\n`);
+    },
+  );
+  withConfigOptions(
+    cache.command("prune").description("remove the least recently used setups until the cache fits its bound").option("--max-mb <mb>", "the bound to prune to (default: cacheMaxMB)"),
+    ["home", "cacheMaxMB"],
+  ).action(async (opts: Record<string, unknown>) => {
+    const config = configOrExit(opts);
+    const maxMB = opts.maxMb === undefined ? config.cacheMaxMB : Number(opts.maxMb);
+    if (!Number.isFinite(maxMB) || maxMB < 0) {
+      process.stderr.write("tether-runner: --max-mb is a number of MB, 0 or more\n");
+      process.exit(1);
+    }
+    const { cacheOf } = await import("./cache.ts");
+    const removed = await cacheOf(config).prune(maxMB * 1024 * 1024);
+    process.stdout.write(`removed ${removed.length} ${removed.length === 1 ? "entry" : "entries"}\n`);
+  });
   return program;
 }

@@ -13,7 +13,10 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import type { RunnerConfig } from "../config.ts";
 import { Daemon, type RunnerState } from "../daemon.ts";
-import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/index.ts";
+import { EgressProxy, parseHostRule, proxyEnv, readHostRegistries, registryEnv, rulesOfRegistries } from "../egress/index.ts";
+import type { EnvironmentDeps } from "../task/index.ts";
+import { cacheOf } from "./cache.ts";
+import { cloneRepo, commitAll, listUntracked, makeDiff, pushBranch } from "../git/index.ts";
 import { EdgeArtifacts } from "../link/index.ts";
 import type { GitPort, Sandbox } from "../ports.ts";
 import { ModelProxy } from "../proxy/index.ts";
@@ -40,11 +43,36 @@ const hostGit: GitPort = {
   commitAll,
   makeDiff,
   push: pushBranch,
+  listUntracked,
 };
 
 function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Sandbox {
   if (config.sandbox === "docker") return new DockerSandbox({ image: config.workerImage, runnerID, logger: logger.child({ component: "docker" }) });
   return new ProcessSandbox({ runnerID, logger: logger.child({ component: "process" }) });
+}
+
+/**
+ * The egress proxy, what every setup phase may reach (this host's package registries, read
+ * now from its npm, pip and apt configuration, and the operator's `egressAllow`), the tools'
+ * environment in the containers, and the setup cache.
+ */
+async function makeEnvironments(config: RunnerConfig, logger: Logger): Promise<EnvironmentDeps> {
+  const registries = await readHostRegistries();
+  const operator = config.egressAllow.flatMap((r) => {
+    const parsed = parseHostRule(r);
+    return parsed.ok ? [parsed.value] : [];
+  });
+  const setupRules = [...rulesOfRegistries(registries), ...operator];
+  if (config.egressAllowLoopbackForTests) logger.warn("egressAllowLoopbackForTests: containers may reach this host's loopback through the egress proxy (a test runner only)");
+  logger.info({ setupRules: setupRules.length }, "egress: setup phases may reach this host's package registries and egressAllow");
+  return {
+    egress: new EgressProxy({ allowLoopback: config.egressAllowLoopbackForTests, logger: logger.child({ component: "egress" }) }),
+    egressDir: join(config.home, "egress"),
+    setupRules,
+    toolEnv: { ...proxyEnv({ loopbackThroughProxy: config.egressAllowLoopbackForTests }), ...registryEnv(registries) },
+    ...(config.cacheMaxMB > 0 ? { cache: cacheOf(config) } : {}),
+    setupTimeoutMs: config.setupTimeoutMinutes * 60_000,
+  };
 }
 
 /** Runs the daemon until a signal or a fatal refusal; resolves with the exit code. */
@@ -78,6 +106,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   });
   await proxy.start();
   const sandbox = makeSandbox(config, runnerID, logger);
+  const environments = await makeEnvironments(config, logger);
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (resolveExit = resolve));
@@ -91,6 +120,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     logger,
     hasModelKey: Boolean(config.anthropicAPIKey),
     resources: { memoryMB: config.memoryMB, cpus: config.cpus, pids: config.pids },
+    environments,
     credentials: {
       ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser, hosts: config.gitCredentialHosts } : {}),
       ...(config.gitSSHKey ? { sshKeyPath: config.gitSSHKey } : {}),

@@ -128,6 +128,15 @@ export async function commitAll(dir: string, message: string): Promise<boolean> 
   return true;
 }
 
+/**
+ * What the workspace holds that git does not track (ignored files too), a directory of only
+ * such files named whole (`node_modules/`); the workspace's own `.git` is left out.
+ */
+export async function listUntracked(dir: string): Promise<string[]> {
+  const r = await mustRun(dir, ["ls-files", "-z", "--others", "--directory"]);
+  return r.stdout.split("\0").filter((p) => p !== "" && p !== ".git" && p !== ".git/" && !p.startsWith(".git/"));
+}
+
 /** The change from `baseRef` to the last commit: a binary-safe patch and its numbers. */
 export async function makeDiff(dir: string, baseRef: string): Promise<Diff> {
   const common = ["--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", baseRef, "HEAD"];

@@ -3,5 +3,5 @@
  * the agent changed, make the diff, push the branch (git.ts), with credentials from the
  * runner's config only (credentials.ts).
  */
-export { cloneRepo, commitAll, makeDiff, pushBranch } from "./git.ts";
+export { cloneRepo, commitAll, listUntracked, makeDiff, pushBranch } from "./git.ts";
 export type { GitCredentials } from "./credentials.ts";

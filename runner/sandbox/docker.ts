@@ -6,7 +6,11 @@
  * pids limits, a read-only root with a tmpfs /tmp, and docker-init as PID 1 so SIGTERM reaches
  * the worker. Only three host directories are mounted: the workspace (/workspace), the task's
  * state (/state) and the directory of the task's model proxy socket (/run/tether, read-only),
- * so the worker reaches the proxy at /run/tether/<socket> (`workerProxySocket`).
+ * so the worker reaches the proxy at /run/tether/<socket> (`workerProxySocket`); with egress,
+ * also the directory of its egress proxy socket (/run/tether-egress, read-only), which the
+ * relay inside reaches for the tools (TETHER_EGRESS_SOCKET, the proxy variables in the spec).
+ * A task's setup phase runs in a container made the same way (`openSetup`, docker-setup.ts),
+ * labelled `tether.role=setup`; a restart removes such a container instead of recovering it.
  * Containers carry the labels `tether.runner` and `tether.task`, are never auto-removed, and
  * survive the runner: `OpenStdin` without `StdinOnce` keeps stdin open when the runner goes.
  *
@@ -23,15 +27,20 @@ import { StringDecoder } from "node:string_decoder";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { DockerSetupSession } from "./docker-setup.ts";
 import { WorkerLineSplitter } from "./worker-lines.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { ExitInfo, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 
 const run = promisify(execFile);
 
 export const LABEL_RUNNER = "tether.runner";
 export const LABEL_TASK = "tether.task";
+/** `setup` on a setup phase's container; a worker's has no role label. */
+export const LABEL_ROLE = "tether.role";
 /** Where the container sees the directory of its model proxy socket. */
 export const CONTAINER_PROXY_DIR = "/run/tether";
+/** Where the container sees the directory of its egress proxy socket. */
+export const CONTAINER_EGRESS_DIR = "/run/tether-egress";
 /** How long output may trail the container's exit before the stream is closed anyway. */
 const OUTPUT_DRAIN_MS = 2000;
 
@@ -64,17 +73,47 @@ export class DockerSandbox implements Sandbox {
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     await this.prepareDirs(spec);
+    const container = await this.create(this.containerOptions(spec, "worker"));
+    try {
+      // Attach before start so not one byte of output is missed.
+      const stream = await this.attach(container, false);
+      const worker = new DockerWorker(container, spec.taskID, stream, sink, this.log(spec.taskID));
+      await container.start();
+      worker.watch();
+      this.log(spec.taskID)?.info({ containerID: container.id }, "container started");
+      return worker;
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  async openSetup(spec: SetupSpec): Promise<SetupSession> {
+    await this.prepareDirs(spec);
+    const container = await this.create(this.containerOptions(spec, "setup"));
+    return DockerSetupSession.open(container, this.user);
+  }
+
+  async imageID(): Promise<string> {
+    const info = (await this.docker.getImage(this.opts.image).inspect()) as { Id: string };
+    return info.Id;
+  }
+
+  /** The worker's container, or the setup's (the same but for its program: the egress relay alone). */
+  private containerOptions(spec: SetupSpec & { proxySocketPath?: string }, role: "worker" | "setup"): Docker.ContainerCreateOptions {
     const { memoryMB, cpus, pids } = spec.resources;
-    const container = await this.create({
+    const egressEnv = spec.egress ? [...Object.entries(spec.egress.env).map(([k, v]) => `${k}=${v}`), `TETHER_EGRESS_SOCKET=${CONTAINER_EGRESS_DIR}/${basename(spec.egress.socketPath)}`] : [];
+    const worker = role === "worker";
+    return {
       Image: this.opts.image,
-      ...(this.opts.command ? { Cmd: this.opts.command } : {}),
+      ...(worker ? (this.opts.command ? { Cmd: this.opts.command } : {}) : { Cmd: ["relay"] }),
       User: this.user,
       WorkingDir: "/workspace",
-      Env: ["TETHER_WORKSPACE=/workspace", "TETHER_STATE_DIR=/state", "HOME=/tmp"],
-      Labels: { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_TASK]: spec.taskID },
-      OpenStdin: true,
+      Env: ["TETHER_WORKSPACE=/workspace", "TETHER_STATE_DIR=/state", "HOME=/tmp", ...egressEnv],
+      Labels: { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_TASK]: spec.taskID, ...(worker ? {} : { [LABEL_ROLE]: "setup" }) },
+      OpenStdin: worker,
       StdinOnce: false,
-      AttachStdin: true,
+      AttachStdin: worker,
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
@@ -94,23 +133,12 @@ export class DockerSandbox implements Sandbox {
         Binds: [
           `${spec.workspaceDir}:/workspace:rw`,
           `${spec.stateDir}:/state:rw`,
-          `${dirname(spec.proxySocketPath)}:${CONTAINER_PROXY_DIR}:ro`,
+          ...(spec.proxySocketPath ? [`${dirname(spec.proxySocketPath)}:${CONTAINER_PROXY_DIR}:ro`] : []),
+          ...(spec.egress ? [`${dirname(spec.egress.socketPath)}:${CONTAINER_EGRESS_DIR}:ro`] : []),
           ...(this.opts.extraBinds ?? []),
         ],
       },
-    });
-    try {
-      // Attach before start so not one byte of output is missed.
-      const stream = await this.attach(container, false);
-      const worker = new DockerWorker(container, spec.taskID, stream, sink, this.log(spec.taskID));
-      await container.start();
-      worker.watch();
-      this.log(spec.taskID)?.info({ containerID: container.id }, "container started");
-      return worker;
-    } catch (err) {
-      await container.remove({ force: true }).catch(() => {});
-      throw err;
-    }
+    };
   }
 
   workerProxySocket(spec: SandboxSpec): string {
@@ -121,6 +149,11 @@ export class DockerSandbox implements Sandbox {
     const handles: WorkerHandle[] = [];
     for (const info of await this.listOwn()) {
       const taskID = info.Labels[LABEL_TASK];
+      if (info.Labels[LABEL_ROLE] === "setup") {
+        // A setup cut short by a restart is run again from the start: its container goes.
+        await this.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone);
+        continue;
+      }
       const sink = taskID === undefined ? undefined : sinkFor(taskID);
       if (taskID === undefined || sink === undefined) continue;
       const container = this.docker.getContainer(info.Id);
@@ -172,8 +205,9 @@ export class DockerSandbox implements Sandbox {
   }
 
   /** The worker's uid must write the workspace and state; a runner that cannot chown opens them up. */
-  private async prepareDirs(spec: SandboxSpec): Promise<void> {
-    await Promise.all([spec.workspaceDir, spec.stateDir, dirname(spec.proxySocketPath)].map((d) => mkdir(d, { recursive: true })));
+  private async prepareDirs(spec: SetupSpec & { proxySocketPath?: string }): Promise<void> {
+    const sockets = [spec.proxySocketPath, spec.egress?.socketPath].flatMap((p) => (p ? [dirname(p)] : []));
+    await Promise.all([spec.workspaceDir, spec.stateDir, ...sockets].map((d) => mkdir(d, { recursive: true })));
     for (const dir of [spec.workspaceDir, spec.stateDir]) {
       try {
         await run("chown", ["-R", this.user, dir]);

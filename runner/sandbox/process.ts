@@ -16,7 +16,7 @@ import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { ExitInfo, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 import { WorkerLineSplitter } from "./worker-lines.ts";
 
 export const DEFAULT_AGENT_PATH = fileURLToPath(new URL("../../worker-image/dist/agent.mjs", import.meta.url));
@@ -46,6 +46,39 @@ export class ProcessSandbox implements Sandbox {
     process.once("exit", () => {
       for (const child of this.children) killGroup(child, "SIGKILL");
     });
+  }
+
+  /** Setup steps as host shells in the workspace, with the worker's minimal environment and no egress proxy. */
+  async openSetup(spec: SetupSpec): Promise<SetupSession> {
+    await mkdir(spec.workspaceDir, { recursive: true });
+    const running = new Set<ChildProcess>();
+    return {
+      exec: (command, onOutput) =>
+        new Promise((resolve) => {
+          const env: NodeJS.ProcessEnv = {};
+          for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+          const child = spawn("sh", ["-c", command], { cwd: spec.workspaceDir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+          running.add(child);
+          this.children.add(child);
+          for (const stream of ["stdout", "stderr"] as const) {
+            const decoder = new StringDecoder("utf8");
+            child[stream].on("data", (chunk: Buffer) => onOutput(stream, decoder.write(chunk)));
+          }
+          child.once("error", () => resolve(null));
+          child.once("close", (code) => {
+            running.delete(child);
+            this.children.delete(child);
+            resolve(code);
+          });
+        }),
+      close: async () => {
+        for (const child of running) killGroup(child, "SIGKILL");
+      },
+    };
+  }
+
+  async imageID(): Promise<string> {
+    return "process";
   }
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {

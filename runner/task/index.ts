@@ -5,3 +5,4 @@
  */
 export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON, TaskRun, type TaskRunDeps } from "./task-run.ts";
 export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
+export type { EnvironmentDeps } from "./setup-phase.ts";

@@ -41,6 +41,8 @@ export interface TaskMeta {
   proxy?: { token: string; startedAt: number; spent?: { tokens: number; costUSD: number; turns: number } };
   /** The user asked to finish: the task wraps up as soon as its current turn ends. */
   finishRequested?: boolean;
+  /** Egress rules (host, *.domain, host:port) the user allowed for the rest of the task. */
+  egressAllowed?: string[];
   /** The terminal status decided before finishing began. */
   outcome?: { status: "succeeded" | "failed" | "cancelled"; reason?: string; exitCode?: number | null };
 }

@@ -1,6 +1,7 @@
 /**
  * Getting a task's worker going (internal to task/): the clone into the task's workspace on
- * its own branch, then the worker started in the sandbox with its model proxy socket, told
+ * its own branch, then the worker started in the sandbox with its model proxy socket (and
+ * its egress proxy's, when the runner has environments), told
  * (in the `start` line) where the sandbox lets it see that socket. An expected failure comes
  * back as a `Result`; a sandbox that cannot start throws.
  */
@@ -11,6 +12,7 @@ import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
 import { registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
+import { egressOf, type EnvironmentDeps } from "./setup-phase.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 export interface LaunchDeps {
@@ -21,6 +23,8 @@ export interface LaunchDeps {
   credentials: GitCredentials;
   cloneDepth: number;
   resources: SandboxResources;
+  /** Setup phases, egress and the setup cache; without them a task has no setup and no network. */
+  environments?: EnvironmentDeps;
 }
 
 /** Clones the task's repository into `<taskDir>/workspace` and records the base commit and branch. */
@@ -55,6 +59,7 @@ export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir
     stateDir: join(taskDir, "state"),
     proxySocketPath: reg.socketPath,
     resources: resourcesFor(record.task.limits, deps.resources),
+    ...(deps.environments ? { egress: egressOf(deps.environments, record.taskID) } : {}),
   };
   const started = Date.now();
   const handle = await deps.sandbox.start(spec, sink);

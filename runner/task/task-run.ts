@@ -2,13 +2,14 @@
  * One task on this runner, from assignment to the edge's ack of its terminal status: the
  * state machine.
  *
- *   preparing (clone, model proxy, sandbox start, `start` line) → running ⇄ waiting
+ *   preparing (clone, setup phase, model proxy, sandbox start, `start` line) → running ⇄ waiting
  *   → finishing (stop the worker, commit, diff, push, upload diff.patch, `diff` event)
  *   → finished (terminal `status` journaled) → gone (acked: container, proxy socket,
  *   workspace and journal row go; or abandoned on the edge's word)
  *
  * Around it: the task's record (task-record.ts: its journal row in memory, written through),
- * the clone and the worker's start (launch.ts, model-access.ts), the worker's output
+ * the clone and the worker's start (launch.ts, model-access.ts), the setup phase and the
+ * task's egress proxy (setup-phase.ts), the worker's output
  * (worker-output.ts: replay, wseq dedup, `turn.end`), the outbox its data channel sends from
  * (outbox.ts) and the diff (diff.ts). Every event is journaled before it is sent. State
  * changes run one at a time on a promise chain: a cancel, an exit and a `done` never interleave.
@@ -24,6 +25,7 @@ import { publishDiff, redactURL } from "./diff.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { cloneWorkspace, type LaunchDeps, launchWorker } from "./launch.ts";
 import { registerModelAccess } from "./model-access.ts";
+import { openEgress, runSetupPhase } from "./setup-phase.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { isLocalRepoURL, removesWorkspace, type TaskEnding, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
@@ -67,6 +69,8 @@ export class TaskRun {
   private readonly taskDir: string;
   private detached = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Aborts the setup phase while it runs (a cancel). */
+  private setupAbort: AbortController | undefined;
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -149,6 +153,7 @@ export class TaskRun {
           break;
       }
       if (handle) await registerModelAccess(this.deps.proxy, this.record, (bodies) => this.emit(bodies));
+      if (handle && this.deps.environments) await openEgress(this.deps.environments, this.record, "agent", (bodies) => this.emit(bodies));
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
     });
@@ -192,10 +197,25 @@ export class TaskRun {
     for (const command of commands) {
       if (command.seq <= this.record.lastCommandSeq) continue;
       this.record.update({ lastCommandSeq: command.seq });
-      if (command.kind === "cancel") void this.serial(() => this.cancel());
-      else if (command.kind === "finish") void this.serial(() => this.finishByUser());
+      if (command.kind === "cancel") {
+        this.setupAbort?.abort();
+        void this.serial(() => this.cancel());
+      } else if (command.kind === "finish") void this.serial(() => this.finishByUser());
+      else if (command.kind === "egress.allow") this.allowEgress(command.host);
       else void this.serial(() => this.message(command.text));
     }
+  }
+
+  /** The user lets the task reach `rule` for the rest of its run: the proxy applies it at once. */
+  private allowEgress(rule: string): void {
+    if (!this.active || !this.deps.environments) return;
+    const allowed = this.deps.environments.egress.allow(this.taskID, rule);
+    if (!allowed.ok) {
+      this.emit([{ type: "log", data: { level: "warn", message: `egress rule not applied: ${allowed.error}` } }]);
+      return;
+    }
+    this.record.updateMeta({ egressAllowed: [...(this.record.meta.egressAllowed ?? []), rule] });
+    this.emit([{ type: "log", data: { level: "info", message: `egress to ${rule} allowed for the rest of this task` } }]);
   }
 
   private async finishByUser(): Promise<void> {
@@ -245,6 +265,17 @@ export class TaskRun {
     this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
     const cloned = await cloneWorkspace(this.deps, this.record, this.taskDir);
     if (!cloned.ok) return this.finish({ status: "failed", reason: `could not clone the repository: ${cloned.error}`.slice(0, 2000) });
+    if (this.deps.environments) {
+      this.setupAbort = new AbortController();
+      const environments = this.deps.environments;
+      const setup = await runSetupPhase({ ...this.deps, env: environments }, this.record, this.taskDir, (bodies) => this.emit(bodies), this.setupAbort.signal).catch(
+        (err: unknown) => ({ ok: false as const, error: { reason: `the setup could not run: ${(err as Error).message}`.slice(0, 2000), cancelled: false } }),
+      );
+      this.setupAbort = undefined;
+      // A cancelled setup ends with the cancel that follows in the chain.
+      if (!setup.ok && setup.error.cancelled) return;
+      if (!setup.ok) return this.finish({ status: "failed", reason: setup.error.reason });
+    }
     await this.startWorker(false);
   }
 
@@ -335,6 +366,7 @@ export class TaskRun {
     this.workerAlive = false;
     await this.removeWorker();
     await this.deps.proxy.unregister(this.taskID);
+    await this.deps.environments?.egress.unregister(this.taskID);
     if (removesWorkspace(this.deps.workspaceCleanup, ending)) await rm(this.taskDir, { recursive: true, force: true });
     this.record.remove();
     await this.channel.stop();

@@ -17,6 +17,7 @@ import type {
   ResumeBudget,
   Sandbox,
   SandboxSpec,
+  SetupSession,
   Spent,
   TaskBudget,
   WorkerHandle,
@@ -77,6 +78,24 @@ export class FakeSandbox implements Sandbox {
   surviving: FakeWorker[] = [];
   orphansRemoved: string[] = [];
   failStart: string | undefined;
+  /** Each setup command run, and the exit code a command gets (0 unless listed). */
+  readonly setupCommands: string[] = [];
+  setupExitCodes = new Map<string, number>();
+
+  async openSetup(): Promise<SetupSession> {
+    return {
+      exec: async (command, onOutput) => {
+        this.setupCommands.push(command);
+        onOutput("stdout", `ran ${command}\n`);
+        return this.setupExitCodes.get(command) ?? 0;
+      },
+      close: async () => {},
+    };
+  }
+
+  async imageID(): Promise<string> {
+    return "sha256:fake";
+  }
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     if (this.failStart) throw new Error(this.failStart);
@@ -170,5 +189,9 @@ export class FakeGit implements GitPort {
   async push(_dir: string, branch: string): Promise<Result> {
     this.calls.push(`push ${branch}`);
     return { ok: true, value: undefined };
+  }
+
+  async listUntracked(): Promise<string[]> {
+    return [];
   }
 }

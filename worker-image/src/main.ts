@@ -3,6 +3,9 @@
  * diagnostics on stderr, and exits 0 (done), 1 (failed) or 130 (cancelled). The workspace
  * is TETHER_WORKSPACE (default /workspace), the state directory TETHER_STATE_DIR (default
  * /state), the default command timeout TETHER_COMMAND_TIMEOUT_SECONDS (default 120).
+ * With TETHER_EGRESS_SOCKET and TETHER_EGRESS_PORT it first starts the loopback relay to the
+ * runner's egress proxy (egress-relay.ts). `agent.mjs relay` runs the relay alone, for the
+ * setup phase's container: it says `relay listening` (or `relay off`) and runs until stopped.
  */
 import { realpath } from "node:fs/promises";
 import { createInterface } from "node:readline";
@@ -10,12 +13,35 @@ import { ErrorCode } from "../../shared/errors.ts";
 import { LIMITS } from "../../shared/limits.ts";
 import { parseFrame, RunnerToWorker } from "../../shared/protocol.ts";
 import { Agent, EXIT } from "./agent.ts";
+import { relayConfig, startRelay } from "./egress-relay.ts";
 import { EventsWriter } from "./events-writer.ts";
 
 /** A start line carries the prompt (characters of up to four bytes) and a little more. */
 const MAX_STDIN_LINE_BYTES = LIMITS.maxPromptChars * 4 + 64 * 1024;
 
+/** Starts the relay the environment asks for; a relay that cannot start is said on stderr. */
+async function relay(): Promise<boolean> {
+  const config = relayConfig(process.env);
+  if (!config) return false;
+  try {
+    await startRelay(config.socketPath, config.port);
+    return true;
+  } catch (err) {
+    process.stderr.write(`tether-worker: the egress relay could not start: ${(err as Error).message}\n`);
+    return false;
+  }
+}
+
+async function relayOnly(): Promise<number> {
+  process.stdout.write((await relay()) ? "relay listening\n" : "relay off\n");
+  return new Promise<number>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(0));
+  });
+}
+
 async function main(): Promise<number> {
+  if (process.argv[2] === "relay") return relayOnly();
+  await relay();
   const writer = new EventsWriter(process.stdout);
   const workspaceEnv = process.env.TETHER_WORKSPACE ?? "/workspace";
   let workspace: string;
