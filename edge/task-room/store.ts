@@ -5,11 +5,15 @@
  *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' messages and cancels, by the `seq` of their log event
+ *   manifest  an imported task's artifacts (name, size, SHA-256): what may be uploaded back
+ *
+ * A deleted room's storage is wiped whole (`deleteAll`); `createTables` then makes the
+ * empty tables again for whatever the object is asked next.
  *
  * All calls are synchronous (the Durable Object's SQLite API); callers group the writes of
  * one input into `ctx.storage.transactionSync`.
  */
-import type { Command, Event, Task } from "../../shared/index.ts";
+import type { ArtifactEntry, Command, Event, Task } from "../../shared/index.ts";
 
 /** Who holds the task, under which fence, and until when (epoch milliseconds). */
 export type Lease = {
@@ -49,7 +53,11 @@ const ROWS_PER_INSERT = 16;
 
 export class TaskRoomStore {
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(`
+    this.createTables();
+  }
+
+  createTables(): void {
+    this.sql.exec(`
       CREATE TABLE IF NOT EXISTS room (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         account_id TEXT NOT NULL,
@@ -75,6 +83,11 @@ export class TaskRoomStore {
         seq INTEGER PRIMARY KEY,
         kind TEXT NOT NULL,
         text TEXT
+      );
+      CREATE TABLE IF NOT EXISTS manifest (
+        name TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
       );
     `);
   }
@@ -142,6 +155,24 @@ export class TaskRoomStore {
       .exec<EventRow>("SELECT seq, ts, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
       .toArray()
       .map((row) => ({ seq: row.seq, json: eventJSON(row) }));
+  }
+
+  /** The highest `seq` stored, 0 when the log is empty. */
+  maxSeq(): number {
+    return this.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM events").one().m ?? 0;
+  }
+
+  /** Empties the log, the commands and the manifest (a half-done import's leftovers). */
+  clearLog(): void {
+    this.sql.exec("DELETE FROM events; DELETE FROM commands; DELETE FROM manifest;");
+  }
+
+  saveManifest(artifacts: readonly ArtifactEntry[]): void {
+    for (const a of artifacts) this.sql.exec("INSERT OR REPLACE INTO manifest (name, size, sha256) VALUES (?, ?, ?)", a.name, a.size, a.sha256);
+  }
+
+  manifestEntry(name: string): ArtifactEntry | null {
+    return this.sql.exec<ArtifactEntry>("SELECT name, size, sha256 FROM manifest WHERE name = ?", name).toArray()[0] ?? null;
   }
 
   /** The highest runner counter stored for `epoch`, 0 when none. */
