@@ -45,6 +45,7 @@ export const ArtifactEntry = z.object({
   name: z.string().min(1).max(100),
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits"),
+  contentType: z.string().max(200).regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, "a media type"),
 });
 export type ArtifactEntry = z.infer<typeof ArtifactEntry>;
 

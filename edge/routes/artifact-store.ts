@@ -9,13 +9,18 @@ import type { ArtifactEntry } from "../../shared/index.ts";
 const PAGE = 1000;
 const MAX_PAGES = 100;
 
-/** Every artifact under `prefix`, by name, each with the SHA-256 of its bytes. */
+/** Every artifact under `prefix`, by name, each with the SHA-256 of its bytes and its media type. */
 export async function listArtifacts(bucket: R2Bucket, prefix: string): Promise<ArtifactEntry[]> {
   const entries: ArtifactEntry[] = [];
   for (const key of await listKeys(bucket, prefix)) {
     const object = await bucket.get(key);
     if (!object) continue;
-    entries.push({ name: key.slice(prefix.length), size: object.size, sha256: await sha256Hex(object.body) });
+    entries.push({
+      name: key.slice(prefix.length),
+      size: object.size,
+      sha256: await sha256Hex(object.body),
+      contentType: object.httpMetadata?.contentType ?? "application/octet-stream",
+    });
   }
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -134,7 +134,7 @@ describe("export and import", () => {
     expect(lines.slice(1, 5).map((l) => l.event)).toEqual(events);
     const diff = new TextEncoder().encode("--- a\n+++ b\n+fix\n");
     const sha = [...new Uint8Array(await crypto.subtle.digest("SHA-256", diff))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    expect(lines[5].artifact).toEqual({ name: "diff.patch", size: diff.byteLength, sha256: sha });
+    expect(lines[5].artifact).toEqual({ name: "diff.patch", size: diff.byteLength, sha256: sha, contentType: "text/x-diff" });
     expect(lines[6].artifact.name).toBe("summary.json");
     expect(lines[7]).toEqual({ kind: "end", taskID: task.id, events: 4, artifacts: 2 });
     expect((await call(`/v1/tasks/${task.id}/export`, { headers: bearer(await userToken({ sub: unique("x") })) })).status).toBe(404);
@@ -158,12 +158,11 @@ describe("export and import", () => {
     const result = (await imported.json()) as any;
     expect(result.task).toEqual(before.task);
     expect(result.missingArtifacts).toEqual(["diff.patch", "summary.json"]);
-    const put = (name: string, body: string, type: string) =>
-      call(`/v1/tasks/${task.id}/artifacts/${name}`, { method: "PUT", headers: bearer(token, { "content-type": type }), body });
-    expect((await put("diff.patch", "--- a\n+++ b\n+other\n", "text/x-diff")).status).toBe(400);
-    expect((await put("other.txt", "x", "text/plain")).status).toBe(404);
-    expect((await put("diff.patch", before.diff, "text/x-diff")).status).toBe(201);
-    expect((await put("summary.json", before.summary, "application/json")).status).toBe(201);
+    const put = (name: string, body: string) => call(`/v1/tasks/${task.id}/artifacts/${name}`, { method: "PUT", headers: bearer(token), body });
+    expect((await put("diff.patch", "--- a\n+++ b\n+other\n")).status).toBe(400);
+    expect((await put("other.txt", "x")).status).toBe(404);
+    expect((await put("diff.patch", before.diff)).status).toBe(201);
+    expect((await put("summary.json", before.summary)).status).toBe(201);
 
     expect(((await (await call(`/v1/tasks/${task.id}`, { headers: bearer(token) })).json()) as any).task).toEqual(before.task);
     expect(((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(token) })).json()) as any).events).toEqual(before.events);
@@ -264,6 +263,14 @@ describe("export and import", () => {
     expect(last.filter((l) => l.kind === "task").map((l) => l.task.id)).toEqual([made[0].id]);
     expect(last.at(-1)).toEqual({ kind: "page", nextCursor: null });
     expect((await call("/v1/export?cursor=!!", { headers: bearer(token) })).status).toBe(400);
+  });
+
+  it("publishes the data routes in the OpenAPI document", async () => {
+    const doc = (await (await call("/v1/openapi.json")).json()) as any;
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/tasks/{id}/export", "/v1/export", "/v1/import", "/v1/settings"]));
+    expect(Object.keys(doc.paths["/v1/tasks/{id}"])).toEqual(["get", "delete"]);
+    expect(Object.keys(doc.paths["/v1/import"].post.requestBody.content)).toEqual(["application/x-ndjson"]);
+    expect(doc.components.schemas.ExportLine.oneOf ?? doc.components.schemas.ExportLine.anyOf).toHaveLength(4);
   });
 });
 

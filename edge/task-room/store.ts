@@ -5,7 +5,7 @@
  *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' messages and cancels, by the `seq` of their log event
- *   manifest  an imported task's artifacts (name, size, SHA-256): what may be uploaded back
+ *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
  *
  * A deleted room's storage is wiped whole (`deleteAll`); `createTables` then makes the
  * empty tables again for whatever the object is asked next.
@@ -87,7 +87,8 @@ export class TaskRoomStore {
       CREATE TABLE IF NOT EXISTS manifest (
         name TEXT PRIMARY KEY,
         size INTEGER NOT NULL,
-        sha256 TEXT NOT NULL
+        sha256 TEXT NOT NULL,
+        content_type TEXT NOT NULL
       );
     `);
   }
@@ -168,11 +169,13 @@ export class TaskRoomStore {
   }
 
   saveManifest(artifacts: readonly ArtifactEntry[]): void {
-    for (const a of artifacts) this.sql.exec("INSERT OR REPLACE INTO manifest (name, size, sha256) VALUES (?, ?, ?)", a.name, a.size, a.sha256);
+    for (const a of artifacts) {
+      this.sql.exec("INSERT OR REPLACE INTO manifest (name, size, sha256, content_type) VALUES (?, ?, ?, ?)", a.name, a.size, a.sha256, a.contentType);
+    }
   }
 
   manifestEntry(name: string): ArtifactEntry | null {
-    return this.sql.exec<ArtifactEntry>("SELECT name, size, sha256 FROM manifest WHERE name = ?", name).toArray()[0] ?? null;
+    return this.sql.exec<ArtifactEntry>("SELECT name, size, sha256, content_type AS contentType FROM manifest WHERE name = ?", name).toArray()[0] ?? null;
   }
 
   /** The highest runner counter stored for `epoch`, 0 when none. */
