@@ -274,6 +274,37 @@ describe("export and import", () => {
   });
 });
 
+describe("odd input to the data routes", () => {
+  it("answers with JSON and a 4xx, never a 5xx", async () => {
+    const token = await userToken({ sub: unique("odd") });
+    const task = await createTask(token);
+    const ndjson = bearer(token, { "content-type": "application/x-ndjson" });
+    const cases: [string, RequestInit, number][] = [
+      ["/v1/tasks/%ZZ", { method: "DELETE", headers: bearer(token) }, 404],
+      ["/v1/tasks/%ZZ/export", { headers: bearer(token) }, 404],
+      ["/v1/export?limit=1e400", { headers: bearer(token) }, 400],
+      ["/v1/export?limit=0", { headers: bearer(token) }, 400],
+      ["/v1/import?replace=maybe", { method: "POST", headers: ndjson, body: "{}" }, 400],
+      ["/v1/import", { method: "POST", headers: ndjson, body: "[".repeat(100_000) }, 400],
+      ["/v1/import", { method: "POST", headers: ndjson, body: "x".repeat(2 * 1024 * 1024) }, 413],
+      ["/v1/import", { method: "POST", headers: ndjson, body: "\u0000\uFFFF\n\n" }, 400],
+      ["/v1/import", { method: "POST", headers: bearer(token) }, 400],
+      ["/v1/import", { method: "POST", body: "{}" }, 401],
+      [`/v1/tasks/${task.id}/artifacts/diff.patch`, { method: "PUT", headers: bearer(token), body: "x" }, 404],
+      [`/v1/tasks/${task.id}/artifacts/..`, { method: "PUT", headers: bearer(token), body: "x" }, 404],
+      ["/v1/settings", { method: "PUT", headers: bearer(token, JSON_HEADERS), body: "null" }, 400],
+      ["/v1/settings", { method: "PUT", headers: bearer(token, JSON_HEADERS), body: '{"retentionDays":1e400}' }, 400],
+      ["/v1/settings", { headers: {} }, 401],
+    ];
+    for (const [path, init, status] of cases) {
+      const res = await call(path, init);
+      const label = `${init.method ?? "GET"} ${path.slice(0, 60)}`;
+      expect(res.status, label).toBe(status);
+      expect(((await res.json()) as any).error.code, label).toEqual(expect.any(String));
+    }
+  });
+});
+
 describe("retention", () => {
   it("keeps settings per account and refuses bad ones", async () => {
     const token = await userToken({ sub: unique("set") });
