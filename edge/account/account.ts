@@ -115,10 +115,14 @@ export class Account extends DurableObject<Env> {
     return indexed || purged;
   }
 
-  /** Indexes a task its room has just imported (terminal, never dispatched). */
+  /** Indexes a task its room has just imported (terminal, never dispatched); a runner of the task it replaced gets `revoke`. */
   async indexImported(accountID: string, task: Task): Promise<void> {
     this.rememberAccount(accountID);
+    const replaced = this.store.getTask(task.id);
+    const held = replaced?.runnerID && HOLDING_STATUSES.includes(replaced.status) ? replaced : null;
+    if (held) this.send(held.runnerID!, { type: "revoke", taskID: task.id, epoch: held.epoch, reason: "the task was replaced by an import" });
     this.store.putImportedTask(task);
+    if (held) await this.queue.dispatch();
     await this.setAlarm(this.store.nextAcceptDeadline());
   }
 

@@ -189,6 +189,9 @@ describe("export and import", () => {
     expect((await importText(other, text, "?replace=true")).status).toBe(409);
     expect((await call(`/v1/tasks/${task.id}`, { headers: bearer(token) })).status).toBe(200);
 
+    // A replacement cut short changes nothing.
+    expect((await importText(token, text.trim().split("\n").slice(0, -1).join("\n"), "?replace=true")).status).toBe(400);
+    expect(await exportText(token, task.id)).toBe(text);
     const replaced = await importText(token, text, "?replace=true");
     expect(replaced.status).toBe(201);
     expect(((await replaced.json()) as any).missingArtifacts).toEqual(["diff.patch", "summary.json"]);
@@ -216,6 +219,27 @@ describe("export and import", () => {
     const other = await createTask(token);
     const next = await control.next("assign", control.count("assign"));
     expect(next.assignment.task.id).toBe(other.id);
+    control.close();
+  });
+
+  it("replacing a running task revokes it from its runner once the export is in", async () => {
+    const token = await userToken({ sub: unique("rep") });
+    const runner = await registerRunner(token);
+    const control = await connectRunner(runner.credential);
+    const task = await createTask(token);
+    const { assignment } = await control.next("assign");
+    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
+    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
+    await data.next("attached");
+    const text = await exportText(token, task.id);
+
+    expect((await importText(token, text, "?replace=true")).status).toBe(201);
+    expect(await control.next("revoke")).toMatchObject({ taskID: task.id, epoch: assignment.epoch });
+    expect((await data.waitClosed()).code).toBe(CloseCode.Revoked);
+    expect(((await (await call(`/v1/tasks/${task.id}`, { headers: bearer(token) })).json()) as any).task.status).toBe("lost");
+    const runners = ((await (await call("/v1/runners", { headers: bearer(token) })).json()) as any).runners;
+    expect(runners[0].runningTasks).toEqual([]);
     control.close();
   });
 

@@ -3,8 +3,8 @@
  * keeping its id, every `seq` and every timestamp. The lines must be a whole export: the
  * task first, its events from `seq` 1 with no gap up to the record's `lastSeq`, its
  * artifacts, and `end` with matching counts; anything else is refused and nothing shows.
- * A task that already exists is a 409 unless `replace` (then it is deleted first, as by
- * `DELETE /v1/tasks/:id`). A record that is not terminal imports as `lost` (see archive.ts
+ * A task that already exists is a 409 unless `replace` (then, once the export has come in
+ * whole, its data is deleted as by `DELETE /v1/tasks/:id` and the import takes its place). A record that is not terminal imports as `lost` (see archive.ts
  * in the TaskRoom). The artifacts' bytes follow with `PUT /v1/tasks/:id/artifacts/:name`,
  * which takes only what the export listed, with the listed size and SHA-256.
  */
@@ -37,9 +37,8 @@ export async function importTask(env: Env, accountID: string, body: ReadableStre
   if (first.done || first.value.kind !== "task") throw fail(ErrorCode.InvalidBody, "an export starts with its task line");
   const task: Task = first.value.task;
   if (!isTaskID(task.id)) throw fail(ErrorCode.InvalidBody, `${task.id} is not a task id this edge makes`);
-  if (replace) await accountStub(env, accountID).deleteTask(accountID, task.id, "replaced by an import");
   const room = roomStub(env, task.id);
-  const started = await room.importStart(accountID, task.id);
+  const started = await room.importStart(accountID, task.id, replace);
   if ("error" in started) throw failWith(started);
   const artifacts: ArtifactEntry[] = [];
   let batch: { seq: number; ts: string; type: string; dataJSON: string }[] = [];

@@ -6,6 +6,7 @@
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' messages and cancels, by the `seq` of their log event
  *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
+ *   staged_events  an import's events on their way in, apart until the import is whole
  *
  * A deleted room's storage is wiped whole (`deleteAll`); `createTables` then makes the
  * empty tables again for whatever the object is asked next.
@@ -90,6 +91,12 @@ export class TaskRoomStore {
         sha256 TEXT NOT NULL,
         content_type TEXT NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS staged_events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
     `);
   }
 
@@ -158,14 +165,33 @@ export class TaskRoomStore {
       .map((row) => ({ seq: row.seq, json: eventJSON(row) }));
   }
 
-  /** The highest `seq` stored, 0 when the log is empty. */
-  maxSeq(): number {
-    return this.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM events").one().m ?? 0;
+  /** The highest `seq` an import has staged, 0 when none. */
+  maxStagedSeq(): number {
+    return this.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM staged_events").one().m ?? 0;
   }
 
-  /** Empties the log, the commands and the manifest (a half-done import's leftovers). */
-  clearLog(): void {
-    this.sql.exec("DELETE FROM events; DELETE FROM commands; DELETE FROM manifest;");
+  clearStaged(): void {
+    this.sql.exec("DELETE FROM staged_events");
+  }
+
+  /** Stages an import's events (four parameters a row, 24 rows a statement). */
+  stageEvents(events: readonly { seq: number; ts: string; type: string; dataJSON: string }[]): void {
+    for (let start = 0; start < events.length; start += 24) {
+      const group = events.slice(start, start + 24);
+      this.sql.exec(
+        `INSERT INTO staged_events (seq, ts, type, data) VALUES ${group.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...group.flatMap((e) => [e.seq, e.ts, e.type, e.dataJSON]),
+      );
+    }
+  }
+
+  /** Replaces whatever the room held with the staged log (inside a transaction); the room row goes too. */
+  takeStaged(): void {
+    this.sql.exec(`
+      DELETE FROM room; DELETE FROM events; DELETE FROM commands; DELETE FROM manifest;
+      INSERT INTO events (seq, ts, type, data) SELECT seq, ts, type, data FROM staged_events ORDER BY seq;
+      DELETE FROM staged_events;
+    `);
   }
 
   saveManifest(artifacts: readonly ArtifactEntry[]): void {

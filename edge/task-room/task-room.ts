@@ -229,8 +229,8 @@ export class TaskRoom extends DurableObject<Env> {
     return this.archive.purge(accountID, String(reason).slice(0, 2000));
   }
 
-  async importStart(accountID: string, taskID: string): Promise<{ token: string } | ErrorBody> {
-    return this.archive.importStart(accountID, taskID);
+  async importStart(accountID: string, taskID: string, replace: boolean): Promise<{ token: string } | ErrorBody> {
+    return this.archive.importStart(accountID, taskID, replace === true);
   }
 
   async importEvents(token: string, events: ImportedEvent[]): Promise<ErrorBody | null> {
