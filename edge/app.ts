@@ -6,12 +6,14 @@ import { HTTPException } from "hono/http-exception";
 import { ErrorCode, type Health } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
 import { errorResponse } from "./http-error.ts";
-import { openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
+import { dataRoutes, openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
 
 export const app = new Hono<AppEnv>();
 
 app.get("/healthz", (c) => c.json({ ok: true } satisfies Health));
 app.get("/v1/openapi.json", (c) => c.json(openAPIDocument()));
+// Before the task routes, so a data route answers without their middleware running too.
+app.route("/", dataRoutes);
 app.route("/v1/tasks", taskRoutes);
 app.route("/v1/runners", runnersRoutes);
 app.route("/v1/runner", runnerRoutes);

@@ -1,7 +1,8 @@
 /**
  * The REST contract beyond the task record itself: the response envelope of every route
  * (the routes build them with `satisfies`, `edge/routes/openapi.ts` publishes them, the client
- * SDK parses answers with them), and the bodies of runner registration and the registry.
+ * SDK parses answers with them), the bodies of runner registration and the registry, and
+ * the lines of an export (which an import takes back) and the account's settings.
  * Task requests (`CreateTaskRequest`, `MessageRequest`) are in `task.ts`.
  */
 import { z } from "zod";
@@ -33,6 +34,67 @@ export type ArtifactStored = z.infer<typeof ArtifactStored>;
 /** `GET /healthz`. */
 export const Health = z.object({ ok: z.literal(true) });
 export type Health = z.infer<typeof Health>;
+
+// ── your data: export, import, settings ───────────────────────────────────────
+
+/** The format an export names in its first line; an import refuses any other. */
+export const EXPORT_FORMAT = "tether.export.v1";
+
+/** An artifact as an export lists it (the bytes download from `/v1/tasks/:id/artifacts/:name`). */
+export const ArtifactEntry = z.object({
+  name: z.string().min(1).max(100),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits"),
+  contentType: z.string().max(200).regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, "a media type"),
+});
+export type ArtifactEntry = z.infer<typeof ArtifactEntry>;
+
+const TaskLine = z.object({ kind: z.literal("task"), format: z.literal(EXPORT_FORMAT), task: Task });
+const EventLine = z.object({ kind: z.literal("event"), event: Event });
+const ArtifactLine = z.object({ kind: z.literal("artifact"), artifact: ArtifactEntry });
+/** Closes one task's lines; a stream cut short has none. */
+const EndLine = z.object({
+  kind: z.literal("end"),
+  taskID: z.string(),
+  events: z.number().int().nonnegative(),
+  artifacts: z.number().int().nonnegative(),
+});
+
+/**
+ * One line of `GET /v1/tasks/:id/export` (NDJSON): the task, its events in `seq` order,
+ * its artifacts, then `end`. `POST /v1/import` takes the same lines back.
+ */
+export const ExportLine = z.discriminatedUnion("kind", [TaskLine, EventLine, ArtifactLine, EndLine]);
+export type ExportLine = z.infer<typeof ExportLine>;
+
+/**
+ * One line of `GET /v1/export` (NDJSON): the lines of each task, each task followed by a
+ * `cursor` to resume after it, and last a `page` line with the next page's cursor (null
+ * when every task has been sent).
+ */
+export const AccountExportLine = z.discriminatedUnion("kind", [
+  TaskLine,
+  EventLine,
+  ArtifactLine,
+  EndLine,
+  z.object({ kind: z.literal("cursor"), cursor: z.string() }),
+  z.object({ kind: z.literal("page"), nextCursor: z.string().nullable() }),
+]);
+export type AccountExportLine = z.infer<typeof AccountExportLine>;
+
+/** `POST /v1/import` (201): the task as imported, and the artifacts it still waits for. */
+export const ImportResult = z.object({ task: Task, missingArtifacts: z.array(z.string()) });
+export type ImportResult = z.infer<typeof ImportResult>;
+
+/** An account's settings: `retentionDays` null keeps tasks for ever. */
+export const AccountSettings = z
+  .object({ retentionDays: z.number().int().min(1).max(36_500).nullable() })
+  .strict();
+export type AccountSettings = z.infer<typeof AccountSettings>;
+
+/** `GET` and `PUT /v1/settings`. */
+export const SettingsEnvelope = z.object({ settings: AccountSettings });
+export type SettingsEnvelope = z.infer<typeof SettingsEnvelope>;
 
 // ── runners ──────────────────────────────────────────────────────────────────
 

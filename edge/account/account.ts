@@ -7,6 +7,12 @@
  * the dispatcher (`queue.ts`). A task's status has one owner, its TaskRoom: the index keeps
  * dispatch state and a projection of what the rooms report (`taskChanged`, `fold.ts`).
  *
+ * It deletes tasks whole (`deleteTask`: the runner gets `revoke`, the room wipes its storage
+ * and artifacts, the row goes), indexes imported ones, and keeps the account's settings.
+ * Its one alarm serves both the accept deadlines of the queue and the retention sweep
+ * (`retention.ts`): it is set to the earlier of the two, and each run does whatever is due
+ * of both (alarms are at-least-once; both jobs are idempotent).
+ *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -20,6 +26,7 @@ import {
   PONG_TEXT,
   SILENT_HEARTBEATS,
   type EdgeToRunnerControl,
+  type AccountSettings,
   type ErrorBody,
   type RegisterRunnerRequest,
   type RegisterRunnerResponse,
@@ -28,6 +35,7 @@ import {
   type Task,
   answerCloseCode,
   errorFrameOf,
+  isTerminal,
   parseFrame,
   unhandledFrame,
 } from "../../shared/index.ts";
@@ -37,6 +45,7 @@ import { TaskQueue } from "./queue.ts";
 import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
 import { encodeCursor } from "./task-cursor.ts";
+import { SWEEP_BATCH, earliest, nextSweepAt, retentionCutoff } from "./retention.ts";
 
 /** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
 const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
@@ -54,10 +63,7 @@ export class Account extends DurableObject<Env> {
       room: (taskID) => this.room(taskID),
       readyRunners: () => this.store.listRunners().filter((r) => this.isReady(r)),
       send: (runnerID, frame) => this.send(runnerID, frame),
-      setAlarm: async (at) => {
-        if (at === null) await ctx.storage.deleteAlarm();
-        else await ctx.storage.setAlarm(at);
-      },
+      setAlarm: (at) => this.setAlarm(at),
     });
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
@@ -80,6 +86,8 @@ export class Account extends DurableObject<Env> {
   /** The TaskRoom reports a change (status, usage, diff, lastSeq). */
   async taskChanged(task: Task): Promise<void> {
     await this.queue.taskChanged(task);
+    // A task that ended may be the next one retention deletes.
+    if (isTerminal(task.status) && this.retentionDays() !== null) await this.setAlarm(this.store.nextAcceptDeadline());
   }
 
   async listTasks(query: TaskQuery): Promise<{ tasks: Task[]; nextCursor: string | null }> {
@@ -89,6 +97,44 @@ export class Account extends DurableObject<Env> {
     const last = page[page.length - 1];
     const nextCursor = rows.length > limit && last ? encodeCursor({ createdAt: last.task.createdAt, id: last.id }) : null;
     return { tasks: page.map((r) => r.task), nextCursor };
+  }
+
+  /**
+   * Deletes a task whole: a runner holding it gets `revoke` (its data socket closes too), the
+   * index row goes first (so no dispatch hands it out meanwhile), then the room wipes its
+   * storage and artifacts. False when the account knows no such task. Safe to repeat.
+   */
+  async deleteTask(accountID: string, taskID: string, reason = "the task was deleted"): Promise<boolean> {
+    const row = this.store.getTask(taskID);
+    if (row && row.runnerID && HOLDING_STATUSES.includes(row.status)) {
+      this.send(row.runnerID, { type: "revoke", taskID, epoch: row.epoch, reason });
+    }
+    const indexed = this.store.deleteTask(taskID);
+    const purged = await this.room(taskID).purge(accountID, reason);
+    if (indexed) await this.queue.dispatch();
+    return indexed || purged;
+  }
+
+  /** Indexes a task its room has just imported (terminal, never dispatched); a runner of the task it replaced gets `revoke`. */
+  async indexImported(accountID: string, task: Task): Promise<void> {
+    this.rememberAccount(accountID);
+    const replaced = this.store.getTask(task.id);
+    const held = replaced?.runnerID && HOLDING_STATUSES.includes(replaced.status) ? replaced : null;
+    if (held) this.send(held.runnerID!, { type: "revoke", taskID: task.id, epoch: held.epoch, reason: "the task was replaced by an import" });
+    this.store.putImportedTask(task);
+    if (held) await this.queue.dispatch();
+    await this.setAlarm(this.store.nextAcceptDeadline());
+  }
+
+  async getSettings(): Promise<AccountSettings> {
+    return { retentionDays: this.retentionDays() };
+  }
+
+  async putSettings(accountID: string, settings: AccountSettings): Promise<AccountSettings> {
+    this.rememberAccount(accountID);
+    this.store.setMeta("retentionDays", settings.retentionDays === null ? "" : String(settings.retentionDays));
+    await this.setAlarm(this.store.nextAcceptDeadline());
+    return this.getSettings();
   }
 
   /** True when the runner holds the task (assigned, running or waiting). */
@@ -203,9 +249,34 @@ export class Account extends DurableObject<Env> {
     console.error({ msg: "control socket error", runnerID: att?.runnerID, err: String(error) });
   }
 
-  /** Assignments not accepted in time go back to the queue. */
+  /** Assignments not accepted in time go back to the queue; tasks past retention are deleted. */
   override async alarm(): Promise<void> {
     await this.queue.expireAssignments();
+    await this.sweepRetention();
+  }
+
+  /** Deletes up to a batch of tasks past retention, then sets the alarm for what is next. */
+  private async sweepRetention(): Promise<void> {
+    const days = this.retentionDays();
+    const accountID = this.store.getMeta("accountID");
+    if (days !== null && accountID) {
+      for (const row of this.store.expiredTasks(retentionCutoff(Date.now(), days), SWEEP_BATCH)) {
+        await this.deleteTask(accountID, row.id, `the account keeps tasks for ${days} days`);
+      }
+    }
+    await this.setAlarm(this.store.nextAcceptDeadline());
+  }
+
+  /** Sets the one alarm to the earlier of the next accept deadline and the next retention sweep. */
+  private async setAlarm(acceptDeadline: number | null): Promise<void> {
+    const at = earliest(acceptDeadline, nextSweepAt(Date.now(), this.retentionDays(), this.store.oldestEnded()));
+    if (at === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(at);
+  }
+
+  private retentionDays(): number | null {
+    const days = Number(this.store.getMeta("retentionDays") || NaN);
+    return Number.isSafeInteger(days) && days > 0 ? days : null;
   }
 
   // ── plumbing ───────────────────────────────────────────────────────────────

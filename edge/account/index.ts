@@ -3,4 +3,4 @@
  * runners' control sockets. Other folders see the class and the task list's cursor.
  */
 export { Account } from "./account.ts";
-export { decodeCursor } from "./task-cursor.ts";
+export { decodeCursor, encodeCursor } from "./task-cursor.ts";

@@ -3,11 +3,12 @@
  * dispatch state beside a projection of the record its TaskRoom reports), the runner
  * registry with credential hashes, and registration-token hashes.
  */
-import { type Task, type TaskStatus, RunnerInfo } from "../../shared/index.ts";
+import { TERMINAL_STATUSES, type Task, type TaskStatus, RunnerInfo } from "../../shared/index.ts";
 
 /** Statuses in which a task holds a slot of its runner. */
 export const HOLDING_STATUSES: readonly TaskStatus[] = ["assigned", "running", "waiting"];
 const HOLDING_SQL = HOLDING_STATUSES.map((s) => `'${s}'`).join(",");
+const TERMINAL_SQL = TERMINAL_STATUSES.map((s) => `'${s}'`).join(",");
 
 export type TaskRow = {
   id: string;
@@ -135,6 +136,36 @@ export class AccountStore {
       JSON.stringify(task),
     );
     return cursor.rowsWritten > 0;
+  }
+
+  /** Indexes an imported task (terminal, so never dispatched), over any row of the same id. */
+  putImportedTask(task: Task): void {
+    this.deleteTask(task.id);
+    this.insertTask(task);
+    this.sql.exec("UPDATE tasks SET accepted = 1 WHERE id = ?", task.id);
+  }
+
+  deleteTask(id: string): boolean {
+    return this.sql.exec("DELETE FROM tasks WHERE id = ?", id).rowsWritten > 0;
+  }
+
+  /** Tasks in a terminal status last changed before `cutoff` (ISO time), oldest first. */
+  expiredTasks(cutoff: string, limit: number): TaskRow[] {
+    return this.sql
+      .exec(
+        `SELECT * FROM tasks WHERE status IN (${TERMINAL_SQL}) AND json_extract(json, '$.updatedAt') < ?
+         ORDER BY json_extract(json, '$.updatedAt') ASC LIMIT ?`,
+        cutoff,
+        limit,
+      )
+      .toArray()
+      .map(taskRowOf);
+  }
+
+  /** When the task that ended longest ago last changed (ISO time), null when none has ended. */
+  oldestEnded(): string | null {
+    const r = this.sql.exec(`SELECT MIN(json_extract(json, '$.updatedAt')) AS t FROM tasks WHERE status IN (${TERMINAL_SQL})`).toArray()[0];
+    return (r?.t as string | null | undefined) ?? null;
   }
 
   getTask(id: string): TaskRow | null {

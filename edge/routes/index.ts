@@ -6,3 +6,6 @@ export { openAPIDocument } from "./openapi.ts";
 export { runnerRoutes } from "./runner.ts";
 export { runnersRoutes } from "./runners.ts";
 export { taskRoutes } from "./tasks.ts";
+export { artifactPrefix } from "./artifact-names.ts";
+export { dataRoutes } from "./data.ts";
+export { deleteArtifacts, listArtifacts, sha256Hex } from "./artifact-store.ts";

@@ -4,20 +4,26 @@
  */
 import { z } from "zod";
 import {
+  AccountExportLine,
+  AccountSettings,
+  ArtifactEntry,
   ArtifactStored,
   CommandAccepted,
   CreateTaskRequest,
   ErrorBody,
   Event,
   EventPage,
+  ExportLine,
   Health,
   EgressAllowRequest,
+  ImportResult,
   MessageRequest,
   RegisterRunnerRequest,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
   RunnerInfo,
   RunnerList,
+  SettingsEnvelope,
   Task,
   TaskEnvelope,
   TaskPage,
@@ -42,6 +48,12 @@ const SCHEMAS = {
   RunnerList,
   ArtifactStored,
   Health,
+  ArtifactEntry,
+  ExportLine,
+  AccountExportLine,
+  ImportResult,
+  AccountSettings,
+  SettingsEnvelope,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -51,6 +63,8 @@ type Op = {
   body?: SchemaName;
   ok: [number, SchemaName | null];
   query?: Record<string, string>;
+  /** Which of the body and the answer is NDJSON (one value of its schema a line) rather than JSON. */
+  ndjson?: "body" | "answer";
 };
 
 const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
@@ -65,7 +79,32 @@ const ROUTES: Record<string, Record<string, Op>> = {
       query: { status: `one of ${TaskStatus.options.join(", ")}`, q: "search title and prompt", limit: "1-100", cursor: "nextCursor of the previous page" },
     },
   },
-  "/v1/tasks/{id}": { get: { summary: "Read a task", ok: [200, "TaskEnvelope"] } },
+  "/v1/tasks/{id}": {
+    get: { summary: "Read a task", ok: [200, "TaskEnvelope"] },
+    delete: { summary: "Delete a task whole: a running one is revoked first; its log, artifacts and index entry go", ok: [204, null] },
+  },
+  "/v1/tasks/{id}/export": { get: { summary: "Export a task as NDJSON: task, events in seq order, artifacts, end", ok: [200, "ExportLine"], ndjson: "answer" } },
+  "/v1/export": {
+    get: {
+      summary: "Export a page of the account's tasks as NDJSON, each followed by a cursor line; last a page line",
+      ok: [200, "AccountExportLine"],
+      ndjson: "answer",
+      query: { cursor: "a cursor line's cursor, or the page line's nextCursor", limit: "tasks per page, 1-100 (default 20)" },
+    },
+  },
+  "/v1/import": {
+    post: {
+      summary: "Import one task's export (NDJSON); 409 if the task exists unless replace=true",
+      body: "ExportLine",
+      ok: [201, "ImportResult"],
+      ndjson: "body",
+      query: { replace: "true to delete an existing task of the same id first" },
+    },
+  },
+  "/v1/settings": {
+    get: { summary: "The account's settings", ok: [200, "SettingsEnvelope"] },
+    put: { summary: "Set the account's settings (retentionDays: null keeps tasks for ever)", body: "AccountSettings", ok: [200, "SettingsEnvelope"] },
+  },
   "/v1/tasks/{id}/events": {
     get: { summary: "Events with seq > after", ok: [200, "EventPage"], query: { after: "last seq held (default 0)", limit: "1-1000" } },
   },
@@ -78,7 +117,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/tasks/{id}/egress": {
     post: { summary: "Let the task reach a host through its egress proxy for the rest of its run", body: "EgressAllowRequest", ok: [202, "CommandAccepted"] },
   },
-  "/v1/tasks/{id}/artifacts/{name}": { get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] } },
+  "/v1/tasks/{id}/artifacts/{name}": {
+    get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] },
+    put: { summary: "Upload an imported task's artifact: only a name its export listed, with that size and SHA-256", ok: [201, "ArtifactStored"] },
+  },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
   "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },
   "/v1/runners/register": {
@@ -97,13 +139,14 @@ function operation(path: string, op: Op): Record<string, unknown> {
   for (const [name, description] of Object.entries(op.query ?? {})) params.push({ name, in: "query", required: false, description, schema: { type: "string" } } as never);
   const auth = op.auth ?? "user";
   const [status, schema] = op.ok;
+  const media = (part: "body" | "answer") => (op.ndjson === part ? "application/x-ndjson" : "application/json");
   return {
     summary: op.summary,
     ...(params.length ? { parameters: params } : {}),
     ...(auth === "none" ? { security: [] } : { security: [{ [auth === "user" ? "userToken" : "runnerCredential"]: [] }] }),
-    ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { [media("body")]: { schema: ref(op.body) } } } } : {}),
     responses: {
-      [status]: { description: "success", ...(schema ? { content: { "application/json": { schema: ref(schema) } } } : {}) },
+      [status]: { description: "success", ...(schema ? { content: { [media("answer")]: { schema: ref(schema) } } } : {}) },
       "4XX": { description: "client error", content: { "application/json": { schema: ref("ErrorBody") } } },
     },
   };

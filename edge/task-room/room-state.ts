@@ -52,6 +52,18 @@ export class RoomState {
     });
   }
 
+  /** Writes the row of an imported record, whose log is already stored (inside `commit`). */
+  adopt(record: RoomRecord): void {
+    this.store.insertRoom(record.accountID, record.task);
+    this.record = record;
+  }
+
+  /** After `deleteAll`: the empty tables again, and no record. */
+  forget(): void {
+    this.store.createTables();
+    this.record = null;
+  }
+
   /**
    * Runs writes as one transaction and fans out the events they append. The in-memory record
    * changes with them, so when the transaction fails it is dropped and read again from SQLite.

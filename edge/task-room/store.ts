@@ -5,11 +5,16 @@
  *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' messages and cancels, by the `seq` of their log event
+ *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
+ *   staged_events  an import's events on their way in, apart until the import is whole
+ *
+ * A deleted room's storage is wiped whole (`deleteAll`); `createTables` then makes the
+ * empty tables again for whatever the object is asked next.
  *
  * All calls are synchronous (the Durable Object's SQLite API); callers group the writes of
  * one input into `ctx.storage.transactionSync`.
  */
-import type { Command, Event, Task } from "../../shared/index.ts";
+import type { ArtifactEntry, Command, Event, Task } from "../../shared/index.ts";
 
 /** Who holds the task, under which fence, and until when (epoch milliseconds). */
 export type Lease = {
@@ -49,7 +54,11 @@ const ROWS_PER_INSERT = 16;
 
 export class TaskRoomStore {
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(`
+    this.createTables();
+  }
+
+  createTables(): void {
+    this.sql.exec(`
       CREATE TABLE IF NOT EXISTS room (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         account_id TEXT NOT NULL,
@@ -75,6 +84,18 @@ export class TaskRoomStore {
         seq INTEGER PRIMARY KEY,
         kind TEXT NOT NULL,
         text TEXT
+      );
+      CREATE TABLE IF NOT EXISTS manifest (
+        name TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        content_type TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS staged_events (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL
       );
     `);
   }
@@ -142,6 +163,45 @@ export class TaskRoomStore {
       .exec<EventRow>("SELECT seq, ts, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
       .toArray()
       .map((row) => ({ seq: row.seq, json: eventJSON(row) }));
+  }
+
+  /** The highest `seq` an import has staged, 0 when none. */
+  maxStagedSeq(): number {
+    return this.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM staged_events").one().m ?? 0;
+  }
+
+  clearStaged(): void {
+    this.sql.exec("DELETE FROM staged_events");
+  }
+
+  /** Stages an import's events (four parameters a row, 24 rows a statement). */
+  stageEvents(events: readonly { seq: number; ts: string; type: string; dataJSON: string }[]): void {
+    for (let start = 0; start < events.length; start += 24) {
+      const group = events.slice(start, start + 24);
+      this.sql.exec(
+        `INSERT INTO staged_events (seq, ts, type, data) VALUES ${group.map(() => "(?, ?, ?, ?)").join(", ")}`,
+        ...group.flatMap((e) => [e.seq, e.ts, e.type, e.dataJSON]),
+      );
+    }
+  }
+
+  /** Replaces whatever the room held with the staged log (inside a transaction); the room row goes too. */
+  takeStaged(): void {
+    this.sql.exec(`
+      DELETE FROM room; DELETE FROM events; DELETE FROM commands; DELETE FROM manifest;
+      INSERT INTO events (seq, ts, type, data) SELECT seq, ts, type, data FROM staged_events ORDER BY seq;
+      DELETE FROM staged_events;
+    `);
+  }
+
+  saveManifest(artifacts: readonly ArtifactEntry[]): void {
+    for (const a of artifacts) {
+      this.sql.exec("INSERT OR REPLACE INTO manifest (name, size, sha256, content_type) VALUES (?, ?, ?, ?)", a.name, a.size, a.sha256, a.contentType);
+    }
+  }
+
+  manifestEntry(name: string): ArtifactEntry | null {
+    return this.sql.exec<ArtifactEntry>("SELECT name, size, sha256, content_type AS contentType FROM manifest WHERE name = ?", name).toArray()[0] ?? null;
   }
 
   /** The highest runner counter stored for `epoch`, 0 when none. */

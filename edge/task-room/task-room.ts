@@ -23,6 +23,8 @@
  *   reach the Account's index, which only projects them (`room-state.ts` keeps the record,
  *   the lease, the alarm and those reports in step).
  *
+ * - Export, import and delete (`archive.ts`) keep a task's data beyond its run.
+ *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -40,6 +42,7 @@ import {
   isTerminal,
   parseFrame,
   unhandledFrame,
+  type ArtifactEntry,
   type Command,
   type ErrorBody,
   type EdgeToRunnerData,
@@ -48,6 +51,7 @@ import {
   type Task,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
+import { RoomArchive, type ImportedEvent } from "./archive.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
 import { frameText, type FrameText } from "./frames.ts";
@@ -68,7 +72,7 @@ import {
   type RunnerAttachment,
   type ViewerAttachment,
 } from "./sockets.ts";
-import { type TaskRoomStore, parseStoredEvent, type Lease, type RoomRecord } from "./store.ts";
+import { type TaskRoomStore, parseStoredEvent, type Lease, type RoomRecord, type StoredEvent } from "./store.ts";
 
 /** A JSON value as RPC types can carry it (`unknown` does not cross an RPC boundary). */
 export type JSONValue = string | number | boolean | null | object;
@@ -79,6 +83,7 @@ export class TaskRoom extends DurableObject<Env> {
   private readonly state: RoomState;
   private readonly store: TaskRoomStore;
   private readonly log: TaskLog;
+  private readonly archive: RoomArchive;
   /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
   private readonly held = new HeldFrames();
 
@@ -87,6 +92,10 @@ export class TaskRoom extends DurableObject<Env> {
     this.state = new RoomState(ctx, env);
     this.store = this.state.store;
     this.log = this.state.log;
+    this.archive = new RoomArchive(ctx, env, this.state, (reason) => {
+      this.closeRunners(() => true, CloseCode.Revoked, reason);
+      for (const ws of ctx.getWebSockets("viewer")) closeSocket(ws, CloseCode.Gone, reason);
+    });
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -210,6 +219,32 @@ export class TaskRoom extends DurableObject<Env> {
     this.closeRunners((a) => a.runnerID === runnerID, CloseCode.Revoked, "runner revoked");
     const room = this.state.load();
     if (room?.lease?.runnerID === runnerID && !isTerminal(room.task.status)) this.markLost(String(reason).slice(0, 2000));
+  }
+
+  // ── export, import, delete (archive.ts) ───────────────────────────────────
+
+  async exportEvents(accountID: string, after: number, upTo: number, limit: number): Promise<StoredEvent[] | null> {
+    return this.archive.eventTexts(accountID, after, upTo, limit);
+  }
+
+  async purge(accountID: string, reason: string): Promise<boolean> {
+    return this.archive.purge(accountID, String(reason).slice(0, 2000));
+  }
+
+  async importStart(accountID: string, taskID: string, replace: boolean): Promise<{ token: string } | ErrorBody> {
+    return this.archive.importStart(accountID, taskID, replace === true);
+  }
+
+  async importEvents(token: string, events: ImportedEvent[]): Promise<ErrorBody | null> {
+    return this.archive.importEvents(token, events);
+  }
+
+  async importFinish(token: string, task: Task, artifacts: ArtifactEntry[]): Promise<Task | ErrorBody> {
+    return this.archive.importFinish(token, task, artifacts);
+  }
+
+  async manifestEntry(accountID: string, name: string): Promise<ArtifactEntry | null> {
+    return this.archive.manifestEntry(accountID, name);
   }
 
   // ── sockets ───────────────────────────────────────────────────────────────

@@ -4,7 +4,8 @@
  * `fetch` and `WebSocket`, so browsers, React Native and Node (with `ws`) can all use it.
  */
 export { TetherClient, type FetchLike, type ListTasksQuery, type TetherClientOptions } from "./tether-client.ts";
-export type { EventPage, TaskPage } from "../api.ts";
+export type { AccountExportLine, AccountSettings, ArtifactEntry, EventPage, ExportLine, ImportResult, TaskPage } from "../api.ts";
+export { readLines, toNDJSON } from "./ndjson.ts";
 export {
   TaskStream,
   type ConnectionState,

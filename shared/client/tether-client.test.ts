@@ -108,4 +108,40 @@ describe("TetherClient", () => {
     stream.close();
     expect(urls).toEqual(["wss://edge.example/v1/tasks/t1/ws?after=0", SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}tok`]);
   });
+
+  it("streams an export line by line, parsed, and rejects a line that is not an export line", async () => {
+    const end = { kind: "end", taskID: "t1", events: 1, artifacts: 0 };
+    const event = { kind: "event", event: { seq: 1, ts: TASK.createdAt, type: "status", data: { status: "queued" } } };
+    const text = `${JSON.stringify({ kind: "task", format: "tether.export.v1", task: TASK })}\n${JSON.stringify(event)}\n${JSON.stringify(end)}\n`;
+    const body = (t: string) => new Response(new Blob([t]).stream(), { headers: { "content-type": "application/x-ndjson" } });
+    const f = fakeFetch(() => body(text));
+    const client = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: f.fetch });
+    const lines = [];
+    for await (const line of client.exportTask("t1")) lines.push(line);
+    expect(lines.map((l) => l.kind)).toEqual(["task", "event", "end"]);
+    expect(f.calls[0]).toMatchObject({ url: "http://edge/v1/tasks/t1/export", method: "GET" });
+    const bad = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: async () => body(`${JSON.stringify({ kind: "nope" })}\n`) });
+    await expect(async () => {
+      for await (const _ of bad.exportTask("t1")) void _;
+    }).rejects.toMatchObject({ code: "invalid_response" });
+  });
+
+  it("imports NDJSON with replace, deletes, and sends settings", async () => {
+    const f = fakeFetch((call) =>
+      call.url.includes("/v1/import")
+        ? Response.json({ task: TASK, missingArtifacts: ["diff.patch"] }, { status: 201 })
+        : call.url.endsWith("/v1/settings")
+          ? Response.json({ settings: { retentionDays: 30 } })
+          : new Response(null, { status: 204 }),
+    );
+    const client = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: f.fetch });
+    const result = await client.importTask([{ kind: "end", taskID: "t1", events: 0, artifacts: 0 }], { replace: true });
+    expect(result.missingArtifacts).toEqual(["diff.patch"]);
+    expect(f.calls[0]).toMatchObject({ url: "http://edge/v1/import?replace=true", method: "POST", body: '{"kind":"end","taskID":"t1","events":0,"artifacts":0}\n' });
+    expect(f.calls[0]!.headers["content-type"]).toBe("application/x-ndjson");
+    await client.deleteTask("t1");
+    expect(f.calls[1]).toMatchObject({ url: "http://edge/v1/tasks/t1", method: "DELETE" });
+    expect(await client.putSettings({ retentionDays: 30 })).toEqual({ retentionDays: 30 });
+    expect(f.calls[2]).toMatchObject({ method: "PUT", body: '{"retentionDays":30}' });
+  });
 });

@@ -1,15 +1,22 @@
 /**
  * The typed REST client for the edge's public routes. It needs only `fetch`, so it runs
  * unchanged in browsers, React Native, Node and Workers. Every response is parsed with the
- * shared schemas; an answer that does not fit them rejects with `invalid_response`.
+ * shared schemas; an answer that does not fit them rejects with `invalid_response`. Exports
+ * stream: each NDJSON line is parsed as it arrives.
  */
 import { z } from "zod";
 import {
+  AccountExportLine,
+  type AccountSettings,
+  ArtifactStored,
   EventPage,
+  ExportLine,
   Health,
+  ImportResult,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
   RunnerList,
+  SettingsEnvelope,
   TaskEnvelope,
   TaskPage,
   type RegisterRunnerRequest,
@@ -19,6 +26,7 @@ import { ErrorBody } from "../errors.ts";
 import { describeIssues } from "../protocol.ts";
 import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
 import { TetherError } from "./errors.ts";
+import { readLines } from "./ndjson.ts";
 import { TaskStream, type TaskStreamOptions } from "./task-stream.ts";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -90,6 +98,53 @@ export class TetherClient {
     return (await this.#request("GET", `/v1/tasks/${enc(taskID)}/artifacts/${enc(name)}`)).text();
   }
 
+  /** An artifact's bytes and media type. */
+  async downloadArtifact(taskID: string, name: string): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const res = await this.#request("GET", `/v1/tasks/${enc(taskID)}/artifacts/${enc(name)}`);
+    return { bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get("content-type") ?? "application/octet-stream" };
+  }
+
+  /** Deletes a task whole (a running one is revoked first). */
+  async deleteTask(taskID: string): Promise<void> {
+    await this.#request("DELETE", `/v1/tasks/${enc(taskID)}`);
+  }
+
+  /** One task's export, line by line: the task, its events in `seq` order, its artifacts, `end`. */
+  exportTask(taskID: string): AsyncGenerator<ExportLine> {
+    return this.#ndjson(`/v1/tasks/${enc(taskID)}/export`, ExportLine);
+  }
+
+  /** A page of the account's export; resume with a `cursor` line's cursor or the `page` line's `nextCursor`. */
+  exportAccount(query: { cursor?: string; limit?: number } = {}): AsyncGenerator<AccountExportLine> {
+    return this.#ndjson(`/v1/export${queryString({ cursor: query.cursor, limit: query.limit })}`, AccountExportLine);
+  }
+
+  /** Imports one task's export; 409 `conflict` when it exists, unless `replace`. */
+  async importTask(lines: Iterable<ExportLine>, options: { replace?: boolean } = {}): Promise<ImportResult> {
+    let body = "";
+    for (const line of lines) body += `${JSON.stringify(line)}\n`;
+    const res = await this.#request("POST", `/v1/import${queryString({ replace: options.replace ? "true" : undefined })}`, undefined, {
+      raw: body,
+      contentType: "application/x-ndjson",
+    });
+    return this.#parse(res, "POST", "/v1/import", ImportResult);
+  }
+
+  /** Uploads an imported task's artifact: the bytes its export listed (size and SHA-256 are checked). */
+  async uploadImportedArtifact(taskID: string, name: string, bytes: Uint8Array): Promise<ArtifactStored> {
+    const path = `/v1/tasks/${enc(taskID)}/artifacts/${enc(name)}`;
+    const res = await this.#request("PUT", path, undefined, { raw: bytes, contentType: "application/octet-stream" });
+    return this.#parse(res, "PUT", path, ArtifactStored);
+  }
+
+  async getSettings(): Promise<AccountSettings> {
+    return (await this.#json("GET", "/v1/settings", SettingsEnvelope)).settings;
+  }
+
+  async putSettings(settings: AccountSettings): Promise<AccountSettings> {
+    return (await this.#json("PUT", "/v1/settings", SettingsEnvelope, settings)).settings;
+  }
+
   async health(): Promise<Health> {
     return this.#json("GET", "/healthz", Health);
   }
@@ -122,7 +177,10 @@ export class TetherClient {
   }
 
   async #json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
-    const res = await this.#request(method, path, body);
+    return this.#parse(await this.#request(method, path, body), method, path, schema);
+  }
+
+  async #parse<S extends z.ZodType>(res: Response, method: string, path: string, schema: S): Promise<z.infer<S>> {
     let json: unknown;
     try {
       json = await res.json();
@@ -136,17 +194,37 @@ export class TetherClient {
     return parsed.data;
   }
 
-  async #request(method: string, path: string, body?: unknown): Promise<Response> {
+  /** An NDJSON answer, each line parsed with `schema` as it arrives. */
+  async *#ndjson<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.infer<S>> {
+    const res = await this.#request("GET", path);
+    if (!res.body) throw new TetherError(res.status, "invalid_response", `GET ${path} answered with no body`);
+    let n = 0;
+    for await (const text of readLines(res.body, NDJSON_LINE_BYTES)) {
+      n += 1;
+      let parsed;
+      try {
+        parsed = schema.safeParse(JSON.parse(text));
+      } catch {
+        throw new TetherError(res.status, "invalid_response", `GET ${path}: line ${n} is not JSON`);
+      }
+      if (!parsed.success) throw new TetherError(res.status, "invalid_response", `GET ${path}: line ${n}: ${describeIssues(parsed.error)}`);
+      yield parsed.data;
+    }
+  }
+
+  /** A request with a JSON `body`, or a `raw` one sent as it is. */
+  async #request(method: string, path: string, body?: unknown, raw?: RawBody): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json" };
     const token = this.#token();
     if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
+    if (raw) headers["content-type"] = raw.contentType;
+    else if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {
       res = await this.#fetch(`${this.baseURL}${path}`, {
         method,
         headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(raw ? { body: raw.raw as RequestInit["body"] } : body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
       throw new TetherError(0, "network", `cannot reach the edge: ${err instanceof Error ? err.message : String(err)}`);
@@ -155,6 +233,11 @@ export class TetherClient {
     throw await errorFrom(res);
   }
 }
+
+/** An export line is at most about 1 MiB (a record with a long prompt); this leaves room. */
+const NDJSON_LINE_BYTES = 4 * 1024 * 1024;
+
+type RawBody = { raw: string | Uint8Array; contentType: string };
 
 async function errorFrom(res: Response): Promise<TetherError> {
   const text = await res.text().catch(() => "");
