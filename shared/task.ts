@@ -62,11 +62,16 @@ export const RepoRef = z
   .strict();
 export type RepoRef = z.infer<typeof RepoRef>;
 
+/** How much effort the model puts into the task (`output_config.effort`); the model's default when absent. */
+export const Effort = z.enum(["low", "medium", "high"]);
+export type Effort = z.infer<typeof Effort>;
+
 export const CreateTaskRequest = z
   .object({
     repo: RepoRef,
     prompt: z.string().trim().min(1).max(LIMITS.maxPromptChars),
     model: z.string().min(1).max(128).optional(),
+    effort: Effort.optional(),
     labels: Labels.optional(),
     limits: TaskLimits.optional(),
   })
@@ -81,10 +86,16 @@ export const Usage = z.object({
   outputTokens: z.number().int().nonnegative(),
   cacheReadTokens: z.number().int().nonnegative(),
   cacheWriteTokens: z.number().int().nonnegative(),
-  costUSD: z.number().nonnegative(),
+  /** Null once a call's model had no known price: the tokens still count, the cost is unknown. */
+  costUSD: z.number().nonnegative().nullable(),
   modelCalls: z.number().int().nonnegative(),
 });
 export type Usage = z.infer<typeof Usage>;
+
+/** Adds one call's cost to a running total; an unknown cost makes the total unknown. */
+export function addCost(total: number | null, cost: number | null): number | null {
+  return total === null || cost === null ? null : total + cost;
+}
 
 export const EMPTY_USAGE: Usage = {
   inputTokens: 0,
@@ -108,6 +119,7 @@ export const Task = z.object({
   repo: RepoRef,
   prompt: z.string(),
   model: z.string().nullable(),
+  effort: Effort.optional(),
   labels: z.array(z.string()),
   limits: TaskLimits,
   status: TaskStatus,
@@ -133,6 +145,7 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
     repo: request.repo,
     prompt: request.prompt,
     model: request.model ?? null,
+    ...(request.effort ? { effort: request.effort } : {}),
     labels: request.labels ?? [],
     limits: request.limits ?? {},
     status: "queued",

@@ -29,6 +29,7 @@ export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask
     limits: task.limits,
     repo: { ...task.repo, ...(branch ? { branch } : {}) },
     ...(task.model ? { model: task.model } : {}),
+    ...(task.effort ? { effort: task.effort } : {}),
   };
 }
 

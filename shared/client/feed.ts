@@ -6,7 +6,7 @@
  * objects only for the items that changed, so a renderer can compare by identity.
  */
 import type { EventData } from "../events.ts";
-import { EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
+import { addCost, EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
 import type { KnownEvent } from "./task-stream.ts";
 
 /** Output kept per tool call; older output is cut from the front. */
@@ -132,7 +132,7 @@ function applyOne(feed: Feed, event: KnownEvent): void {
         outputTokens: feed.usage.outputTokens + event.data.outputTokens,
         cacheReadTokens: feed.usage.cacheReadTokens + event.data.cacheReadTokens,
         cacheWriteTokens: feed.usage.cacheWriteTokens + event.data.cacheWriteTokens,
-        costUSD: feed.usage.costUSD + event.data.costUSD,
+        costUSD: addCost(feed.usage.costUSD, event.data.costUSD),
         modelCalls: feed.usage.modelCalls + 1,
       };
       return;

@@ -29,9 +29,11 @@ export function thinkingModeOf(body: Record<string, unknown>): ThinkingMode {
   return { type: "adaptive", display: thinking?.display === "summarized" ? "summarized" : "omitted" };
 }
 
+/** The conversation a request belongs to: its first message, as blocks and without cache marks. */
 export function conversationOf(body: Record<string, unknown>): string {
-  const first = (body.messages as Message[])[0];
-  return sha256(JSON.stringify(first?.content ?? ""));
+  const content = (body.messages as Message[])[0]?.content;
+  const blocks = typeof content === "string" ? [{ type: "text", text: content }] : ((content ?? []) as Block[]);
+  return sha256(JSON.stringify(blocks.map(({ cache_control: _mark, ...rest }) => rest)));
 }
 
 export class ThinkingSigner {

@@ -43,8 +43,10 @@ export function refusedSetting(b: Record<string, unknown>): string | null {
   if (thinking?.type === "between_tools" && (effort === "xhigh" || effort === "max")) {
     return `thinking.type: "between_tools" is not available at effort ${String(effort)}; use adaptive thinking`;
   }
-  const messages = b.messages as Message[];
-  if (messages.at(-1)?.role === "assistant") {
+  // A prefill is assistant text at the end; a paused turn sent back to go on ends in another block.
+  const last = (b.messages as Message[]).at(-1);
+  const lastBlock = typeof last?.content === "string" ? { type: "text" } : blocksOf(last?.content).at(-1);
+  if (last?.role === "assistant" && lastBlock?.type === "text") {
     return "messages: assistant message prefill is not supported on this model; the conversation must end with a user message";
   }
   return null;

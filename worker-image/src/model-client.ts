@@ -3,13 +3,56 @@
  * unix socket, authenticated by the task's token (sent as `Authorization: Bearer`). The SDK
  * retries 408/409/429/5xx/529 with backoff and honours `retry-after`. `streamMessage` streams
  * one call and hands each text delta to the caller.
+ *
+ * Requests follow today's model (claude-sonnet-5-5): adaptive thinking with
+ * `display: "summarized"`, so the model's reasoning and its notes between tool calls (which
+ * come back as thinking blocks) have text to show; effort through `output_config.effort`;
+ * never a thinking budget, sampling parameters, an assistant prefill, a forced tool choice or
+ * disabled thinking, which that model refuses with 400.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import type { Effort } from "../../shared/task.ts";
 import { unixSocketFetch } from "./unix-fetch.ts";
 
 /** A current Sonnet from the SDK's own model list, not in its deprecated list. */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 export const MAX_OUTPUT_TOKENS = 16_000;
+
+/** What one call of the tool loop sends besides its messages. */
+export interface CallSettings {
+  model: string;
+  maxTokens: number;
+  system: string;
+  tools: Anthropic.ToolUnion[];
+  effort?: Effort;
+}
+
+/** The body of one model call: the only place the worker's request settings are made. */
+export function requestOf(settings: CallSettings, messages: Anthropic.MessageParam[]): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model: settings.model,
+    max_tokens: settings.maxTokens,
+    system: [{ type: "text", text: settings.system, cache_control: { type: "ephemeral" } }],
+    ...(settings.tools.length > 0 ? { tools: settings.tools } : {}),
+    thinking: { type: "adaptive", display: "summarized" },
+    ...(settings.effort ? { output_config: { effort: settings.effort } } : {}),
+    messages,
+  };
+}
+
+/** Context windows in tokens by model prefix; a model not listed gets `DEFAULT_CONTEXT_WINDOW`. */
+const CONTEXT_WINDOWS: [prefix: string, tokens: number][] = [
+  ["claude-haiku-4-5", 200_000],
+  ["claude-sonnet-4-5", 200_000],
+  ["claude-opus-4-5", 200_000],
+  ["claude-opus-4-1", 200_000],
+  ["claude-3", 200_000],
+];
+const DEFAULT_CONTEXT_WINDOW = 1_000_000;
+
+export function contextWindowOf(model: string): number {
+  return CONTEXT_WINDOWS.find(([prefix]) => model.startsWith(prefix))?.[1] ?? DEFAULT_CONTEXT_WINDOW;
+}
 
 export interface ProxyAccess {
   socketPath: string;
