@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { Label } from "../shared/task.ts";
+import { PriceTable } from "./proxy/prices.ts";
 
 const bool = z.preprocess((v) => {
   if (typeof v !== "string") return v;
@@ -22,6 +23,15 @@ const labels = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(Label).max(16),
 );
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, schema);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
 
@@ -55,6 +65,8 @@ export const RunnerConfig = z.object({
   outboxMax: int(100, 10_000_000).default(100_000),
   stopGraceSeconds: int(0, 3600).default(10),
   idleMinutes: int(1, 7 * 24 * 60).default(60),
+  /** Prices per million tokens by model ID, on top of the built-in table (runner/proxy/prices.ts). */
+  modelPrices: json(PriceTable).optional(),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -101,6 +113,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
   idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
+  modelPrices: {
+    env: "TETHER_MODEL_PRICES",
+    flag: "--model-prices",
+    help: 'JSON map of model ID to USD per million tokens, on top of the built-in prices, e.g. {"my-model":{"input":2,"output":10,"cacheWrite":2.5,"cacheRead":0.2}}',
+  },
 };
 
 /** Keys `register` writes into the file. */

@@ -62,6 +62,9 @@ export const RepoRef = z
   .strict();
 export type RepoRef = z.infer<typeof RepoRef>;
 
+/** The model a task runs on when it names none: a current Sonnet from the SDK's own model list. */
+export const DEFAULT_MODEL = "claude-sonnet-5-5";
+
 /** How much effort the model puts into the task (`output_config.effort`); the model's default when absent. */
 export const Effort = z.enum(["low", "medium", "high"]);
 export type Effort = z.infer<typeof Effort>;

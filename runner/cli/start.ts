@@ -19,6 +19,7 @@ import { DockerSandbox } from "../sandbox/docker.ts";
 import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/git.ts";
 import { Journal } from "../task/journal.ts";
 import { ModelProxy } from "../proxy/model-proxy.ts";
+import { withOverrides } from "../proxy/prices.ts";
 import { ProcessSandbox } from "../sandbox/process.ts";
 import type { GitPort } from "../ports.ts";
 import type { Sandbox } from "../sandbox/sandbox.ts";
@@ -66,10 +67,12 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     logger.error("the runner has no model key (ANTHROPIC_API_KEY): every task it takes fails at once; `tether-runner doctor` says how to fix it");
   }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
+  const prices = withOverrides(config.modelPrices);
   const proxy = new ModelProxy({
     upstreamURL: config.anthropicBaseURL,
     apiKey: config.anthropicAPIKey ?? "",
     socketDir: join(config.home, "proxy"),
+    prices,
     logger,
   });
   await proxy.start();
@@ -94,6 +97,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     push: config.push,
     cloneDepth: config.cloneDepth,
     allowLocalRepos: config.allowLocalRepos,
+    prices,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
     workspaceCleanup: config.workspaceCleanup,

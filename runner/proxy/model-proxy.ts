@@ -317,7 +317,8 @@ export class ModelProxy {
 
   private report(entry: Entry, model: string, tokens: TokenCounts): void {
     const costUSD = costOf(model, tokens, this.prices);
-    entry.meter.recordUsage(tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD);
+    // An unpriced model adds nothing to a USD budget: a task with one is refused before it starts.
+    entry.meter.recordUsage(tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD ?? 0);
     entry.onUsage({ model, ...tokens, costUSD });
   }
 

@@ -4,8 +4,9 @@
  * container's resources.
  */
 import type { WorkerTask } from "../../shared/protocol.ts";
-import type { Task, TaskLimits } from "../../shared/task.ts";
+import { DEFAULT_MODEL, type Task, type TaskLimits } from "../../shared/task.ts";
 import type { TaskBudget } from "../proxy/model-proxy.ts";
+import { DEFAULT_PRICES, priceOf, type PriceTable } from "../proxy/prices.ts";
 import type { SandboxResources } from "../sandbox/sandbox.ts";
 
 /** A repository on this host's own disk: an absolute path or a file:// URL. */
@@ -20,6 +21,13 @@ export function branchOf(taskID: string): string {
 export function budgetOf(task: Task): TaskBudget {
   const { maxTokens, maxCostUSD, maxTurns, timeoutMinutes } = task.limits;
   return { maxTokens, maxCostUSD, maxTurns, timeoutMinutes, ...(task.model ? { model: task.model } : {}) };
+}
+
+/** Why the task cannot run here: a USD budget on a model this runner has no price for. */
+export function unpricedBudgetOf(task: Task, prices: PriceTable = DEFAULT_PRICES): string | null {
+  const model = task.model ?? DEFAULT_MODEL;
+  if (task.limits.maxCostUSD === undefined || priceOf(model, prices) !== null) return null;
+  return `the task has a cost limit of $${task.limits.maxCostUSD} but this runner knows no price for ${model}; add one with TETHER_MODEL_PRICES (--model-prices) or create the task without a cost limit`;
 }
 
 export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask {

@@ -22,8 +22,9 @@ import type { ArtifactPort, GitCredentials, GitPort, ProxyPort } from "../ports.
 import type { ExitInfo, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../sandbox/sandbox.ts";
 import type { TaskChannel, TaskChannelHandlers } from "../link/task-channel.ts";
 import { publishDiff, redactURL } from "./diff.ts";
+import type { PriceTable } from "../proxy/prices.ts";
 import { TaskOutbox } from "./outbox.ts";
-import { branchOf, budgetOf, isLocalRepoURL, resourcesFor, workerTaskOf } from "./spec.ts";
+import { branchOf, budgetOf, isLocalRepoURL, resourcesFor, unpricedBudgetOf, workerTaskOf } from "./spec.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
 export const LOCAL_REPO_REASON = "this runner does not clone repositories from its own disk (a path or file:// URL); it allows that with TETHER_ALLOW_LOCAL_REPOS=true";
@@ -44,6 +45,8 @@ export interface TaskRunDeps {
   cloneDepth: number;
   /** Clone repositories given as a path or file:// URL on this host. */
   allowLocalRepos: boolean;
+  /** Model prices (the built-in table when absent). */
+  prices?: PriceTable;
   stopGraceMs: number;
   workspaceCleanup: "always" | "on-success" | "never";
   /** A task waiting this long for a follow-up finishes as succeeded. */
@@ -303,6 +306,8 @@ export class TaskRun {
     if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
     const task = assignment.task;
     if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
+    const unpriced = unpricedBudgetOf(task, this.deps.prices);
+    if (unpriced !== null) return this.finish({ status: "failed", reason: unpriced });
     const workspace = join(this.taskDir, "workspace");
     await mkdir(join(this.taskDir, "state"), { recursive: true });
     const branch = branchOf(this.taskID);

@@ -11,11 +11,10 @@
  * disabled thinking, which that model refuses with 400.
  */
 import Anthropic from "@anthropic-ai/sdk";
-import type { Effort } from "../../shared/task.ts";
+import { DEFAULT_MODEL, type Effort } from "../../shared/task.ts";
 import { unixSocketFetch } from "./unix-fetch.ts";
 
-/** A current Sonnet from the SDK's own model list, not in its deprecated list. */
-export const DEFAULT_MODEL = "claude-sonnet-5-5";
+export { DEFAULT_MODEL };
 export const MAX_OUTPUT_TOKENS = 16_000;
 
 /** What one call of the tool loop sends besides its messages. */
