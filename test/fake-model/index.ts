@@ -10,8 +10,9 @@
  * `between_tools`, signed thinking blocks (see thinking.ts) that must come back unchanged,
  * text between tool calls as thinking, and 400 for the settings that model refuses. With
  * `contextWindow` it counts a prompt as a token per 4 characters of its system, tools and
- * messages, refuses a longer one as the API does ("prompt is too long: N tokens > M
- * maximum") and reports that count as `input_tokens` unless the script gives one.
+ * messages and refuses a longer one as the API does ("prompt is too long: N tokens > M
+ * maximum"); with `usageFromPrompt` it reports that count as `input_tokens` unless the
+ * script gives one (else 100).
  *
  *   const model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "hi" }] } }], listen: { port: 0 } });
  *   // ... point the SDK at model.url, then look at model.requests
@@ -50,6 +51,8 @@ export interface FakeModelOptions {
   apiKey?: string;
   /** The largest prompt in tokens (4 characters a token); a longer one gets 400. */
   contextWindow?: number;
+  /** Reports the prompt's tokens (4 characters a token) as `input_tokens` instead of 100. */
+  usageFromPrompt?: boolean;
   /** The key thinking signatures are made with; stand-ins with the same key accept each other's blocks. */
   signingKey?: string;
 }
@@ -203,7 +206,7 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
     const model = String(request.body.model);
     const conversation = conversationOf(request.body);
     const render = { mode: thinkingModeOf(request.body), sign: (full: string, shown: string) => signer.sign(model, conversation, full, shown) };
-    const message = messageOf(step.reply, model, render, options.contextWindow === undefined ? 100 : promptTokens);
+    const message = messageOf(step.reply, model, render, options.usageFromPrompt ? promptTokens : 100);
     signer.remember(conversation, message.content);
     if (request.body.stream !== true) {
       res.writeHead(200, { "content-type": "application/json", "request-id": "req_fake" });

@@ -105,7 +105,7 @@ describe("fake model: today's model", () => {
   });
 
   it("refuses a prompt over its context window in the API's words, and reports the prompt's size as input tokens", async () => {
-    model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "fine" }] } }], listen: { port: 0 }, contextWindow: 200 });
+    model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "fine" }] } }], listen: { port: 0 }, contextWindow: 200, usageFromPrompt: true });
     const c = client(model.url!);
     const small = await c.messages.create({ model: MODEL, max_tokens: 10, messages: [user("short")] });
     expect(small.usage.input_tokens).toBeGreaterThan(0);

@@ -124,7 +124,7 @@ describe("compaction", () => {
   });
 
   it("compacts before the window is reached when the last prompt came near it", async () => {
-    model = await startFakeModel({ script: LONG_TASK, listen: { port: 0 }, contextWindow: 3000 });
+    model = await startFakeModel({ script: LONG_TASK, listen: { port: 0 }, contextWindow: 3000, usageFromPrompt: true });
     const client = new Anthropic({ baseURL: model.url!, apiKey: "k", maxRetries: 0 });
     const context = { window: 3000, lastPromptTokens: 0 };
     const result = await runTurn([{ role: "user", content: "fix it" }], contextOf(client, context));
