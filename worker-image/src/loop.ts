@@ -86,19 +86,24 @@ function paramsOf(content: Anthropic.ContentBlock[]): BlockParam[] {
   });
 }
 
-/** Replaces the history with a compacted one and says so. */
-async function compactHistory(messages: MessageParam[], ctx: LoopContext, settings: CallSettings, tokensBefore: number): Promise<{ tokensBefore: number }> {
+/** Replaces the history with its compacted start. */
+async function compactHistory(messages: MessageParam[], ctx: LoopContext, settings: CallSettings): Promise<void> {
   const start = await compact(ctx.client, settings, messages, ctx.prompt, ctx.context.window, ctx.signal);
   messages.splice(0, messages.length, ...start);
   ctx.context.lastPromptTokens = 0;
   await ctx.save();
-  return { tokensBefore };
 }
 
-/** One model call, compacting the history first when it nears the window or the API refuses it as too long. */
+/**
+ * One model call, compacting the history first when the last prompt neared the window, or
+ * once after the API refused this one as too long (a second refusal is the call's failure).
+ */
 async function callModel(messages: MessageParam[], ctx: LoopContext, settings: CallSettings): Promise<Anthropic.Message> {
-  let compacted: { tokensBefore: number } | undefined;
-  if (nearsWindow(ctx.context)) compacted = await compactHistory(messages, ctx, settings, ctx.context.lastPromptTokens);
+  let compactedFrom: number | undefined;
+  if (nearsWindow(ctx.context)) {
+    compactedFrom = ctx.context.lastPromptTokens;
+    await compactHistory(messages, ctx, settings);
+  }
   for (;;) {
     try {
       const answer = await streamMessage(
@@ -108,14 +113,16 @@ async function callModel(messages: MessageParam[], ctx: LoopContext, settings: C
         ctx.signal,
       );
       ctx.context.lastPromptTokens = promptTokensOf(answer.usage);
-      if (compacted) ctx.emit({ type: "context.compacted", data: { turn: ctx.turn, tokensBefore: compacted.tokensBefore, tokensAfter: ctx.context.lastPromptTokens } });
+      if (compactedFrom !== undefined) {
+        ctx.emit({ type: "context.compacted", data: { turn: ctx.turn, tokensBefore: compactedFrom, tokensAfter: ctx.context.lastPromptTokens } });
+      }
       return answer;
     } catch (err) {
       const tooLong = promptTooLong(err);
-      // One compaction per call: a summary start that is still too long is a failure.
-      if (tooLong === null || compacted !== undefined) throw err;
+      if (tooLong === null || compactedFrom !== undefined) throw err;
       ctx.context.window = Math.min(ctx.context.window, tooLong.maximum);
-      compacted = await compactHistory(messages, ctx, settings, tooLong.tokens);
+      compactedFrom = tooLong.tokens;
+      await compactHistory(messages, ctx, settings);
     }
   }
 }
