@@ -3,29 +3,27 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ErrorCode, errorBody } from "../shared/index.ts";
+import { ErrorCode, type Health } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
-import { openAPIDocument } from "./routes/openapi.ts";
-import { runnerRoutes } from "./routes/runner.ts";
-import { runnersRoutes } from "./routes/runners.ts";
-import { taskRoutes } from "./routes/tasks.ts";
+import { errorResponse } from "./http-error.ts";
+import { openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
 
 export const app = new Hono<AppEnv>();
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+app.get("/healthz", (c) => c.json({ ok: true } satisfies Health));
 app.get("/v1/openapi.json", (c) => c.json(openAPIDocument()));
 app.route("/v1/tasks", taskRoutes);
 app.route("/v1/runners", runnersRoutes);
 app.route("/v1/runner", runnerRoutes);
 
-app.notFound((c) => c.json(errorBody(ErrorCode.NotFound, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+app.notFound((c) => errorResponse(ErrorCode.NotFound, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
 app.onError((err, c) => {
   if (err instanceof HTTPException) {
     const res = err.getResponse();
     if (res.headers.get("content-type")?.includes("application/json")) return res;
-    return c.json(errorBody(res.status === 401 ? ErrorCode.Unauthorized : ErrorCode.BadRequest, err.message || "bad request"), err.status);
+    return errorResponse(res.status === 401 ? ErrorCode.Unauthorized : ErrorCode.BadRequest, err.message || "bad request", err.status);
   }
   console.error({ msg: "unhandled error", method: c.req.method, path: new URL(c.req.url).pathname, err: String(err), stack: (err as Error).stack });
-  return c.json(errorBody(ErrorCode.Internal, "the edge failed to handle this request"), 500);
+  return errorResponse(ErrorCode.Internal, "the edge failed to handle this request");
 });

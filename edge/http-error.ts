@@ -1,42 +1,50 @@
 /**
  * HTTP errors of the edge: every failure a client can cause leaves as a 4xx with
- * `{ error: { code, message } }`. Routes throw `fail(...)`; `app.onError` maps the rest.
+ * `{ error: { code, message } }` (`ErrorBody`, built by `errorBody`). Routes throw `fail(...)`
+ * or, for an error a Durable Object answered as a value, `failWith(...)`; a Durable Object's
+ * own HTTP answers use `errorResponse`; `app.onError` maps the rest. Bodies are read here
+ * too, bounded before they are parsed.
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
-import { ErrorCode, describeIssues, errorBody } from "../shared/index.ts";
+import { ErrorCode, type ErrorBody, describeIssues, errorBody } from "../shared/index.ts";
 
-export type RoomError = { error: { code: ErrorCode; message: string } };
+const STATUS_OF: ReadonlyMap<string, ContentfulStatusCode> = new Map<ErrorCode, ContentfulStatusCode>([
+  [ErrorCode.BadRequest, 400],
+  [ErrorCode.InvalidBody, 400],
+  [ErrorCode.Unauthorized, 401],
+  [ErrorCode.Forbidden, 403],
+  [ErrorCode.NotFound, 404],
+  [ErrorCode.Conflict, 409],
+  [ErrorCode.TaskFinished, 409],
+  [ErrorCode.StaleEpoch, 409],
+  [ErrorCode.NotLeased, 409],
+  [ErrorCode.Gone, 410],
+  [ErrorCode.PayloadTooLarge, 413],
+  [ErrorCode.RateLimited, 429],
+  [ErrorCode.Internal, 500],
+]);
 
-const STATUS_OF: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
-  [ErrorCode.BadRequest]: 400,
-  [ErrorCode.InvalidBody]: 400,
-  [ErrorCode.Unauthorized]: 401,
-  [ErrorCode.Forbidden]: 403,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.Conflict]: 409,
-  [ErrorCode.TaskFinished]: 409,
-  [ErrorCode.StaleEpoch]: 409,
-  [ErrorCode.NotLeased]: 409,
-  [ErrorCode.Gone]: 410,
-  [ErrorCode.PayloadTooLarge]: 413,
-  [ErrorCode.RateLimited]: 429,
-};
+/** The JSON response of an error, with the status that fits its code unless one is given. */
+export function errorResponse(code: ErrorCode, message: string, status?: ContentfulStatusCode): Response {
+  const body = errorBody(code, message);
+  return Response.json(body, { status: statusOf(body, status) });
+}
 
 /** An error a client caused, with the status that fits its code. */
 export function fail(code: ErrorCode, message: string, status?: ContentfulStatusCode): HTTPException {
-  const s = status ?? STATUS_OF[code] ?? 400;
-  return new HTTPException(s, { res: Response.json(errorBody(code, message), { status: s }) });
+  return failWith(errorBody(code, message), status);
 }
 
-export function isRoomError(value: unknown): value is RoomError {
-  return typeof value === "object" && value !== null && "error" in value;
+/** The HTTP error an error value stands for (Durable Objects answer errors as values, never thrown). */
+export function failWith(body: ErrorBody, status?: ContentfulStatusCode): HTTPException {
+  const s = statusOf(body, status);
+  return new HTTPException(s, { res: Response.json(body, { status: s }) });
 }
 
-/** Turns a DO's error value into the HTTP error it stands for. */
-export function failWith(err: RoomError): HTTPException {
-  return fail(err.error.code, err.error.message);
+function statusOf(body: ErrorBody, status: ContentfulStatusCode | undefined): ContentfulStatusCode {
+  return status ?? STATUS_OF.get(body.error.code) ?? 400;
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 import { app } from "./app.ts";
 
-export { Account } from "./account/account.ts";
-export { TaskRoom } from "./task-room/task-room.ts";
+export { Account } from "./account/index.ts";
+export { TaskRoom } from "./task-room/index.ts";
 
 export default { fetch: app.fetch } satisfies ExportedHandler<Env>;

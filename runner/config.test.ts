@@ -12,8 +12,8 @@ describe("loadConfig", () => {
     const r = loadConfig({}, { TETHER_RUNNER_HOME: h });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.config).toMatchObject({ home: h, workerImage: "tether-worker:latest", capacity: 2, sandbox: "docker", push: false, batchMaxEvents: 100, batchMaxMs: 10 });
-    expect(r.config.anthropicAPIKey).toBeUndefined();
+    expect(r.value).toMatchObject({ home: h, workerImage: "tether-worker:latest", capacity: 2, sandbox: "docker", push: false, batchMaxEvents: 100, batchMaxMs: 10 });
+    expect(r.value.anthropicAPIKey).toBeUndefined();
   });
 
   it("takes flags over environment over file", () => {
@@ -21,50 +21,63 @@ describe("loadConfig", () => {
     writeConfigFile(h, { capacity: 3, workerImage: "from-file", labels: ["gpu"] });
     const env = { TETHER_RUNNER_HOME: h, TETHER_CAPACITY: "5", ANTHROPIC_API_KEY: "sk-test", TETHER_PUSH: "yes" };
     const r = loadConfig({ capacity: "7" }, env);
-    expect(r.ok && r.config).toMatchObject({ capacity: 7, workerImage: "from-file", labels: ["gpu"], anthropicAPIKey: "sk-test", push: true });
+    expect(r.ok && r.value).toMatchObject({ capacity: 7, workerImage: "from-file", labels: ["gpu"], anthropicAPIKey: "sk-test", push: true });
     const r2 = loadConfig({}, env);
-    expect(r2.ok && r2.config.capacity).toBe(5);
+    expect(r2.ok && r2.value.capacity).toBe(5);
   });
 
   it("takes model prices as JSON from the environment, a flag or the file, and names a bad one", () => {
     const h = home();
     const price = { input: 1, output: 2, cacheWrite: 1.25, cacheRead: 0.1 };
     const fromEnv = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_MODEL_PRICES: JSON.stringify({ "my-model": price }) });
-    expect(fromEnv.ok && fromEnv.config.modelPrices).toEqual({ "my-model": price });
+    expect(fromEnv.ok && fromEnv.value.modelPrices).toEqual({ "my-model": price });
     writeConfigFile(h, { modelPrices: { "file-model": price } });
     const fromFile = loadConfig({}, { TETHER_RUNNER_HOME: h });
-    expect(fromFile.ok && fromFile.config.modelPrices).toEqual({ "file-model": price });
+    expect(fromFile.ok && fromFile.value.modelPrices).toEqual({ "file-model": price });
     const fromFlag = loadConfig({ modelPrices: JSON.stringify({ "flag-model": price }) }, { TETHER_RUNNER_HOME: h });
-    expect(fromFlag.ok && fromFlag.config.modelPrices).toEqual({ "flag-model": price });
+    expect(fromFlag.ok && fromFlag.value.modelPrices).toEqual({ "flag-model": price });
     for (const bad of ["{not json", JSON.stringify({ m: { input: 1 } })]) {
       const r = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_MODEL_PRICES: bad });
       expect(r.ok).toBe(false);
-      expect(!r.ok && r.problems.join("\n")).toMatch(/modelPrices \(--model-prices, TETHER_MODEL_PRICES/);
+      expect(!r.ok && r.error.join("\n")).toMatch(/modelPrices \(--model-prices, TETHER_MODEL_PRICES/);
     }
   });
 
   it("splits comma labels and rejects bad ones, naming flag and variable", () => {
     const h = home();
     const good = loadConfig({ labels: "a, b:c" }, { TETHER_RUNNER_HOME: h });
-    expect(good.ok && good.config.labels).toEqual(["a", "b:c"]);
+    expect(good.ok && good.value.labels).toEqual(["a", "b:c"]);
     const bad = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_LABELS: "ok,no spaces!" });
     expect(bad.ok).toBe(false);
     if (bad.ok) return;
-    expect(bad.problems[0]).toContain("--labels");
-    expect(bad.problems[0]).toContain("TETHER_LABELS");
+    expect(bad.error[0]).toContain("--labels");
+    expect(bad.error[0]).toContain("TETHER_LABELS");
+  });
+
+  it("gives the git token to no host and refuses server-side model tools unless told", () => {
+    const h = home();
+    const r = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_GIT_TOKEN: "ghp_x" });
+    expect(r.ok && r.value.gitCredentialHosts).toEqual([]);
+    expect(r.ok && r.value.modelServerTools).toBe(false);
+    const set = loadConfig({ modelServerTools: "true" }, { TETHER_RUNNER_HOME: h, TETHER_GIT_CREDENTIAL_HOSTS: "github.com, git.example.com:8443" });
+    expect(set.ok && set.value.gitCredentialHosts).toEqual(["github.com", "git.example.com:8443"]);
+    expect(set.ok && set.value.modelServerTools).toBe(true);
+    const bad = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_GIT_CREDENTIAL_HOSTS: "https://github.com" });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error[0]).toContain("--git-credential-hosts");
   });
 
   it("rejects bad values and a broken file with clear problems", () => {
     const h = home();
     const r = loadConfig({ capacity: "lots", sandbox: "vm", edgeURL: "ftp://x" }, { TETHER_RUNNER_HOME: h });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.problems.join("\n")).toMatch(/capacity[\s\S]*sandbox|sandbox[\s\S]*capacity/);
+    if (!r.ok) expect(r.error.join("\n")).toMatch(/capacity[\s\S]*sandbox|sandbox[\s\S]*capacity/);
     writeFileSync(configPath(h), "{ nope");
     const broken = loadConfig({}, { TETHER_RUNNER_HOME: h });
-    expect(!broken.ok && broken.problems[0]).toContain("not valid JSON");
+    expect(!broken.ok && broken.error[0]).toContain("not valid JSON");
     writeFileSync(configPath(h), JSON.stringify({ capcity: 2 }));
     const typo = loadConfig({}, { TETHER_RUNNER_HOME: h });
-    expect(!typo.ok && typo.problems[0]).toContain("unknown keys: capcity");
+    expect(!typo.ok && typo.error[0]).toContain("unknown keys: capcity");
   });
 
   it("gives every key a distinct variable and flag", () => {
@@ -85,6 +98,6 @@ describe("writeConfigFile", () => {
 
   it("masks secrets when redacting", () => {
     const r = loadConfig({ credential: "c", anthropicAPIKey: "k" }, { TETHER_RUNNER_HOME: home() });
-    expect(r.ok && redactConfig(r.config)).toMatchObject({ credential: "(set)", anthropicAPIKey: "(set)" });
+    expect(r.ok && redactConfig(r.value)).toMatchObject({ credential: "(set)", anthropicAPIKey: "(set)" });
   });
 });

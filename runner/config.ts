@@ -10,6 +10,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { Label } from "../shared/task.ts";
+import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
+import type { Result } from "./ports.ts";
 import { PriceTable } from "./proxy/prices.ts";
 
 const bool = z.preprocess((v) => {
@@ -32,6 +34,10 @@ const json = <T extends z.ZodType>(schema: T) =>
       return v;
     }
   }, schema);
+const hosts = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().regex(CREDENTIAL_HOST_PATTERN, "host names or host:port, comma-separated")).max(64),
+);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
 
@@ -45,6 +51,7 @@ export const RunnerConfig = z.object({
   capacity: int(0, 256).default(2),
   anthropicAPIKey: z.string().min(1).optional(),
   anthropicBaseURL: url.default("https://api.anthropic.com"),
+  modelServerTools: bool.default(false),
   workerImage: z.string().min(1).default("tether-worker:latest"),
   sandbox: z.enum(["docker", "process"]).default("docker"),
   memoryMB: int(32, 1_048_576).default(2048),
@@ -53,6 +60,7 @@ export const RunnerConfig = z.object({
   gitToken: z.string().min(1).optional(),
   gitSSHKey: z.string().min(1).optional(),
   gitUser: z.string().min(1).default("x-access-token"),
+  gitCredentialHosts: hosts.default([]),
   push: bool.default(false),
   cloneDepth: int(0, 1_000_000).default(1),
   allowLocalRepos: bool.default(false),
@@ -89,6 +97,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   capacity: { env: "TETHER_CAPACITY", flag: "--capacity", help: "tasks run at once (default 2)" },
   anthropicAPIKey: { env: "ANTHROPIC_API_KEY", flag: "--anthropic-api-key", help: "the model key; never enters a container", secret: true },
   anthropicBaseURL: { env: "ANTHROPIC_BASE_URL", flag: "--anthropic-base-url", help: "the model API (default https://api.anthropic.com)" },
+  modelServerTools: {
+    env: "TETHER_MODEL_SERVER_TOOLS",
+    flag: "--model-server-tools",
+    help: "let agents use the model provider's server-side tools (web fetch/search, code execution, MCP servers, URL sources), which reach the network from the provider (default false)",
+  },
   workerImage: { env: "TETHER_WORKER_IMAGE", flag: "--worker-image", help: "the worker image (default tether-worker:latest)" },
   sandbox: { env: "TETHER_SANDBOX", flag: "--sandbox", help: "docker (default) or process (isolates nothing)" },
   memoryMB: { env: "TETHER_MEMORY_MB", flag: "--memory-mb", help: "memory per container in MB (default 2048)" },
@@ -97,6 +110,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   gitToken: { env: "TETHER_GIT_TOKEN", flag: "--git-token", help: "HTTPS token for clone and push", secret: true },
   gitSSHKey: { env: "TETHER_GIT_SSH_KEY", flag: "--git-ssh-key", help: "path of an SSH private key for clone and push" },
   gitUser: { env: "TETHER_GIT_USER", flag: "--git-user", help: "user name sent with the HTTPS token (default x-access-token)" },
+  gitCredentialHosts: {
+    env: "TETHER_GIT_CREDENTIAL_HOSTS",
+    flag: "--git-credential-hosts",
+    help: "comma-separated hosts (host or host:port) the HTTPS token is given to, over https only (default none: the token goes to no host)",
+  },
   push: { env: "TETHER_PUSH", flag: "--push", help: "push each task's branch when it finishes (true/false, default false)" },
   cloneDepth: { env: "TETHER_CLONE_DEPTH", flag: "--clone-depth", help: "clone depth, 0 for full history (default 1)" },
   allowLocalRepos: {
@@ -132,16 +150,14 @@ export function configPath(home: string): string {
   return join(home, "config.json");
 }
 
-export type Loaded = { ok: true; config: RunnerConfig } | { ok: false; problems: string[] };
-
 /**
  * Merges flags (already keyed by config key), environment and file, then validates.
  * Problems name the key together with its flag and variable so the fix is obvious.
  */
-export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process.env): Loaded {
+export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process.env): Result<RunnerConfig, string[]> {
   const home = String(flags.home ?? env.TETHER_RUNNER_HOME ?? defaultHome(env));
   const file = readConfigFile(home);
-  if (!file.ok) return { ok: false, problems: [file.problem] };
+  if (!file.ok) return { ok: false, error: [file.error] };
   const merged: StoredConfig = { ...file.value };
   for (const [key, spec] of Object.entries(CONFIG_KEYS) as [ConfigKey, KeySpec][]) {
     const fromEnv = env[spec.env];
@@ -150,10 +166,10 @@ export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process
   }
   merged.home = home;
   const parsed = RunnerConfig.safeParse(merged);
-  if (parsed.success) return { ok: true, config: parsed.data };
+  if (parsed.success) return { ok: true, value: parsed.data };
   return {
     ok: false,
-    problems: parsed.error.issues.map((issue) => {
+    error: parsed.error.issues.map((issue) => {
       const key = issue.path[0] as ConfigKey | undefined;
       const spec = key ? CONFIG_KEYS[key] : undefined;
       const where = spec ? `${key} (${spec.flag}, ${spec.env}, or "${key}" in ${configPath(home)})` : "config";
@@ -162,22 +178,20 @@ export function loadConfig(flags: StoredConfig, env: NodeJS.ProcessEnv = process
   };
 }
 
-type FileRead = { ok: true; value: StoredConfig } | { ok: false; problem: string };
-
-export function readConfigFile(home: string): FileRead {
+export function readConfigFile(home: string): Result<StoredConfig> {
   const path = configPath(home);
   if (!existsSync(path)) return { ok: true, value: {} };
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    return { ok: false, problem: `${path} is not valid JSON: ${(err as Error).message}` };
+    return { ok: false, error: `${path} is not valid JSON: ${(err as Error).message}` };
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    return { ok: false, problem: `${path} must hold a JSON object` };
+    return { ok: false, error: `${path} must hold a JSON object` };
   }
   const unknown = Object.keys(json).filter((k) => !(k in CONFIG_KEYS) || k === "home");
-  if (unknown.length > 0) return { ok: false, problem: `${path} has unknown keys: ${unknown.join(", ")}` };
+  if (unknown.length > 0) return { ok: false, error: `${path} has unknown keys: ${unknown.join(", ")}` };
   return { ok: true, value: json as StoredConfig };
 }
 

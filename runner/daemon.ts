@@ -12,11 +12,11 @@ import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
-import type { BackoffOptions } from "./link/backoff.ts";
-import { ControlLink } from "./link/control-link.ts";
+import { HEARTBEAT_SECONDS } from "../shared/sockets.ts";
+import type { BackoffOptions } from "../shared/backoff.ts";
+import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { TaskChannel } from "./link/task-channel.ts";
-import { TaskRun, type TaskRunDeps } from "./task/task-run.ts";
+import { type LocalStatus, TaskRun, type TaskRunDeps, type TaskRow } from "./task/index.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
   edgeURL: string;
@@ -31,15 +31,13 @@ export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget
   onFatal?(reason: string): void;
 }
 
-export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
-
 export interface RunnerState {
   pid: number;
   runnerID: string | null;
   link: LinkState;
   draining: boolean;
   updatedAt: string;
-  tasks: { taskID: string; epoch: number; status: string }[];
+  tasks: { taskID: string; epoch: number; status: LocalStatus }[];
 }
 
 export class Daemon {
@@ -47,7 +45,7 @@ export class Daemon {
   private readonly runs = new Map<string, TaskRun>();
   private readonly control: ControlLink;
   private runnerID: string | null = null;
-  private heartbeatMs = 25_000;
+  private heartbeatMs = HEARTBEAT_SECONDS * 1000;
   private accepting = true;
   private draining = false;
   private idleWaiters: (() => void)[] = [];
@@ -108,14 +106,14 @@ export class Daemon {
   /** Recovers journaled tasks and their workers, removes orphans, then connects. */
   async start(): Promise<void> {
     const rows = this.opts.journal.tasks();
-    for (const row of rows) this.runs.set(row.taskID, this.newRun(row.taskID));
+    for (const row of rows) this.runs.set(row.taskID, this.newRun(row));
     const handles = await this.opts.sandbox.recover((taskID) => this.runs.get(taskID)?.sink);
     const byTask = new Map(handles.map((h) => [h.taskID, h]));
     const removed = await this.opts.sandbox.removeOrphans(new Set(rows.map((r) => r.taskID)));
     if (removed.length > 0) this.log.info({ removed }, "removed workers of no journaled task");
     for (const row of rows) {
       const run = this.runs.get(row.taskID)!;
-      await run.resume(byTask.get(row.taskID), row);
+      await run.resume(byTask.get(row.taskID));
     }
     if (rows.length > 0) this.log.info({ tasks: rows.map((r) => r.taskID), reattached: handles.length }, "recovered journaled tasks");
     this.control.start();
@@ -173,8 +171,7 @@ export class Daemon {
   private async takeOver(assignment: Assignment, older: TaskRun | undefined): Promise<void> {
     const taskID = assignment.task.id;
     if (older) await older.revoke(`reassigned at epoch ${assignment.epoch}`);
-    this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace"));
-    const run = this.newRun(taskID);
+    const run = this.newRun(this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace")));
     this.runs.set(taskID, run);
     this.metrics.count("tasksAccepted");
     this.control.accept(taskID, assignment.epoch);
@@ -183,20 +180,19 @@ export class Daemon {
     await run.begin();
   }
 
-  private newRun(taskID: string): TaskRun {
-    const row = this.opts.journal.task(taskID)!;
+  private newRun(row: TaskRow): TaskRun {
     return new TaskRun(
       {
         ...this.opts,
         metrics: this.metrics,
-        openChannel: (id, epoch, handlers) =>
+        openChannel: (id, epoch, outbox, handlers) =>
           new TaskChannel(
             {
               edgeURL: this.opts.edgeURL,
               credential: this.opts.credential,
               taskID: id,
               epoch,
-              journal: this.opts.journal,
+              outbox,
               logger: this.opts.logger.child({ taskID: id, link: "data" }),
               metrics: this.metrics,
               batchMaxEvents: this.opts.batchMaxEvents,

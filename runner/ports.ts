@@ -1,16 +1,110 @@
 /**
- * The small interfaces the task orchestration depends on, so unit tests pass hand-built
- * fakes: the model proxy (runner/proxy/), git on the host (runner/git/) and the
- * artifact upload (runner/link/artifacts.ts). Expected failures come back as values.
+ * The interfaces the runner core (daemon.ts, task/) owns and its adapters implement, so the
+ * core depends on no adapter and unit tests pass hand-built fakes (runner/testing/fakes.ts):
+ *
+ *   Sandbox, WorkerHandle   sandbox/ (docker, process)   one worker per task
+ *   ProxyPort               proxy/                       the model proxy's per-task socket
+ *   GitPort                 git/                         clone, commit, diff, push on the host
+ *   ArtifactPort            link/artifacts.ts            diff.patch upload
+ *   DataChannel             link/task-channel.ts         a task's data socket to the edge
+ *   Outbox                  task/outbox.ts               what a data channel sends and acks
+ *
+ * Expected failures come back as a `Result`; bugs throw.
  */
 import type { EventData } from "../shared/events.ts";
-import type { DiffStat } from "../shared/task.ts";
-import type { GitCredentials } from "./git/git.ts";
-import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "./proxy/model-proxy.ts";
+import type { Command, Parsed, RunnerEvent, RunnerToWorker, WorkerToRunner } from "../shared/protocol.ts";
+import type { ChangedFile, DiffStat } from "../shared/task.ts";
+import type { GitCredentials } from "./git/index.ts";
+import type { Spent, TaskBudget } from "./proxy/index.ts";
 
-export type { GitCredentials };
+export type { GitCredentials, Spent, TaskBudget };
 
-export type Outcome<T = object> = ({ ok: true } & T) | { ok: false; error: string };
+/**
+ * An expected failure as a value, the runner's one result shape (the shape of `Parsed` in
+ * shared/protocol.ts too): `{ ok: true, value }` or `{ ok: false, error }`; a `Result<void>`
+ * succeeds with `value: undefined`.
+ */
+export type Result<T = void, E = string> = { ok: true; value: T } | { ok: false; error: E };
+
+// ── the sandbox ─────────────────────────────────────────────────────────────
+//
+// The core starts a worker with a `WorkerSink` that receives each stdout line already parsed
+// with the shared `WorkerToRunner` schema (a bad line arrives as an error, never a throw),
+// stderr text, and the exit. After a runner restart `recover` finds the workers this runner
+// started (Docker: by label) and replays their output from the start; the core drops lines it
+// has already seen by their `wseq`.
+
+export interface SandboxResources {
+  memoryMB: number;
+  cpus: number;
+  pids: number;
+}
+
+export interface SandboxSpec {
+  taskID: string;
+  /** Host directory with the cloned repo; the worker sees it as /workspace. */
+  workspaceDir: string;
+  /** Host directory for the saved conversation; the worker sees it as /state. */
+  stateDir: string;
+  /** The task's model proxy socket on the host; its directory holds nothing else. */
+  proxySocketPath: string;
+  resources: SandboxResources;
+}
+
+export type ExitReason = "exited" | "oom" | "killed" | "error";
+
+export interface ExitInfo {
+  exitCode: number | null;
+  reason: ExitReason;
+  /** Human-readable detail, e.g. "killed by the kernel: out of memory (limit 256 MB)". */
+  message: string;
+}
+
+export interface WorkerSink {
+  line(parsed: Parsed<WorkerToRunner>, raw: string): void;
+  stderr(text: string): void;
+  exit(info: ExitInfo): void;
+}
+
+export interface WorkerHandle {
+  readonly taskID: string;
+  /** Container ID or process ID. */
+  readonly id: string;
+  /** Writes one JSON line to the worker's stdin. */
+  send(message: RunnerToWorker): void;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the worker is really gone. */
+  stop(graceMs: number): Promise<ExitInfo>;
+  /** Forgets the worker: removes the container (only after its result is acked by the edge). */
+  remove(): Promise<void>;
+}
+
+export interface Sandbox {
+  readonly kind: "docker" | "process";
+  start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle>;
+  /** The model proxy socket as the worker started from `spec` sees it (what the `start` line names). */
+  workerProxySocket(spec: SandboxSpec): string;
+  /** Workers this runner started that still exist (running or exited, not removed). */
+  recover(sinkFor: (taskID: string) => WorkerSink | undefined): Promise<WorkerHandle[]>;
+  /** Removes this runner's workers whose task is not in `keep`. */
+  removeOrphans(keep: ReadonlySet<string>): Promise<string[]>;
+}
+
+// ── the model proxy ─────────────────────────────────────────────────────────
+
+export interface ProxyRegistration {
+  token: string;
+  /** The task's socket on the host, alone in its directory. */
+  socketPath: string;
+  /** The directory that holds the socket. */
+  proxyDir: string;
+}
+
+/** What a restarted runner passes to keep a running worker's token and its spending. */
+export interface ResumeBudget {
+  token?: string;
+  startedAt?: number;
+  spent?: Spent;
+}
 
 export interface ProxyPort {
   register(
@@ -24,20 +118,48 @@ export interface ProxyPort {
   spent(taskID: string): Spent | undefined;
 }
 
-export interface ChangedFile {
-  path: string;
-  insertions: number;
-  deletions: number;
-}
+// ── git and artifacts ───────────────────────────────────────────────────────
 
 export interface GitPort {
-  /** Clones `url` at `ref` into `dir` on a new `branch`; says which commit the diff is made against. */
-  clone(opts: { url: string; ref?: string; dir: string; branch: string; depth?: number; credentials: GitCredentials }): Promise<Outcome<{ baseRef: string }>>;
+  /** Clones `url` at `ref` into `dir` on a new `branch`; the value is the commit the diff is made against. */
+  clone(opts: { url: string; ref?: string; dir: string; branch: string; depth?: number; credentials: GitCredentials }): Promise<Result<string>>;
   commitAll(dir: string, message: string): Promise<boolean>;
   makeDiff(dir: string, baseRef: string): Promise<{ patch: string; stat: DiffStat & { changedFiles: ChangedFile[] } }>;
-  push(dir: string, branch: string, credentials: GitCredentials): Promise<Outcome>;
+  push(dir: string, branch: string, credentials: GitCredentials): Promise<Result>;
 }
 
 export interface ArtifactPort {
-  upload(taskID: string, epoch: number, name: string, body: string): Promise<Outcome>;
+  upload(taskID: string, epoch: number, name: string, body: string): Promise<Result>;
+}
+
+// ── a task's data to the edge ───────────────────────────────────────────────
+
+/** One task's journaled outbox as its data channel reads it. */
+export interface Outbox {
+  /** The last user command the task applied: `attach` asks for the ones after it. */
+  readonly lastCommandSeq: number;
+  /** Events the edge has not acked after `afterRseq`, oldest first, at most `limit`. */
+  unacked(afterRseq: number, limit: number): RunnerEvent[];
+  /** The edge stored everything up to `rseq`: those events leave; says how many. */
+  ack(rseq: number): number;
+}
+
+/** What a task's data channel reports to the task. */
+export interface DataChannelHandlers {
+  /** Commands from `attached` or `command`, in seq order; the owner drops ones it applied. */
+  commands(commands: Command[]): void;
+  /** Everything up to `rseq` is stored at the edge. */
+  acked(rseq: number): void;
+  /** The edge refuses this runner for the task (stale epoch, not leased, finished). */
+  refused(code: string, message: string): void;
+  /** The socket is closed for good (refused credential or lease); it will not reconnect. */
+  fatal(reason: string): void;
+}
+
+/** A task's data socket: sends what its `Outbox` holds and reports back through its handlers. */
+export interface DataChannel {
+  start(): void;
+  /** New events up to `rseq` are in the outbox. */
+  notify(rseq: number): void;
+  stop(): Promise<void>;
 }

@@ -10,7 +10,10 @@
  *    sandbox only when asked for with TETHER_SANDBOX=process;
  * 6. a summary: the web app URL, the login link, the runner's state, what is missing.
  *
- * Ctrl-C stops everything it started. Logs of the edge and the runner go to .tether/*.log.
+ * Ctrl-C, SIGTERM or SIGHUP stops everything it started, and so does the end of the process
+ * that started it (npm, which on SIGTERM ends without passing the signal on): `npm start` runs
+ * this file as `node --import tsx`, with no wrapper process between, so that parent is watched.
+ * Logs of the edge and the runner go to .tether/*.log.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -158,9 +161,20 @@ async function stopAll(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** Stops everything once the process that started this one is gone (this one is then re-parented). */
+function watchParent(): void {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent && !stopping) {
+      say("the process that started npm start is gone: stopping");
+      void stopAll(0);
+    }
+  }, 500).unref();
+}
+
 async function main(): Promise<void> {
-  process.on("SIGINT", () => void stopAll(0));
-  process.on("SIGTERM", () => void stopAll(0));
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
+  watchParent();
   const vars = ensureDevVars();
   npmRun("build:web");
 
@@ -179,6 +193,8 @@ async function main(): Promise<void> {
     startChild("runner", process.execPath, ["runner/bin/tether-runner.js", "start"], {
       ...process.env,
       TETHER_RUNNER_HOME: RUNNER_HOME,
+      // This start's edge, also when TETHER_PORT differs from the one the runner registered on.
+      TETHER_EDGE_URL: EDGE,
       TETHER_SANDBOX: plan.sandbox,
       TETHER_WORKER_IMAGE: IMAGE,
       // Local use: tasks may name repositories on this machine's disk.

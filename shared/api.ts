@@ -1,8 +1,40 @@
 /**
- * Bodies of the REST routes beyond tasks: runner registration and the runner registry.
+ * The REST contract beyond the task record itself: the response envelope of every route
+ * (the routes build them with `satisfies`, `edge/routes/openapi.ts` publishes them, the client
+ * SDK parses answers with them), and the bodies of runner registration and the registry.
+ * Task requests (`CreateTaskRequest`, `MessageRequest`) are in `task.ts`.
  */
 import { z } from "zod";
-import { Labels } from "./task.ts";
+import { Event } from "./events.ts";
+import { Labels, Task } from "./task.ts";
+
+// ── tasks ────────────────────────────────────────────────────────────────────
+
+/** `POST /v1/tasks` (201) and `GET /v1/tasks/:id`. */
+export const TaskEnvelope = z.object({ task: Task });
+export type TaskEnvelope = z.infer<typeof TaskEnvelope>;
+
+/** `GET /v1/tasks`: newest first; `nextCursor` is opaque, null on the last page. */
+export const TaskPage = z.object({ tasks: z.array(Task), nextCursor: z.string().nullable() });
+export type TaskPage = z.infer<typeof TaskPage>;
+
+/** `GET /v1/tasks/:id/events`: events with `seq > after`; `nextAfter` is the next `after` to ask with. */
+export const EventPage = z.object({ events: z.array(Event), nextAfter: z.number().int().nonnegative() });
+export type EventPage = z.infer<typeof EventPage>;
+
+/** `POST /v1/tasks/:id/messages`, `/finish`, `/cancel` (202): the command's `seq` in the log. */
+export const CommandAccepted = z.object({ seq: z.number().int().positive(), task: Task });
+export type CommandAccepted = z.infer<typeof CommandAccepted>;
+
+/** `PUT /v1/runner/tasks/:id/artifacts/:name` (201). */
+export const ArtifactStored = z.object({ name: z.string(), size: z.number().int().nonnegative() });
+export type ArtifactStored = z.infer<typeof ArtifactStored>;
+
+/** `GET /healthz`. */
+export const Health = z.object({ ok: z.literal(true) });
+export type Health = z.infer<typeof Health>;
+
+// ── runners ──────────────────────────────────────────────────────────────────
 
 export const RunnerName = z.string().trim().min(1).max(64);
 
@@ -37,3 +69,7 @@ export const RunnerInfo = z.object({
   createdAt: z.string(),
 });
 export type RunnerInfo = z.infer<typeof RunnerInfo>;
+
+/** `GET /v1/runners`. */
+export const RunnerList = z.object({ runners: z.array(RunnerInfo) });
+export type RunnerList = z.infer<typeof RunnerList>;

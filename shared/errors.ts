@@ -30,11 +30,16 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export const ErrorCodeSchema = z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]);
 
+/**
+ * The one error value of REST: a response body, and the error a Durable Object answers by
+ * RPC. `code` is read as any string, so a client takes codes newer than itself.
+ */
 export const ErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
+/** The one builder of an `ErrorBody`; a code is always one of `ErrorCode`. */
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
 }

@@ -7,7 +7,7 @@
  * terminal states, `diff`, `log`). Clients must ignore event types they do not know.
  */
 import { z } from "zod";
-import { DiffStat, TaskStatus } from "./task.ts";
+import { ChangedFile, DiffStat, TaskStatus } from "./task.ts";
 
 const callID = z.string().min(1).max(128);
 
@@ -66,9 +66,7 @@ export const EVENT_DATA = {
   /** The change the task made, uploaded as the artifact it names. */
   diff: DiffStat.extend({
     artifact: z.string(),
-    changedFiles: z
-      .array(z.object({ path: z.string(), insertions: z.number().int(), deletions: z.number().int() }))
-      .max(1000),
+    changedFiles: z.array(ChangedFile).max(1000),
     branch: z.string().optional(),
     pushed: z.boolean().optional(),
   }),

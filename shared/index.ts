@@ -5,3 +5,4 @@ export * from "./limits.ts";
 export * from "./protocol.ts";
 export * from "./task.ts";
 export * from "./api.ts";
+export * from "./sockets.ts";

@@ -4,8 +4,16 @@ export const LIMITS = {
   maxBodyBytes: 256 * 1024,
   /** One WebSocket frame from a phone. */
   maxViewerFrameBytes: 64 * 1024,
-  /** One WebSocket frame from a runner (a batch of events). */
+  /** One WebSocket frame from a runner on its control socket. */
+  maxControlFrameBytes: 64 * 1024,
+  /** One WebSocket frame from a runner on a task's data socket (a batch of events). */
   maxRunnerFrameBytes: 4 * 1024 * 1024,
+  /** One WebSocket frame a runner takes from the edge (an assignment, `attached` with its commands). */
+  maxEdgeFrameBytes: 32 * 1024 * 1024,
+  /** Events in one replay frame to a viewer. */
+  replayFrameEvents: 500,
+  /** The bytes of events a replay frame to a viewer stays under (one larger event goes alone). */
+  replayFrameBytes: 1024 * 1024,
   /** A task prompt. */
   maxPromptChars: 100_000,
   /** A follow-up message. */

@@ -1,20 +1,123 @@
 import { describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { LIMITS } from "./limits.ts";
-import { PhoneToEdge, RunnerToEdge, RunnerToWorker, WorkerToRunner, parseFrame } from "./protocol.ts";
-import { CreateTaskRequest } from "./task.ts";
+import {
+  EdgeToRunnerControl,
+  EdgeToRunnerData,
+  EdgeToViewer,
+  RunnerToEdgeControl,
+  RunnerToEdgeData,
+  RunnerToWorker,
+  ViewerToEdge,
+  WorkerToRunner,
+  parseFrame,
+} from "./protocol.ts";
+import { CLOSE_ABNORMAL, CLOSE_NO_STATUS, CloseCode, PING_TEXT, PONG_TEXT, answerCloseCode } from "./sockets.ts";
+import { CreateTaskRequest, newTaskRecord } from "./task.ts";
+
+const task = newTaskRecord("tsk_0123456789abcdef0123", { repo: { url: "https://example.com/r.git" }, prompt: "fix it" }, "u1");
+const event = { seq: 1, ts: "2026-01-01T00:00:00Z", type: "log", data: { level: "info", message: "m" } };
+const runnerEvent = { rseq: 1, ts: "2026-01-01T00:00:00Z", type: "log", data: { level: "info", message: "m" } };
+
+/** One good frame of each type, per socket and direction. */
+const FRAMES = {
+  viewerUp: [{ type: "message", text: "go on" }, { type: "finish" }, { type: "cancel" }, { type: "ping" }],
+  viewerDown: [
+    { type: "event", event },
+    { type: "events", events: [event] },
+    { type: "replayed", lastSeq: 1, status: "running" },
+    { type: "pong" },
+    { type: "error", code: "invalid_frame", message: "m" },
+  ],
+  controlUp: [
+    { type: "hello", version: "1", labels: [], capacity: 1, tasks: [{ taskID: "t", epoch: 1 }] },
+    { type: "heartbeat", tasks: [] },
+    { type: "accept", taskID: "t", epoch: 1 },
+    { type: "reject", taskID: "t", epoch: 1, reason: "full" },
+    { type: "ping" },
+  ],
+  controlDown: [
+    { type: "welcome", runnerID: "r", heartbeatSeconds: 20, leaseSeconds: 90 },
+    { type: "assign", assignment: { task, epoch: 1, leaseSeconds: 90 } },
+    { type: "revoke", taskID: "t", epoch: 1, reason: "gone" },
+    { type: "pong" },
+    { type: "error", code: "invalid_frame", message: "m" },
+  ],
+  dataUp: [
+    { type: "attach", taskID: "t", epoch: 1, afterCommandSeq: 0 },
+    { type: "events", taskID: "t", epoch: 1, events: [runnerEvent] },
+    { type: "ping" },
+  ],
+  dataDown: [
+    { type: "attached", taskID: "t", epoch: 1, ackedRseq: 0, commands: [{ seq: 2, kind: "message", text: "more" }] },
+    { type: "ack", taskID: "t", epoch: 1, rseq: 1 },
+    { type: "command", taskID: "t", command: { seq: 3, kind: "finish" } },
+    { type: "pong" },
+    { type: "error", code: "stale_epoch", message: "m", taskID: "t" },
+  ],
+} as const;
+type Direction = keyof typeof FRAMES;
+
+const UNIONS: [string, z.ZodType, Direction][] = [
+  ["ViewerToEdge", ViewerToEdge, "viewerUp"],
+  ["EdgeToViewer", EdgeToViewer, "viewerDown"],
+  ["RunnerToEdgeControl", RunnerToEdgeControl, "controlUp"],
+  ["EdgeToRunnerControl", EdgeToRunnerControl, "controlDown"],
+  ["RunnerToEdgeData", RunnerToEdgeData, "dataUp"],
+  ["EdgeToRunnerData", EdgeToRunnerData, "dataDown"],
+];
+
+/** Frames every socket shares, so no union refuses them as another socket's. */
+const SHARED_TYPES = new Set(["ping", "pong", "error"]);
+
+describe("one union per socket and direction", () => {
+  for (const [name, schema, own] of UNIONS) {
+    it(`${name} accepts each of its frames`, () => {
+      for (const frame of FRAMES[own]) expect(schema.safeParse(frame).success, `${name} ${frame.type}`).toBe(true);
+    });
+
+    it(`${name} refuses the frames of every other socket and direction`, () => {
+      const ownTypes = new Set(FRAMES[own].map((f) => f.type));
+      for (const [other, frames] of Object.entries(FRAMES)) {
+        if (other === own) continue;
+        for (const frame of frames) {
+          if (SHARED_TYPES.has(frame.type) || ownTypes.has(frame.type)) continue;
+          expect(schema.safeParse(frame).success, `${name} took ${other} ${frame.type}`).toBe(false);
+        }
+      }
+    });
+  }
+
+  it("refuses a data socket's events on the control socket and a control hello on the data socket", () => {
+    expect(RunnerToEdgeControl.safeParse(FRAMES.dataUp[1]).success).toBe(false);
+    expect(RunnerToEdgeData.safeParse(FRAMES.controlUp[0]).success).toBe(false);
+    expect(EdgeToRunnerControl.safeParse(FRAMES.dataDown[1]).success).toBe(false);
+    expect(EdgeToRunnerData.safeParse(FRAMES.controlDown[1]).success).toBe(false);
+  });
+
+  it("keeps a viewer's message and a runner's frames apart", () => {
+    expect(ViewerToEdge.safeParse(FRAMES.dataUp[0]).success).toBe(false);
+    expect(RunnerToEdgeData.safeParse(FRAMES.viewerUp[0]).success).toBe(false);
+  });
+
+  it("reads the ping and pong texts as frames of every socket", () => {
+    for (const schema of [ViewerToEdge, RunnerToEdgeControl, RunnerToEdgeData]) expect(parseFrame(schema, PING_TEXT, 100).ok).toBe(true);
+    for (const schema of [EdgeToViewer, EdgeToRunnerControl, EdgeToRunnerData]) expect(parseFrame(schema, PONG_TEXT, 100).ok).toBe(true);
+  });
+});
 
 describe("parseFrame", () => {
-  it("accepts a good phone frame, with or without a version", () => {
-    expect(parseFrame(PhoneToEdge, '{"type":"message","text":"go on"}', 1000)).toEqual({
+  it("accepts a good viewer frame, with or without a version", () => {
+    expect(parseFrame(ViewerToEdge, '{"type":"message","text":"go on"}', 1000)).toEqual({
       ok: true,
       value: { type: "message", text: "go on" },
     });
-    expect(parseFrame(PhoneToEdge, '{"v":1,"type":"cancel"}', 1000).ok).toBe(true);
+    expect(parseFrame(ViewerToEdge, '{"v":1,"type":"cancel"}', 1000).ok).toBe(true);
   });
 
   it("refuses bad frames with the fitting code", () => {
     const code = (raw: string, max = 1000) => {
-      const r = parseFrame(PhoneToEdge, raw, max);
+      const r = parseFrame(ViewerToEdge, raw, max);
       return r.ok ? "ok" : r.error.code;
     };
     expect(code("not json")).toBe("invalid_frame");
@@ -25,10 +128,10 @@ describe("parseFrame", () => {
   });
 });
 
-describe("RunnerToEdge", () => {
+describe("RunnerToEdgeData", () => {
   it("checks each event's data against its type", () => {
     const batch = (data: unknown) =>
-      RunnerToEdge.safeParse({
+      RunnerToEdgeData.safeParse({
         type: "events",
         taskID: "t1",
         epoch: 1,
@@ -41,11 +144,11 @@ describe("RunnerToEdge", () => {
   it("refuses user events from a runner and oversized batches", () => {
     const events = (n: number, type = "log") =>
       Array.from({ length: n }, (_, i) => ({ rseq: i + 1, ts: "t", type, data: { level: "info", message: "m" } }));
-    expect(RunnerToEdge.safeParse({ type: "events", taskID: "t", epoch: 1, events: events(1) }).success).toBe(true);
+    expect(RunnerToEdgeData.safeParse({ type: "events", taskID: "t", epoch: 1, events: events(1) }).success).toBe(true);
     expect(
-      RunnerToEdge.safeParse({ type: "events", taskID: "t", epoch: 1, events: [{ rseq: 1, ts: "t", type: "user.cancel", data: { by: "x" } }] }).success,
+      RunnerToEdgeData.safeParse({ type: "events", taskID: "t", epoch: 1, events: [{ rseq: 1, ts: "t", type: "user.cancel", data: { by: "x" } }] }).success,
     ).toBe(false);
-    expect(RunnerToEdge.safeParse({ type: "events", taskID: "t", epoch: 1, events: events(LIMITS.maxEventsPerBatch + 1) }).success).toBe(false);
+    expect(RunnerToEdgeData.safeParse({ type: "events", taskID: "t", epoch: 1, events: events(LIMITS.maxEventsPerBatch + 1) }).success).toBe(false);
   });
 });
 
@@ -75,5 +178,14 @@ describe("CreateTaskRequest", () => {
     const withRef = (ref: string) => CreateTaskRequest.safeParse({ repo: { url: "https://example.com/r.git", ref }, prompt: "fix" }).success;
     for (const ref of ["main", "feature/x-1", "v1.2.3", "release@2024", "0123abcd", "c++"]) expect(withRef(ref), ref).toBe(true);
     for (const ref of ["--upload-pack=touch /tmp/x", "-f", "main:refs/heads/x", "a..b", "has space", "HEAD~1"]) expect(withRef(ref), ref).toBe(false);
+  });
+});
+
+describe("answerCloseCode", () => {
+  it("echoes a code that may be sent and answers Normal for one that may not", () => {
+    expect(answerCloseCode(CloseCode.Replaced)).toBe(CloseCode.Replaced);
+    expect(answerCloseCode(CLOSE_NO_STATUS)).toBe(CloseCode.Normal);
+    expect(answerCloseCode(CLOSE_ABNORMAL)).toBe(CloseCode.Normal);
+    expect(answerCloseCode(999)).toBe(CloseCode.Normal);
   });
 });

@@ -1,12 +1,14 @@
 /**
- * The Tether wire protocol: one discriminated union per direction.
+ * The Tether wire protocol: one discriminated union per socket and direction, named
+ * `<From>To<To>`, with the socket as a suffix where a runner and the edge share two sockets.
+ * The party that watches a task is the "viewer" (the web app, a phone, any SDK client).
  *
- *   phone  ──ws /v1/tasks/:id/ws?after=N──►  TaskRoom   PhoneToEdge / EdgeToPhone
- *   runner ──ws /v1/runner/connect────────►  Account    control: hello, heartbeat, accept, reject
- *   runner ──ws /v1/runner/tasks/:id/ws───►  TaskRoom   data: attach, events, heartbeat
+ *   viewer ──ws /v1/tasks/:id/ws?after=N──►  TaskRoom   ViewerToEdge / EdgeToViewer
+ *   runner ──ws /v1/runner/connect────────►  Account    RunnerToEdgeControl / EdgeToRunnerControl
+ *   runner ──ws /v1/runner/tasks/:id/ws───►  TaskRoom   RunnerToEdgeData / EdgeToRunnerData
  *   runner ──stdin / stdout JSON lines────►  worker     RunnerToWorker / WorkerToRunner
  *
- * A phone opens a task's socket with `after=<last seq it holds>`; the TaskRoom sends every
+ * A viewer opens a task's socket with `after=<last seq it holds>`; the TaskRoom sends every
  * stored event after it, then `replayed`, then live events, each exactly once per socket.
  *
  * A runner says `hello` on its control socket; the Account answers `welcome` and pushes
@@ -21,8 +23,10 @@
  * as `{ wseq, type, data }` lines, `wseq` counting 1, 2, 3 … across the whole task (a resumed
  * worker continues the count it is given).
  *
- * Every message may carry `v` (absent means 1); a message of another version is refused with
- * an error frame `unsupported_version`.
+ * Every socket takes `ping` and answers `pong`; every edge-to-client socket may carry an
+ * `error` frame. Every message may carry `v` (absent means 1); a message of another version is
+ * refused with an error frame `unsupported_version`. The subprotocol, ping text, close codes
+ * and timings are in `sockets.ts`; the size bounds in `limits.ts`.
  */
 import { z } from "zod";
 import { ErrorCode } from "./errors.ts";
@@ -47,25 +51,28 @@ export function errorFrameOf(code: ErrorCode, message: string, taskID?: string):
   return taskID === undefined ? { type: "error", code, message } : { type: "error", code, message, taskID };
 }
 
-// ── phone ⇄ edge ─────────────────────────────────────────────────────────────
+const ping = z.object({ v, type: z.literal("ping") });
+const pong = z.object({ v, type: z.literal("pong") });
 
-export const PhoneToEdge = z.discriminatedUnion("type", [
+// ── viewer ⇄ edge ────────────────────────────────────────────────────────────
+
+export const ViewerToEdge = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("message"), text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }),
   z.object({ v, type: z.literal("finish") }),
   z.object({ v, type: z.literal("cancel") }),
-  z.object({ v, type: z.literal("ping") }),
+  ping,
 ]);
-export type PhoneToEdge = z.infer<typeof PhoneToEdge>;
+export type ViewerToEdge = z.infer<typeof ViewerToEdge>;
 
-export const EdgeToPhone = z.discriminatedUnion("type", [
+export const EdgeToViewer = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("event"), event: Event }),
   z.object({ v, type: z.literal("events"), events: z.array(Event) }),
   /** Every stored event after `after=` has been sent; what follows is live. */
   z.object({ v, type: z.literal("replayed"), lastSeq: z.number().int().nonnegative(), status: TaskStatus }),
-  z.object({ v, type: z.literal("pong") }),
+  pong,
   errorFrame,
 ]);
-export type EdgeToPhone = z.infer<typeof EdgeToPhone>;
+export type EdgeToViewer = z.infer<typeof EdgeToViewer>;
 
 // ── runner ⇄ edge ────────────────────────────────────────────────────────────
 
@@ -79,8 +86,8 @@ export const RunnerEvent = z.intersection(
 );
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 
-export const RunnerToEdge = z.discriminatedUnion("type", [
-  // control socket (Account)
+/** The control socket, runner to Account. */
+export const RunnerToEdgeControl = z.discriminatedUnion("type", [
   z.object({
     v,
     type: z.literal("hello"),
@@ -93,12 +100,17 @@ export const RunnerToEdge = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("heartbeat"), tasks: z.array(HeldTask).max(256) }),
   z.object({ v, type: z.literal("accept"), taskID, epoch }),
   z.object({ v, type: z.literal("reject"), taskID, epoch, reason: z.string().max(2000) }),
-  // data socket (TaskRoom)
+  ping,
+]);
+export type RunnerToEdgeControl = z.infer<typeof RunnerToEdgeControl>;
+
+/** A task's data socket, runner to TaskRoom. */
+export const RunnerToEdgeData = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("attach"), taskID, epoch, afterCommandSeq: z.number().int().nonnegative() }),
   z.object({ v, type: z.literal("events"), taskID, epoch, events: z.array(RunnerEvent).min(1).max(LIMITS.maxEventsPerBatch) }),
-  z.object({ v, type: z.literal("ping"), taskID: taskID.optional() }),
+  ping,
 ]);
-export type RunnerToEdge = z.infer<typeof RunnerToEdge>;
+export type RunnerToEdgeData = z.infer<typeof RunnerToEdgeData>;
 
 /** What a runner receives with an assignment: everything needed to run the task. */
 export const Assignment = z.object({
@@ -117,8 +129,8 @@ export const Command = z.discriminatedUnion("kind", [
 ]);
 export type Command = z.infer<typeof Command>;
 
-export const EdgeToRunner = z.discriminatedUnion("type", [
-  // control socket
+/** The control socket, Account to runner. */
+export const EdgeToRunnerControl = z.discriminatedUnion("type", [
   z.object({
     v,
     type: z.literal("welcome"),
@@ -129,7 +141,13 @@ export const EdgeToRunner = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("assign"), assignment: Assignment }),
   /** The assignment is withdrawn (lease lost, task cancelled or finished elsewhere): stop it. */
   z.object({ v, type: z.literal("revoke"), taskID, epoch, reason: z.string() }),
-  // data socket
+  pong,
+  errorFrame,
+]);
+export type EdgeToRunnerControl = z.infer<typeof EdgeToRunnerControl>;
+
+/** A task's data socket, TaskRoom to runner. */
+export const EdgeToRunnerData = z.discriminatedUnion("type", [
   z.object({
     v,
     type: z.literal("attached"),
@@ -142,10 +160,10 @@ export const EdgeToRunner = z.discriminatedUnion("type", [
   /** Every event up to and including `rseq` of `epoch` is stored. */
   z.object({ v, type: z.literal("ack"), taskID, epoch, rseq: z.number().int().nonnegative() }),
   z.object({ v, type: z.literal("command"), taskID, command: Command }),
-  z.object({ v, type: z.literal("pong") }),
+  pong,
   errorFrame,
 ]);
-export type EdgeToRunner = z.infer<typeof EdgeToRunner>;
+export type EdgeToRunnerData = z.infer<typeof EdgeToRunnerData>;
 
 // ── runner ⇄ worker (stdin / stdout JSON lines) ──────────────────────────────
 
@@ -212,6 +230,14 @@ export function parseFrame<S extends z.ZodType>(schema: S, raw: string | ArrayBu
     return { ok: false, error: errorFrameOf(ErrorCode.InvalidFrame, describeIssues(result.error)) };
   }
   return { ok: true, value: result.data };
+}
+
+/**
+ * The `default` of a receiver's `switch` over a union: it compiles only when every frame type
+ * has its case, so a frame added to a union cannot go unhandled.
+ */
+export function unhandledFrame(frame: never): never {
+  throw new Error(`no case for frame ${JSON.stringify(frame)}`);
 }
 
 /** A short, client-safe description of what is wrong with a value. */

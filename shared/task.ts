@@ -116,6 +116,10 @@ export const DiffStat = z.object({
 });
 export type DiffStat = z.infer<typeof DiffStat>;
 
+/** One file a task's diff touches, with its line counts. */
+export const ChangedFile = z.object({ path: z.string(), insertions: z.number().int(), deletions: z.number().int() });
+export type ChangedFile = z.infer<typeof ChangedFile>;
+
 export const Task = z.object({
   id: z.string(),
   title: z.string(),

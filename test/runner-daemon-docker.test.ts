@@ -99,7 +99,8 @@ describeDocker("tether-runner with Docker", () => {
     expect(edge.task("dk1").artifacts.get("diff.patch")).toContain("return a + b;");
     await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
     runner.kill("SIGTERM");
-  });
+    // Its own budget: three waits of up to 60 s each and one of 20 s.
+  }, 240_000);
 
   it("survives kill -9 mid-task: the container is re-attached and every event arrives once, in order", async () => {
     // A slow model call mid-turn leaves time to kill the runner while the worker works.
@@ -124,7 +125,8 @@ describeDocker("tether-runner with Docker", () => {
     expect(events.filter((e) => e.type === "turn.end")).toHaveLength(1);
     expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "dk2", epoch: 1 }] });
     second.kill("SIGTERM");
-  }, 120_000);
+    // Its own budget: waits of up to 60 s and 90 s, and a restart.
+  }, 180_000);
 
   async function ownContainers() {
     return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });

@@ -93,7 +93,8 @@ describe("tether-runner --sandbox process", () => {
     expect(edge.task("pk1").artifacts.get("diff.patch")).toContain("+export function sub(a, b) {");
     await edge.until(() => !existsSync(join(home, "tasks", "pk1")), 10_000, "workspace removed after the ack");
     runner.kill("SIGTERM");
-  });
+    // Its own budget: three waits of up to 60 s each.
+  }, 200_000);
 
   it("fails a running task after a restart, because its worker died with the runner", async () => {
     script = fixTheFailingTestScript().map((step, i) => (i === 2 ? { ...step, delayMs: 3000 } : step));
@@ -108,5 +109,6 @@ describe("tether-runner --sandbox process", () => {
     await edge.until(() => types("pk2").includes("status:failed"), 30_000, "failed after restart");
     expect(edge.task("pk2").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "the worker did not survive while the runner was down" });
     second.kill("SIGTERM");
-  });
+    // Its own budget: waits of up to 60 s and 30 s, and a restart.
+  }, 120_000);
 });

@@ -117,5 +117,6 @@ describeDocker("tether-runner with the real edge", () => {
     const { task: stored } = await api<{ task: { status: string; usage: { modelCalls: number } } }>("GET", `/v1/tasks/${task.id}`);
     expect(stored.status).toBe("cancelled");
     expect(stored.usage.modelCalls).toBe(8);
-  });
+    // Its own budget: three waits of up to 60 s each, and a restart.
+  }, 240_000);
 });

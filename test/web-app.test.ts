@@ -1,14 +1,16 @@
 /**
  * The phone web app in Debian's Chromium at 390×844, against the real edge under
  * `wrangler dev` and a scripted runner that speaks the real runner protocol: sign in,
- * create a task, watch its events arrive, send a follow-up, open the diff, cancel another
- * task, search the list, and the connection indicator while the edge goes away and comes
- * back. Screenshots of each screen go to test-output/screenshots/.
+ * create a task, watch its events arrive, send a follow-up, open the diff, cancel a task,
+ * search the list, and the connection indicator while the edge goes away and comes back.
+ * Each test creates the tasks it looks at and opens its own page. Screenshots of each screen
+ * go to test-output/screenshots/.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import jsQR from "jsqr";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
 import { SCREENSHOTS, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
@@ -37,27 +39,20 @@ describeBrowser("web app against the edge in wrangler dev", () => {
   const edge = new WranglerEdge();
   let runner: ScriptedRunner;
   let browser: Browser;
-  let phone: BrowserContext;
-  let page: Page;
   let token: string;
   let client: TetherClient;
-  let first: HeldTask;
-  /** What the page's Content-Security-Policy refused: must stay empty. */
+  let users = 0;
+  /** What any page's Content-Security-Policy refused: must stay empty. */
   const blocked: string[] = [];
 
   beforeAll(async () => {
     await edge.start();
-    token = await edge.userToken(`web-${Date.now()}`);
+    token = await edge.userToken(`web-${process.pid}`);
     client = new TetherClient({ baseURL: edge.url, token });
     runner = new ScriptedRunner(edge.url);
     await runner.register(token);
     await runner.connect();
     browser = await launchBrowser();
-    phone = await phoneContext(browser);
-    page = await phone.newPage();
-    page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) blocked.push(message.text());
-    });
   }, 120_000);
 
   afterAll(async () => {
@@ -66,18 +61,44 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await edge.dispose();
   });
 
+  /** A phone context of its own with the user signed in (the token in its storage) on `path`. */
+  async function signedIn(path = "/", as = token): Promise<{ phone: BrowserContext; page: Page }> {
+    const phone = await phoneContext(browser);
+    await phone.addInitScript((t) => (globalThis as unknown as BrowserGlobals).localStorage.setItem("tether.token", t), as);
+    const page = await phone.newPage();
+    page.on("console", (message) => {
+      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) blocked.push(message.text());
+    });
+    await page.goto(`${edge.url}${path}`);
+    return { phone, page };
+  }
+
+  /** A new task of this user's, held by the scripted runner and running. */
+  async function runningTask(prompt: string, on = runner, as = client): Promise<HeldTask> {
+    const task = await as.createTask({ repo: { url: "https://example.com/acme/calculator.git" }, prompt });
+    const held = await on.take();
+    expect(held.id).toBe(task.id);
+    await held.emit({ type: "status", data: { status: "running" } });
+    return held;
+  }
+
   it("refuses a bad token, then signs in with a pasted one", async () => {
+    // A user of their own, so the list is empty.
+    const newcomer = await edge.userToken(`web-${process.pid}-${++users}`);
+    const phone = await phoneContext(browser);
+    const page = await phone.newPage();
     await page.goto(edge.url);
     await expect.poll(() => page.getByRole("heading", { name: "Tether" }).isVisible()).toBe(true);
     await screenshot(page, "01-sign-in");
     await page.getByLabel("Your token").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByText("The edge refused this token").waitFor();
-    await page.getByLabel("Your token").fill(token);
+    await page.getByLabel("Your token").fill(newcomer);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Tasks" }).waitFor();
     await page.getByText("No tasks yet.").waitFor();
     await screenshot(page, "02-task-list-empty");
+    await phone.close();
   });
 
   it("signs in from the login link and takes the token out of the address bar", async () => {
@@ -91,6 +112,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
   });
 
   it("checks the new-task form with the shared schema, then creates the task", async () => {
+    const { phone, page } = await signedIn();
     await page.getByRole("link", { name: "New task" }).click();
     await page.getByRole("heading", { name: "New task" }).waitFor();
     await page.getByRole("button", { name: "Start task" }).click();
@@ -113,22 +135,23 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByLabel("Effort").selectOption("low");
     await page.getByRole("button", { name: "Start task" }).click();
     await page.waitForURL(/\/tasks\/[^/]+$/);
-    first = await runner.take();
-    expect(first.assignment.task).toMatchObject({
+    const held = await runner.take();
+    expect(held.assignment.task).toMatchObject({
       prompt: "Fix the failing test in src/math.ts",
       repo: { url: "https://example.com/acme/calculator.git", ref: "main" },
       limits: { maxTurns: 20, maxCostUSD: 2.5 },
       effort: "low",
     });
-    expect(page.url()).toBe(`${edge.url}/tasks/${first.id}`);
+    expect(page.url()).toBe(`${edge.url}/tasks/${held.id}`);
+    await phone.close();
+    await end(held);
   });
 
   it("shows the agent's work live: streamed text, a tool call with coloured output, a file edit, usage", async () => {
+    const first = await runningTask("Fix the failing test in src/math.ts");
+    const { phone, page } = await signedIn(`/tasks/${first.id}`);
     await badge(page, "Live");
-    await first.emit(
-      { type: "status", data: { status: "running" } },
-      { type: "agent.text.delta", data: { turn: 0, text: "Let me run " } },
-    );
+    await first.emit({ type: "agent.text.delta", data: { turn: 0, text: "Let me run " } });
     await page.getByText("Let me run").waitFor();
     await first.emit(
       { type: "agent.text.delta", data: { turn: 0, text: "the tests first." } },
@@ -168,10 +191,19 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await screenshot(page, "04-task-live-full", true);
     await page.emulateMedia({ colorScheme: "dark" });
     await screenshot(page, "04-task-live-dark");
-    await page.emulateMedia({ colorScheme: "light" });
+    await phone.close();
+    await end(first);
   });
 
   it("sends a follow-up and a finish that reach the runner, and shows the end of the task", async () => {
+    const first = await runningTask("Fix the failing test in src/math.ts");
+    await first.emit(
+      { type: "agent.text", data: { turn: 0, text: "Fixed: `add` subtracted. Shall I also add a test?" } },
+      { type: "turn.end", data: { turn: 0, stopReason: "end_turn" } },
+      { type: "status", data: { status: "waiting" } },
+    );
+    const { phone, page } = await signedIn(`/tasks/${first.id}`);
+    await page.getByText("Shall I also add a test?").waitFor();
     await page.getByLabel("Follow-up message").fill("Yes, add a test please");
     await page.getByRole("button", { name: "Send" }).click();
     const command = await first.nextCommand();
@@ -187,32 +219,18 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByRole("button", { name: "Finish: make the diff" }).click();
     expect(await first.nextCommand()).toMatchObject({ kind: "finish" });
     await page.getByText(/Finish asked by/).waitFor();
-    await first.upload("diff.patch", PATCH);
-    await first.emit(
-      { type: "done", data: { ok: true, summary: "Fixed add() and added a test." } },
-      {
-        type: "diff",
-        data: {
-          files: 2,
-          insertions: 3,
-          deletions: 1,
-          artifact: "diff.patch",
-          changedFiles: [
-            { path: "src/math.ts", insertions: 1, deletions: 1 },
-            { path: "test/math.test.ts", insertions: 2, deletions: 0 },
-          ],
-          branch: "tether/fix-add",
-        },
-      },
-      { type: "status", data: { status: "succeeded" } },
-    );
+    await succeed(first);
     await page.locator(".task-head .pill", { hasText: "Succeeded" }).waitFor();
     await page.getByText("Fixed add() and added a test.").waitFor();
     expect(await page.getByLabel("Follow-up message").count()).toBe(0);
     await screenshot(page, "05-task-done");
+    await phone.close();
   });
 
   it("opens the diff per file with added and removed lines", async () => {
+    const first = await runningTask("Fix the failing test in src/math.ts");
+    await succeed(first);
+    const { phone, page } = await signedIn(`/tasks/${first.id}`);
     await page.getByRole("link", { name: /Changes/ }).click();
     await page.waitForURL(/\/diff$/);
     await page.getByText("2 files changed").waitFor();
@@ -226,14 +244,13 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download diff.patch" }).click()]);
     expect(download.suggestedFilename()).toBe(`${first.id}-diff.patch`);
     expect(readFileSync(await download.path(), "utf8")).toBe(PATCH);
+    await phone.close();
   });
 
-  it("cancels another task from its page", async () => {
-    const task = await client.createTask({ repo: { url: "https://example.com/acme/site.git" }, prompt: "Refactor the build scripts" });
-    const held = await runner.take();
-    expect(held.id).toBe(task.id);
-    await held.emit({ type: "status", data: { status: "running" } }, { type: "log", data: { level: "info", message: "cloned" } });
-    await page.goto(`${edge.url}/tasks/${task.id}`);
+  it("cancels a task from its page", async () => {
+    const held = await runningTask("Refactor the build scripts");
+    await held.emit({ type: "log", data: { level: "info", message: "cloned" } });
+    const { phone, page } = await signedIn(`/tasks/${held.id}`);
     await badge(page, "Live");
     await page.getByRole("button", { name: "Cancel task" }).click();
     await screenshot(page, "07-cancel-confirm");
@@ -241,10 +258,23 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     expect(await held.nextCommand()).toMatchObject({ kind: "cancel" });
     await held.emit({ type: "status", data: { status: "cancelled", reason: "cancelled by the user" } });
     await page.locator(".task-head .pill", { hasText: "Cancelled" }).waitFor();
+    await page.getByRole("link", { name: "Back to tasks" }).click();
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    await phone.close();
   });
 
   it("lists tasks with their status, and searches and filters them", async () => {
-    await page.getByRole("link", { name: "Back to tasks" }).click();
+    // A user of their own with exactly two tasks: one cancelled, one succeeded.
+    const user = await edge.userToken(`web-${process.pid}-${++users}`);
+    const own = new ScriptedRunner(edge.url);
+    await own.register(user);
+    await own.connect();
+    const userClient = new TetherClient({ baseURL: edge.url, token: user });
+    const fixed = await runningTask("Fix the failing test in src/math.ts", own, userClient);
+    await succeed(fixed);
+    const refactor = await runningTask("Refactor the build scripts", own, userClient);
+    await refactor.emit({ type: "status", data: { status: "cancelled", reason: "cancelled by the user" } });
+    const { phone, page } = await signedIn("/", user);
     await page.getByRole("heading", { name: "Tasks" }).waitFor();
     const cards = page.locator(".task-card");
     await expect.poll(() => cards.count()).toBe(2);
@@ -259,22 +289,32 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await expect.poll(async () => (await cards.allInnerTexts()).map((t) => t.split("\n")[0])).toEqual(["Refactor the build scripts"]);
     await page.getByLabel("Status").selectOption("");
     await expect.poll(() => cards.count()).toBe(2);
+    await phone.close();
+    own.close();
   });
 
   it("updates a task's status in the list while it runs", async () => {
+    const { phone, page } = await signedIn("/");
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
     const task = await client.createTask({ repo: { url: "https://example.com/acme/api.git" }, prompt: "Speed up the slow endpoint" });
     const held = await runner.take();
+    expect(held.id).toBe(task.id);
     const card = page.locator(".task-card", { hasText: "Speed up the slow endpoint" });
     await card.waitFor();
     await held.emit({ type: "status", data: { status: "running" } });
     await card.locator(".pill", { hasText: "Running" }).waitFor({ timeout: 15_000 });
-    expect(held.id).toBe(task.id);
+    await phone.close();
+    await end(held);
   });
 
   it("tells the truth about the connection while the edge goes away and comes back", async () => {
-    const held = [...runner.held.values()].find((t) => t.assignment.task.prompt === "Speed up the slow endpoint")!;
-    await page.goto(`${edge.url}/tasks/${held.id}`);
+    const held = await runningTask("Keep going while the edge restarts");
+    const { phone, page } = await signedIn(`/tasks/${held.id}`);
     await badge(page, "Live");
+    const feed = page.locator(".feed > li");
+    await held.emit({ type: "agent.text", data: { turn: 0, text: "Before the edge went away." } });
+    await page.getByText("Before the edge went away.").waitFor();
+    const before = await feed.count();
     await edge.stop();
     await badge(page, /Reconnecting|Offline/, 30_000);
     await screenshot(page, "09-reconnecting");
@@ -283,18 +323,29 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await badge(page, "Live", 60_000);
     await held.emit({ type: "agent.text", data: { turn: 0, text: "Back after the edge restarted." } });
     await page.getByText("Back after the edge restarted.").waitFor();
-    const seqs = await page.locator(".feed > li").count();
-    expect(seqs).toBeGreaterThan(0);
+    // The feed caught up without replaying what it had: one new item, nothing twice.
+    expect(await feed.count()).toBe(before + 1);
+    expect(await page.getByText("Before the edge went away.").count()).toBe(1);
     await screenshot(page, "10-live-again");
+    await phone.close();
+    await end(held);
   }, 120_000);
 
   it("is installable: manifest, icons and a service worker for the shell", async () => {
-    const manifest = (await (await fetch(`${edge.url}/manifest.webmanifest`)).json()) as { icons: Array<{ src: string; type: string }> };
+    const { phone, page } = await signedIn("/");
+    await page.getByRole("heading", { name: "Tasks" }).waitFor();
+    const manifest = (await (await fetch(`${edge.url}/manifest.webmanifest`)).json()) as { icons: Array<{ src: string; type: string; sizes: string }> };
     expect(manifest).toMatchObject({ name: "Tether", display: "standalone", start_url: "/" });
+    // An installable app needs at least a 192 px and a 512 px icon, each served with its type.
+    expect(manifest.icons.map((i) => i.sizes)).toEqual(expect.arrayContaining(["192x192", "512x512"]));
     for (const icon of manifest.icons) {
       const res = await fetch(`${edge.url}${icon.src}`);
       expect(res.status, icon.src).toBe(200);
       expect(res.headers.get("content-type"), icon.src).toContain(icon.type.split("+")[0]);
+      if (icon.type === "image/png") {
+        const { width, height } = PNG.sync.read(Buffer.from(await res.arrayBuffer()));
+        expect(`${width}x${height}`, icon.src).toBe(icon.sizes);
+      }
     }
     const scope = await page.evaluate(async () => (await (globalThis as unknown as BrowserGlobals).navigator.serviceWorker.ready).scope);
     expect(scope).toBe(`${edge.url}/`);
@@ -308,6 +359,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     expect(blocked).toEqual([]);
     const html = await (await fetch(`${edge.url}/tasks/anything`)).text();
     expect(html).toContain('<meta charset="utf-8">');
+    await phone.close();
   });
 
   it("shows the login link as a QR code on a desktop", async () => {
@@ -319,23 +371,47 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await qr.waitFor();
     expect((await qr.locator("path").getAttribute("d"))?.length).toBeGreaterThan(1000);
     await screenshot(p, "11-desktop-qr");
-    if (existsSync("/usr/bin/zbarimg")) {
-      // Where a QR decoder is installed (Debian's zbar-tools), read the code back.
-      const png = join(SCREENSHOTS, "11-qr-only.png");
-      await qr.screenshot({ path: png });
-      const decoded = execFileSync("/usr/bin/zbarimg", ["-q", "--raw", png], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-      expect(decoded).toBe(`${edge.url}/#token=${token}`);
-    }
+    // Read the code back from the pixels, as a phone's camera does.
+    const png = PNG.sync.read(await qr.screenshot({ path: join(SCREENSHOTS, "11-qr-only.png") }));
+    expect(jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data).toBe(`${edge.url}/#token=${token}`);
     await desktop.close();
   });
 });
 
 /** What the page functions above use of the browser (this file is type-checked without the DOM lib). */
 type BrowserGlobals = {
-  localStorage: { getItem(key: string): string | null };
+  localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
   getComputedStyle(el: unknown): { color: string };
   navigator: { serviceWorker: { ready: Promise<{ scope: string }> } };
 };
+
+/** The runner's end of a task that succeeded with a two-file diff. */
+async function succeed(held: HeldTask): Promise<void> {
+  await held.upload("diff.patch", PATCH);
+  await held.emit(
+    { type: "done", data: { ok: true, summary: "Fixed add() and added a test." } },
+    {
+      type: "diff",
+      data: {
+        files: 2,
+        insertions: 3,
+        deletions: 1,
+        artifact: "diff.patch",
+        changedFiles: [
+          { path: "src/math.ts", insertions: 1, deletions: 1 },
+          { path: "test/math.test.ts", insertions: 2, deletions: 0 },
+        ],
+        branch: "tether/fix-add",
+      },
+    },
+    { type: "status", data: { status: "succeeded" } },
+  );
+}
+
+/** Ends a test's task, so the runner's four slots stay free for the next test. */
+async function end(held: HeldTask): Promise<void> {
+  await held.emit({ type: "status", data: { status: "cancelled", reason: "the test is over" } });
+}
 
 async function badge(page: Page, label: string | RegExp, timeout = 15_000): Promise<void> {
   await page.locator(".conn", { hasText: label }).waitFor({ timeout });

@@ -5,19 +5,22 @@
  * with Docker and the model stand-in is exercised by the end-to-end suite.
  */
 import WebSocket from "ws";
-import { EdgeToRunner, isTerminal, type Assignment, type Command, type RunnerEventBody } from "../shared/index.ts";
+import type { z } from "zod";
+import { EdgeToRunnerControl, EdgeToRunnerData, isTerminal, type Assignment, type Command, type RunnerEventBody } from "../shared/index.ts";
 
-type Frame = EdgeToRunner;
-
-class Socket {
+/** One socket to the edge; `Frame` is the union of frames the edge sends on it. */
+class Socket<Frame extends { type: string }> {
   readonly frames: Frame[] = [];
   #waiters: Array<() => void> = [];
   closed = false;
   closeReason = "";
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    schema: z.ZodType<Frame>,
+  ) {
     ws.on("message", (data) => {
-      const parsed = EdgeToRunner.safeParse(JSON.parse(String(data)));
+      const parsed = schema.safeParse(JSON.parse(String(data)));
       if (parsed.success) this.frames.push(parsed.data);
       this.#wake();
     });
@@ -28,7 +31,7 @@ class Socket {
     });
   }
 
-  static async open(url: string, credential: string): Promise<Socket> {
+  static async open<Frame extends { type: string }>(url: string, credential: string, schema: z.ZodType<Frame>): Promise<Socket<Frame>> {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential}` } });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -45,7 +48,7 @@ class Socket {
         reject(new Error(`socket refused: ${res.statusCode}`));
       });
     });
-    return new Socket(ws);
+    return new Socket(ws, schema);
   }
 
   send(frame: unknown): void {
@@ -85,7 +88,7 @@ export class HeldTask {
   rseq = 0;
   /** The task reported a terminal status: the runner no longer holds it. */
   finished = false;
-  data: Socket | null = null;
+  data: Socket<EdgeToRunnerData> | null = null;
   constructor(
     readonly runner: ScriptedRunner,
     readonly assignment: Assignment,
@@ -99,7 +102,7 @@ export class HeldTask {
   }
 
   async attach(): Promise<void> {
-    this.data = await Socket.open(`${this.runner.wsBase}/v1/runner/tasks/${this.id}/ws`, this.runner.credential);
+    this.data = await Socket.open(`${this.runner.wsBase}/v1/runner/tasks/${this.id}/ws`, this.runner.credential, EdgeToRunnerData);
     this.data.send({ type: "attach", taskID: this.id, epoch: this.epoch, afterCommandSeq: 0 });
     const attached = await this.data.next("attached");
     this.rseq = Math.max(this.rseq, attached.ackedRseq);
@@ -131,7 +134,7 @@ export class HeldTask {
     if (res.status !== 201) throw new Error(`artifact upload answered ${res.status}: ${await res.text()}`);
   }
 
-  #data(): Socket {
+  #data(): Socket<EdgeToRunnerData> {
     if (!this.data) throw new Error("attach first");
     return this.data;
   }
@@ -139,7 +142,7 @@ export class HeldTask {
 
 export class ScriptedRunner {
   credential = "";
-  control: Socket | null = null;
+  control: Socket<EdgeToRunnerControl> | null = null;
   readonly held = new Map<string, HeldTask>();
 
   constructor(
@@ -165,7 +168,7 @@ export class ScriptedRunner {
 
   /** Opens (or reopens, after the edge restarted) the control socket and says hello. */
   async connect(): Promise<void> {
-    this.control = await Socket.open(`${this.wsBase}/v1/runner/connect`, this.credential);
+    this.control = await Socket.open(`${this.wsBase}/v1/runner/connect`, this.credential, EdgeToRunnerControl);
     const live = [...this.held.values()].filter((t) => !t.finished);
     const tasks = live.map((t) => ({ taskID: t.id, epoch: t.epoch }));
     this.control.send({ type: "hello", version: "web-test", labels: this.labels, capacity: 4, tasks });

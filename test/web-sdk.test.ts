@@ -48,20 +48,30 @@ describe("client SDK against the edge in wrangler dev", () => {
   const edge = new WranglerEdge();
   let client: TetherClient;
   let runner: ScriptedRunner;
-  let task: HeldTask;
 
   beforeAll(async () => {
     await edge.start();
-    const token = await edge.userToken(`sdk-${Date.now()}`);
+    const token = await edge.userToken(`sdk-${process.pid}`);
     client = new TetherClient({ baseURL: edge.url, token });
     runner = new ScriptedRunner(edge.url);
     await runner.register(token);
     await runner.connect();
-    await client.createTask({ repo: { url: "https://example.com/r.git" }, prompt: "stream many events" });
-    task = await runner.take();
-    await task.emit({ type: "status", data: { status: "running" } });
-    for (let i = 0; i < 4; i++) await task.emit(...logs(i * 100, 100));
   }, 120_000);
+
+  /** A new running task of its own with `count` log events after its status events. */
+  async function taskWithLog(count: number): Promise<HeldTask> {
+    const created = await client.createTask({ repo: { url: "https://example.com/r.git" }, prompt: "stream many events" });
+    const task = await runner.take();
+    expect(task.id).toBe(created.id);
+    await task.emit({ type: "status", data: { status: "running" } });
+    for (let i = 0; i < count; i += 100) await task.emit(...logs(i, Math.min(100, count - i)));
+    return task;
+  }
+
+  /** Ends a test's task, so the runner's four slots stay free for the next test. */
+  async function end(task: HeldTask): Promise<void> {
+    await task.emit({ type: "status", data: { status: "cancelled", reason: "the test is over" } });
+  }
 
   afterAll(async () => {
     runner?.close();
@@ -69,6 +79,7 @@ describe("client SDK against the edge in wrangler dev", () => {
   });
 
   it("replays the whole log in order, once, then goes live", async () => {
+    const task = await taskWithLog(400);
     const last = (await client.getTask(task.id)).lastSeq;
     expect(last).toBeGreaterThan(400);
     const sockets = socketFactory();
@@ -83,9 +94,11 @@ describe("client SDK against the edge in wrangler dev", () => {
     await until(() => got.seqs.length === last + 5, "live events");
     expect(contiguous(got.seqs)).toBe(true);
     stream.close();
+    await end(task);
   });
 
   it("resumes after= the last seq it holds and gets only what follows", async () => {
+    const task = await taskWithLog(200);
     const stream = client.streamTask(task.id, { socket: socketFactory().make, after: 150 });
     const got = collect(stream);
     stream.start();
@@ -95,9 +108,11 @@ describe("client SDK against the edge in wrangler dev", () => {
     expect(got.seqs.at(-1)).toBe(last);
     expect(got.seqs.every((s, i) => s === 151 + i)).toBe(true);
     stream.close();
+    await end(task);
   });
 
   it("cut three times mid-stream, it reconnects by itself with no gap and no repeat", async () => {
+    const task = await taskWithLog(100);
     const sockets = socketFactory();
     const stream = client.streamTask(task.id, { socket: sockets.make, random: () => 0.05 });
     const got = collect(stream);
@@ -107,7 +122,9 @@ describe("client SDK against the edge in wrangler dev", () => {
       const emitting = (async () => {
         for (let i = 0; i < 5; i++) await task.emit(...logs(2000 + round * 100 + i * 20, 20));
       })();
-      await new Promise((r) => setTimeout(r, 20));
+      // Cut once this round's events have begun to arrive.
+      const had = got.seqs.length;
+      await until(() => got.seqs.length > had, `events of round ${round + 1}`);
       const drops = got.states.filter((s) => s === "reconnecting").length;
       sockets.open.at(-1)!.terminate();
       await until(() => got.states.filter((s) => s === "reconnecting").length > drops, `the drop of cut ${round + 1}`);
@@ -121,9 +138,11 @@ describe("client SDK against the edge in wrangler dev", () => {
     expect(sockets.open.length).toBeGreaterThanOrEqual(4);
     expect(got.states.filter((s) => s === "reconnecting").length).toBeGreaterThanOrEqual(3);
     stream.close();
+    await end(task);
   });
 
   it("goes from live to reconnecting when the edge goes away, and back to live with everything when it returns", async () => {
+    const task = await taskWithLog(50);
     const stream = client.streamTask(task.id, { socket: socketFactory().make, random: () => 0.2 });
     const got = collect(stream);
     stream.start();
@@ -141,9 +160,11 @@ describe("client SDK against the edge in wrangler dev", () => {
     expect(got.states[0]).toBe("live");
     expect(got.states.at(-1)).toBe("live");
     stream.close();
+    await end(task);
   }, 120_000);
 
   it("stops with a clear error for a task that does not exist or a bad token", async () => {
+    const task = await taskWithLog(0);
     const missing = client.streamTask("no-such-task", { socket: socketFactory().make });
     missing.start();
     await until(() => missing.state === "closed", "closed");
@@ -154,5 +175,6 @@ describe("client SDK against the edge in wrangler dev", () => {
     refused.start();
     await until(() => refused.state === "closed", "closed");
     expect(refused.error).toMatchObject({ status: 401, code: "unauthorized" });
+    await end(task);
   });
 });

@@ -1,6 +1,9 @@
 /**
- * The scripted run inside the built worker image: no network, a non-root user, the proxy
- * socket's directory mounted, the stand-in model listening on that socket.
+ * The built worker image: the scripted run inside it (no network, a non-root user, the proxy
+ * socket's directory mounted, the stand-in model listening on that socket), the toolchains it
+ * holds, and its user on a base with a uid 1000 user of its own. The image is
+ * TETHER_WORKER_IMAGE (default tether-worker:latest), built when stale; the base the last test
+ * builds from is TETHER_TEST_BASE_IMAGE, default tether-base:local, built when stale.
  */
 import { chownSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
@@ -10,6 +13,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeDocker } from "./support/docker.ts";
 import { startFakeModel, type FakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo, FIX_SUMMARY, fixTheFailingTestScript, inspectSandboxScript } from "./fake-model/scripts.ts";
+import { ensureLocalBase } from "../worker-image/build.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 import { makeTaskDirs, startAgent, startLine, typeSequence, type TaskDirs } from "./worker-harness.ts";
 
@@ -17,16 +21,18 @@ const TOKEN = "task-token-in-container";
 
 describeDocker("worker image", () => {
   let image: string;
+  let base: string;
   let dirs: TaskDirs;
   let model: FakeModel;
 
   beforeAll(async () => {
     image = await ensureWorkerImage();
+    base = process.env.TETHER_TEST_BASE_IMAGE ?? (await ensureLocalBase(() => {}));
     dirs = await makeTaskDirs();
     await createFixtureRepo(dirs.workspace, { git: true });
     execFileSync("chown", ["-R", "1000:1000", dirs.workspace, dirs.stateDir]);
     model = await startFakeModel({ script: [...fixTheFailingTestScript(), ...inspectSandboxScript()], listen: { socketPath: join(dirs.proxyDir, "model.sock") }, apiKey: TOKEN });
-  }, 300_000);
+  }, 600_000);
 
   afterAll(async () => {
     await model?.close();
@@ -91,19 +97,49 @@ describeDocker("worker image", () => {
     }
   }, 120_000);
 
+  it("holds the toolchains, each answering as agent with no network", () => {
+    // name, shell command, a line its output holds
+    const tools: [string, string, RegExp][] = [
+      ["user", "id -un", /^agent$/m],
+      ["node", "node --version", /^v\d+\.\d+\.\d+$/m],
+      ["npm", "npm --version", /^\d+\.\d+\.\d+$/m],
+      ["npx", "npx --version", /^\d+\.\d+\.\d+$/m],
+      ["corepack", "corepack --version", /^\d+\.\d+\.\d+$/m],
+      ["pnpm and yarn shims", "command -v pnpm && command -v yarn", /^\/\S+\/pnpm\n\/\S+\/yarn$/m],
+      ["python3", "python3 --version", /^Python 3\.\d+/m],
+      ["pip", "python3 -m pip --version", /^pip \d+/m],
+      ["venv", "python3 -m venv /tmp/venv && /tmp/venv/bin/python -m pip --version", /^pip \d+.* from \/tmp\/venv\//m],
+      ["git", "git --version", /^git version \d+/m],
+      ["rg", "rg --version", /^ripgrep \d+/m],
+      ["make", "make --version", /^GNU Make \d+/m],
+      ["cc", "cc --version", /^cc \(.*\) \d+/m],
+      ["g++", "g++ --version", /^g\+\+ \(.*\) \d+/m],
+      ["c++ build", "printf '#include <iostream>\\nint main() { std::cout << 6 * 7 << std::endl; }\\n' | g++ -x c++ -o /tmp/answer - && /tmp/answer", /^42$/m],
+      ["curl", "curl --version", /^curl \d+/m],
+      ["unzip", "unzip -v", /^UnZip \d+/m],
+      ["jq", "jq --version", /^jq-\d+/m],
+    ];
+    const script = tools.map(([name, command]) => `echo "=== ${name}"; (${command}) 2>&1; echo "=== exit $?"`).join("\n");
+    const out = execFileSync("docker", ["run", "--rm", "--network", "none", "--cap-drop", "ALL", "--entrypoint", "sh", image, "-c", script], { maxBuffer: 16 * 1024 * 1024 }).toString();
+    const answers = new Map([...out.matchAll(/^=== (.+)\n([\s\S]*?)^=== exit (\d+)$/gm)].map((m) => [m[1], { output: m[2], exit: Number(m[3]) }]));
+    for (const [name, , answer] of tools) {
+      expect({ name, ...answers.get(name) }).toEqual({ name, output: expect.stringMatching(answer), exit: 0 });
+    }
+  }, 120_000);
+
   it("turns a base's uid 1000 user (node in the public Node images) into agent", () => {
-    const base = `tether-test-nodebase:${process.pid}`;
+    const nodeBase = `tether-test-nodebase:${process.pid}`;
     const built = `tether-test-worker:${process.pid}`;
     const docker = (args: string[], input?: string) => execFileSync("docker", args, { input, env: { ...process.env, DOCKER_BUILDKIT: "0" }, maxBuffer: 16 * 1024 * 1024 }).toString();
     try {
-      docker(["build", "--network", "none", "-t", base, "-"], "FROM tether-base:local\nRUN groupadd -g 1000 node && useradd -u 1000 -g 1000 -m -d /home/node node\n");
-      docker(["build", "--network", "none", "--build-arg", `BASE_IMAGE=${base}`, "-t", built, join(import.meta.dirname, "..", "worker-image")]);
+      docker(["build", "--network", "none", "-t", nodeBase, "-"], `FROM ${base}\nRUN groupadd -g 1000 node && useradd -u 1000 -g 1000 -m -d /home/node node\n`);
+      docker(["build", "--network", "none", "--build-arg", `BASE_IMAGE=${nodeBase}`, "-t", built, join(import.meta.dirname, "..", "worker-image")]);
       const out = docker(["run", "--rm", "--network", "none", "--entrypoint", "sh", built, "-c", "id; stat -c '%U %a' /workspace /state; echo home=$HOME; ls -d /home/*"]);
       expect(out).toContain("uid=1000(agent) gid=1000(agent)");
       expect(out).toContain("agent 755\nagent 755");
       expect(out).toContain("home=/home/agent\n/home/agent");
     } finally {
-      for (const tag of [built, base]) {
+      for (const tag of [built, nodeBase]) {
         try {
           docker(["rmi", "-f", tag]);
         } catch {

@@ -1,6 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, sleep, unique, userToken } from "../testing/edge.ts";
+import { LEASE_SECONDS } from "../../shared/index.ts";
+import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
+import { AccountStore, type TaskRow } from "./store.ts";
 
 async function newAccount(): Promise<{ accountID: string; user: string }> {
   const accountID = unique("acct");
@@ -16,6 +18,28 @@ async function indexOf(user: string): Promise<any[]> {
 }
 
 const assigns = (ws: TestSocket) => ws.frames.filter((f) => f.type === "assign").map((f) => f.assignment);
+/** The revokes a runner got, as `taskID@epoch`, sorted. */
+const revokes = (ws: TestSocket) => ws.frames.filter((f) => f.type === "revoke").map((f) => `${f.taskID}@${f.epoch}`).sort();
+
+/** The Account's index row of a task, with its dispatch state. */
+async function rowOf(accountID: string, taskID: string): Promise<TaskRow | null> {
+  return runInDurableObject(accountStub(accountID), (_i, state) => new AccountStore(state.storage.sql).getTask(taskID));
+}
+
+/** Waits until the Account has handled a runner's `accept` of the task: recorded, or answered with a revoke. */
+async function acceptHandled(accountID: string, control: TestSocket, taskID: string): Promise<void> {
+  await waitFor(
+    () => rowOf(accountID, taskID),
+    (row) => row?.accepted === true || control.frames.some((f) => f.type === "revoke" && f.taskID === taskID),
+  );
+}
+
+/** Makes a runner look silent for a minute, so its next heartbeat brings it back (and dispatches). */
+async function silence(accountID: string): Promise<void> {
+  await runInDurableObject(accountStub(accountID), (_i, state) => {
+    state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(Date.now() - 61_000).toISOString());
+  });
+}
 
 /** A runner that accepts its assignment, attaches its data socket and reports a status. */
 async function runTo(credential: string, control: TestSocket, assignment: any, status: string): Promise<TestSocket> {
@@ -30,17 +54,18 @@ async function runTo(credential: string, control: TestSocket, assignment: any, s
 
 describe("dispatch", () => {
   it("assigns a new task to the one online runner, under a lease, and marks it assigned", async () => {
-    const { user } = await newAccount();
+    const { accountID, user } = await newAccount();
     const runner = await registerRunner(user);
     const control = await connectRunner(runner.credential);
     const task = await createTask(user);
     const assignment = (await control.next("assign")).assignment;
-    expect(assignment).toMatchObject({ epoch: 1, leaseSeconds: 90, task: { id: task.id, status: "assigned", runnerID: runner.id, prompt: task.prompt } });
+    expect(assignment).toMatchObject({ epoch: 1, leaseSeconds: LEASE_SECONDS, task: { id: task.id, status: "assigned", runnerID: runner.id, prompt: task.prompt } });
     expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: runner.id });
     expect((await indexOf(user))[0]).toMatchObject({ id: task.id, status: "assigned", runnerID: runner.id });
     control.send({ type: "accept", taskID: task.id, epoch: 1 });
-    await sleep(50);
-    expect(control.count("revoke")).toBe(0);
+    await acceptHandled(accountID, control, task.id);
+    expect(await rowOf(accountID, task.id)).toMatchObject({ accepted: true, acceptDeadline: null });
+    expect(revokes(control)).toEqual([]);
     control.close();
   });
 
@@ -65,7 +90,9 @@ describe("dispatch", () => {
     const t3 = await createTask(user);
     await ca.next("assign");
     await cb.next("assign");
-    await sleep(50);
+    // Every dispatch ran before createTask answered; the fences let all it sent arrive.
+    await ca.fence();
+    await cb.fence();
     expect(assigns(ca)).toHaveLength(1);
     expect(assigns(cb)).toHaveLength(1);
     expect([assigns(ca)[0].task.id, assigns(cb)[0].task.id].sort()).toEqual([t1.id, t2.id].sort());
@@ -88,7 +115,7 @@ describe("dispatch", () => {
     const control = await connectRunner(r.credential, { capacity: 2 });
     const tasks = [await createTask(user), await createTask(user), await createTask(user)];
     await control.until((f) => f.filter((x) => x.type === "assign").length === 2);
-    await sleep(50);
+    await control.fence();
     expect(assigns(control).map((x) => x.task.id)).toEqual([tasks[0].id, tasks[1].id]);
     expect((await taskOf(user, tasks[2].id)).status).toBe("queued");
     const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
@@ -105,7 +132,8 @@ describe("dispatch", () => {
     const task = await createTask(user, { labels: ["gpu", "linux"] });
     expect((await cg.next("assign")).assignment.task.id).toBe(task.id);
     const unmatched = await createTask(user, { labels: ["arm64"] });
-    await sleep(100);
+    await cp.fence();
+    await cg.fence();
     expect(assigns(cp)).toHaveLength(0);
     expect(assigns(cg)).toHaveLength(1);
     expect((await taskOf(user, unmatched.id)).status).toBe("queued");
@@ -122,16 +150,16 @@ describe("dispatch", () => {
     const stub = accountStub(accountID);
     // The alarm before the deadline changes nothing.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    await sleep(20);
+    await control.fence();
     expect(assigns(control)).toHaveLength(1);
+    expect(revokes(control)).toEqual([]);
     // Fifteen seconds pass without an accept.
     await runInDurableObject(stub, (_i, state) => {
       state.storage.sql.exec("UPDATE tasks SET accept_deadline = ? WHERE id = ?", Date.now() - 1, task.id);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     await control.until((f) => f.filter((x) => x.type === "assign").length === 2);
-    const revoke = control.frames.find((f) => f.type === "revoke");
-    expect(revoke).toMatchObject({ taskID: task.id, epoch: 1 });
+    expect(revokes(control)).toEqual([`${task.id}@1`]);
     expect(assigns(control)[1]).toMatchObject({ epoch: 2, task: { id: task.id } });
     const events = ((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(user) })).json()) as any).events;
     expect(events.filter((e: any) => e.type === "status").map((e: any) => e.data.status)).toEqual(["queued", "assigned", "queued", "assigned"]);
@@ -146,12 +174,20 @@ describe("dispatch", () => {
     const ca = await connectRunner(a.credential);
     const cb = await connectRunner(b.credential);
     const task = await createTask(user);
-    await sleep(50);
+    // Either runner may get it first; wait until one has, then let both sockets catch up.
+    await waitFor(async () => assigns(ca).length + assigns(cb).length, (n) => n > 0);
+    await ca.fence();
+    await cb.fence();
+    expect(assigns(ca).length + assigns(cb).length).toBe(1);
     const [first, second] = assigns(ca).length === 1 ? [ca, cb] : [cb, ca];
     const assignment = assigns(first)[0];
+    expect(assignment).toMatchObject({ epoch: 1, task: { id: task.id } });
     first.send({ type: "reject", taskID: task.id, epoch: assignment.epoch, reason: "disk full" });
     expect((await second.next("assign")).assignment).toMatchObject({ epoch: 2, task: { id: task.id } });
+    await first.fence();
     expect(assigns(first)).toHaveLength(1);
+    // A runner that rejected is not told to drop what it never took.
+    expect(revokes(first)).toEqual([]);
     ca.close();
     cb.close();
   });
@@ -173,8 +209,10 @@ describe("dispatch", () => {
       state.storage.sql.exec("UPDATE tasks SET accept_deadline = ? WHERE id = ?", Date.now() - 1, task.id);
     });
     await runDurableObjectAlarm(stub);
-    await sleep(100);
+    await cb.fence();
+    await ca.fence();
     expect(assigns(cb)).toHaveLength(0);
+    expect(revokes(ca)).toEqual([]);
     expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: a.id });
     data.close();
     ca.close();
@@ -196,36 +234,47 @@ describe("dispatch", () => {
   });
 
   it("renews held leases on heartbeat and revokes what the runner may not hold", async () => {
-    const { user } = await newAccount();
+    const { accountID, user } = await newAccount();
     const r = await registerRunner(user);
-    const control = await connectRunner(r.credential);
+    const control = await connectRunner(r.credential, { capacity: 2 });
     const task = await createTask(user);
     const assignment = (await control.next("assign")).assignment;
     control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    await acceptHandled(accountID, control, task.id);
+    // The runner looks silent and a second task waits: the heartbeat that brings the runner
+    // back dispatches it only after its leases are renewed, so that assign comes after any revoke.
+    await silence(accountID);
+    const waiting = await createTask(user);
+    const seen = control.frames.length;
     control.send({ type: "heartbeat", tasks: [{ taskID: task.id, epoch: assignment.epoch }] });
-    await sleep(50);
-    expect(control.count("revoke")).toBe(0);
+    expect((await control.next("assign", seen)).assignment.task.id).toBe(waiting.id);
+    expect(revokes(control)).toEqual([]);
+
     control.send({ type: "heartbeat", tasks: [{ taskID: task.id, epoch: 7 }, { taskID: "tsk_ffffffffffffffffffff", epoch: 1 }, { taskID: "junk", epoch: 1 }] });
     await control.until((f) => f.filter((x) => x.type === "revoke").length === 3);
+    expect(revokes(control)).toEqual([`${task.id}@7`, "junk@1", "tsk_ffffffffffffffffffff@1"].sort());
     control.send({ type: "accept", taskID: task.id, epoch: 9 });
     await control.until((f) => f.filter((x) => x.type === "revoke").length === 4);
+    expect(control.frames.filter((f) => f.type === "revoke").at(-1)).toMatchObject({ taskID: task.id, epoch: 9 });
     control.close();
   });
 
   it("keeps the leases a reconnecting runner names in hello, and revokes the rest", async () => {
-    const { user } = await newAccount();
+    const { accountID, user } = await newAccount();
     const r = await registerRunner(user);
     const first = await connectRunner(r.credential);
     const task = await createTask(user);
     const assignment = (await first.next("assign")).assignment;
     first.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    await sleep(20);
+    await acceptHandled(accountID, first, task.id);
     first.close();
-    const again = await connectRunner(r.credential, { tasks: [{ taskID: task.id, epoch: assignment.epoch }, { taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 }] });
-    expect(await again.next("revoke")).toMatchObject({ taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 });
-    await sleep(50);
-    expect(again.count("revoke")).toBe(1);
-    expect(assigns(again)).toHaveLength(0);
+    const waiting = await createTask(user);
+    // The hello dispatches (a second slot, a waiting task) only after it has renewed the
+    // named leases, so that assign comes after any revoke.
+    const again = await connectRunner(r.credential, { capacity: 2, tasks: [{ taskID: task.id, epoch: assignment.epoch }, { taskID: "tsk_eeeeeeeeeeeeeeeeeeee", epoch: 3 }] });
+    expect((await again.next("assign")).assignment.task.id).toBe(waiting.id);
+    expect(revokes(again)).toEqual(["tsk_eeeeeeeeeeeeeeeeeeee@3"]);
+    expect(assigns(again).map((a) => a.task.id)).toEqual([waiting.id]);
     expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: r.id });
     again.close();
   });
@@ -236,7 +285,7 @@ describe("dispatch", () => {
     const r = await registerRunner(one.user);
     const control = await connectRunner(r.credential);
     const foreign = await createTask(two.user);
-    await sleep(50);
+    await control.fence();
     expect(assigns(control)).toHaveLength(0);
     const ws = await call(`/v1/runner/tasks/${foreign.id}/ws`, { headers: bearer(r.credential, { upgrade: "websocket" }) });
     expect(ws.status).toBe(404);
@@ -246,16 +295,61 @@ describe("dispatch", () => {
   });
 });
 
+describe("control sockets", () => {
+  it("A second control connection replaces the first with 4409", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const first = await connectRunner(r.credential);
+    const second = await connectRunner(r.credential);
+    expect(await first.waitClosed()).toMatchObject({ code: 4409 });
+    expect(second.closed).toBeNull();
+    // The newer connection is the one dispatch uses.
+    const task = await createTask(user);
+    expect((await second.next("assign")).assignment.task.id).toBe(task.id);
+    expect(assigns(first)).toEqual([]);
+    second.close();
+  });
+});
+
+describe("deleting a runner", () => {
+  it("Deleting a runner puts its unaccepted assignments back in the queue", async () => {
+    const { user } = await newAccount();
+    const doomed = await registerRunner(user);
+    const cd = await connectRunner(doomed.credential);
+    const task = await createTask(user);
+    expect((await cd.next("assign")).assignment).toMatchObject({ epoch: 1, task: { id: task.id } });
+    // Another runner comes online only now, so the first assignment went to the doomed one.
+    const other = await registerRunner(user);
+    const co = await connectRunner(other.credential);
+    expect((await call(`/v1/runners/${doomed.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(204);
+    expect((await co.next("assign")).assignment).toMatchObject({ epoch: 2, task: { id: task.id } });
+    const events = ((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(user) })).json()) as any).events;
+    const statuses = events.filter((e: any) => e.type === "status").map((e: any) => [e.data.status, e.data.reason ?? null]);
+    expect(statuses).toEqual([
+      ["queued", null],
+      ["assigned", null],
+      ["queued", `runner ${doomed.id} was deleted`],
+      ["assigned", null],
+    ]);
+    expect(await taskOf(user, task.id)).toMatchObject({ status: "assigned", runnerID: other.id });
+    expect((await cd.waitClosed()).code).toBe(4403);
+    co.close();
+  });
+});
+
 describe("a long queue", () => {
   it("looks past a full page of tasks no runner can take", async () => {
     const { accountID, user } = await newAccount();
     const stub = accountStub(accountID);
     const template = await createTask(user, { labels: ["nowhere"] });
-    for (let i = 0; i < 120; i++) {
-      const id = `tsk_${i.toString(16).padStart(20, "0")}`;
-      await stub.addTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) + i + 1).toISOString() }, accountID);
-    }
-    await sleep(5);
+    // 120 more rows no runner can take, all older than any task created from here on.
+    await runInDurableObject(stub, (_i, state) => {
+      const store = new AccountStore(state.storage.sql);
+      for (let i = 0; i < 120; i++) {
+        const id = `tsk_${i.toString(16).padStart(20, "0")}`;
+        store.insertTask({ ...template, id, createdAt: new Date(Date.parse(template.createdAt) - i - 1).toISOString() });
+      }
+    });
     const reachable = await createTask(user);
     const r = await registerRunner(user);
     const control = await connectRunner(r.credential);
@@ -270,11 +364,9 @@ describe("liveness", () => {
     const r = await registerRunner(user);
     const control = await connectRunner(r.credential);
     // A minute passes with no heartbeat.
-    await runInDurableObject(accountStub(accountID), (_i, state) => {
-      state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(Date.now() - 61_000).toISOString());
-    });
+    await silence(accountID);
     const task = await createTask(user);
-    await sleep(50);
+    await control.fence();
     expect(assigns(control)).toHaveLength(0);
     const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
     expect(listed.online).toBe(false);

@@ -2,13 +2,6 @@
  * How the Account chooses a runner for a queued task (internal to edge/account/).
  */
 
-/** How long a runner has to answer an assignment with `accept`. */
-export const ACCEPT_SECONDS = 15;
-/** The lease a runner gets with an assignment; its heartbeats and frames renew it. */
-export const LEASE_SECONDS = 90;
-/** How often a runner says `heartbeat` on its control socket. */
-export const HEARTBEAT_SECONDS = 20;
-
 export type Candidate = { id: string; labels: string[]; capacity: number; load: number };
 
 /**

@@ -1,10 +1,12 @@
 /**
  * How a TaskRoom's record moves a row of the Account's task index (internal to edge/account/).
  *
- * Queued and assigned are the Account's own states (it dispatches), so a routine report
- * moves a row only to running, waiting or a terminal status; a record the Account read back
- * on purpose after a requeue (`authoritative`) decides every status. Reports that arrive out
- * of order (a lower `lastSeq`) are dropped, and a terminal row never moves again.
+ * The room owns the task's status; the row's status is a projection of it. The queue runs
+ * ahead of the room in one place only: it marks a row `assigned` before it asks the room to
+ * assign (so no second dispatch hands it out), and reads the room's record back when that
+ * fails. So a routine report moves a row only to running, waiting or a terminal status; a
+ * record the Account read back on purpose (`authoritative`) decides every status. Reports
+ * that arrive out of order (a lower `lastSeq`) are dropped, and a terminal row never moves again.
  */
 import { type Task, isTerminal } from "../../shared/index.ts";
 import { HOLDING_STATUSES, type TaskRow } from "./store.ts";

@@ -3,10 +3,9 @@
  * edge/account/): only SHA-256 hashes are stored; a registration token is used up by
  * its first redemption, and lives REGISTRATION_TTL_SECONDS.
  */
-import { ErrorCode, type RegisterRunnerRequest, type RegisterRunnerResponse } from "../../shared/index.ts";
+import { ErrorCode, type ErrorBody, type RegisterRunnerRequest, type RegisterRunnerResponse, errorBody } from "../../shared/index.ts";
 import type { AccountStore } from "./store.ts";
-import { formatRegistrationToken, formatRunnerCredential, newRunnerID, newSecret, sha256Hex } from "../auth/credentials.ts";
-import type { RoomError } from "../http-error.ts";
+import { formatRegistrationToken, formatRunnerCredential, newRunnerID, newSecret, sha256Hex } from "../auth/index.ts";
 
 /** Registration tokens live this long (the issue asks for an hour at most). */
 export const REGISTRATION_TTL_SECONDS = 3600;
@@ -25,14 +24,14 @@ export async function redeemRegistrationToken(
   accountID: string,
   secret: string,
   body: Omit<RegisterRunnerRequest, "token">,
-): Promise<RegisterRunnerResponse | RoomError> {
+): Promise<RegisterRunnerResponse | ErrorBody> {
   const hash = await sha256Hex(secret);
   const credentialSecret = newSecret();
   const credentialHash = await sha256Hex(credentialSecret);
   // No await from here on: the token is used up and the runner stored in one turn.
   const used = store.consumeRegistrationToken(hash, Date.now());
-  if (used === "unknown") return { error: { code: ErrorCode.Unauthorized, message: "registration token is not valid or was already used" } };
-  if (used === "expired") return { error: { code: ErrorCode.Unauthorized, message: "registration token has expired" } };
+  if (used === "unknown") return errorBody(ErrorCode.Unauthorized, "registration token is not valid or was already used");
+  if (used === "expired") return errorBody(ErrorCode.Unauthorized, "registration token has expired");
   const id = newRunnerID();
   store.insertRunner({
     id,

@@ -1,6 +1,7 @@
 /**
- * The Account DO's SQLite tables (internal to edge/account/): the task index with each
- * task's dispatch state, the runner registry, and registration-token hashes.
+ * The Account DO's SQLite tables (internal to edge/account/): the task index (each task's
+ * dispatch state beside a projection of the record its TaskRoom reports), the runner
+ * registry with credential hashes, and registration-token hashes.
  */
 import { type Task, type TaskStatus, RunnerInfo } from "../../shared/index.ts";
 

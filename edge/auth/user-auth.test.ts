@@ -1,6 +1,7 @@
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
+import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, SUBPROTOCOL } from "../../shared/index.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { SECRET, bearer, call, createTask, registerRunner, unique, userToken } from "../testing/edge.ts";
+import { SECRET, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 const hs = (claims: Record<string, unknown>, secret = SECRET, alg = "HS256") =>
   new SignJWT(claims).setProtectedHeader({ alg }).sign(new TextEncoder().encode(secret));
@@ -44,6 +45,16 @@ describe("HS256 user tokens", () => {
     expect(await status(await hs({ sub, exp: now() + 600, iss: "https://evil.test/", aud: "tether" }), vars)).toBe(401);
     expect(await status(await hs({ sub, exp: now() + 600, iss: "https://issuer.test/", aud: "other" }), vars)).toBe(401);
     expect(await status(await hs({ sub, exp: now() + 600 }), vars)).toBe(401);
+  });
+
+  it("JWT clock tolerance of 5 s (just inside and just outside)", async () => {
+    const sub = unique("u");
+    // Expired 3 s ago, or valid from 3 s ahead: inside the tolerance (2 s to spare for the test's own time).
+    expect(await status(await hs({ sub, exp: now() - 3 }))).toBe(200);
+    expect(await status(await hs({ sub, exp: now() + 600, nbf: now() + 3 }))).toBe(200);
+    // Expired 7 s ago, or valid from 7 s ahead: outside it.
+    expect(await status(await hs({ sub, exp: now() - 7 }))).toBe(401);
+    expect(await status(await hs({ sub, exp: now() + 600, nbf: now() + 7 }))).toBe(401);
   });
 
   it("refuses HS256 when no AUTH_SECRET is set", async () => {
@@ -123,7 +134,7 @@ describe("credential kinds and accounts", () => {
     expect((await call(`/v1/tasks/${task.id}`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/events`, { headers: bearer(mallory) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/cancel`, { method: "POST", headers: bearer(mallory) })).status).toBe(404);
-    const socket = await call(`/v1/tasks/${task.id}/ws`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${mallory}` } });
+    const socket = await call(`/v1/tasks/${task.id}/ws`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${mallory}` } });
     expect(socket.status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/messages`, { method: "POST", headers: bearer(mallory), body: JSON.stringify({ text: "hi" }) })).status).toBe(404);
     expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(mallory) })).status).toBe(404);
@@ -131,18 +142,45 @@ describe("credential kinds and accounts", () => {
     expect(list.tasks.map((t: any) => t.id)).not.toContain(task.id);
   });
 
-  it("takes a browser's token from the bearer subprotocol and selects tether.v1", async () => {
+  it("Another account's `/finish` is a 404", async () => {
+    const owner = await userToken({ sub: unique("owner") });
+    const mallory = await userToken({ sub: unique("mallory") });
+    const runner = await registerRunner(owner);
+    const control = await connectRunner(runner.credential);
+    const task = await createTask(owner);
+    const { assignment } = await control.next("assign");
+    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
+    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
+    await data.next("attached");
+    const finish = (token: string) => call(`/v1/tasks/${task.id}/finish`, { method: "POST", headers: bearer(token) });
+
+    // The task has started, so a finish is one it takes; from another account it does not exist.
+    const foreign = await finish(mallory);
+    expect(foreign.status).toBe(404);
+    expect(await foreign.json()).toEqual({ error: { code: "not_found", message: "no such task" } });
+    const events = async () => ((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(owner) })).json()) as any).events.map((e: any) => e.type);
+    expect(await events()).not.toContain("user.finish");
+    // The owner's finish is taken and reaches the runner.
+    expect((await finish(owner)).status).toBe(202);
+    expect((await data.next("command")).command).toMatchObject({ kind: "finish" });
+    expect((await events()).filter((t: string) => t === "user.finish")).toHaveLength(1);
+    data.close();
+    control.close();
+  });
+
+  it("takes a browser's token from the bearer subprotocol and selects the protocol", async () => {
     const user = await userToken({ sub: unique("u") });
     const task = await createTask(user);
     const res = await call(`/v1/tasks/${task.id}/ws?after=0`, {
-      headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${user}` },
+      headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${user}` },
     });
     expect(res.status).toBe(101);
-    expect(res.headers.get("sec-websocket-protocol")).toBe("tether.v1");
+    expect(res.headers.get("sec-websocket-protocol")).toBe(SUBPROTOCOL);
     res.webSocket!.accept();
-    res.webSocket!.close(1000, "done");
+    res.webSocket!.close(CloseCode.Normal, "done");
     const forged = await call(`/v1/tasks/${task.id}/ws`, {
-      headers: { upgrade: "websocket", "sec-websocket-protocol": `tether.v1, bearer.${user}x` },
+      headers: { upgrade: "websocket", "sec-websocket-protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}${user}x` },
     });
     expect(forged.status).toBe(401);
     const noProtocol = await call(`/v1/tasks/${task.id}/ws`, {

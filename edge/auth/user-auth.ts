@@ -1,6 +1,6 @@
 /**
- * User tokens: a JWT in `Authorization: Bearer`, or for browsers' WebSockets in
- * `Sec-WebSocket-Protocol: tether.v1, bearer.<jwt>`.
+ * User tokens: a JWT in `Authorization: Bearer`, or for browsers' WebSockets as the
+ * subprotocol `bearer.<jwt>` (`BEARER_SUBPROTOCOL_PREFIX`) offered beside `SUBPROTOCOL`.
  *
  * HS256 with AUTH_SECRET (self-hosting, `npm run token`), or RS256/ES256 keys from
  * AUTH_JWKS_URL (any OIDC provider; then AUTH_ISSUER and AUTH_AUDIENCE are required).
@@ -8,9 +8,8 @@
  * `sub` is the user; the account is the `org` claim when present, else the user.
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { BEARER_SUBPROTOCOL_PREFIX } from "../../shared/index.ts";
 
-export const SUBPROTOCOL = "tether.v1";
-const BEARER_PROTOCOL_PREFIX = "bearer.";
 const HS_ALGORITHMS = ["HS256"];
 const JWKS_ALGORITHMS = ["RS256", "ES256"];
 const CLOCK_TOLERANCE_SECONDS = 5;
@@ -44,7 +43,7 @@ export function bearerToken(req: Request): string | null {
     return m ? m[1]! : null;
   }
   for (const p of offeredProtocols(req)) {
-    if (p.startsWith(BEARER_PROTOCOL_PREFIX)) return p.slice(BEARER_PROTOCOL_PREFIX.length) || null;
+    if (p.startsWith(BEARER_SUBPROTOCOL_PREFIX)) return p.slice(BEARER_SUBPROTOCOL_PREFIX.length) || null;
   }
   return null;
 }

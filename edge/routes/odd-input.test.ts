@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CloseCode } from "../../shared/index.ts";
 import { JSON_HEADERS, bearer, call, createTask, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 describe("odd input never yields a 5xx", () => {
@@ -45,6 +46,6 @@ describe("odd input never yields a 5xx", () => {
     expect(blank.status).toBe(101);
     expect(blank.headers.get("sec-websocket-protocol")).toBeNull();
     blank.webSocket!.accept();
-    blank.webSocket!.close(1000, "done");
+    blank.webSocket!.close(CloseCode.Normal, "done");
   });
 });

@@ -4,15 +4,22 @@
  */
 import { z } from "zod";
 import {
+  ArtifactStored,
+  CommandAccepted,
   CreateTaskRequest,
   ErrorBody,
   Event,
+  EventPage,
+  Health,
   MessageRequest,
   RegisterRunnerRequest,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
   RunnerInfo,
+  RunnerList,
   Task,
+  TaskEnvelope,
+  TaskPage,
   TaskStatus,
 } from "../../shared/index.ts";
 
@@ -26,11 +33,13 @@ const SCHEMAS = {
   RegisterRunnerRequest,
   RegisterRunnerResponse,
   RunnerInfo,
-  TaskPage: z.object({ tasks: z.array(Task), nextCursor: z.string().nullable() }),
-  EventPage: z.object({ events: z.array(Event), nextAfter: z.number().int() }),
-  TaskEnvelope: z.object({ task: Task }),
-  CommandAccepted: z.object({ seq: z.number().int(), task: Task }),
-  RunnerList: z.object({ runners: z.array(RunnerInfo) }),
+  TaskPage,
+  EventPage,
+  TaskEnvelope,
+  CommandAccepted,
+  RunnerList,
+  ArtifactStored,
+  Health,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -45,7 +54,7 @@ type Op = {
 const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
 
 const ROUTES: Record<string, Record<string, Op>> = {
-  "/healthz": { get: { summary: "Liveness", auth: "none", ok: [200, null] } },
+  "/healthz": { get: { summary: "Liveness", auth: "none", ok: [200, "Health"] } },
   "/v1/tasks": {
     post: { summary: "Create a task (queued)", body: "CreateTaskRequest", ok: [201, "TaskEnvelope"] },
     get: {
@@ -74,7 +83,7 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/runner/connect": { get: { summary: "Runner control WebSocket", auth: "runner", ok: [101, null] } },
   "/v1/runner/tasks/{id}/ws": { get: { summary: "Runner data WebSocket of a task it holds", auth: "runner", ok: [101, null] } },
   "/v1/runner/tasks/{id}/artifacts/{name}": {
-    put: { summary: "Upload an artifact under a live lease", auth: "runner", ok: [201, null], query: { epoch: "the assignment's epoch" } },
+    put: { summary: "Upload an artifact under a live lease", auth: "runner", ok: [201, "ArtifactStored"], query: { epoch: "the assignment's epoch" } },
   },
 };
 

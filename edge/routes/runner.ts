@@ -1,13 +1,13 @@
 /**
  * Routes a runner calls with its credential: the control socket, a task's data socket
- * (only for a task it holds) and artifact uploads (only under a live lease).
+ * (only for a task it holds) and artifact uploads (only under a live lease, and only until
+ * the task's terminal status).
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { ErrorCode, LIMITS } from "../../shared/index.ts";
+import { type ArtifactStored, ErrorCode, LIMITS, isTerminal } from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
-import { requireRunner } from "../auth/middleware.ts";
-import { isTaskID } from "../auth/credentials.ts";
+import { isTaskID, requireRunner } from "../auth/index.ts";
 import { fail, parseQuery, readBodyBytes } from "../http-error.ts";
 import { forwardSocket, requireUpgrade } from "./socket-forward.ts";
 import { ArtifactName, artifactKey } from "./artifact-names.ts";
@@ -49,7 +49,9 @@ runnerRoutes.put("/tasks/:id/artifacts/:name", async (c) => {
   if (!isTaskID(id)) throw fail(ErrorCode.NotFound, "no such task");
   const room = roomStub(c.env, id);
   if (!(await room.holdsLease(accountID, runnerID, epoch))) {
-    if (!(await room.getTask(accountID))) throw fail(ErrorCode.NotFound, "no such task");
+    const task = await room.getTask(accountID);
+    if (!task) throw fail(ErrorCode.NotFound, "no such task");
+    if (isTerminal(task.status)) throw fail(ErrorCode.TaskFinished, `task ${id} is ${task.status}: uploads end with its terminal status`);
     throw fail(ErrorCode.NotLeased, `this runner holds no live lease of the task under epoch ${epoch}`);
   }
   const body = await readBodyBytes(c.req.raw, LIMITS.maxArtifactBytes);
@@ -57,5 +59,5 @@ runnerRoutes.put("/tasks/:id/artifacts/:name", async (c) => {
   await c.env.ARTIFACTS.put(artifactKey(accountID, id, name.data), body, {
     httpMetadata: { contentType: type.success ? type.data : "application/octet-stream" },
   });
-  return c.json({ name: name.data, size: body.byteLength }, 201);
+  return c.json({ name: name.data, size: body.byteLength } satisfies ArtifactStored, 201);
 });

@@ -1,4 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
+import { CloseCode, HEARTBEAT_SECONDS, LEASE_SECONDS } from "../../shared/index.ts";
 import { describe, expect, it } from "vitest";
 import { JSON_HEADERS, accountStub, bearer, call, connectRunner, registerRunner, unique, userToken } from "../testing/edge.ts";
 
@@ -77,7 +78,7 @@ describe("runner registry", () => {
     const user = await userToken({ sub: unique("u") });
     const runner = await registerRunner(user, { labels: ["a"] });
     const control = await connectRunner(runner.credential, { labels: ["linux", "docker"], capacity: 4 });
-    expect(control.frames[0]).toEqual({ type: "welcome", runnerID: runner.id, heartbeatSeconds: 20, leaseSeconds: 90 });
+    expect(control.frames[0]).toEqual({ type: "welcome", runnerID: runner.id, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
     const list = (await (await call("/v1/runners", { headers: bearer(user) })).json()) as any;
     expect(list.runners[0]).toMatchObject({ id: runner.id, online: true, labels: ["linux", "docker"], capacity: 4, version: "test" });
     expect(list.runners[0].lastSeenAt).not.toBeNull();
@@ -101,7 +102,7 @@ describe("runner registry", () => {
     control.close();
   });
 
-  it("deletes a runner: 204, its credential fails at once, its control socket closes with 4403", async () => {
+  it("deletes a runner: 204, its credential fails at once, its control socket closes as revoked", async () => {
     const user = await userToken({ sub: unique("u") });
     const runner = await registerRunner(user);
     const control = await connectRunner(runner.credential);
@@ -111,7 +112,7 @@ describe("runner registry", () => {
 
     const res = await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(user) });
     expect(res.status).toBe(204);
-    expect((await control.waitClosed()).code).toBe(4403);
+    expect((await control.waitClosed()).code).toBe(CloseCode.Revoked);
     const connect = await call("/v1/runner/connect", { headers: bearer(runner.credential, { upgrade: "websocket" }) });
     expect(connect.status).toBe(401);
     expect((await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(404);

@@ -3,11 +3,17 @@
  * a single-use registration token in its body.
  */
 import { Hono } from "hono";
-import { ErrorCode, LIMITS, RegisterRunnerRequest } from "../../shared/index.ts";
+import {
+  ErrorCode,
+  LIMITS,
+  RegisterRunnerRequest,
+  type RegisterRunnerResponse,
+  type RegistrationTokenResponse,
+  type RunnerList,
+} from "../../shared/index.ts";
 import { type AppEnv, accountStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isRunnerID, parseRegistrationToken } from "../auth/credentials.ts";
-import { fail, failWith, isRoomError, readBodyBytes, readJSON } from "../http-error.ts";
+import { isRunnerID, parseRegistrationToken, requireUser } from "../auth/index.ts";
+import { fail, failWith, readBodyBytes, readJSON } from "../http-error.ts";
 
 export const runnersRoutes = new Hono<AppEnv>();
 
@@ -17,18 +23,20 @@ runnersRoutes.post("/register", async (c) => {
   if (!token) throw fail(ErrorCode.Unauthorized, "registration token is not valid");
   const { token: _used, ...rest } = body;
   const result = await accountStub(c.env, token.accountID).registerRunner(token.accountID, token.secret, rest);
-  if (isRoomError(result)) throw failWith(result);
-  return c.json(result, 201);
+  if ("error" in result) throw failWith(result);
+  return c.json(result satisfies RegisterRunnerResponse, 201);
 });
 
 runnersRoutes.post("/registration-tokens", requireUser, async (c) => {
   await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes);
   const { accountID } = c.get("user");
-  return c.json(await accountStub(c.env, accountID).createRegistrationToken(accountID), 201);
+  const token = await accountStub(c.env, accountID).createRegistrationToken(accountID);
+  return c.json(token satisfies RegistrationTokenResponse, 201);
 });
 
 runnersRoutes.get("/", requireUser, async (c) => {
-  return c.json({ runners: await accountStub(c.env, c.get("user").accountID).listRunners() });
+  const runners = await accountStub(c.env, c.get("user").accountID).listRunners();
+  return c.json({ runners } satisfies RunnerList);
 });
 
 runnersRoutes.delete("/:id", requireUser, async (c) => {

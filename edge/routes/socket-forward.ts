@@ -3,12 +3,12 @@
  *
  * The DO learns who is calling only from `x-tether-*` headers the Worker sets here (any a
  * client sent are dropped). The credential itself does not travel on: `Authorization` is
- * removed and an offered `bearer.<jwt>` subprotocol is narrowed to `tether.v1`, the one
+ * removed and an offered `bearer.<jwt>` subprotocol is narrowed to `SUBPROTOCOL`, the one
  * protocol the 101 answer selects.
  */
-import { ErrorCode } from "../../shared/index.ts";
+import { ErrorCode, SUBPROTOCOL } from "../../shared/index.ts";
 import { fail } from "../http-error.ts";
-import { SUBPROTOCOL, offeredProtocols } from "../auth/user-auth.ts";
+import { offeredProtocols } from "../auth/index.ts";
 
 export function requireUpgrade(req: Request): void {
   if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {

@@ -4,13 +4,23 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { CreateTaskRequest, ErrorCode, type Event, LIMITS, MessageRequest, newTaskRecord, TaskStatus } from "../../shared/index.ts";
+import {
+  type CommandAccepted,
+  CreateTaskRequest,
+  ErrorCode,
+  type EventPage,
+  LIMITS,
+  MessageRequest,
+  newTaskRecord,
+  type TaskEnvelope,
+  type TaskPage,
+  TaskStatus,
+} from "../../shared/index.ts";
 import { type AppEnv, accountStub, roomStub } from "../app-env.ts";
-import { requireUser } from "../auth/middleware.ts";
-import { isTaskID, newTaskID } from "../auth/credentials.ts";
-import { fail, failWith, isRoomError, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
+import { isTaskID, newTaskID, requireUser } from "../auth/index.ts";
+import { fail, failWith, parseQuery, readBodyBytes, readJSON } from "../http-error.ts";
 import { forwardSocket } from "./socket-forward.ts";
-import { decodeCursor } from "../account/task-cursor.ts";
+import { decodeCursor } from "../account/index.ts";
 import { artifactKey, ArtifactName } from "./artifact-names.ts";
 
 const nonNegativeInt = z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -25,7 +35,6 @@ const EventsQuery = z.object({
   after: nonNegativeInt.default(0),
   limit: z.coerce.number().int().min(1).max(LIMITS.maxEventsPage).default(LIMITS.maxEventsPage),
 });
-type EventPage = { events: Event[]; nextAfter: number };
 const SocketQuery = z.object({ after: nonNegativeInt.default(0) });
 const EmptyRequest = z.object({}).strict();
 
@@ -41,9 +50,8 @@ taskRoutes.post("/", async (c) => {
   const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
   const task = newTaskRecord(newTaskID(), body, userID);
-  const created = await roomStub(c.env, task.id).create(accountID, task);
-  await accountStub(c.env, accountID).addTask(created, accountID);
-  return c.json({ task: created }, 201);
+  const created = await accountStub(c.env, accountID).createTask(accountID, task);
+  return c.json({ task: created } satisfies TaskEnvelope, 201);
 });
 
 taskRoutes.get("/", async (c) => {
@@ -56,13 +64,13 @@ taskRoutes.get("/", async (c) => {
     limit: query.limit,
     cursor,
   });
-  return c.json(page);
+  return c.json(page satisfies TaskPage);
 });
 
 taskRoutes.get("/:id", async (c) => {
   const task = await roomStub(c.env, taskIDParam(c.req.param("id"))).getTask(c.get("user").accountID);
   if (!task) throw fail(ErrorCode.NotFound, "no such task");
-  return c.json({ task });
+  return c.json({ task } satisfies TaskEnvelope);
 });
 
 taskRoutes.get("/:id/events", async (c) => {
@@ -72,7 +80,7 @@ taskRoutes.get("/:id/events", async (c) => {
   const room = roomStub(c.env, id) as unknown as { listEvents(accountID: string, after: number, limit: number): Promise<EventPage | null> };
   const page = await room.listEvents(c.get("user").accountID, query.after, query.limit);
   if (!page) throw fail(ErrorCode.NotFound, "no such task");
-  return Response.json(page);
+  return Response.json(page satisfies EventPage);
 });
 
 taskRoutes.get("/:id/ws", async (c) => {
@@ -91,8 +99,8 @@ taskRoutes.post("/:id/messages", async (c) => {
   const { userID, accountID } = c.get("user");
   const result = await roomStub(c.env, id).command(accountID, userID, { kind: "message", text });
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-  if (isRoomError(result)) throw failWith(result);
-  return c.json({ seq: result.seq, task: result.task }, 202);
+  if ("error" in result) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);
 });
 
 /** `finish` and `cancel` take no body, or `{}`. */
@@ -112,8 +120,8 @@ for (const kind of ["finish", "cancel"] as const) {
     const { userID, accountID } = c.get("user");
     const result = await roomStub(c.env, id).command(accountID, userID, { kind });
     if (result === null) throw fail(ErrorCode.NotFound, "no such task");
-    if (isRoomError(result)) throw failWith(result);
-    return c.json({ seq: result.seq, task: result.task }, 202);
+    if ("error" in result) throw failWith(result);
+    return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);
   });
 }
 

@@ -5,7 +5,6 @@
 import { ErrorCode, errorFrameOf, isTerminal, type ErrorFrame, type Task } from "../../shared/index.ts";
 import type { Lease } from "./store.ts";
 
-export const DEFAULT_LEASE_SECONDS = 90;
 /** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
 export const LEASE_RENEW_STEP_MS = 1_000;
 

@@ -6,7 +6,7 @@
  */
 import { LIMITS, type Task, type TaskStatus } from "../../shared/index.ts";
 import { eventsFrame, replayFrames } from "./frames.ts";
-import { sendAll } from "./sockets.ts";
+import { sendAll, sendText, sendToViewer } from "./sockets.ts";
 import type { NewEvent, StoredEvent, TaskRoomStore } from "./store.ts";
 
 export class TaskLog {
@@ -62,9 +62,9 @@ export class TaskLog {
     while (from < task.lastSeq) {
       const page = this.store.eventsAfter(from, LIMITS.maxEventsPage);
       if (page.length === 0) break;
-      for (const frame of replayFrames(page)) ws.send(frame);
+      for (const frame of replayFrames(page)) sendText(ws, frame);
       from = page.at(-1)!.seq;
     }
-    ws.send(JSON.stringify({ type: "replayed", lastSeq: task.lastSeq, status: task.status }));
+    sendToViewer(ws, { type: "replayed", lastSeq: task.lastSeq, status: task.status });
   }
 }

@@ -1,6 +1,7 @@
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TaskRoom } from "./task-room.ts";
+import { CloseCode } from "../../shared/index.ts";
 import { ACCOUNT_ID, USER, allEvents, attachedRunner, logEvents, newRoom, openRunner, openViewer, roomStub } from "../testing/task-room.ts";
 
 const now = () => new Date().toISOString();
@@ -39,7 +40,7 @@ describe("TaskRoom runner data socket", () => {
     const second = await openRunner(stub, "run_a");
     second.send({ type: "attach", taskID, epoch: 1, afterCommandSeq: 0 });
     expect(await second.next("attached")).toMatchObject({ ackedRseq: 4 });
-    expect((await first.waitClosed()).code).toBe(4409);
+    expect((await first.waitClosed()).code).toBe(CloseCode.Replaced);
   });
 
   it("holds a batch that arrives ahead of a gap and stores it in order once the gap fills", async () => {
@@ -68,7 +69,7 @@ describe("TaskRoom runner data socket", () => {
     for (let i = 0; i < 65; i++) runner.send({ type: "events", taskID, epoch: 1, events: logEvents(10 + i, 1) });
     const error = await runner.next("error");
     expect(error).toMatchObject({ code: "invalid_frame", message: "rseq 10 leaves a gap: the next expected is 2" });
-    expect((await runner.waitClosed()).code).toBe(4408);
+    expect((await runner.waitClosed()).code).toBe(CloseCode.Resync);
     const again = await openRunner(stub, "run_a");
     again.send({ type: "attach", taskID, epoch: 1, afterCommandSeq: 0 });
     expect((await again.next("attached")).ackedRseq).toBe(1);
@@ -209,12 +210,12 @@ describe("TaskRoom runner data socket", () => {
     const late = await openRunner(stub, "run_a");
     late.send({ type: "attach", taskID, epoch: 1, afterCommandSeq: 0 });
     expect((await late.next("error")).code).toBe("stale_epoch");
-    expect((await late.waitClosed()).code).toBe(4409);
+    expect((await late.waitClosed()).code).toBe(CloseCode.Replaced);
 
     const stranger = await openRunner(stub, "run_c");
     stranger.send({ type: "attach", taskID, epoch: 2, afterCommandSeq: 0 });
     expect((await stranger.next("error")).code).toBe("not_leased");
-    expect((await stranger.waitClosed()).code).toBe(4403);
+    expect((await stranger.waitClosed()).code).toBe(CloseCode.Revoked);
 
     const owner = await openRunner(stub, "run_b");
     owner.send({ type: "attach", taskID, epoch: 2, afterCommandSeq: 0 });
@@ -258,11 +259,11 @@ describe("TaskRoom runner data socket", () => {
     expect(await stub.assign("run_b", 2, 90)).toBe(false);
   });
 
-  it("revoking the runner closes its socket with 4403 and loses the task", async () => {
+  it("revoking the runner closes its socket as revoked and loses the task", async () => {
     const { stub, taskID } = await newRoom();
     const runner = await attachedRunner(stub, taskID);
     await stub.revokeRunner("run_a", "runner run_a was deleted");
-    expect((await runner.waitClosed()).code).toBe(4403);
+    expect((await runner.waitClosed()).code).toBe(CloseCode.Revoked);
     expect(await stub.getTask(ACCOUNT_ID)).toMatchObject({ status: "lost", statusReason: "runner run_a was deleted" });
     expect(await stub.holdsLease(ACCOUNT_ID, "run_a", 1)).toBe(false);
   });
@@ -301,7 +302,7 @@ describe("TaskRoom lease", () => {
     // The alarm may have fired on its own by now; either way it has run once.
     await runDurableObjectAlarm(stub);
     expect(await stub.getTask(ACCOUNT_ID)).toMatchObject({ status: "lost", statusReason: "runner run_a not heard from for 1 s" });
-    expect((await runner.waitClosed()).code).toBe(4410);
+    expect((await runner.waitClosed()).code).toBe(CloseCode.Gone);
     await runInDurableObject(stub, (room: TaskRoom) => room.alarm());
     await runInDurableObject(stub, (room: TaskRoom) => room.alarm());
     expect(await runDurableObjectAlarm(stub)).toBe(false);

@@ -1,23 +1,25 @@
 /**
  * Internal to the TaskRoom: who is on each socket (kept in the hibernation attachment), how
- * an upgrade the Worker forwarded is read, and small send and close helpers.
+ * an upgrade the Worker forwarded is read, and the send and close helpers. Every frame the
+ * room sends goes through a typed helper: `sendToViewer` and `sendToRunner` take a frame of
+ * the socket's union, `sendAll` takes text that `frames.ts` serialized from such a frame.
  */
-import { ErrorCode, errorBody, type ErrorFrame } from "../../shared/index.ts";
+import {
+  ErrorCode,
+  SUBPROTOCOL,
+  answerCloseCode,
+  type CloseCode,
+  type EdgeToRunnerData,
+  type EdgeToViewer,
+  type ErrorFrame,
+} from "../../shared/index.ts";
+import { errorResponse } from "../http-error.ts";
+import type { FrameText } from "./frames.ts";
 
 export type ViewerAttachment = { role: "viewer"; user: string };
 /** `epoch` is set once the socket has attached as the lease holder of that epoch. */
 export type RunnerAttachment = { role: "runner"; runnerID: string; epoch: number | null };
 export type Attachment = ViewerAttachment | RunnerAttachment;
-
-export const PING = '{"type":"ping"}';
-export const PONG = '{"type":"pong"}';
-export const SUBPROTOCOL = "tether.v1";
-
-export const CLOSE_REVOKED = 4403;
-/** Not final: attach again and resend after `ackedRseq`. */
-export const CLOSE_RESYNC = 4408;
-export const CLOSE_REPLACED = 4409;
-export const CLOSE_GONE = 4410;
 
 /**
  * Reads who is connecting (the Worker set the identity headers) and from where a viewer
@@ -32,13 +34,13 @@ export function readUpgrade(request: Request): { attachment: Attachment; after: 
   if (url.pathname !== "/viewer" || !user) return notFound();
   const raw = url.searchParams.get("after") ?? "0";
   if (!/^\d{1,15}$/.test(raw)) {
-    return Response.json(errorBody(ErrorCode.BadRequest, "after must be a non-negative integer"), { status: 400 });
+    return errorResponse(ErrorCode.BadRequest, "after must be a non-negative integer");
   }
   return { attachment: { role: "viewer", user }, after: Number(raw) };
 }
 
 export function notFound(): Response {
-  return Response.json(errorBody(ErrorCode.NotFound, "no such task socket"), { status: 404 });
+  return errorResponse(ErrorCode.NotFound, "no such task socket");
 }
 
 /** The 101 answer, naming the subprotocol when the client offered any. */
@@ -48,12 +50,25 @@ export function switchingProtocols(request: Request, client: WebSocket): Respons
   return new Response(null, { status: 101, webSocket: client, headers });
 }
 
+/** An error frame, which both of the room's sockets carry. */
 export function sendError(ws: WebSocket, frame: ErrorFrame): void {
   ws.send(JSON.stringify(frame));
 }
 
-/** Sends one string to many sockets; one closing meanwhile does not stop the others. */
-export function sendAll(sockets: Iterable<WebSocket>, frame: string): void {
+export function sendToViewer(ws: WebSocket, frame: EdgeToViewer): void {
+  ws.send(JSON.stringify(frame));
+}
+
+export function sendToRunner(ws: WebSocket, frame: EdgeToRunnerData): void {
+  ws.send(JSON.stringify(frame));
+}
+
+export function sendText(ws: WebSocket, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
+  ws.send(frame);
+}
+
+/** Sends one serialized frame to many sockets; one closing meanwhile does not stop the others. */
+export function sendAll(sockets: Iterable<WebSocket>, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
   for (const ws of sockets) {
     try {
       ws.send(frame);
@@ -63,7 +78,7 @@ export function sendAll(sockets: Iterable<WebSocket>, frame: string): void {
   }
 }
 
-export function closeSocket(ws: WebSocket, code: number, reason: string): void {
+export function closeSocket(ws: WebSocket, code: CloseCode, reason: string): void {
   try {
     ws.close(code, reason.slice(0, 120));
   } catch {
@@ -71,7 +86,11 @@ export function closeSocket(ws: WebSocket, code: number, reason: string): void {
   }
 }
 
-/** Completes a close the peer started; 1005 and 1006 cannot be sent back, so 1000 goes instead. */
+/** Completes a close the peer started, with its code when that may be sent back. */
 export function answerClose(ws: WebSocket, code: number, reason: string): void {
-  closeSocket(ws, code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, reason);
+  try {
+    ws.close(answerCloseCode(code), reason.slice(0, 120));
+  } catch {
+    // Already closed.
+  }
 }

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Task } from "../../shared/index.ts";
-import { ACCOUNT_ID, USER, allEvents, attachedRunner, logEvents, makeTask, newRoom, openViewer, upgrade } from "../testing/task-room.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL, type Task } from "../../shared/index.ts";
+import { ACCOUNT_ID, type RoomStub, USER, allEvents, attachedRunner, freshTaskID, logEvents, makeTask, newRoom, openViewer, roomStub, upgrade } from "../testing/task-room.ts";
 
 describe("TaskRoom records and log", () => {
   it("creates a queued task whose log starts with seq 1 status queued, idempotently", async () => {
@@ -51,11 +51,11 @@ describe("TaskRoom viewer sockets", () => {
     expect(viewer.seqs()).toEqual([3, 4, 5, 6]);
   });
 
-  it("answers the subprotocol tether.v1 when the client offered one", async () => {
+  it("answers the subprotocol when the client offered one", async () => {
     const { stub } = await newRoom();
-    const res = await upgrade(stub, "/viewer", { "x-tether-user": USER, "Sec-WebSocket-Protocol": "tether.v1, bearer.abc" });
+    const res = await upgrade(stub, "/viewer", { "x-tether-user": USER, "Sec-WebSocket-Protocol": `${SUBPROTOCOL}, ${BEARER_SUBPROTOCOL_PREFIX}abc` });
     expect(res.status).toBe(101);
-    expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("tether.v1");
+    expect(res.headers.get("Sec-WebSocket-Protocol")).toBe(SUBPROTOCOL);
     res.webSocket?.accept();
     res.webSocket?.close();
     const plain = await upgrade(stub, "/viewer", { "x-tether-user": USER });
@@ -223,7 +223,7 @@ describe("TaskRoom commands", () => {
 });
 
 describe("TaskRoom reports to the Account's index", () => {
-  type Index = { addTask(task: Task, accountID: string): Promise<void>; listTasks(q: { limit: number }): Promise<{ tasks: Task[] }> };
+  type Index = { createTask(accountID: string, task: Task): Promise<Task>; listTasks(q: { limit: number }): Promise<{ tasks: Task[] }> };
   const account = () => env.ACCOUNT.get(env.ACCOUNT.idFromName(ACCOUNT_ID)) as unknown as Index;
 
   async function indexed(taskID: string, test: (task: Task) => boolean): Promise<Task> {
@@ -236,16 +236,21 @@ describe("TaskRoom reports to the Account's index", () => {
     }
   }
 
+  /** A task made the way the create route makes it: the Account creates its room. */
+  async function indexedRoom(): Promise<{ stub: RoomStub; taskID: string }> {
+    const taskID = freshTaskID();
+    await account().createTask(ACCOUNT_ID, makeTask(taskID));
+    return { stub: roomStub(taskID), taskID };
+  }
+
   it("sends a cancel of a queued task to the index", async () => {
-    const { stub, taskID } = await newRoom();
-    await account().addTask((await stub.getTask(ACCOUNT_ID))!, ACCOUNT_ID);
+    const { stub, taskID } = await indexedRoom();
     await stub.command(ACCOUNT_ID, USER, { kind: "cancel" });
     expect((await indexed(taskID, (t) => t.status === "cancelled")).status).toBe("cancelled");
   }, 15_000);
 
   it("sends a runner's terminal status with the usage so far to the index", async () => {
-    const { stub, taskID } = await newRoom();
-    await account().addTask((await stub.getTask(ACCOUNT_ID))!, ACCOUNT_ID);
+    const { stub, taskID } = await indexedRoom();
     const runner = await attachedRunner(stub, taskID, "run_idx");
     const usage = { model: "m", inputTokens: 3, outputTokens: 4, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0.01 };
     const ts = new Date().toISOString();

@@ -4,6 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import { SignJWT } from "jose";
+import { CloseCode } from "../../shared/index.ts";
 import { app } from "../app.ts";
 
 export const SECRET = "test-secret-of-at-least-thirty-two-bytes!!";
@@ -86,6 +87,16 @@ export class TestSocket {
     return this.frames.filter((f) => f.type === type).length;
   }
 
+  /**
+   * Resolves once every frame the edge sent on this socket before the call has arrived: the
+   * answer to a ping leaves after them, on the same ordered stream.
+   */
+  async fence(): Promise<void> {
+    const pongs = this.count("pong");
+    this.send({ type: "ping" });
+    await this.until(() => this.count("pong") > pongs);
+  }
+
   async waitClosed(): Promise<{ code: number; reason: string }> {
     await this.until(() => this.closed !== null);
     return this.closed!;
@@ -93,7 +104,7 @@ export class TestSocket {
 
   close(): void {
     try {
-      this.ws.close(1000, "done");
+      this.ws.close(CloseCode.Normal, "done");
     } catch {
       // Already closed.
     }
@@ -117,10 +128,17 @@ export async function connectRunner(
   return ws;
 }
 
-export function accountStub(accountID: string): DurableObjectStub<import("../account/account.ts").Account> {
+export function accountStub(accountID: string): DurableObjectStub<import("../account/index.ts").Account> {
   return env.ACCOUNT.get(env.ACCOUNT.idFromName(accountID));
 }
 
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
+/** Polls `read` (at most `ms`) until `test` holds for what it returns, and returns that. */
+export async function waitFor<T>(read: () => Promise<T>, test: (value: T) => boolean, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (test(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 1500)}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

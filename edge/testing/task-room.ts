@@ -3,12 +3,12 @@
  * way the Worker forwards them, with their received frames collected.
  */
 import { env } from "cloudflare:test";
-import { newTaskRecord, type Task } from "../../shared/index.ts";
+import { CloseCode, LEASE_SECONDS, newTaskRecord, type Task } from "../../shared/index.ts";
 
 export const ACCOUNT_ID = "acct_test";
 export const USER = "alice";
 
-export type RoomStub = DurableObjectStub<import("../task-room/task-room.ts").TaskRoom>;
+export type RoomStub = DurableObjectStub<import("../task-room/index.ts").TaskRoom>;
 
 export function makeTask(id: string): Task {
   return newTaskRecord(id, { repo: { url: "https://example.com/repo.git" }, prompt: "Fix the bug" }, USER);
@@ -20,10 +20,15 @@ export function roomStub(taskID: string): RoomStub {
   return env.TASK_ROOM.get(env.TASK_ROOM.idFromName(taskID)) as unknown as RoomStub;
 }
 
+/** A task id no other test uses. */
+export function freshTaskID(): string {
+  counter += 1;
+  return `tsk_test${counter.toString().padStart(4, "0")}${Math.random().toString(16).slice(2, 10)}`;
+}
+
 /** A new room holding a new queued task. */
 export async function newRoom(): Promise<{ stub: RoomStub; taskID: string }> {
-  counter += 1;
-  const taskID = `tsk_test${counter.toString().padStart(4, "0")}${Math.random().toString(16).slice(2, 10)}`;
+  const taskID = freshTaskID();
   const stub = roomStub(taskID);
   await stub.create(ACCOUNT_ID, makeTask(taskID));
   return { stub, taskID };
@@ -81,7 +86,7 @@ export class TestSocket {
   }
 
   close(): void {
-    this.ws.close(1000, "done");
+    this.ws.close(CloseCode.Normal, "done");
   }
 
   private wake(): void {
@@ -108,7 +113,7 @@ export async function openRunner(stub: RoomStub, runnerID: string): Promise<Test
 }
 
 /** A runner that holds the task at `epoch` and has attached its data socket. */
-export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = 90): Promise<TestSocket> {
+export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = LEASE_SECONDS): Promise<TestSocket> {
   if (!(await stub.assign(runnerID, epoch, leaseSeconds))) throw new Error("assign refused");
   const runner = await openRunner(stub, runnerID);
   runner.send({ type: "attach", taskID, epoch, afterCommandSeq: 0 });

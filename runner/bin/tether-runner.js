@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs runner/cli/main.ts through tsx's loader, so a checkout works with no build step.
+// Runs the command line (runner/cli/) through tsx's loader, so a checkout works with no build step.
 import { register } from "tsx/esm/api";
 
 register();
-await import("../cli/main.ts");
+const { buildProgram } = await import("../cli/index.ts");
+await buildProgram().parseAsync(process.argv);

@@ -16,8 +16,8 @@ afterEach(() => edge.close());
 
 function config(flags: Record<string, unknown>): RunnerConfig {
   const r = loadConfig(flags, { TETHER_RUNNER_HOME: mkdtempSync(join(tmpdir(), "tether-doc-")) });
-  if (!r.ok) throw new Error(r.problems.join("; "));
-  return r.config;
+  if (!r.ok) throw new Error(r.error.join("; "));
+  return r.value;
 }
 
 const docker = (engine: boolean, images: string[]): DockerProbe => ({

@@ -5,6 +5,7 @@
  */
 import type { RunnerConfig } from "../config.ts";
 import { configPath } from "../config.ts";
+import type { Result } from "../ports.ts";
 
 export interface Check {
   name: string;
@@ -121,9 +122,7 @@ async function checkCredential(edgeURL: string, credential: string, timeoutMs: n
   return { name: "credential", ok: true, detail: "accepted by the edge" };
 }
 
-type Probed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-async function probe<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Probed<T>> {
+async function probe<T>(fn: () => Promise<T>, timeoutMs: number): Promise<Result<T>> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const value = await Promise.race([

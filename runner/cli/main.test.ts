@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeDocker } from "../../test/support/docker.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
+import { CloseCode } from "../../shared/sockets.ts";
 
 const BIN = join(import.meta.dirname, "..", "bin", "tether-runner.js");
 let edge: FakeEdge;
@@ -90,8 +91,8 @@ describeDocker("tether-runner start", () => {
       const { child, done } = cli(["start", "--log-format", format], env);
       await edge.until(() => readState().link === "connected", 20_000, "state connected");
       child.kill("SIGTERM");
-      const lines = (await done).stdout.trim().split("\n");
-      expect(lines.length, format).toBeGreaterThan(0);
+      const lines = (await done).stdout.split("\n").filter((line) => line.trim() !== "");
+      expect(lines.length, `${format}: no log lines`).toBeGreaterThan(0);
       const json = lines.filter((line) => line.startsWith("{"));
       if (format === "auto") expect(json).toHaveLength(lines.length);
       else expect(json, lines.join("\n")).toHaveLength(0);
@@ -103,7 +104,7 @@ describeDocker("tether-runner start", () => {
     const env = { TETHER_EDGE_URL: edgeURL, TETHER_RUNNER_CREDENTIAL: edge.credential, TETHER_RUNNER_ID: `cli-test-${process.pid}`, ANTHROPIC_API_KEY: "sk-test-not-real" };
     const { done } = cli(["start"], env);
     await edge.until(() => edge.framesOf("hello").length === 1, 20_000, "hello");
-    edge.control!.close(4403, "credential revoked");
+    edge.control!.close(CloseCode.Revoked, "credential revoked");
     const exit = await done;
     expect(exit.code).toBe(2);
     expect(exit.stderr).toContain("revoked the runner credential");

@@ -1,7 +1,7 @@
 /**
  * The `tether-runner` command line: register, start, status, doctor. Config comes from
  * flags, environment and `$TETHER_RUNNER_HOME/config.json` through one schema (config.ts),
- * parsed here and not at import time.
+ * parsed when a command runs, not at import time. runner/bin/tether-runner.js runs it.
  */
 import Docker from "dockerode";
 import { Command, Option } from "commander";
@@ -32,10 +32,10 @@ function flagsOf(opts: Record<string, unknown>): StoredConfig {
 function configOrExit(opts: Record<string, unknown>): RunnerConfig {
   const loaded = loadConfig(flagsOf(opts));
   if (!loaded.ok) {
-    process.stderr.write(`tether-runner: bad configuration\n${loaded.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+    process.stderr.write(`tether-runner: bad configuration\n${loaded.error.map((p) => `  - ${p}`).join("\n")}\n`);
     process.exit(1);
   }
-  return loaded.config;
+  return loaded.value;
 }
 
 export function buildProgram(): Command {
@@ -67,7 +67,7 @@ export function buildProgram(): Command {
       process.stderr.write(`tether-runner: ${r.error}\n`);
       process.exit(1);
     }
-    process.stdout.write(`registered as runner ${r.runnerID}; credential stored in ${r.path}\nnext: tether-runner doctor, then tether-runner start\n`);
+    process.stdout.write(`registered as runner ${r.value.runnerID}; credential stored in ${r.value.path}\nnext: tether-runner doctor, then tether-runner start\n`);
   });
 
   withConfigOptions(
@@ -103,5 +103,3 @@ export function buildProgram(): Command {
   );
   return program;
 }
-
-await buildProgram().parseAsync(process.argv);

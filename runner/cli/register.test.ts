@@ -18,7 +18,7 @@ describe("registerRunner", () => {
   it("stores the credential and runner ID in config.json with mode 0600", async () => {
     const home = mkdtempSync(join(tmpdir(), "tether-reg-"));
     const r = await registerRunner({ home, edgeURL, token: "reg-ok", name: "vps", labels: ["gpu"], capacity: 3 });
-    expect(r).toEqual({ ok: true, runnerID: "r1", path: configPath(home) });
+    expect(r).toEqual({ ok: true, value: { runnerID: "r1", path: configPath(home) } });
     expect(edge.registrations).toEqual([{ token: "reg-ok", name: "vps", labels: ["gpu"], capacity: 3 }]);
     expect(statSync(configPath(home)).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(configPath(home), "utf8"))).toEqual({ edgeURL, credential: edge.credential, runnerID: "r1", name: "vps", labels: ["gpu"], capacity: 3 });

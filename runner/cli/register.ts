@@ -5,6 +5,7 @@
 import { RegisterRunnerRequest, RegisterRunnerResponse } from "../../shared/api.ts";
 import { describeIssues } from "../../shared/protocol.ts";
 import { configPath, writeConfigFile } from "../config.ts";
+import type { Result } from "../ports.ts";
 
 export interface RegisterInput {
   home: string;
@@ -15,9 +16,13 @@ export interface RegisterInput {
   capacity?: number;
 }
 
-export type Registered = { ok: true; runnerID: string; path: string } | { ok: false; error: string };
+/** The runner ID the edge gave and where its credential is stored. */
+export interface Registered {
+  runnerID: string;
+  path: string;
+}
 
-export async function registerRunner(input: RegisterInput, timeoutMs = 30_000): Promise<Registered> {
+export async function registerRunner(input: RegisterInput, timeoutMs = 30_000): Promise<Result<Registered>> {
   const body = RegisterRunnerRequest.safeParse({
     token: input.token,
     ...(input.name ? { name: input.name } : {}),
@@ -64,5 +69,5 @@ export async function registerRunner(input: RegisterInput, timeoutMs = 30_000): 
     ...(input.labels && input.labels.length > 0 ? { labels: input.labels } : {}),
     ...(input.capacity !== undefined ? { capacity: input.capacity } : {}),
   });
-  return { ok: true, runnerID: parsed.data.runner.id, path: configPath(input.home) };
+  return { ok: true, value: { runnerID: parsed.data.runner.id, path: configPath(input.home) } };
 }

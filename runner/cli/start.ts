@@ -13,17 +13,14 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import pinoPretty from "pino-pretty";
 import type { RunnerConfig } from "../config.ts";
-import { EdgeArtifacts } from "../link/artifacts.ts";
-import { Daemon } from "../daemon.ts";
-import { DockerSandbox } from "../sandbox/docker.ts";
-import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/git.ts";
-import { Journal } from "../task/journal.ts";
-import { ModelProxy } from "../proxy/model-proxy.ts";
+import { Daemon, type RunnerState } from "../daemon.ts";
+import { cloneRepo, commitAll, makeDiff, pushBranch } from "../git/index.ts";
+import { EdgeArtifacts } from "../link/index.ts";
+import type { GitPort, Sandbox } from "../ports.ts";
+import { ModelProxy } from "../proxy/index.ts";
 import { withOverrides } from "../proxy/prices.ts";
-import { ProcessSandbox } from "../sandbox/process.ts";
-import type { GitPort } from "../ports.ts";
-import type { Sandbox } from "../sandbox/sandbox.ts";
-import type { RunnerState } from "../daemon.ts";
+import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
+import { Journal } from "../task/index.ts";
 
 export const RUNNER_VERSION: string = (
   JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
@@ -66,6 +63,11 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   if (!config.anthropicAPIKey) {
     logger.error("the runner has no model key (ANTHROPIC_API_KEY): every task it takes fails at once; `tether-runner doctor` says how to fix it");
   }
+  if (config.gitToken && config.gitCredentialHosts.length === 0) {
+    logger.warn("the git token is given to no host: set gitCredentialHosts (TETHER_GIT_CREDENTIAL_HOSTS) to the hosts it belongs to");
+  } else if (config.gitToken) {
+    logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
+  }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const prices = withOverrides(config.modelPrices);
   const proxy = new ModelProxy({
@@ -73,6 +75,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     apiKey: config.anthropicAPIKey ?? "",
     socketDir: join(config.home, "proxy"),
     prices,
+    serverTools: config.modelServerTools,
     logger,
   });
   await proxy.start();
@@ -91,7 +94,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     hasModelKey: Boolean(config.anthropicAPIKey),
     resources: { memoryMB: config.memoryMB, cpus: config.cpus, pids: config.pids },
     credentials: {
-      ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser } : {}),
+      ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser, hosts: config.gitCredentialHosts } : {}),
       ...(config.gitSSHKey ? { sshKeyPath: config.gitSSHKey } : {}),
     },
     push: config.push,

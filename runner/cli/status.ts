@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RunnerConfig } from "../config.ts";
 import type { RunnerState } from "../daemon.ts";
-import { Journal } from "../task/journal.ts";
+import type { LinkState } from "../link/index.ts";
+import { Journal, type LocalStatus } from "../task/index.ts";
 
 export interface StatusReport {
   home: string;
@@ -15,9 +16,9 @@ export interface StatusReport {
   edgeURL: string | null;
   daemon: "running" | "not running";
   pid: number | null;
-  link: string;
+  link: LinkState | "none";
   draining: boolean;
-  tasks: { taskID: string; epoch: number; status: string; containerID: string | null; pendingEvents: number }[];
+  tasks: { taskID: string; epoch: number; status: LocalStatus; containerID: string | null; pendingEvents: number }[];
   pendingEvents: number;
 }
 

@@ -16,14 +16,13 @@ import { spawn } from "node:child_process";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { LIMITS } from "../../shared/limits.ts";
-import { GIT_REF_PATTERN } from "../../shared/task.ts";
+import { type ChangedFile, GIT_REF_PATTERN } from "../../shared/task.ts";
+import type { Result } from "../ports.ts";
 import { type GitCredentials, gitEnv, scrubSecrets } from "./credentials.ts";
 
 export type { GitCredentials } from "./credentials.ts";
 
 export const TETHER_AUTHOR = { name: "Tether", email: "tether@localhost" } as const;
-
-export type GitResult = { ok: true } | { ok: false; error: string };
 
 export interface CloneOptions {
   url: string;
@@ -35,12 +34,6 @@ export interface CloneOptions {
   /** History depth; 0 for all of it. */
   depth?: number;
   credentials?: GitCredentials;
-}
-
-export interface ChangedFile {
-  path: string;
-  insertions: number;
-  deletions: number;
 }
 
 export interface Diff {
@@ -55,7 +48,7 @@ export function gitDirOf(dir: string): string {
   return `${dir.replace(/\/+$/, "")}.git`;
 }
 
-export async function cloneRepo(opts: CloneOptions): Promise<{ ok: true; baseRef: string } | { ok: false; error: string }> {
+export async function cloneRepo(opts: CloneOptions): Promise<Result<string>> {
   const { url, ref, dir, branch, depth = 1, credentials = {} } = opts;
   // Anything that reaches git's command line must not be read as an option or a refspec.
   if (url.startsWith("-")) return { ok: false, error: "a repository URL may not begin with '-'" };
@@ -93,7 +86,7 @@ export async function cloneRepo(opts: CloneOptions): Promise<{ ok: true; baseRef
   if (head.code !== 0) return fail(`git rev-parse failed: ${head.error}`);
   const copy = await giveAgentRepo(dir, branch);
   if (copy) return fail(`the workspace's own .git could not be made: ${copy}`);
-  return { ok: true, baseRef: head.stdout.trim() };
+  return { ok: true, value: head.stdout.trim() };
 }
 
 /**
@@ -160,10 +153,10 @@ export async function makeDiff(dir: string, baseRef: string): Promise<Diff> {
 }
 
 /** Pushes the task's branch to `origin` under the same name. */
-export async function pushBranch(dir: string, branch: string, credentials: GitCredentials = {}): Promise<GitResult> {
+export async function pushBranch(dir: string, branch: string, credentials: GitCredentials = {}): Promise<Result> {
   if (!GIT_REF_PATTERN.test(branch)) return { ok: false, error: `branch ${JSON.stringify(branch)} is not a valid branch name` };
   const r = await git(dir, ["push", "-q", "--no-verify", "origin", `refs/heads/${branch}:refs/heads/${branch}`], credentials);
-  return r.code === 0 ? { ok: true } : { ok: false, error: `git push of ${branch} failed: ${r.error}` };
+  return r.code === 0 ? { ok: true, value: undefined } : { ok: false, error: `git push of ${branch} failed: ${r.error}` };
 }
 
 /** Deletes the workspace and its git directory. */

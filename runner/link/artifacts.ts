@@ -3,7 +3,7 @@
  * with the runner credential; the edge answers 201 once it is stored.
  */
 import { LIMITS } from "../../shared/limits.ts";
-import type { ArtifactPort, Outcome } from "../ports.ts";
+import type { ArtifactPort, Result } from "../ports.ts";
 
 export class EdgeArtifacts implements ArtifactPort {
   constructor(
@@ -12,7 +12,7 @@ export class EdgeArtifacts implements ArtifactPort {
     private readonly timeoutMs = 60_000,
   ) {}
 
-  async upload(taskID: string, epoch: number, name: string, body: string): Promise<Outcome> {
+  async upload(taskID: string, epoch: number, name: string, body: string): Promise<Result> {
     const bytes = Buffer.byteLength(body);
     if (bytes > LIMITS.maxArtifactBytes) {
       return { ok: false, error: `${name} is ${bytes} bytes, over the ${LIMITS.maxArtifactBytes} byte artifact limit` };
@@ -28,7 +28,7 @@ export class EdgeArtifacts implements ArtifactPort {
       });
       if (res.ok) {
         await res.body?.cancel();
-        return { ok: true };
+        return { ok: true, value: undefined };
       }
       const text = (await res.text()).slice(0, 500);
       return { ok: false, error: `the edge answered ${res.status} to the ${name} upload: ${text}` };

@@ -6,11 +6,12 @@
  *   edge: assign { assignment }       runner: accept | reject
  *   edge: revoke { taskID, epoch }    (the runner stops the task and forgets it)
  *
- * A bad frame is logged and ignored; close code 4403 or a refused upgrade is fatal.
+ * A bad frame is logged and ignored; `CloseCode.Revoked` or a refused upgrade is fatal.
  */
 import type { Logger } from "pino";
-import { type Assignment, EdgeToRunner, type HeldTask, parseFrame } from "../../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import { LIMITS } from "../../shared/limits.ts";
+import { type Assignment, EdgeToRunnerControl, type HeldTask, parseFrame, type RunnerToEdgeControl, unhandledFrame } from "../../shared/protocol.ts";
+import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 
 export interface ControlLinkOptions {
@@ -35,8 +36,11 @@ export interface ControlLinkHandlers {
   disconnected?(): void;
 }
 
+/** The control link as the daemon reports it: `connected` once the edge said `welcome`. */
+export type LinkState = "connected" | "connecting" | "disconnected" | "stopped";
+
 export class ControlLink {
-  private readonly socket: EdgeSocket;
+  private readonly socket: EdgeSocket<RunnerToEdgeControl>;
   private welcomed = false;
 
   constructor(
@@ -45,7 +49,7 @@ export class ControlLink {
   ) {
     const url = new URL("/v1/runner/connect", opts.edgeURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new EdgeSocket(
+    this.socket = new EdgeSocket<RunnerToEdgeControl>(
       { url: url.toString(), credential: opts.credential, logger: opts.logger, backoff: opts.backoff },
       {
         opened: () => {
@@ -64,7 +68,7 @@ export class ControlLink {
     );
   }
 
-  get state(): "connected" | "connecting" | "disconnected" | "stopped" {
+  get state(): LinkState {
     const s = this.socket.status;
     if (s === "open") return this.welcomed ? "connected" : "connecting";
     if (s === "stopped") return "stopped";
@@ -97,7 +101,7 @@ export class ControlLink {
   }
 
   private message(text: string): void {
-    const parsed = parseFrame(EdgeToRunner, text, 32 * 1024 * 1024);
+    const parsed = parseFrame(EdgeToRunnerControl, text, LIMITS.maxEdgeFrameBytes);
     const log = this.opts.logger;
     if (!parsed.ok) {
       log.warn({ code: parsed.error.code, problem: parsed.error.message }, "ignoring a bad frame from the edge");
@@ -122,7 +126,7 @@ export class ControlLink {
       case "pong":
         return;
       default:
-        log.warn({ type: frame.type }, "ignoring a data frame on the control socket");
+        return unhandledFrame(frame);
     }
   }
 }

@@ -1,6 +1,7 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { CloseCode, HEARTBEAT_SECONDS } from "../../shared/sockets.ts";
 import { EdgeSocket } from "./edge-socket.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
 
@@ -17,10 +18,12 @@ afterEach(async () => {
   await edge.close();
 });
 
-function open(credential = edge.credential, heartbeatMs = 25_000) {
-  const seen = { opened: 0, messages: [] as string[], fatal: [] as string[], beats: 0 };
+function open(credential = edge.credential, heartbeatMs = HEARTBEAT_SECONDS * 1000) {
+  const seen = { opened: 0, messages: [] as string[], fatal: [] as string[], beats: 0, retries: 0 };
+  // A reconnect is only ever scheduled with a delay drawn from the backoff: each draw is one retry.
+  const backoff = { ...fastBackoff, random: () => ((seen.retries += 1), Math.random()) };
   const socket = new EdgeSocket(
-    { url: `${base}/v1/runner/connect`, credential, logger, backoff: fastBackoff, heartbeatMs },
+    { url: `${base}/v1/runner/connect`, credential, logger, backoff, heartbeatMs },
     {
       opened: () => {
         seen.opened += 1;
@@ -51,7 +54,7 @@ describe("EdgeSocket", () => {
     const port = new URL(base).port;
     await edge.close();
     const { socket, seen } = open();
-    await new Promise((r) => setTimeout(r, 150));
+    await edge.until(() => seen.retries >= 3, 5000, "three retries");
     expect(seen.opened).toBe(0);
     edge = new FakeEdge();
     await new Promise<void>((resolve) => edge.server.listen(Number(port), "127.0.0.1", resolve));
@@ -63,18 +66,18 @@ describe("EdgeSocket", () => {
     const { socket, seen } = open("wrong");
     await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
     expect(seen.fatal[0]).toContain("HTTP 401");
-    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.retries).toBe(0);
     expect(edge.controlConnects).toBe(0);
     expect(socket.status).toBe("stopped");
   });
 
-  it("stops for good on close code 4403", async () => {
+  it("stops for good when closed as revoked", async () => {
     const { socket, seen } = open();
     await edge.until(() => seen.opened === 1, 5000, "open");
-    edge.control!.close(4403, "credential revoked");
+    edge.control!.close(CloseCode.Revoked, "credential revoked");
     await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
     expect(seen.fatal[0]).toContain("revoked");
-    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.retries).toBe(0);
     expect(edge.controlConnects).toBe(1);
     expect(socket.status).toBe("stopped");
   });

@@ -1,21 +1,19 @@
 /**
  * One outbound WebSocket to the edge that keeps itself connected: it dials with the runner
- * credential, reconnects with full-jitter backoff after any drop, sends `{"type":"ping"}`
- * every heartbeat interval (the edge answers `pong`) and tears down a link that stayed
- * silent for three intervals (a half-open TCP
- * connection never reports a close by itself). A refused credential (HTTP 401/403 at the
- * upgrade, or close code 4403) is fatal: the socket stops and says why.
+ * credential, reconnects with full-jitter backoff after any drop, sends `PING_TEXT` every
+ * heartbeat interval (the edge answers `pong`) and tears down a link that stayed silent for
+ * `SILENT_HEARTBEATS` intervals (a half-open TCP connection never reports a close by itself).
+ * A refused credential (HTTP 401/403 at the upgrade, or `CloseCode.Revoked`) is fatal: the
+ * socket stops and says why.
  *
- * The owner speaks the protocol: `opened` is the moment to say hello/attach, `message`
- * receives raw frames, `heartbeat` runs every interval while open.
+ * The owner speaks the protocol: `Up` is the union of frames it sends, `opened` is the moment
+ * to say hello/attach, `message` receives raw frames, `heartbeat` runs every interval while open.
  */
 import type { Logger } from "pino";
 import WebSocket from "ws";
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.ts";
-
-export const CLOSE_CREDENTIAL_REVOKED = 4403;
-const PING = '{"type":"ping"}';
-const MAX_INCOMING_BYTES = 32 * 1024 * 1024;
+import { LIMITS } from "../../shared/limits.ts";
+import { CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SILENT_HEARTBEATS } from "../../shared/sockets.ts";
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "../../shared/backoff.ts";
 
 export interface EdgeSocketHandlers {
   opened(): void;
@@ -34,13 +32,13 @@ export interface EdgeSocketOptions {
   backoff?: BackoffOptions;
   /** How long a connection attempt may take before it counts as failed. */
   connectTimeoutMs?: number;
-  /** Close codes after which the socket stops for good (default: 4403, credential revoked). */
-  fatalCloseCodes?: number[];
+  /** Close codes after which the socket stops for good (default: `CloseCode.Revoked`, the credential is void). */
+  fatalCloseCodes?: readonly number[];
 }
 
 export type SocketState = "connecting" | "open" | "waiting" | "stopped";
 
-export class EdgeSocket {
+export class EdgeSocket<Up> {
   private ws: WebSocket | undefined;
   private state: SocketState = "waiting";
   private readonly backoff: Backoff;
@@ -56,7 +54,7 @@ export class EdgeSocket {
     private readonly handlers: EdgeSocketHandlers,
   ) {
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF);
-    this.heartbeatMs = opts.heartbeatMs ?? 25_000;
+    this.heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_SECONDS * 1000;
   }
 
   get status(): SocketState {
@@ -80,7 +78,7 @@ export class EdgeSocket {
   }
 
   /** Sends one frame if the socket is open; false when it is not (the journal keeps the data). */
-  send(frame: unknown): boolean {
+  send(frame: Up): boolean {
     if (this.state !== "open" || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
@@ -92,7 +90,7 @@ export class EdgeSocket {
   }
 
   /** Closes for good and waits for the close handshake (bounded). */
-  async stop(code = 1000, reason = "runner stopping"): Promise<void> {
+  async stop(code: number = CloseCode.Normal, reason = "runner stopping"): Promise<void> {
     this.state = "stopped";
     clearTimeout(this.retryTimer);
     clearInterval(this.beatTimer);
@@ -123,7 +121,7 @@ export class EdgeSocket {
     const log = this.opts.logger;
     const ws = new WebSocket(this.opts.url, {
       headers: { Authorization: `Bearer ${this.opts.credential}` },
-      maxPayload: MAX_INCOMING_BYTES,
+      maxPayload: LIMITS.maxEdgeFrameBytes,
       handshakeTimeout: this.opts.connectTimeoutMs ?? 15_000,
     });
     this.ws = ws;
@@ -162,7 +160,7 @@ export class EdgeSocket {
       const wasOpen = this.openedAt > 0;
       if (wasOpen) this.backoff.connectionLasted(Date.now() - this.openedAt);
       this.openedAt = 0;
-      if (code === CLOSE_CREDENTIAL_REVOKED && !this.opts.fatalCloseCodes) {
+      if (code === CloseCode.Revoked && !this.opts.fatalCloseCodes) {
         fatal = `the edge revoked the runner credential (close ${code}${reason ? `: ${reason}` : ""})`;
       } else if (this.opts.fatalCloseCodes?.includes(code)) {
         fatal = `the edge closed the socket for good (close ${code}${reason ? `: ${reason}` : ""})`;
@@ -186,13 +184,13 @@ export class EdgeSocket {
     this.beatTimer = setInterval(() => {
       const ws = this.ws;
       if (!ws || this.state !== "open") return;
-      if (Date.now() - this.lastHeard > 3 * this.heartbeatMs) {
+      if (Date.now() - this.lastHeard > SILENT_HEARTBEATS * this.heartbeatMs) {
         this.opts.logger.warn({ silentMs: Date.now() - this.lastHeard, url: this.opts.url }, "edge socket silent, reconnecting");
         ws.terminate();
         return;
       }
       // The edge's Durable Objects answer this exact text with a pong without waking up.
-      ws.send(PING);
+      ws.send(PING_TEXT);
       this.safely("heartbeat", () => this.handlers.heartbeat?.());
     }, this.heartbeatMs);
     this.beatTimer.unref();

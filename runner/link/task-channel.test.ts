@@ -1,8 +1,10 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command, RunnerEvent } from "../../shared/protocol.ts";
+import { CloseCode } from "../../shared/sockets.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
-import { Journal } from "../task/journal.ts";
+import type { Outbox } from "../ports.ts";
+import { Journal } from "../task/index.ts";
 import { splitBySize, TaskChannel } from "./task-channel.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 
@@ -22,10 +24,19 @@ afterEach(async () => {
   journal.close();
 });
 
+/** Task t1's outbox straight from the journal, as the task's own outbox reads it. */
+const outboxOf = (j: Journal): Outbox => ({
+  get lastCommandSeq() {
+    return j.task("t1")?.lastCommandSeq ?? 0;
+  },
+  unacked: (afterRseq, limit) => j.unacked("t1", 1, afterRseq, limit),
+  ack: (rseq) => j.ack("t1", 1, rseq),
+});
+
 function channel(batchMaxEvents = 100, batchMaxMs = 10) {
   const seen = { commands: [] as Command[], acked: [] as number[], refused: [] as string[], fatal: [] as string[] };
   const ch = new TaskChannel(
-    { edgeURL: url, credential: edge.credential, taskID: "t1", epoch: 1, journal, logger, batchMaxEvents, batchMaxMs, backoff: { baseMs: 10, capMs: 20, stableMs: 60_000 } },
+    { edgeURL: url, credential: edge.credential, taskID: "t1", epoch: 1, outbox: outboxOf(journal), logger, batchMaxEvents, batchMaxMs, backoff: { baseMs: 10, capMs: 20, stableMs: 60_000 } },
     {
       commands: (c) => seen.commands.push(...c),
       acked: (r) => seen.acked.push(r),
@@ -131,12 +142,12 @@ describe("TaskChannel", () => {
 });
 
 describe("TaskChannel closes", () => {
-  it("stops for good when the TaskRoom closes it as replaced (4409)", async () => {
+  it("stops for good when the TaskRoom closes it as replaced", async () => {
     const { ch, seen } = channel();
     await edge.until(() => ch.isAttached, 5000, "attached");
-    edge.data.get("t1")!.close(4409, "epoch 1 is over");
+    edge.data.get("t1")!.close(CloseCode.Replaced, "epoch 1 is over");
     await edge.until(() => seen.fatal.length === 1, 5000, "fatal");
-    expect(seen.fatal[0]).toContain("4409");
+    expect(seen.fatal[0]).toContain(String(CloseCode.Replaced));
     await new Promise((r) => setTimeout(r, 100));
     expect(edge.dataConnects).toBe(1);
     await ch.stop();

@@ -5,7 +5,7 @@
  *   runner: events { epoch, events[rseq…] }        edge: ack { rseq }  (cumulative, after the write)
  *                                                  edge: command { command }
  *
- * Events are read from the journal's outbox, never from memory: after `attached` (first
+ * Events are read from the task's `Outbox` (the journal), never from memory: after `attached` (first
  * connection or any reconnect) everything after `ackedRseq` is sent again, then new events
  * as `notify` reports them, and split so a frame stays under the edge's frame limit. An
  * event that finds no frame in flight goes at once; events that come while a frame waits
@@ -16,11 +16,12 @@
 import type { Logger } from "pino";
 import { ErrorCode } from "../../shared/errors.ts";
 import { LIMITS } from "../../shared/limits.ts";
-import { type Command, EdgeToRunner, parseFrame, type RunnerEvent } from "../../shared/protocol.ts";
-import type { BackoffOptions } from "./backoff.ts";
+import { EdgeToRunnerData, parseFrame, type RunnerEvent, type RunnerToEdgeData, unhandledFrame } from "../../shared/protocol.ts";
+import { DATA_FATAL_CLOSE_CODES } from "../../shared/sockets.ts";
+import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
-import type { Journal } from "../task/journal.ts";
 import type { Metrics } from "../metrics.ts";
+import type { DataChannel, DataChannelHandlers, Outbox } from "../ports.ts";
 
 /** Room left in a frame for the envelope around the events. */
 const FRAME_BUDGET = LIMITS.maxRunnerFrameBytes - 4096;
@@ -32,7 +33,7 @@ export interface TaskChannelOptions {
   credential: string;
   taskID: string;
   epoch: number;
-  journal: Journal;
+  outbox: Outbox;
   logger: Logger;
   metrics?: Metrics;
   batchMaxEvents: number;
@@ -41,23 +42,10 @@ export interface TaskChannelOptions {
   backoff?: BackoffOptions;
 }
 
-export interface TaskChannelHandlers {
-  /** Commands from `attached` or `command`, in seq order; the owner drops ones it applied. */
-  commands(commands: Command[]): void;
-  /** Everything up to `rseq` is stored at the edge. */
-  acked(rseq: number): void;
-  /** The edge refuses this runner for the task (stale epoch, not leased, finished). */
-  refused(code: string, message: string): void;
-  /** The socket is closed for good (refused credential or lease); it will not reconnect. */
-  fatal(reason: string): void;
-}
-
-/** The TaskRoom closes a runner it refuses with 4403 (no lease), 4409 (replaced by a newer epoch) or 4410 (gone). */
-const DATA_FATAL_CLOSE_CODES = [4403, 4409, 4410];
 const REFUSALS: string[] = [ErrorCode.StaleEpoch, ErrorCode.NotLeased, ErrorCode.TaskFinished, ErrorCode.Gone, ErrorCode.NotFound, ErrorCode.Forbidden];
 
-export class TaskChannel {
-  private readonly socket: EdgeSocket;
+export class TaskChannel implements DataChannel {
+  private readonly socket: EdgeSocket<RunnerToEdgeData>;
   private attached = false;
   private sentUpTo = 0;
   private ackedUpTo = 0;
@@ -68,18 +56,19 @@ export class TaskChannel {
 
   constructor(
     private readonly opts: TaskChannelOptions,
-    private readonly handlers: TaskChannelHandlers,
+    private readonly handlers: DataChannelHandlers,
   ) {
     this.log = opts.logger;
     const url = new URL(`/v1/runner/tasks/${encodeURIComponent(opts.taskID)}/ws`, opts.edgeURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new EdgeSocket(
+    this.socket = new EdgeSocket<RunnerToEdgeData>(
       {
         url: url.toString(),
         credential: opts.credential,
         logger: opts.logger,
         heartbeatMs: opts.heartbeatMs,
         backoff: opts.backoff,
+        // The TaskRoom closes a runner it refuses: no lease, replaced by a newer epoch, or the task is gone.
         fatalCloseCodes: DATA_FATAL_CLOSE_CODES,
       },
       {
@@ -136,27 +125,26 @@ export class TaskChannel {
   }
 
   private opened(): void {
-    const row = this.opts.journal.task(this.opts.taskID);
-    this.socket.send({ type: "attach", taskID: this.opts.taskID, epoch: this.opts.epoch, afterCommandSeq: row?.lastCommandSeq ?? 0 });
+    this.socket.send({ type: "attach", taskID: this.opts.taskID, epoch: this.opts.epoch, afterCommandSeq: this.opts.outbox.lastCommandSeq });
   }
 
   private message(text: string): void {
-    // Frames still arrive during the close handshake; after `stop` the journal may be closed.
+    // Frames still arrive during the close handshake; after `stop` the outbox may be gone.
     if (this.stopped) return;
-    const parsed = parseFrame(EdgeToRunner, text, 32 * 1024 * 1024);
+    const parsed = parseFrame(EdgeToRunnerData, text, LIMITS.maxEdgeFrameBytes);
     if (!parsed.ok) {
       this.log.warn({ code: parsed.error.code, problem: parsed.error.message }, "ignoring a bad frame from the edge");
       return;
     }
     const frame = parsed.value;
-    const { journal, taskID, epoch } = this.opts;
+    const { outbox, taskID, epoch } = this.opts;
     switch (frame.type) {
       case "attached": {
         if (frame.taskID !== taskID || frame.epoch !== epoch) {
           this.log.warn({ frameTaskID: frame.taskID, frameEpoch: frame.epoch }, "ignoring `attached` for another task or epoch");
           return;
         }
-        journal.ack(taskID, epoch, frame.ackedRseq);
+        outbox.ack(frame.ackedRseq);
         this.sentUpTo = frame.ackedRseq;
         this.ackedUpTo = frame.ackedRseq;
         this.attached = true;
@@ -167,7 +155,7 @@ export class TaskChannel {
       }
       case "ack": {
         if (frame.taskID !== taskID || frame.epoch !== epoch) return;
-        const n = journal.ack(taskID, epoch, frame.rseq);
+        const n = outbox.ack(frame.rseq);
         this.ackedUpTo = Math.max(this.ackedUpTo, frame.rseq);
         this.opts.metrics?.count("eventsAcked", n);
         this.handlers.acked(frame.rseq);
@@ -188,7 +176,7 @@ export class TaskChannel {
       case "pong":
         return;
       default:
-        this.log.warn({ type: frame.type }, "ignoring a control frame on a data socket");
+        return unhandledFrame(frame);
     }
   }
 
@@ -197,9 +185,9 @@ export class TaskChannel {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.attached) return;
-    const { journal, taskID, epoch, batchMaxEvents } = this.opts;
+    const { outbox, taskID, epoch, batchMaxEvents } = this.opts;
     while (this.socket.buffered < MAX_BUFFERED) {
-      const events = journal.unacked(taskID, epoch, this.sentUpTo, batchMaxEvents);
+      const events = outbox.unacked(this.sentUpTo, batchMaxEvents);
       if (events.length === 0) return;
       for (const frame of splitBySize(events)) {
         if (!this.socket.send({ type: "events", taskID, epoch, events: frame })) return;

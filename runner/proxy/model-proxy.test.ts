@@ -1,103 +1,16 @@
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EventData } from "../../shared/events.ts";
-import { ModelProxy, type ProxyRegistration, type TaskBudget } from "./model-proxy.ts";
+import type { ProxyRegistration } from "../ports.ts";
+import { ModelProxy, type TaskBudget } from "./model-proxy.ts";
 import { costOf } from "./prices.ts";
+import { callProxy as call, startStandInAPI as startUpstream } from "./testing/stand-in-api.ts";
 
 const KEY = "sk-ant-api03-not-a-real-key-0123456789abcdef";
-
-interface Seen {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: Record<string, unknown>;
-}
-
-/** A stand-in Messages API: JSON or SSE by the request's `stream`, plus a few misbehaviours. */
-function startUpstream() {
-  const seen: Seen[] = [];
-  const releases: (() => void)[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-      seen.push({ path: req.url ?? "", headers: req.headers, body });
-      const model = String(body.model ?? "none");
-      if (req.url?.startsWith("/v1/messages/count_tokens")) {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ input_tokens: 42 }));
-      } else if (body.overloaded) {
-        res.writeHead(529, { "content-type": "application/json" }).end(JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
-      } else if (body.echo) {
-        // A misbehaving upstream that repeats what it was sent, key included.
-        res.writeHead(200, { "content-type": "application/json", "x-echo": String(req.headers["x-api-key"]) });
-        res.end(JSON.stringify({ headers: req.headers }));
-      } else if (body.split) {
-        res.writeHead(200, { "content-type": "text/event-stream" });
-        const key = String(req.headers["x-api-key"]);
-        res.write(`data: {"leak":"${key.slice(0, 10)}`);
-        setTimeout(() => res.end(`${key.slice(10)}"}\n\n`), 20);
-      } else if (body.stream) {
-        res.writeHead(200, { "content-type": "text/event-stream", "request-id": "req_1" });
-        const usage = { input_tokens: 100, cache_creation_input_tokens: 10, cache_read_input_tokens: 20, output_tokens: 1 };
-        res.write(`event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { model, usage } })}\n\n`);
-        res.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\n\n`);
-        const finish = () => {
-          res.write(`event: message_delta\ndata: ${JSON.stringify({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 50 } })}\n\n`);
-          res.end(`event: message_stop\ndata: {"type":"message_stop"}\n\n`);
-        };
-        if (body.hold) releases.push(finish);
-        else finish();
-      } else {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ id: "msg_1", model, usage: { input_tokens: 1000, output_tokens: 500 } }));
-      }
-    });
-  });
-  return {
-    seen,
-    release: () => releases.shift()?.(),
-    releaseAll: () => releases.splice(0).forEach((finish) => finish()),
-    listen: () => new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-function call(reg: ProxyRegistration, opts: { path?: string; method?: string; token?: string | null; bearer?: boolean; body?: unknown; raw?: string | Buffer; headers?: Record<string, string>; onData?: (text: string) => void } = {}): Promise<Reply> {
-  const token = opts.token === undefined ? reg.token : opts.token;
-  const headers: Record<string, string> = { "content-type": "application/json", "anthropic-version": "2023-06-01", ...opts.headers };
-  if (token !== null) {
-    if (opts.bearer) headers.authorization = `Bearer ${token}`;
-    else headers["x-api-key"] = token;
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: reg.socketPath, path: opts.path ?? "/v1/messages", method: opts.method ?? "POST", headers }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        body += c;
-        opts.onData?.(c);
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    // The proxy closes idle keep-alive sockets on unregister; a late EPIPE there is no result.
-    req.on("socket", (socket) => socket.on("error", () => {}));
-    if (opts.method === "GET") req.end();
-    else req.end(opts.raw ?? JSON.stringify(opts.body ?? { model: "claude-sonnet-4-5", max_tokens: 10, messages: [] }));
-  });
-}
 
 describe("ModelProxy", () => {
   let dir: string;
@@ -137,7 +50,6 @@ describe("ModelProxy", () => {
     const b = await register({}, "task-b");
     expect(a.proxyDir).not.toBe(b.proxyDir);
     expect(a.socketPath.startsWith(`${a.proxyDir}/`)).toBe(true);
-    expect(a.containerSocketPath).toBe("/run/tether/model.sock");
     expect((await stat(a.socketPath)).mode & 0o777).toBe(0o666);
     expect((await stat(a.proxyDir)).mode & 0o777).toBe(0o755);
     expect(a.token).not.toBe(b.token);
@@ -174,15 +86,14 @@ describe("ModelProxy", () => {
     expect(upstream.seen).toHaveLength(2);
   });
 
-  it("forwards with the runner's key, the client's version and beta headers, and the query", async () => {
+  it("forwards with the runner's key, the client's version, and the beta client's query", async () => {
     const reg = await register();
-    const reply = await call(reg, { path: "/v1/messages?beta=true", headers: { "anthropic-beta": "tools-2024" } });
+    const reply = await call(reg, { path: "/v1/messages?beta=true" });
     expect(reply.status).toBe(200);
     const [req] = upstream.seen;
     expect(req?.path).toBe("/v1/messages?beta=true");
     expect(req?.headers["x-api-key"]).toBe(KEY);
     expect(req?.headers["anthropic-version"]).toBe("2023-06-01");
-    expect(req?.headers["anthropic-beta"]).toBe("tools-2024");
     expect(req?.headers.authorization).toBeUndefined();
     expect(JSON.stringify(req?.headers)).not.toContain(reg.token);
   });
@@ -193,7 +104,7 @@ describe("ModelProxy", () => {
     let firstSeen!: () => void;
     const first = new Promise<void>((resolve) => (firstSeen = resolve));
     const reply = call(reg, {
-      body: { model: "claude-sonnet-4-5", stream: true, hold: true, messages: [] },
+      body: { model: "claude-sonnet-4-5", stream: true, metadata: { user_id: "hold" }, messages: [] },
       onData: (text) => {
         received += text;
         if (received.includes("text_delta")) firstSeen();
@@ -216,14 +127,14 @@ describe("ModelProxy", () => {
 
   it("reports the usage of a JSON response and fills in the task's model when the request has none", async () => {
     const reg = await register({ model: "claude-haiku-4-5" });
-    await call(reg, { body: { max_tokens: 10, messages: [] } });
+    await call(reg, { body: { max_tokens: 1000, messages: [] } });
     expect(upstream.seen[0]?.body.model).toBe("claude-haiku-4-5");
     expect(usage).toEqual([{ model: "claude-haiku-4-5", inputTokens: 1000, outputTokens: 500, cacheWriteTokens: 0, cacheReadTokens: 0, costUSD: 0.001 + 0.0025 }]);
   });
 
   it("forwards count_tokens without counting a turn", async () => {
     const reg = await register({ maxTurns: 1 });
-    const reply = await call(reg, { path: "/v1/messages/count_tokens" });
+    const reply = await call(reg, { path: "/v1/messages/count_tokens", body: { model: "claude-sonnet-4-5", messages: [] } });
     expect(JSON.parse(reply.body)).toEqual({ input_tokens: 42 });
     expect(proxy.spent("task-1")?.turns).toBe(0);
     expect((await call(reg)).status).toBe(200);
@@ -248,7 +159,7 @@ describe("ModelProxy", () => {
 
   it("counts only calls the API accepted as turns", async () => {
     const reg = await register({ maxTurns: 1 });
-    const failed = await call(reg, { body: { overloaded: true, messages: [] } });
+    const failed = await call(reg, { body: { metadata: { user_id: "overloaded" }, messages: [] } });
     expect(failed.status).toBe(529);
     expect(JSON.parse(failed.body).error.type).toBe("overloaded_error");
     expect(proxy.spent("task-1")?.turns).toBe(0);
@@ -296,7 +207,7 @@ describe("ModelProxy", () => {
 
   it("refuses a fifth concurrent call of one task with a retryable 429", async () => {
     const reg = await register();
-    const held = [1, 2, 3, 4].map(() => call(reg, { body: { model: "m", stream: true, hold: true, messages: [] } }));
+    const held = [1, 2, 3, 4].map(() => call(reg, { body: { model: "m", stream: true, metadata: { user_id: "hold" }, messages: [] } }));
     await new Promise<void>((resolve) => {
       const check = () => (upstream.seen.length === 4 ? resolve() : setTimeout(check, 10));
       check();
@@ -329,12 +240,12 @@ describe("ModelProxy", () => {
 
   it("never lets the key out: not in responses, split chunks, errors or logs", async () => {
     const reg = await register();
-    const echoed = await call(reg, { body: { echo: true, messages: [] } });
+    const echoed = await call(reg, { body: { metadata: { user_id: "echo" }, messages: [] } });
     expect(upstream.seen[0]?.headers["x-api-key"]).toBe(KEY);
     expect(echoed.body).not.toContain(KEY);
     expect(echoed.body).toContain("*".repeat(KEY.length));
     expect(JSON.stringify(echoed.headers)).not.toContain(KEY);
-    const split = await call(reg, { body: { split: true, stream: true, messages: [] } });
+    const split = await call(reg, { body: { metadata: { user_id: "split" }, stream: true, messages: [] } });
     expect(split.body).not.toContain(KEY);
     expect(split.body).toContain(`"leak":"${"*".repeat(KEY.length)}"`);
     await upstream.close();

@@ -6,35 +6,40 @@
  * and its own random token. A request must carry that token (`x-api-key` or
  * `Authorization: Bearer`); only `POST /v1/messages` and `POST /v1/messages/count_tokens` are
  * forwarded, to `<upstreamURL>/v1/messages…`, with the runner's key in `x-api-key` and the
- * client's `anthropic-version` / `anthropic-beta` passed through. Responses stream back as they
+ * client's `anthropic-version` / `anthropic-beta` passed through, and only what
+ * request-policy.ts allows (nothing that makes the provider reach the network for the agent,
+ * unless the runner opts in); the rest gets a 400 that names it. Responses stream back as they
  * arrive (SSE included); the usage of every message call is read on the way and reported.
  *
  * A spent budget refuses further calls with HTTP 400 `invalid_request_error`, the shape the
  * API itself uses for an exhausted credit balance: the SDK does not retry a 400 (it retries
  * 429 and 5xx), so the agent stops at once with a message that names the budget. The header
- * `x-tether-budget-exceeded: true` marks such a refusal. A turn is a call the API accepted
- * (2xx); tokens count input, output, cache writes and cache reads. At most four calls of a
- * task may be in flight; a fifth gets 429 `rate_limit_error`, which the SDK retries.
+ * `x-tether-budget-exceeded: true` marks such a refusal. Each message call is admitted by the
+ * budget before it is forwarded (its turn counted, its worst case held, its `max_tokens`
+ * clamped to what is left) and charged however it ends (budget.ts). The input estimate is the
+ * request's size in bytes, which no text's token count exceeds. At most four calls of a task
+ * may be in flight; a fifth gets 429 `rate_limit_error`, which the SDK retries.
  *
  * The key never leaves this process: it is sent only upstream, masked in every response
  * byte, and never logged (errors carry only an error code).
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData } from "../../shared/events.ts";
-import { BudgetMeter, type Spent, type TaskBudget } from "./budget.ts";
+import type { ProxyPort, ProxyRegistration, ResumeBudget } from "../ports.ts";
+import { BudgetMeter, clampMaxTokens, type Reservation, type Spent, type TaskBudget } from "./budget.ts";
 import { SecretRedactor, redactText } from "./redact.ts";
+import { authorized, readBody, sendError } from "./proxy-http.ts";
+import { refuseBody, refuseHeaders } from "./request-policy.ts";
 import { UsageReader } from "./usage.ts";
-import { costOf, DEFAULT_PRICES, type PriceTable, type TokenCounts } from "./prices.ts";
+import { costOf, DEFAULT_PRICES, type PriceTable, priceOf, type TokenCounts } from "./prices.ts";
 
 export type { Spent, TaskBudget } from "./budget.ts";
 
-/** Inside the container the task's socket directory is mounted here. */
-export const CONTAINER_PROXY_DIR = "/run/tether";
 const SOCKET_FILE = "model.sock";
 /** The API accepts requests up to 32 MB. */
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -60,25 +65,10 @@ export interface ModelProxyOptions {
   socketDir: string;
   prices?: PriceTable;
   logger?: Logger;
+  /** Let requests use the provider's server-side tools (see request-policy.ts); off by default. */
+  serverTools?: boolean;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
-}
-
-export interface ProxyRegistration {
-  token: string;
-  /** The socket on the host. */
-  socketPath: string;
-  /** The directory to mount at /run/tether (holds only this task's socket). */
-  proxyDir: string;
-  /** The socket as the worker sees it. */
-  containerSocketPath: string;
-}
-
-/** What a restarted runner passes to keep a running worker's token and its spending. */
-export interface ResumeBudget {
-  token?: string;
-  startedAt?: number;
-  spent?: Spent;
 }
 
 interface Entry {
@@ -94,7 +84,20 @@ interface Entry {
   logger: Logger | undefined;
 }
 
-export class ModelProxy {
+/** A message call the budget admitted: what it holds until it settles. */
+interface AdmittedCall {
+  model: string;
+  reservation: Reservation;
+}
+
+/** How far a call got: the upstream's status, whether a connection was made, its usage so far. */
+interface Ending {
+  status: number | undefined;
+  reached: boolean;
+  reader: UsageReader | undefined;
+}
+
+export class ModelProxy implements ProxyPort {
   private readonly entries = new Map<string, Entry>();
   private readonly upstream: URL;
   private readonly now: () => number;
@@ -170,7 +173,7 @@ export class ModelProxy {
     // The worker runs as another uid; the token, not the file mode, is what guards the socket.
     await chmod(socketPath, 0o666);
     this.entries.set(taskID, entry);
-    return { token, socketPath, proxyDir, containerSocketPath: `${CONTAINER_PROXY_DIR}/${SOCKET_FILE}` };
+    return { token, socketPath, proxyDir };
   }
 
   /** What the task has spent so far, for the journal. */
@@ -217,14 +220,18 @@ export class ModelProxy {
       req.resume();
       return sendError(res, 405, "invalid_request_error", `${req.method ?? "?"} ${pathname}: only POST is allowed`);
     }
+    const policy = { serverTools: this.opts.serverTools ?? false };
+    const headerRefusal = refuseHeaders(search, req.headers["anthropic-beta"], policy);
+    if (headerRefusal) {
+      req.resume();
+      return sendError(res, 400, "invalid_request_error", headerRefusal);
+    }
     const isMessage = pathname === "/v1/messages";
     if (isMessage) {
       const reason = entry.meter.exceeded();
       if (reason) {
         req.resume();
-        this.refuse(entry, reason);
-        res.setHeader("x-tether-budget-exceeded", "true");
-        return sendError(res, 400, "invalid_request_error", `Tether task budget exceeded: ${reason}`);
+        return this.refuse(entry, res, reason);
       }
     }
     const body = await readBody(req, MAX_REQUEST_BYTES);
@@ -241,22 +248,31 @@ export class ModelProxy {
       return sendError(res, 400, "invalid_request_error", "request body must be a JSON object");
     }
     const request = json as Record<string, unknown>;
-    let payload = body;
-    if (request.model === undefined && entry.meter.budget.model) {
-      payload = Buffer.from(JSON.stringify({ ...request, model: entry.meter.budget.model }));
-    }
-    const model = typeof request.model === "string" ? request.model : entry.meter.budget.model;
-    await this.forward(entry, req, res, `${pathname}${search}`, payload, isMessage ? model ?? "unknown" : undefined);
+    const bodyRefusal = refuseBody(request, !isMessage, policy);
+    if (bodyRefusal) return sendError(res, 400, "invalid_request_error", bodyRefusal);
+    if (request.model === undefined && entry.meter.budget.model) request.model = entry.meter.budget.model;
+    const model = typeof request.model === "string" ? request.model : "unknown";
+    if (!isMessage) return this.forward(entry, req, res, `${pathname}${search}`, Buffer.from(JSON.stringify(request)), undefined);
+    // The request as forwarded, before max_tokens is known: its size bounds the input's tokens.
+    const asked = request.max_tokens;
+    const inputTokens = Buffer.byteLength(JSON.stringify(request));
+    const admission = entry.meter.admit({
+      inputTokens,
+      maxTokens: typeof asked === "number" && Number.isInteger(asked) && asked > 0 ? asked : undefined,
+      price: priceOf(model, this.prices),
+    });
+    if (!admission.ok) return this.refuse(entry, res, admission.reason);
+    const { reservation } = admission;
+    if (reservation.maxTokens !== undefined) clampMaxTokens(request, reservation.maxTokens);
+    await this.forward(entry, req, res, `${pathname}${search}`, Buffer.from(JSON.stringify(request)), { model, reservation });
   }
 
-  private forward(
-    entry: Entry,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    path: string,
-    payload: Buffer,
-    model: string | undefined,
-  ): Promise<void> {
+  /**
+   * Sends the request upstream and streams the answer back. A message call (`call`) settles
+   * exactly once, on whichever ending comes first: the answer's end, the upstream breaking
+   * off, the worker hanging up, or the upstream failing.
+   */
+  private forward(entry: Entry, req: http.IncomingMessage, res: http.ServerResponse, path: string, payload: Buffer, call: AdmittedCall | undefined): Promise<void> {
     const target = new URL(this.upstream.pathname.replace(/\/$/, "") + path, this.upstream);
     const headers: http.OutgoingHttpHeaders = {
       "content-type": "application/json",
@@ -270,9 +286,19 @@ export class ModelProxy {
     }
     const client = target.protocol === "https:" ? https : http;
     const started = this.now();
+    const ending: Ending = { status: undefined, reached: false, reader: undefined };
     return new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = () => {
+        if (settled) return;
+        settled = true;
+        if (call) this.charge(entry, call, ending);
+        entry.logger?.debug({ path, status: ending.status, ms: this.now() - started }, "model call");
+        resolve();
+      };
       const upstreamReq = client.request(target, { method: "POST", headers }, (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
+        ending.status = status;
         const out: http.OutgoingHttpHeaders = {};
         for (const [name, value] of Object.entries(upstreamRes.headers)) {
           if (value === undefined || DROPPED_RESPONSE_HEADERS.has(name)) continue;
@@ -280,86 +306,83 @@ export class ModelProxy {
         }
         res.writeHead(status, out);
         res.flushHeaders();
-        // A turn is a model call the API accepted; a refused or failed one (retried by the SDK) is not.
-        if (model !== undefined && status >= 200 && status < 300) entry.meter.recordCall();
-        const reader = model !== undefined && status >= 200 && status < 300 ? UsageReader.forContentType(upstreamRes.headers["content-type"]) : undefined;
+        if (call && status >= 200 && status < 300) ending.reader = UsageReader.forContentType(upstreamRes.headers["content-type"]);
         const redactor = new SecretRedactor(this.opts.apiKey);
         upstreamRes.on("data", (chunk: Buffer) => {
-          reader?.write(chunk);
+          ending.reader?.write(chunk);
           const safe = redactor.push(chunk);
           if (safe.length > 0) res.write(safe);
         });
         upstreamRes.on("end", () => {
           res.end(redactor.flush());
-          const usage = reader?.end();
-          if (usage) this.report(entry, usage.model ?? model ?? "unknown", usage.tokens);
-          entry.logger?.debug({ path, status, ms: this.now() - started }, "model call");
-          resolve();
+          settle();
         });
         upstreamRes.on("error", () => {
           res.destroy();
-          resolve();
+          settle();
         });
+        upstreamRes.on("close", () => {
+          if (!upstreamRes.complete) res.destroy();
+          settle();
+        });
+      });
+      upstreamReq.on("socket", (socket) => {
+        if (!socket.connecting) ending.reached = true;
+        else socket.once("connect", () => (ending.reached = true));
       });
       upstreamReq.on("error", (err: NodeJS.ErrnoException) => {
         entry.logger?.warn({ path, code: err.code }, "model API unreachable");
         if (!res.headersSent) sendError(res, 502, "api_error", `the model API could not be reached (${err.code ?? "network error"})`);
         else res.destroy();
-        resolve();
+        settle();
       });
-      // A worker that hangs up mid-stream stops the upstream call too.
+      // A worker that hangs up stops the upstream call too; the call is charged as it stands.
       res.on("close", () => {
-        if (!res.writableFinished) upstreamReq.destroy();
+        if (res.writableFinished) return;
+        upstreamReq.destroy();
+        settle();
       });
       upstreamReq.end(payload);
     });
   }
 
-  private report(entry: Entry, model: string, tokens: TokenCounts): void {
+  /** Charges an ended call (see budget.ts) and reports what was charged. */
+  private charge(entry: Entry, call: AdmittedCall, ending: Ending): void {
+    const { reservation } = call;
+    const refusedUpstream = ending.status !== undefined && (ending.status < 200 || ending.status >= 300);
+    if (refusedUpstream || (ending.status === undefined && !ending.reached)) {
+      entry.meter.settle(reservation, { tokens: 0, costUSD: 0 }, false);
+      return;
+    }
+    const usage = ending.reader?.end();
+    let model = call.model;
+    let tokens: TokenCounts;
+    if (usage) {
+      model = usage.model ?? model;
+      // Output goes on until the API sees the hang-up: without the final count, the most it could be.
+      const output = usage.complete ? usage.tokens.outputTokens : Math.max(usage.tokens.outputTokens, reservation.maxTokens ?? 0);
+      tokens = { ...usage.tokens, outputTokens: output };
+    } else {
+      tokens = { inputTokens: 0, outputTokens: reservation.maxTokens ?? 0, cacheWriteTokens: reservation.inputTokens, cacheReadTokens: 0 };
+    }
     const costUSD = costOf(model, tokens, this.prices);
     // An unpriced model adds nothing to a USD budget: a task with one is refused before it starts.
-    entry.meter.recordUsage(tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD ?? 0);
+    entry.meter.settle(reservation, { tokens: tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD: costUSD ?? 0 }, true);
     entry.onUsage({ model, ...tokens, costUSD });
   }
 
-  private refuse(entry: Entry, reason: string): void {
+  /** The budget's refusal: an API-shaped 400 the SDK does not retry; the runner hears of it once. */
+  private refuse(entry: Entry, res: http.ServerResponse, reason: string): void {
     entry.logger?.info({ reason }, "model call refused: budget spent");
-    if (entry.refused) return;
-    entry.refused = true;
-    entry.onRefusal(reason);
+    if (!entry.refused) {
+      entry.refused = true;
+      entry.onRefusal(reason);
+    }
+    res.setHeader("x-tether-budget-exceeded", "true");
+    sendError(res, 400, "invalid_request_error", `Tether task budget exceeded: ${reason}`);
   }
 
   private safeError(err: unknown): string {
     return redactText(err instanceof Error ? err.message : String(err), this.opts.apiKey);
   }
-}
-
-function authorized(token: Buffer, req: http.IncomingMessage): boolean {
-  const header = req.headers["x-api-key"];
-  const bearer = req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1];
-  const given = typeof header === "string" ? header : bearer;
-  if (given === undefined) return false;
-  const buf = Buffer.from(given);
-  return buf.length === token.length && timingSafeEqual(buf, token);
-}
-
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > max) over = true;
-      if (!over) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function sendError(res: http.ServerResponse, status: number, type: string, message: string): void {
-  const body = JSON.stringify({ type: "error", error: { type, message } });
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-  res.end(body);
 }

@@ -9,7 +9,7 @@ describe("UsageReader", () => {
     const body = JSON.stringify({ model: "m", usage: { input_tokens: 5, output_tokens: 6, cache_creation_input_tokens: 7, cache_read_input_tokens: 8 } });
     r.write(Buffer.from(body.slice(0, 10)));
     r.write(Buffer.from(body.slice(10)));
-    expect(r.end()).toEqual({ model: "m", tokens: { inputTokens: 5, outputTokens: 6, cacheWriteTokens: 7, cacheReadTokens: 8 } });
+    expect(r.end()).toEqual({ model: "m", tokens: { inputTokens: 5, outputTokens: 6, cacheWriteTokens: 7, cacheReadTokens: 8 }, complete: true });
   });
 
   it("takes the last value of each count across message_start and message_delta, split anywhere", () => {
@@ -21,7 +21,14 @@ describe("UsageReader", () => {
       { type: "message_delta", usage: { input_tokens: 12, output_tokens: 55 } },
     ]);
     for (let i = 0; i < text.length; i += 7) r.write(Buffer.from(text.slice(i, i + 7)));
-    expect(r.end()).toEqual({ model: "m", tokens: { inputTokens: 12, outputTokens: 55, cacheWriteTokens: 0, cacheReadTokens: 3 } });
+    expect(r.end()).toEqual({ model: "m", tokens: { inputTokens: 12, outputTokens: 55, cacheWriteTokens: 0, cacheReadTokens: 3 }, complete: true });
+  });
+
+  it("says a stream that broke off before its message_delta has no final output count", () => {
+    const r = UsageReader.forContentType("text/event-stream")!;
+    r.write(Buffer.from(sse([{ type: "message_start", message: { model: "m", usage: { input_tokens: 10, output_tokens: 1 } } }])));
+    r.write(Buffer.from('data: {"type":"content_block_delta","del'));
+    expect(r.end()).toEqual({ model: "m", tokens: { inputTokens: 10, outputTokens: 1, cacheWriteTokens: 0, cacheReadTokens: 0 }, complete: false });
   });
 
   it("reports nothing for a response without usage, and ignores bad counts", () => {

@@ -2,7 +2,8 @@
  * Reads the token usage of one Messages API response as it streams past (internal to the
  * model proxy). JSON responses carry `usage` at the top; SSE streams carry it in
  * `message_start` (input, cache, first output count) and `message_delta` (cumulative output,
- * sometimes cumulative input too), so the last value seen of each count wins.
+ * sometimes cumulative input too), so the last value seen of each count wins. A stream that
+ * breaks off before its `message_delta` has an output count that is not final (`complete`).
  */
 import type { TokenCounts } from "./prices.ts";
 
@@ -14,6 +15,8 @@ const MAX_SSE_LINE_BYTES = 1024 * 1024;
 export interface CallUsage {
   model: string | undefined;
   tokens: TokenCounts;
+  /** The counts are the call's final ones: the whole JSON body, or an SSE `message_delta`, was read. */
+  complete: boolean;
 }
 
 interface RawUsage {
@@ -30,6 +33,7 @@ export class UsageReader {
   private size = 0;
   private overflow = false;
   private partial = "";
+  private complete = false;
 
   constructor(private readonly kind: "json" | "sse") {}
 
@@ -65,13 +69,16 @@ export class UsageReader {
       const body = parseJSON(Buffer.concat(this.chunks).toString("utf8"));
       if (isObject(body)) {
         if (typeof body.model === "string") this.model = body.model;
-        if (isObject(body.usage)) this.merge(body.usage);
+        if (isObject(body.usage)) {
+          this.merge(body.usage);
+          this.complete = true;
+        }
       }
     } else if (this.kind === "sse" && this.partial) {
       this.readSSELine(this.partial);
       this.partial = "";
     }
-    return this.tokens && { model: this.model, tokens: this.tokens };
+    return this.tokens && { model: this.model, tokens: this.tokens, complete: this.complete };
   }
 
   private readSSELine(line: string): void {
@@ -83,6 +90,7 @@ export class UsageReader {
       if (isObject(event.message.usage)) this.merge(event.message.usage);
     } else if (event.type === "message_delta" && isObject(event.usage)) {
       this.merge(event.usage);
+      this.complete = true;
     }
   }
 

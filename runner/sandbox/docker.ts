@@ -5,7 +5,8 @@
  * every capability dropped, `no-new-privileges`, memory (swap equal, so not doubled), CPU and
  * pids limits, a read-only root with a tmpfs /tmp, and docker-init as PID 1 so SIGTERM reaches
  * the worker. Only three host directories are mounted: the workspace (/workspace), the task's
- * state (/state) and the task's model proxy socket directory (/run/tether, read-only).
+ * state (/state) and the directory of the task's model proxy socket (/run/tether, read-only),
+ * so the worker reaches the proxy at /run/tether/<socket> (`workerProxySocket`).
  * Containers carry the labels `tether.runner` and `tether.task`, are never auto-removed, and
  * survive the runner: `OpenStdin` without `StdinOnce` keeps stdin open when the runner goes.
  *
@@ -16,18 +17,21 @@
  */
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import { Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import type { Logger } from "pino";
 import { WorkerLineSplitter } from "./worker-lines.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "./sandbox.ts";
+import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 
 const run = promisify(execFile);
 
 export const LABEL_RUNNER = "tether.runner";
 export const LABEL_TASK = "tether.task";
+/** Where the container sees the directory of its model proxy socket. */
+export const CONTAINER_PROXY_DIR = "/run/tether";
 /** How long output may trail the container's exit before the stream is closed anyway. */
 const OUTPUT_DRAIN_MS = 2000;
 
@@ -90,7 +94,7 @@ export class DockerSandbox implements Sandbox {
         Binds: [
           `${spec.workspaceDir}:/workspace:rw`,
           `${spec.stateDir}:/state:rw`,
-          `${spec.proxyDir}:/run/tether:ro`,
+          `${dirname(spec.proxySocketPath)}:${CONTAINER_PROXY_DIR}:ro`,
           ...(this.opts.extraBinds ?? []),
         ],
       },
@@ -107,6 +111,10 @@ export class DockerSandbox implements Sandbox {
       await container.remove({ force: true }).catch(() => {});
       throw err;
     }
+  }
+
+  workerProxySocket(spec: SandboxSpec): string {
+    return `${CONTAINER_PROXY_DIR}/${basename(spec.proxySocketPath)}`;
   }
 
   async recover(sinkFor: (taskID: string) => WorkerSink | undefined): Promise<WorkerHandle[]> {
@@ -165,7 +173,7 @@ export class DockerSandbox implements Sandbox {
 
   /** The worker's uid must write the workspace and state; a runner that cannot chown opens them up. */
   private async prepareDirs(spec: SandboxSpec): Promise<void> {
-    await Promise.all([spec.workspaceDir, spec.stateDir, spec.proxyDir].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all([spec.workspaceDir, spec.stateDir, dirname(spec.proxySocketPath)].map((d) => mkdir(d, { recursive: true })));
     for (const dir of [spec.workspaceDir, spec.stateDir]) {
       try {
         await run("chown", ["-R", this.user, dir]);

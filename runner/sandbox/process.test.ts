@@ -6,7 +6,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
 import { ProcessSandbox } from "./process.ts";
-import type { ExitInfo, SandboxSpec, WorkerSink } from "./sandbox.ts";
+import type { ExitInfo, SandboxSpec, WorkerSink } from "../ports.ts";
 
 /** A stand-in worker: answers `start` with what it sees, echoes messages, acts on the prompt. */
 const STANDIN = String.raw`
@@ -47,10 +47,10 @@ async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise
   }
 }
 
-const start = (prompt: string): RunnerToWorker => ({
+const start = (prompt: string, socketPath = "/run/tether/model.sock"): RunnerToWorker => ({
   type: "start",
   task: { taskID: "t", prompt, limits: {}, repo: { url: "file:///r" } },
-  proxy: { socketPath: "/run/tether/model.sock", token: "tok" },
+  proxy: { socketPath, token: "tok" },
 });
 
 describe("ProcessSandbox", () => {
@@ -60,7 +60,7 @@ describe("ProcessSandbox", () => {
   let n = 0;
   const spec = (): SandboxSpec => {
     const base = join(root, `t${++n}`);
-    return { taskID: `t${n}`, workspaceDir: join(base, "ws"), stateDir: join(base, "state"), proxyDir: join(base, "proxy"), resources: { memoryMB: 64, cpus: 1, pids: 16 } };
+    return { taskID: `t${n}`, workspaceDir: join(base, "ws"), stateDir: join(base, "state"), proxySocketPath: join(base, "proxy", "model.sock"), resources: { memoryMB: 64, cpus: 1, pids: 16 } };
   };
 
   beforeAll(async () => {
@@ -86,7 +86,9 @@ describe("ProcessSandbox", () => {
       const s = spec();
       const { sink, got } = collector();
       const worker = await sandbox.start(s, sink);
-      worker.send(start("env"));
+      const proxySocket = sandbox.workerProxySocket(s);
+      expect(proxySocket).toBe(s.proxySocketPath);
+      worker.send(start("env", proxySocket));
       await waitFor("the report", () => got.texts.length > 0);
       const seen = JSON.parse(got.texts[0] ?? "{}");
       expect(seen.cwd).toBe(s.workspaceDir);
@@ -95,7 +97,7 @@ describe("ProcessSandbox", () => {
       expect(seen.env.ANTHROPIC_API_KEY).toBeUndefined();
       expect(seen.env.TETHER_GIT_TOKEN).toBeUndefined();
       expect(JSON.stringify(seen.env)).not.toContain("should-not-pass");
-      expect(seen.socketPath).toBe(join(s.proxyDir, "model.sock"));
+      expect(seen.socketPath).toBe(s.proxySocketPath);
       worker.send({ type: "message", text: "hi" });
       await waitFor("the echo", () => got.texts.includes("echo:hi"));
       await worker.stop(2000);

@@ -6,21 +6,18 @@
  *
  * What it does keep: the child gets a minimal environment (PATH, HOME, locale) plus
  * TETHER_WORKSPACE / TETHER_STATE_DIR, never the runner's own (the model key, git token and
- * runner credential stay out of it), and the worker's cwd is the workspace. The start line's
- * proxy socket, which the core gives as the container path (/run/tether/…), is rewritten to the
- * task's socket on the host. The child leads its own process group, so a stop reaches every
- * command the agent started. Children die with the runner: `recover` finds nothing.
+ * runner credential stay out of it), and the worker's cwd is the workspace. The worker reaches
+ * the model proxy at the socket's own path on the host (`workerProxySocket`). The child leads
+ * its own process group, so a stop reaches every command the agent started. Children die with the runner: `recover` finds nothing.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
+import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 import { WorkerLineSplitter } from "./worker-lines.ts";
-import { CONTAINER_PROXY_DIR } from "../proxy/model-proxy.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "./sandbox.ts";
 
 export const DEFAULT_AGENT_PATH = fileURLToPath(new URL("../../worker-image/dist/agent.mjs", import.meta.url));
 /** How long output may trail the worker's exit. */
@@ -68,6 +65,10 @@ export class ProcessSandbox implements Sandbox {
     return new ProcessWorker(child, spec, sink, log);
   }
 
+  workerProxySocket(spec: SandboxSpec): string {
+    return spec.proxySocketPath;
+  }
+
   async recover(): Promise<WorkerHandle[]> {
     return [];
   }
@@ -85,7 +86,7 @@ class ProcessWorker implements WorkerHandle {
 
   constructor(
     private readonly child: ChildProcess,
-    private readonly spec: SandboxSpec,
+    spec: SandboxSpec,
     sink: WorkerSink,
     private readonly log: Logger | undefined,
   ) {
@@ -125,7 +126,7 @@ class ProcessWorker implements WorkerHandle {
       this.log?.warn({ type: message.type }, "worker stdin is closed; message dropped");
       return;
     }
-    stdin.write(`${JSON.stringify(this.toHost(message))}\n`);
+    stdin.write(`${JSON.stringify(message)}\n`);
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {
@@ -142,12 +143,6 @@ class ProcessWorker implements WorkerHandle {
 
   async remove(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) await this.stop(0);
-  }
-
-  private toHost(message: RunnerToWorker): RunnerToWorker {
-    if (message.type !== "start" || !message.proxy.socketPath.startsWith(`${CONTAINER_PROXY_DIR}/`)) return message;
-    const socketPath = join(this.spec.proxyDir, message.proxy.socketPath.slice(CONTAINER_PROXY_DIR.length + 1));
-    return { ...message, proxy: { ...message.proxy, socketPath } };
   }
 }
 

@@ -7,7 +7,7 @@
 import { ErrorCode } from "../../shared/errors.ts";
 import { LIMITS } from "../../shared/limits.ts";
 import { errorFrameOf, parseFrame, WorkerToRunner } from "../../shared/protocol.ts";
-import type { WorkerSink } from "./sandbox.ts";
+import type { WorkerSink } from "../ports.ts";
 
 const NEWLINE = 0x0a;
 /** How much of an oversized line is kept to show what it was. */

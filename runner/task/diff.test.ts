@@ -4,7 +4,7 @@ import type { ArtifactPort } from "../ports.ts";
 import { type DiffJob, publishDiff, redactURL } from "./diff.ts";
 
 const uploads: string[] = [];
-const okArtifacts: ArtifactPort = { upload: async (_t, _e, name) => (uploads.push(name), { ok: true }) };
+const okArtifacts: ArtifactPort = { upload: async (_t, _e, name) => (uploads.push(name), { ok: true, value: undefined }) };
 const job = (over: Partial<DiffJob> = {}): DiffJob => ({
   git: new FakeGit(),
   artifacts: okArtifacts,

@@ -1,5 +1,5 @@
 /**
- * The end of a task's work on the host (internal to task-run.ts): commit what the agent
+ * The end of a task's work on the host (internal to task/): commit what the agent
  * changed, make the diff against the cloned commit, push the branch when configured and the
  * task succeeded, upload the patch as `diff.patch`, and say so in events. Failures become
  * `log` events; nothing here throws.

@@ -32,8 +32,8 @@ describe("Journal", () => {
     const j = new Journal(path);
     j.addTask(assignmentOf("t1", 3), "/w/t1");
     j.update("t1", { containerID: "c1", status: "running", lastCommandSeq: 4 });
-    j.updateMeta("t1", { baseRef: "abc" });
-    j.updateMeta("t1", { branch: "tether/t1" });
+    j.update("t1", { meta: { baseRef: "abc" } });
+    j.update("t1", { meta: { baseRef: "abc", branch: "tether/t1" } });
     j.append("t1", [text("a")], { wseq: 1 });
     j.append("t1", [text("b")], { wseq: 2 });
     j.ack("t1", 3, 1);

@@ -11,8 +11,11 @@ import { dirname } from "node:path";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { Assignment, RunnerEvent } from "../../shared/protocol.ts";
 
-/** Where a task stands on this runner. */
-export type LocalStatus = "preparing" | "running" | "waiting" | "finishing" | "finished";
+/**
+ * Where a task stands on this runner: `finished` once its terminal status is in the outbox,
+ * `gone` once the edge acked it (or it was abandoned) and it leaves the journal.
+ */
+export type LocalStatus = "preparing" | "running" | "waiting" | "finishing" | "finished" | "gone";
 
 export interface TaskRow {
   taskID: string;
@@ -141,18 +144,12 @@ export class Journal {
     return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
   }
 
-  update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace">>): void {
-    const entries = Object.entries(fields);
+  /** Writes these columns of the task's row; `meta` is written whole. */
+  update(taskID: string, fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq" | "workspace" | "meta">>): void {
+    const entries = Object.entries(fields).map(([k, v]): [string, unknown] => [k, k === "meta" ? JSON.stringify(v) : v]);
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${k} = ?`).join(", ");
     this.db.prepare(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
-  }
-
-  /** Merges fields into the task's meta. */
-  updateMeta(taskID: string, fields: Partial<TaskMeta>): void {
-    const row = this.task(taskID);
-    if (!row) return;
-    this.db.prepare("UPDATE tasks SET meta = ? WHERE taskID = ?").run(JSON.stringify({ ...row.meta, ...fields }), taskID);
   }
 
   /**

@@ -1,12 +1,16 @@
 /**
- * One task's way into the journal's outbox (internal to task-run.ts). Events are appended in
- * order; when the outbox is at its bound the runner says so loudly and holds further events
- * in memory, in order, until acks make room — it stops taking worker output rather than drop
- * any of it.
+ * One task's outbox (internal to task/): events go into the journal in order, through the
+ * task's record, and the task's data channel reads them back from here (`Outbox` in
+ * ports.ts). When the journal's outbox is at its bound the runner says so loudly and holds
+ * further events in memory, in order, until acks make room: it stops taking worker output
+ * rather than drop any of it.
  */
 import type { Logger } from "pino";
 import type { RunnerEventBody } from "../../shared/events.ts";
-import { type Journal, OutboxFullError } from "./journal.ts";
+import type { RunnerEvent } from "../../shared/protocol.ts";
+import type { Outbox } from "../ports.ts";
+import { OutboxFullError } from "./journal.ts";
+import type { TaskRecord } from "./task-record.ts";
 
 interface Pending {
   bodies: RunnerEventBody[];
@@ -14,12 +18,12 @@ interface Pending {
   final?: boolean;
 }
 
-export class TaskOutbox {
+export class TaskOutbox implements Outbox {
   private readonly held: Pending[] = [];
 
   constructor(
-    private readonly journal: Journal,
-    private readonly taskID: string,
+    private readonly record: TaskRecord,
+    /** Called with the last rseq each time events reach the journal. */
     private readonly notify: (rseq: number) => void,
     private readonly log: Logger,
   ) {}
@@ -29,24 +33,31 @@ export class TaskOutbox {
     return this.held.length;
   }
 
+  get lastCommandSeq(): number {
+    return this.record.lastCommandSeq;
+  }
+
   append(bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean } = {}): void {
     if (this.held.length > 0 || !this.write({ bodies, ...opts })) {
-      if (this.held.length === 0) {
-        this.log.error({ pending: this.journal.pendingCount }, "the outbox is full: worker output is held in memory until the edge acks");
-      }
+      if (this.held.length === 0) this.log.error("the outbox is full: worker output is held in memory until the edge acks");
       this.held.push({ bodies, ...opts });
     }
   }
 
-  /** After an ack: moves held events into the outbox while there is room. */
-  release(): void {
+  unacked(afterRseq: number, limit: number): RunnerEvent[] {
+    return this.record.unacked(afterRseq, limit);
+  }
+
+  /** Drops acked events, then moves held events into the outbox while there is room. */
+  ack(rseq: number): number {
+    const n = this.record.ack(rseq);
     while (this.held.length > 0 && this.write(this.held[0]!)) this.held.shift();
+    return n;
   }
 
   private write(p: Pending): boolean {
     try {
-      const events = this.journal.append(this.taskID, p.bodies, p);
-      const last = events.at(-1);
+      const last = this.record.append(p.bodies, p).at(-1);
       if (last) this.notify(last.rseq);
       return true;
     } catch (err) {

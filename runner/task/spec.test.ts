@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetOf, resourcesFor, unpricedBudgetOf, workerTaskOf } from "./spec.ts";
+import { budgetOf, removesWorkspace, resourcesFor, unpricedBudgetOf, workerTaskOf } from "./spec.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 
 describe("task spec", () => {
@@ -8,6 +8,14 @@ describe("task spec", () => {
     expect(resourcesFor({}, max)).toEqual(max);
     expect(resourcesFor({ memoryMB: 512, cpus: 0.5 }, max)).toEqual({ memoryMB: 512, cpus: 0.5, pids: 512 });
     expect(resourcesFor({ memoryMB: 65_536, cpus: 16 }, max)).toEqual(max);
+  });
+
+  it("removes a task's workspace per policy, and an abandoned task's unless the policy is never", () => {
+    const acked = (succeeded: boolean) => ({ kind: "acked" as const, succeeded });
+    const abandoned = { kind: "abandoned" as const, reason: "revoked" };
+    expect([acked(true), acked(false), abandoned].map((e) => removesWorkspace("always", e))).toEqual([true, true, true]);
+    expect([acked(true), acked(false), abandoned].map((e) => removesWorkspace("on-success", e))).toEqual([true, false, true]);
+    expect([acked(true), acked(false), abandoned].map((e) => removesWorkspace("never", e))).toEqual([false, false, false]);
   });
 
   it("gives the proxy only the budget and the worker the task with its branch", () => {

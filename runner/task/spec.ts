@@ -1,13 +1,12 @@
 /**
- * What a task gets on this runner, derived from its record (internal to task-run.ts): its
- * branch, the model budget the proxy enforces, the task as the worker sees it, and the
- * container's resources.
+ * What a task gets on this runner, derived from its record (internal to task/): its
+ * branch, the model budget the proxy enforces, the task as the worker sees it, the
+ * container's resources, and whether its workspace goes when the task ends.
  */
 import type { WorkerTask } from "../../shared/protocol.ts";
 import { DEFAULT_MODEL, type Task, type TaskLimits } from "../../shared/task.ts";
-import type { TaskBudget } from "../proxy/model-proxy.ts";
+import type { SandboxResources, TaskBudget } from "../ports.ts";
 import { DEFAULT_PRICES, priceOf, type PriceTable } from "../proxy/prices.ts";
-import type { SandboxResources } from "../sandbox/sandbox.ts";
 
 /** A repository on this host's own disk: an absolute path or a file:// URL. */
 export function isLocalRepoURL(url: string): boolean {
@@ -39,6 +38,17 @@ export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask
     ...(task.model ? { model: task.model } : {}),
     ...(task.effort ? { effort: task.effort } : {}),
   };
+}
+
+export type WorkspaceCleanup = "always" | "on-success" | "never";
+
+/** How a run ends: its terminal status acked by the edge, or abandoned on the edge's word. */
+export type TaskEnding = { kind: "acked"; succeeded: boolean } | { kind: "abandoned"; reason: string };
+
+/** Whether a task's workspace goes with it; an abandoned task has no outcome, so only `never` keeps it. */
+export function removesWorkspace(policy: WorkspaceCleanup, ending: TaskEnding): boolean {
+  if (ending.kind === "abandoned") return policy !== "never";
+  return policy === "always" || (policy === "on-success" && ending.succeeded);
 }
 
 /** A task may ask for less memory or CPU than the runner's maximum, never more. */

@@ -8,7 +8,8 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
-import type { Command, EdgeToRunner, RunnerEvent } from "../../shared/protocol.ts";
+import type { Command, EdgeToRunnerControl, EdgeToRunnerData, RunnerEvent } from "../../shared/protocol.ts";
+import { HEARTBEAT_SECONDS, LEASE_SECONDS, PONG_TEXT } from "../../shared/sockets.ts";
 
 export interface FakeTaskState {
   epoch: number;
@@ -29,7 +30,7 @@ export class FakeEdge {
   controlConnects = 0;
   dataConnects = 0;
   holdAcks = false;
-  heartbeatSeconds = 30;
+  heartbeatSeconds = HEARTBEAT_SECONDS;
   private waiters: (() => void)[] = [];
 
   constructor() {
@@ -63,14 +64,14 @@ export class FakeEdge {
     return t;
   }
 
-  sendControl(frame: EdgeToRunner | Record<string, unknown> | string): void {
+  sendControl(frame: EdgeToRunnerControl | Record<string, unknown> | string): void {
     this.control?.send(typeof frame === "string" ? frame : JSON.stringify(frame));
   }
 
   /** Adds a user command to the task log and pushes it to an attached runner. */
   command(taskID: string, command: Command): void {
     this.task(taskID).commands.push(command);
-    this.data.get(taskID)?.send(JSON.stringify({ type: "command", taskID, command }));
+    this.sendData(taskID, { type: "command", taskID, command });
   }
 
   framesOf(type: string): Record<string, unknown>[] {
@@ -95,7 +96,11 @@ export class FakeEdge {
   ackAll(taskID: string): void {
     const t = this.task(taskID);
     const last = t.events.at(-1)?.rseq ?? 0;
-    this.data.get(taskID)?.send(JSON.stringify({ type: "ack", taskID, epoch: t.epoch, rseq: last }));
+    this.sendData(taskID, { type: "ack", taskID, epoch: t.epoch, rseq: last });
+  }
+
+  private sendData(taskID: string, frame: EdgeToRunnerData): void {
+    this.data.get(taskID)?.send(JSON.stringify(frame));
   }
 
   private accept(ws: WebSocket, url: string): void {
@@ -125,16 +130,16 @@ export class FakeEdge {
     const taskID = frame.taskID as string;
     switch (frame.type) {
       case "hello":
-        ws.send(JSON.stringify({ type: "welcome", runnerID: "r1", heartbeatSeconds: this.heartbeatSeconds, leaseSeconds: 120 }));
+        ws.send(JSON.stringify({ type: "welcome", runnerID: "r1", heartbeatSeconds: this.heartbeatSeconds, leaseSeconds: LEASE_SECONDS } satisfies EdgeToRunnerControl));
         break;
       case "ping":
-        ws.send(JSON.stringify({ type: "pong" }));
+        ws.send(PONG_TEXT);
         break;
       case "attach": {
         const t = this.task(taskID, frame.epoch as number);
         const acked = t.events.at(-1)?.rseq ?? 0;
         const commands = t.commands.filter((c) => c.seq > (frame.afterCommandSeq as number));
-        ws.send(JSON.stringify({ type: "attached", taskID, epoch: t.epoch, ackedRseq: acked, commands }));
+        ws.send(JSON.stringify({ type: "attached", taskID, epoch: t.epoch, ackedRseq: acked, commands } satisfies EdgeToRunnerData));
         break;
       }
       case "events": {

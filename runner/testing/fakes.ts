@@ -3,12 +3,25 @@
  * daemon and task runs are tested without Docker, a model or a repository.
  */
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { EventData } from "../../shared/events.ts";
 import { parseFrame, type RunnerToWorker, WorkerToRunner } from "../../shared/protocol.ts";
-import type { ProxyRegistration, ResumeBudget, Spent, TaskBudget } from "../proxy/model-proxy.ts";
-import type { ChangedFile, GitCredentials, GitPort, Outcome, ProxyPort } from "../ports.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, WorkerHandle, WorkerSink } from "../sandbox/sandbox.ts";
+import type { ChangedFile } from "../../shared/task.ts";
+import type {
+  ExitInfo,
+  GitCredentials,
+  GitPort,
+  ProxyPort,
+  ProxyRegistration,
+  Result,
+  ResumeBudget,
+  Sandbox,
+  SandboxSpec,
+  Spent,
+  TaskBudget,
+  WorkerHandle,
+  WorkerSink,
+} from "../ports.ts";
 
 export class FakeWorker implements WorkerHandle {
   readonly received: RunnerToWorker[] = [];
@@ -72,6 +85,11 @@ export class FakeSandbox implements Sandbox {
     return worker;
   }
 
+  /** As in a container: the socket's directory is mounted at /run/tether. */
+  workerProxySocket(spec: SandboxSpec): string {
+    return `/run/tether/${basename(spec.proxySocketPath)}`;
+  }
+
   async recover(sinkFor: (taskID: string) => WorkerSink | undefined): Promise<WorkerHandle[]> {
     const found: WorkerHandle[] = [];
     for (const w of this.surviving.filter((w) => !w.removed)) {
@@ -113,7 +131,7 @@ export class FakeProxy implements ProxyPort {
     this.registered.set(taskID, { budget, resume, onUsage, onRefusal });
     const proxyDir = join(this.dir, taskID);
     await mkdir(proxyDir, { recursive: true });
-    return { token: resume.token ?? `tok-${taskID}`, socketPath: join(proxyDir, "model.sock"), proxyDir, containerSocketPath: "/run/tether/model.sock" };
+    return { token: resume.token ?? `tok-${taskID}`, socketPath: join(proxyDir, "model.sock"), proxyDir };
   }
 
   async unregister(taskID: string): Promise<void> {
@@ -130,11 +148,11 @@ export class FakeGit implements GitPort {
   readonly calls: string[] = [];
   changedFiles: ChangedFile[] = [{ path: "a.txt", insertions: 2, deletions: 1 }];
 
-  async clone(opts: { url: string; dir: string; branch: string; credentials: GitCredentials }): Promise<Outcome<{ baseRef: string }>> {
+  async clone(opts: { url: string; dir: string; branch: string; credentials: GitCredentials }): Promise<Result<string>> {
     this.calls.push(`clone ${opts.url} ${opts.branch}`);
     if (this.cloneError) return { ok: false, error: this.cloneError };
     await mkdir(opts.dir, { recursive: true });
-    return { ok: true, baseRef: "base123" };
+    return { ok: true, value: "base123" };
   }
 
   async commitAll(_dir: string, message: string): Promise<boolean> {
@@ -149,8 +167,8 @@ export class FakeGit implements GitPort {
     return { patch: "--- a/a.txt\n+++ b/a.txt\n", stat: { files: this.changedFiles.length, insertions, deletions, changedFiles: this.changedFiles } };
   }
 
-  async push(_dir: string, branch: string): Promise<Outcome> {
+  async push(_dir: string, branch: string): Promise<Result> {
     this.calls.push(`push ${branch}`);
-    return { ok: true };
+    return { ok: true, value: undefined };
   }
 }

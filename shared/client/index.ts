@@ -3,10 +3,10 @@
  * and pure helpers to show a task (activity feed, diff, terminal colours). Needs only
  * `fetch` and `WebSocket`, so browsers, React Native and Node (with `ws`) can all use it.
  */
-export { TetherClient, type FetchLike, type ListTasksQuery, type TaskPage, type EventPage, type TetherClientOptions } from "./tether-client.ts";
+export { TetherClient, type FetchLike, type ListTasksQuery, type TetherClientOptions } from "./tether-client.ts";
+export type { EventPage, TaskPage } from "../api.ts";
 export {
   TaskStream,
-  WS_SUBPROTOCOL,
   type ConnectionState,
   type KnownEvent,
   type SocketFactory,
@@ -15,7 +15,7 @@ export {
   type TaskStreamOptions,
 } from "./task-stream.ts";
 export { TetherError } from "./errors.ts";
-export { backoffDelay } from "./backoff.ts";
+export { backoffDelay } from "../backoff.ts";
 export { applyEvents, EMPTY_FEED, MAX_TOOL_OUTPUT_CHARS, type Feed, type FeedItem, type ToolOutput } from "./feed.ts";
 export { parseDiff, type DiffFile, type DiffHunk, type DiffLine } from "./diff.ts";
 export { ansiToSpans, stripAnsi, ANSI_PALETTE, type AnsiSpan, type AnsiStyle } from "./ansi.ts";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Event } from "../events.ts";
-import { backoffDelay } from "./backoff.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, CLOSE_ABNORMAL, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
 import { TetherError } from "./errors.ts";
 import { TaskStream, type ConnectionState, type KnownEvent, type SocketLike, type TaskStreamOptions } from "./task-stream.ts";
 
@@ -33,7 +33,7 @@ class FakeSocket implements SocketLike {
   }
   drop(): void {
     this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: "" });
+    this.onclose?.({ code: CLOSE_ABNORMAL, reason: "" });
   }
   send(data: string): void {
     this.sent.push(data);
@@ -81,7 +81,7 @@ describe("TaskStream", () => {
     const { stream, last } = setup({ after: 7 });
     stream.start();
     expect(last().url).toBe("ws://edge/v1/tasks/t1/ws?after=7");
-    expect(last().protocols).toEqual(["tether.v1", "bearer.tok"]);
+    expect(last().protocols).toEqual([SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}tok`]);
   });
 
   it("is live only once the socket is open and the edge said replayed", () => {
@@ -243,7 +243,7 @@ describe("TaskStream", () => {
     last().open();
     last().replayed(0);
     vi.advanceTimersByTime(1000);
-    expect(sockets[0]!.sent).toEqual(['{"type":"ping"}']);
+    expect(sockets[0]!.sent).toEqual([PING_TEXT]);
     last().frame({ type: "pong" });
     vi.advanceTimersByTime(1000);
     expect(stream.state).toBe("live");
@@ -307,14 +307,5 @@ describe("TaskStream", () => {
     vi.advanceTimersByTime(70_000);
     expect(b.sockets).toHaveLength(1);
     expect(b.stream.state).toBe("closed");
-  });
-});
-
-describe("backoffDelay", () => {
-  it("is random(0, min(64 s, 1 s × 2^attempt))", () => {
-    expect(backoffDelay(0, () => 0.999)).toBe(999);
-    expect(backoffDelay(3, () => 0.5)).toBe(4000);
-    expect(backoffDelay(20, () => 0.5)).toBe(32_000);
-    expect(backoffDelay(5, () => 0)).toBe(0);
   });
 });

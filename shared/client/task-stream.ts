@@ -12,14 +12,15 @@
  *   `offlineAfterFailures` attempts in a row failed, `closed` after `close()`, after a fatal
  *   answer (bad token, no such task: see `error`), or when a finished task's socket ends.
  *
- * Auth rides on `Sec-WebSocket-Protocol`: `["tether.v1", "bearer." + token]`, since browsers
+ * Auth rides on `Sec-WebSocket-Protocol`: `[SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]`, since browsers
  * cannot set headers on a WebSocket and a token in the URL would land in logs.
  * Needs only a WebSocket constructor (browsers, React Native, `ws` in Node).
  */
 import { Event, EventBody, type EventData, type EventType } from "../events.ts";
-import { EdgeToPhone } from "../protocol.ts";
+import { EdgeToViewer, unhandledFrame } from "../protocol.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
+import { Backoff, DEFAULT_BACKOFF } from "../backoff.ts";
 import { isTerminal, type TaskStatus } from "../task.ts";
-import { backoffDelay } from "./backoff.ts";
 import { TetherError } from "./errors.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "closed";
@@ -39,7 +40,6 @@ export interface SocketLike {
 }
 export type SocketFactory = (url: string, protocols: string[]) => SocketLike;
 
-export const WS_SUBPROTOCOL = "tether.v1";
 const OPEN = 1;
 
 export interface TaskStreamOptions {
@@ -77,7 +77,6 @@ export class TaskStream {
   #status: TaskStatus | null = null;
   #error: TetherError | null = null;
   #socket: SocketLike | null = null;
-  #attempt = 0;
   #failures = 0;
   #liveSince = 0;
   #lastFrameAt = 0;
@@ -85,6 +84,7 @@ export class TaskStream {
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #started = false;
   readonly #options: Required<Omit<TaskStreamOptions, "probe" | "after">> & Pick<TaskStreamOptions, "probe">;
+  readonly #backoff: Backoff;
   readonly #listeners: Listeners = { events: new Set(), unknown: new Set(), state: new Set(), replayed: new Set(), error: new Set() };
 
   constructor(options: TaskStreamOptions) {
@@ -97,8 +97,9 @@ export class TaskStream {
       random: options.random ?? Math.random,
       offlineAfterFailures: options.offlineAfterFailures ?? 3,
       stableAfterMs: options.stableAfterMs ?? 10_000,
-      pingIntervalMs: options.pingIntervalMs ?? 20_000,
+      pingIntervalMs: options.pingIntervalMs ?? HEARTBEAT_SECONDS * 1000,
     };
+    this.#backoff = new Backoff({ ...DEFAULT_BACKOFF, stableMs: this.#options.stableAfterMs, random: this.#options.random });
   }
 
   get state(): ConnectionState {
@@ -132,7 +133,7 @@ export class TaskStream {
   /** Skips the backoff wait: drops the socket that is not live and connects now. */
   reconnectNow(): void {
     if (!this.#started || this.#state === "closed" || this.#state === "live") return;
-    this.#attempt = 0;
+    this.#backoff.reset();
     this.#clearRetry();
     this.#discardSocket();
     this.#connect();
@@ -144,7 +145,7 @@ export class TaskStream {
 
   #connect(): void {
     const token = this.#options.token();
-    const protocols = token ? [WS_SUBPROTOCOL, `bearer.${token}`] : [WS_SUBPROTOCOL];
+    const protocols = token ? [SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${token}`] : [SUBPROTOCOL];
     let socket: SocketLike;
     try {
       socket = this.#options.socket(`${this.#options.url}?after=${this.#lastSeq}`, protocols);
@@ -172,7 +173,7 @@ export class TaskStream {
       this.#onDrop(socket);
       return;
     }
-    if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: "ping" }));
+    if (socket.readyState === OPEN) socket.send(PING_TEXT);
   }
 
   #onFrame(data: unknown): void {
@@ -184,7 +185,7 @@ export class TaskStream {
     } catch {
       return;
     }
-    const frame = EdgeToPhone.safeParse(json);
+    const frame = EdgeToViewer.safeParse(json);
     if (!frame.success) return;
     const f = frame.data;
     switch (f.type) {
@@ -213,6 +214,8 @@ export class TaskStream {
       }
       case "pong":
         break;
+      default:
+        unhandledFrame(f);
     }
   }
 
@@ -260,7 +263,7 @@ export class TaskStream {
       this.#stop(null);
       return;
     }
-    if (wasLive && Date.now() - this.#liveSince >= this.#options.stableAfterMs) this.#attempt = 0;
+    if (wasLive) this.#backoff.connectionLasted(Date.now() - this.#liveSince);
     if (!wasLive) this.#failures += 1;
     const probe = this.#options.probe;
     if (!wasLive && probe) {
@@ -281,8 +284,7 @@ export class TaskStream {
     if (this.#state === "closed" || this.#socket !== null) return;
     this.#clearRetry();
     this.#setState(this.#failures >= this.#options.offlineAfterFailures ? "offline" : "reconnecting");
-    const delay = backoffDelay(this.#attempt, this.#options.random);
-    this.#attempt += 1;
+    const delay = this.#backoff.next();
     this.#retryTimer = setTimeout(() => this.#connect(), delay);
   }
 
@@ -293,7 +295,7 @@ export class TaskStream {
     if (!socket) return;
     socket.onmessage = socket.onclose = socket.onerror = socket.onopen = null;
     try {
-      socket.close(1000, "client reconnects");
+      socket.close(CloseCode.Normal, "client reconnects");
     } catch {
       // Closing a socket that never opened throws in some runtimes; it is gone either way.
     }

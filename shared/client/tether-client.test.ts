@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../task.ts";
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../sockets.ts";
 import { TetherError } from "./errors.ts";
 import { TetherClient } from "./tether-client.ts";
 
@@ -105,6 +106,6 @@ describe("TetherClient", () => {
     });
     stream.start();
     stream.close();
-    expect(urls).toEqual(["wss://edge.example/v1/tasks/t1/ws?after=0", "tether.v1", "bearer.tok"]);
+    expect(urls).toEqual(["wss://edge.example/v1/tasks/t1/ws?after=0", SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}tok`]);
   });
 });

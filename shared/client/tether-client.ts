@@ -4,11 +4,20 @@
  * shared schemas; an answer that does not fit them rejects with `invalid_response`.
  */
 import { z } from "zod";
-import { RegisterRunnerResponse, RegistrationTokenResponse, RunnerInfo, type RegisterRunnerRequest } from "../api.ts";
+import {
+  EventPage,
+  Health,
+  RegisterRunnerResponse,
+  RegistrationTokenResponse,
+  RunnerList,
+  TaskEnvelope,
+  TaskPage,
+  type RegisterRunnerRequest,
+  type RunnerInfo,
+} from "../api.ts";
 import { ErrorBody } from "../errors.ts";
-import { Event } from "../events.ts";
 import { describeIssues } from "../protocol.ts";
-import { Task, type CreateTaskRequest, type TaskStatus } from "../task.ts";
+import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
 import { TetherError } from "./errors.ts";
 import { TaskStream, type TaskStreamOptions } from "./task-stream.ts";
 
@@ -28,13 +37,6 @@ export interface ListTasksQuery {
   limit?: number;
   cursor?: string;
 }
-
-const TaskEnvelope = z.object({ task: Task });
-const TaskPage = z.object({ tasks: z.array(Task), nextCursor: z.string().nullable() });
-export type TaskPage = z.infer<typeof TaskPage>;
-const EventPage = z.object({ events: z.array(Event), nextAfter: z.number().int().nonnegative() });
-export type EventPage = z.infer<typeof EventPage>;
-const RunnerList = z.object({ runners: z.array(RunnerInfo) });
 
 export class TetherClient {
   readonly baseURL: string;
@@ -88,8 +90,8 @@ export class TetherClient {
     return (await this.#request("GET", `/v1/tasks/${enc(taskID)}/artifacts/${enc(name)}`)).text();
   }
 
-  async health(): Promise<unknown> {
-    return (await this.#request("GET", "/healthz")).json();
+  async health(): Promise<Health> {
+    return this.#json("GET", "/healthz", Health);
   }
 
   async openAPI(): Promise<unknown> {

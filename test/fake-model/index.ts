@@ -29,7 +29,7 @@ export type { ScriptBlock, ScriptReply, ScriptUsage } from "./reply.ts";
 
 export type ScriptStep =
   | { reply: ScriptReply; delayMs?: number }
-  | { error: { status: number; type: string; message: string; retryAfterSeconds?: number }; delayMs?: number }
+  | { error: { status: number; type: string; message: string; retryAfterSeconds?: number; headers?: Record<string, string> }; delayMs?: number }
   /** Sends exactly this body: for malformed answers. */
   | { raw: { status: number; contentType: string; body: string }; delayMs?: number }
   /** Starts streaming (message_start, some text) and then sends an SSE `error` event, as the API does when it overloads mid-answer. */
@@ -179,7 +179,7 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
     const step = stepFor(request, index);
     if (step.delayMs) await sleep(step.delayMs);
     if ("error" in step) {
-      const extra: Record<string, string> = step.error.retryAfterSeconds === undefined ? {} : { "retry-after": String(step.error.retryAfterSeconds) };
+      const extra: Record<string, string> = { ...step.error.headers, ...(step.error.retryAfterSeconds === undefined ? {} : { "retry-after": String(step.error.retryAfterSeconds) }) };
       sendError(res, step.error.status, step.error.type, step.error.message, extra);
       return;
     }

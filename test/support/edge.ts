@@ -1,8 +1,9 @@
 /**
- * The real edge for cross-process tests and benchmarks: `wrangler dev` (workerd) on a free
- * loopback port, with its state in a temporary folder, a fresh HS256 secret passed with
- * `--var`, and a way to stop it and start it again on the same port and state (the edge
- * "going away and coming back").
+ * The real edge for cross-process tests and benchmarks: `wrangler dev` (workerd) on a
+ * loopback port it picks itself (`--port 0`, read back from its "Ready on" line), with its
+ * state in a temporary folder, a fresh HS256 secret passed with `--var`, and a way to stop it
+ * and start it again on the same port and state (the edge "going away and coming back"; a
+ * restart that finds the port taken tries again for a while).
  *
  * The Worker is bundled once (`wrangler deploy --dry-run`) and served with `--no-bundle`
  * from a config in the temporary folder: `wrangler dev` reloads (and drops every socket)
@@ -11,7 +12,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mintUserToken } from "../../scripts/token.ts";
@@ -20,17 +20,10 @@ const ROOT = join(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
 const WRANGLER_ENV = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", BROWSER: "none" };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const READY = /Ready on http:\/\/127\.0\.0\.1:(\d+)/;
+const PORT_TAKEN = /EADDRINUSE|address already in use/i;
+/** How often a restart tries again while its port is taken, 250 ms apart. */
+const PORT_RETRIES = 40;
 
 /** A started edge; `dispose()` stops it and removes its state. */
 export async function startEdge(): Promise<WranglerEdge> {
@@ -74,9 +67,17 @@ export class WranglerEdge {
   }
 
   async start(): Promise<void> {
-    if (this.port === 0) this.port = await freePort();
     if (!this.#config) this.#config = this.#prepare();
-    const inspector = await freePort();
+    for (let attempt = 1; ; attempt++) {
+      const ready = await this.#launch();
+      if (ready) return;
+      if (this.port === 0 || attempt >= PORT_RETRIES || !PORT_TAKEN.test(this.log())) throw new Error(`wrangler dev exited:\n${this.log()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Starts wrangler dev once; false when it exits before it answers. */
+  async #launch(): Promise<boolean> {
     this.#log = [];
     const child = spawn(
       WRANGLER,
@@ -86,11 +87,12 @@ export class WranglerEdge {
         "--no-bundle",
         "--ip", "127.0.0.1",
         "--port", String(this.port),
-        "--inspector-port", String(inspector),
+        "--inspector-port", "0",
         "--persist-to", join(this.state, "persist"),
         "--var", `AUTH_SECRET:${this.secret}`,
         "--show-interactive-dev-session=false",
-        "--log-level", "warn",
+        // Info, for the "Ready on" line that names the port.
+        "--log-level", "info",
       ],
       {
         cwd: ROOT,
@@ -100,20 +102,29 @@ export class WranglerEdge {
       },
     );
     this.#child = child;
+    let ready = "";
     const keep = (chunk: Buffer) => {
-      this.#log.push(chunk.toString());
+      const text = chunk.toString();
+      ready ||= READY.exec(text)?.[1] ?? "";
+      this.#log.push(text);
       if (this.#log.length > 200) this.#log.shift();
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${this.log()}`);
-      try {
-        const res = await fetch(`${this.url}/healthz`);
-        if (res.ok) return;
-      } catch {
-        // Not listening yet.
+      if (child.exitCode !== null || child.signalCode !== null) {
+        this.#child = null;
+        return false;
+      }
+      if (ready) {
+        this.port = Number(ready);
+        try {
+          const res = await fetch(`${this.url}/healthz`);
+          if (res.ok) return true;
+        } catch {
+          // Not answering yet.
+        }
       }
       await new Promise((r) => setTimeout(r, 150));
     }

@@ -1,14 +1,14 @@
 /**
  * A phone's view of one task for end-to-end tests: the viewer WebSocket opened as a browser
  * opens it (`Sec-WebSocket-Protocol: tether.v1, bearer.<jwt>`, `after=`), every frame parsed
- * with the shared `EdgeToPhone` schema, and bounded waits that say what did arrive when
+ * with the shared `EdgeToViewer` schema, and bounded waits that say what did arrive when
  * what was awaited did not. Like a phone, it reconnects with `after=` the last seq it holds
  * when the edge drops the socket (a restart or a reload closes every socket); `reconnects`
  * counts those.
  */
 import WebSocket from "ws";
 import type { Event } from "../../shared/events.ts";
-import { EdgeToPhone } from "../../shared/protocol.ts";
+import { EdgeToViewer } from "../../shared/protocol.ts";
 
 /** One line per event, for failure messages: `seq type detail`. */
 export function describeEvents(events: Event[]): string {
@@ -24,7 +24,7 @@ export function describeEvents(events: Event[]): string {
 export class ViewerSocket {
   readonly events: Event[] = [];
   /** Frames that are not events (`replayed`, `pong`, `error`), in order. */
-  readonly frames: EdgeToPhone[] = [];
+  readonly frames: EdgeToViewer[] = [];
   readonly invalid: string[] = [];
   /** When each event arrived, as wall-clock milliseconds with sub-millisecond precision. */
   readonly receivedWallAt = new Map<number, number>();
@@ -98,7 +98,7 @@ export class ViewerSocket {
 
   #frame(text: string): void {
     const now = performance.timeOrigin + performance.now();
-    const parsed = EdgeToPhone.safeParse(JSON.parse(text));
+    const parsed = EdgeToViewer.safeParse(JSON.parse(text));
     if (!parsed.success) {
       this.invalid.push(text.slice(0, 300));
     } else if (parsed.data.type === "event") {

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { keyOf, startFakeModel, type FakeModel } from "../../test/fake-model/index.ts";
 import { createModelClient, DEFAULT_MODEL, streamMessage } from "./model-client.ts";
 
@@ -68,13 +68,34 @@ describe("model client", () => {
     model = await startFakeModel({ script: [{ hangUp: { partialText: "cut" } }], listen: { socketPath } });
     const client = createModelClient({ socketPath, token: "t" }, { maxRetries: 0 });
     const params = { model: DEFAULT_MODEL, max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
-    const done = streamMessage(client, params, () => {}, new AbortController().signal, 200);
-    // The first answer breaks off; the proxy is gone for a while, then back with a new socket.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await model.close();
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "back" }] } }], listen: { socketPath } });
-    expect((await done).content).toEqual([{ type: "text", text: "back" }]);
+    const retries: string[] = [];
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (retries.push(String(chunk)), true));
+    try {
+      const deltas: string[] = [];
+      const first = model;
+      let closed: Promise<void> | undefined;
+      // The first answer streams a part and breaks off, and the proxy goes away as it does.
+      const onText = (d: string) => {
+        deltas.push(d);
+        if (d === "cut") closed ??= first.close();
+      };
+      const done = streamMessage(client, params, onText, new AbortController().signal, 50);
+      await expect.poll(() => closed !== undefined).toBe(true);
+      await closed;
+      expect(deltas).toEqual(["cut"]);
+      expect(first.requests).toHaveLength(1);
+      // The client says it tries again, finds no socket, and tries again.
+      await expect.poll(() => retries.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+      expect(retries[0]).toMatch(/the model call failed/);
+      expect(retries.slice(1).every((line) => /Connection error|ENOENT|ECONNREFUSED/i.test(line))).toBe(true);
+      // Back with a new socket at the same path: the call completes there.
+      model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "back" }] } }], listen: { socketPath } });
+      expect((await done).content).toEqual([{ type: "text", text: "back" }]);
+      expect(deltas).toEqual(["cut", "back"]);
+      expect(model.requests).toHaveLength(1);
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   it("does not retry errors that are not transient", async () => {

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LIMITS } from "../../../shared/limits.ts";
@@ -10,6 +10,17 @@ beforeEach(async () => {
   ws = await makeTestWorkspace();
 });
 afterEach(() => ws.cleanup());
+
+/** The pids whose command line contains `text`. */
+function running(text: string): string[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "utf8").replaceAll("\0", " ").includes(text);
+    } catch {
+      return false;
+    }
+  });
+}
 
 const outputs = (ws: TestWorkspace) => ws.events.filter((e) => e.type === "tool.output").map((e) => e.data as { stream: string; text: string });
 
@@ -27,13 +38,17 @@ describe("bash tool", () => {
   });
 
   it("streams output while the command runs", async () => {
-    let firstAt = 0;
-    const ctx = ws.ctx({ emit: (e) => { if (e.type === "tool.output" && firstAt === 0) firstAt = Date.now(); ws.events.push(e); } });
-    const start = Date.now();
-    const result = await bashTool.run({ command: "echo early; sleep 1.5; echo late" }, ctx);
-    const end = Date.now();
+    // The command goes on only once the test has seen its first line: "late" proves that line
+    // was streamed before the command ended, "never" that it was not.
+    const ctx = ws.ctx({
+      emit: (e) => {
+        ws.events.push(e);
+        if (e.type === "tool.output" && e.data.text.includes("early")) writeFileSync(join(ws.root, "go"), "");
+      },
+    });
+    const command = "echo early; for i in $(seq 1 400); do [ -e go ] && break; sleep 0.05; done; if [ -e go ]; then echo late; else echo never; fi";
+    const result = await bashTool.run({ command }, ctx);
     expect(result.ok).toBe(true);
-    expect(firstAt - start).toBeLessThan(end - start - 500);
     expect(outputs(ws).map((o) => o.text).join("")).toBe("early\nlate\n");
   });
 
@@ -53,9 +68,9 @@ describe("bash tool", () => {
   });
 
   it("kills a command that runs past its timeout, with its children", async () => {
-    const started = Date.now();
-    const result = await bashTool.run({ command: "(sleep 30; touch late-child) & sleep 30", timeout: 1 }, ws.ctx());
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const marker = `sleep 30.${process.pid}${Math.floor(Math.random() * 1000)}`;
+    const result = await bashTool.run({ command: `(${marker}; touch late-child) & ${marker}`, timeout: 1 }, ws.ctx());
+    expect(running(marker)).toEqual([]);
     expect(result.ok).toBe(false);
     expect(result.summary).toBe("timed out after 1 s");
     expect(result.content).toMatch(/timed out/);
@@ -64,10 +79,18 @@ describe("bash tool", () => {
 
   it("kills the process group on cancel", async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 300);
-    const result = await bashTool.run({ command: "echo started; sleep 30" }, ws.ctx({ signal: controller.signal }));
+    const marker = `sleep 30.${process.pid}${Math.floor(Math.random() * 1000)}`;
+    const ctx = ws.ctx({
+      signal: controller.signal,
+      emit: (e) => {
+        ws.events.push(e);
+        if (e.type === "tool.output" && e.data.text.includes("started")) controller.abort();
+      },
+    });
+    const result = await bashTool.run({ command: `(${marker}) & echo started; ${marker}` }, ctx);
     expect(result).toMatchObject({ ok: false, summary: "cancelled" });
     expect(result.content).toContain("started");
+    expect(running(marker)).toEqual([]);
   });
 
   it("turns binary output into text and never emits raw control bytes", async () => {

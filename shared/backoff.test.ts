@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { Backoff } from "./backoff.ts";
+import { Backoff, backoffDelay } from "./backoff.ts";
+
+describe("backoffDelay", () => {
+  it("is random(0, min(64 s, 1 s × 2^attempt))", () => {
+    expect(backoffDelay(0, () => 0.999)).toBe(999);
+    expect(backoffDelay(3, () => 0.5)).toBe(4000);
+    expect(backoffDelay(20, () => 0.5)).toBe(32_000);
+    expect(backoffDelay(5, () => 0)).toBe(0);
+  });
+});
 
 describe("Backoff", () => {
   it("draws from [0, min(cap, base·2^attempt)) with full jitter", () => {
@@ -11,7 +20,7 @@ describe("Backoff", () => {
     expect([mid.next(), mid.next(), mid.next()]).toEqual([500, 1000, 2000]);
   });
 
-  it("resets only after a connection that stayed up", () => {
+  it("resets only after a connection that stayed up, or when told to", () => {
     const b = new Backoff({ baseMs: 1000, capMs: 64_000, stableMs: 30_000, random: () => 0.5 });
     b.next();
     b.next();
@@ -20,6 +29,9 @@ describe("Backoff", () => {
     expect(b.next()).toBe(4000);
     b.connectionLasted(30_000);
     expect(b.attempts).toBe(0);
+    expect(b.next()).toBe(500);
+    b.next();
+    b.reset();
     expect(b.next()).toBe(500);
   });
 });

@@ -1,0 +1,17 @@
+/**
+ * Who is calling: user JWTs, runner credentials and registration tokens, the ids the edge
+ * makes, and the two middlewares that admit one kind of caller each.
+ */
+export { requireRunner, requireUser } from "./middleware.ts";
+export { offeredProtocols, type UserIdentity } from "./user-auth.ts";
+export {
+  formatRegistrationToken,
+  formatRunnerCredential,
+  isRunnerID,
+  isTaskID,
+  newRunnerID,
+  newSecret,
+  newTaskID,
+  parseRegistrationToken,
+  sha256Hex,
+} from "./credentials.ts";

@@ -1,0 +1,8 @@
+/**
+ * The Worker's routes: the public task API (user token), the runner registry and
+ * registration, the runner's own routes (runner credential), and the OpenAPI document.
+ */
+export { openAPIDocument } from "./openapi.ts";
+export { runnerRoutes } from "./runner.ts";
+export { runnersRoutes } from "./runners.ts";
+export { taskRoutes } from "./tasks.ts";

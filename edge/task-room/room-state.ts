@@ -1,0 +1,95 @@
+/**
+ * Internal to the TaskRoom: its record in memory and in SQLite, kept in step.
+ *
+ * The record is loaded once per wake-up. Writes go in one transaction with the log events
+ * they append (which then fan out); a failed transaction drops the in-memory record so it
+ * is read again. The lease's expiry is the room's alarm, and status changes (and usage, at
+ * most every few seconds) reach the Account's index through the reporter.
+ */
+import { AccountReporter } from "./account-reporter.ts";
+import { renewed } from "./lease.ts";
+import { TaskLog } from "./log.ts";
+import { TaskRoomStore, type Lease, type RoomRecord } from "./store.ts";
+
+export class RoomState {
+  readonly store: TaskRoomStore;
+  readonly log: TaskLog;
+  private readonly account: AccountReporter;
+  /** The room row; `undefined` until read. */
+  private record: RoomRecord | null | undefined;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    env: Env,
+  ) {
+    this.store = new TaskRoomStore(ctx.storage.sql);
+    this.log = new TaskLog(ctx, this.store);
+    this.account = new AccountReporter(env, ctx);
+  }
+
+  load(): RoomRecord | null {
+    if (this.record === undefined) this.record = this.store.loadRoom();
+    return this.record;
+  }
+
+  /** The room if it belongs to `accountID`; another account sees nothing. */
+  of(accountID: string): RoomRecord | null {
+    const room = this.load();
+    return room && room.accountID === accountID ? room : null;
+  }
+
+  /** The task id, for logs, when the record is in memory. */
+  get taskID(): string | undefined {
+    return this.record?.task.id;
+  }
+
+  /** Writes a new room's row and its first event (`status: queued`) as one transaction. */
+  insert(record: RoomRecord): void {
+    this.commit(() => {
+      this.store.insertRoom(record.accountID, record.task);
+      this.record = record;
+      this.log.appendEdge(record.task, "status", { status: "queued" });
+    });
+  }
+
+  /**
+   * Runs writes as one transaction and fans out the events they append. The in-memory record
+   * changes with them, so when the transaction fails it is dropped and read again from SQLite.
+   */
+  commit(fn: () => void): void {
+    try {
+      this.log.commit(fn);
+    } catch (err) {
+      this.record = undefined;
+      throw err;
+    }
+  }
+
+  setLease(lease: Lease | null): void {
+    const room = this.record!;
+    room.lease = lease;
+    if (lease) room.lastEpoch = Math.max(room.lastEpoch, lease.epoch);
+    this.store.saveLease(lease);
+  }
+
+  /** Pushes the lease out (when that moves it by at least a step) and its alarm with it. */
+  renew(lease: Lease): void {
+    const next = renewed(lease, Date.now());
+    if (!next) return;
+    this.setLease(next);
+    this.scheduleAlarm(next.expiresAt);
+  }
+
+  scheduleAlarm(at: number): void {
+    this.ctx.storage.setAlarm(at).catch((err: unknown) => console.error({ msg: "setAlarm failed", taskID: this.taskID, err: String(err) }));
+  }
+
+  cancelAlarm(): void {
+    this.ctx.storage.deleteAlarm().catch((err: unknown) => console.error({ msg: "deleteAlarm failed", taskID: this.taskID, err: String(err) }));
+  }
+
+  /** Tells the Account's index about the task: at once for a status change, else throttled. */
+  report(statusChanged: boolean): void {
+    this.account.report(this.record!.accountID, this.record!.task, statusChanged);
+  }
+}

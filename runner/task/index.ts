@@ -1,0 +1,7 @@
+/**
+ * One task's run on this runner, as the daemon and the CLI use it: `TaskRun` (the state
+ * machine, task-run.ts) and the `Journal` it writes through (journal.ts). Everything else in
+ * this folder is internal to the run.
+ */
+export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON, TaskRun, type TaskRunDeps } from "./task-run.ts";
+export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
