@@ -26,31 +26,41 @@ export interface CallSettings {
   effort?: Effort;
 }
 
+/**
+ * Older models by ID prefix: a 200k-token window and no adaptive thinking or effort, so their
+ * requests carry neither (they run as they did). Every other model, today's included, has a
+ * 1M-token window and takes both.
+ */
+const OLDER_MODELS = [
+  "claude-haiku-4-5",
+  "claude-sonnet-4-5",
+  "claude-opus-4-5",
+  "claude-opus-4-1",
+  // Claude 4.0, by alias (`-4-0`) and dated ID (`-4-20250514`).
+  "claude-opus-4-0",
+  "claude-opus-4-2",
+  "claude-sonnet-4-0",
+  "claude-sonnet-4-2",
+  "claude-3",
+];
+const isOlder = (model: string) => OLDER_MODELS.some((prefix) => model.startsWith(prefix));
+
+export function contextWindowOf(model: string): number {
+  return isOlder(model) ? 200_000 : 1_000_000;
+}
+
 /** The body of one model call: the only place the worker's request settings are made. */
 export function requestOf(settings: CallSettings, messages: Anthropic.MessageParam[]): Anthropic.MessageCreateParamsNonStreaming {
+  const current = !isOlder(settings.model);
   return {
     model: settings.model,
     max_tokens: settings.maxTokens,
     system: [{ type: "text", text: settings.system, cache_control: { type: "ephemeral" } }],
     ...(settings.tools.length > 0 ? { tools: settings.tools } : {}),
-    thinking: { type: "adaptive", display: "summarized" },
-    ...(settings.effort ? { output_config: { effort: settings.effort } } : {}),
+    ...(current ? { thinking: { type: "adaptive", display: "summarized" } as const } : {}),
+    ...(current && settings.effort ? { output_config: { effort: settings.effort } } : {}),
     messages,
   };
-}
-
-/** Context windows in tokens by model prefix; a model not listed gets `DEFAULT_CONTEXT_WINDOW`. */
-const CONTEXT_WINDOWS: [prefix: string, tokens: number][] = [
-  ["claude-haiku-4-5", 200_000],
-  ["claude-sonnet-4-5", 200_000],
-  ["claude-opus-4-5", 200_000],
-  ["claude-opus-4-1", 200_000],
-  ["claude-3", 200_000],
-];
-const DEFAULT_CONTEXT_WINDOW = 1_000_000;
-
-export function contextWindowOf(model: string): number {
-  return CONTEXT_WINDOWS.find(([prefix]) => model.startsWith(prefix))?.[1] ?? DEFAULT_CONTEXT_WINDOW;
 }
 
 export interface ProxyAccess {

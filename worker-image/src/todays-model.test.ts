@@ -4,6 +4,7 @@ import type { AgentEventBody } from "../../shared/events.ts";
 import { startFakeModel, type FakeModel, type RecordedRequest, type Script } from "../../test/fake-model/index.ts";
 import { SUMMARY_HEADING, SUMMARY_REQUEST, type ContextState } from "./compaction.ts";
 import { runTurn, type LoopContext } from "./loop.ts";
+import { contextWindowOf, requestOf } from "./model-client.ts";
 import { makeTestWorkspace, type TestWorkspace } from "./tools/test-context.ts";
 
 let ws: TestWorkspace;
@@ -51,6 +52,24 @@ const REASONING: Script = (request) => {
   ];
   return { reply: steps[assistants]! };
 };
+
+describe("request settings by model", () => {
+  it("asks today's models for summarized adaptive thinking and the effort, and older ones for neither", () => {
+    const settings = { maxTokens: 10, system: "s", tools: [], effort: "medium" as const };
+    for (const model of ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-sonnet-4-6"]) {
+      const body = requestOf({ ...settings, model }, []);
+      expect(body.thinking, model).toEqual({ type: "adaptive", display: "summarized" });
+      expect(body.output_config, model).toEqual({ effort: "medium" });
+      expect(contextWindowOf(model)).toBe(1_000_000);
+    }
+    for (const model of ["claude-haiku-4-5-20251001", "claude-sonnet-4-5", "claude-opus-4-1", "claude-sonnet-4-20250514"]) {
+      const body = requestOf({ ...settings, model }, []);
+      expect(body.thinking, model).toBeUndefined();
+      expect(body.output_config, model).toBeUndefined();
+      expect(contextWindowOf(model)).toBe(200_000);
+    }
+  });
+});
 
 describe("the tool loop on today's model", () => {
   it("asks for summarized thinking, emits the reasoning and the between-tools notes, and sends every block back unchanged", async () => {
