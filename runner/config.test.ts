@@ -26,6 +26,23 @@ describe("loadConfig", () => {
     expect(r2.ok && r2.value.capacity).toBe(5);
   });
 
+  it("takes model prices as JSON from the environment, a flag or the file, and names a bad one", () => {
+    const h = home();
+    const price = { input: 1, output: 2, cacheWrite: 1.25, cacheRead: 0.1 };
+    const fromEnv = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_MODEL_PRICES: JSON.stringify({ "my-model": price }) });
+    expect(fromEnv.ok && fromEnv.value.modelPrices).toEqual({ "my-model": price });
+    writeConfigFile(h, { modelPrices: { "file-model": price } });
+    const fromFile = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(fromFile.ok && fromFile.value.modelPrices).toEqual({ "file-model": price });
+    const fromFlag = loadConfig({ modelPrices: JSON.stringify({ "flag-model": price }) }, { TETHER_RUNNER_HOME: h });
+    expect(fromFlag.ok && fromFlag.value.modelPrices).toEqual({ "flag-model": price });
+    for (const bad of ["{not json", JSON.stringify({ m: { input: 1 } })]) {
+      const r = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_MODEL_PRICES: bad });
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error.join("\n")).toMatch(/modelPrices \(--model-prices, TETHER_MODEL_PRICES/);
+    }
+  });
+
   it("splits comma labels and rejects bad ones, naming flag and variable", () => {
     const h = home();
     const good = loadConfig({ labels: "a, b:c" }, { TETHER_RUNNER_HOME: h });

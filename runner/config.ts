@@ -13,6 +13,7 @@ import { Label } from "../shared/task.ts";
 import { parseHostRule } from "./egress/index.ts";
 import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
 import type { Result } from "./ports.ts";
+import { PriceTable } from "./proxy/prices.ts";
 
 const bool = z.preprocess((v) => {
   if (typeof v !== "string") return v;
@@ -25,6 +26,15 @@ const labels = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(Label).max(16),
 );
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, schema);
 const hosts = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(z.string().regex(CREDENTIAL_HOST_PATTERN, "host names or host:port, comma-separated")).max(64),
@@ -72,6 +82,8 @@ export const RunnerConfig = z.object({
   egressAllow: egressRules.default([]),
   egressAllowLoopbackForTests: bool.default(false),
   cacheMaxMB: int(0, 100_000_000).default(5120),
+  /** Prices per million tokens by model ID, on top of the built-in table (runner/proxy/prices.ts). */
+  modelPrices: json(PriceTable).optional(),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -140,6 +152,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     help: "let containers reach this host's loopback through the egress proxy, for tests with a stand-in registry on 127.0.0.1; refused unless allowLocalRepos is on too (default false)",
   },
   cacheMaxMB: { env: "TETHER_CACHE_MAX_MB", flag: "--cache-max-mb", help: "size bound of the setup cache in MB, 0 for no cache (default 5120)" },
+  modelPrices: {
+    env: "TETHER_MODEL_PRICES",
+    flag: "--model-prices",
+    help: 'JSON map of model ID to USD per million tokens, on top of the built-in prices, e.g. {"my-model":{"input":2,"output":10,"cacheWrite":2.5,"cacheRead":0.2}}',
+  },
 };
 
 /** Keys `register` writes into the file. */

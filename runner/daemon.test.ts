@@ -69,6 +69,16 @@ describe("Daemon", () => {
     expect(sandbox.workers).toHaveLength(0);
   });
 
+  it("fails a task at once when it has a USD limit and its model has no known price", async () => {
+    const d = daemon();
+    await started(d);
+    edge.sendControl({ type: "assign", assignment: assignmentOf("t1", 1, { model: "claude-mythos-preview", limits: { maxCostUSD: 2 } }) });
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ status: "failed", reason: expect.stringMatching(/no price for claude-mythos-preview/) });
+    expect(git.calls).toEqual([]);
+    expect(sandbox.workers).toHaveLength(0);
+  });
+
   it("turns a bad worker line into an error event and carries on; usage and budget refusals come from the proxy", async () => {
     const d = daemon();
     await started(d);

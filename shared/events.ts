@@ -30,6 +30,16 @@ export const EVENT_DATA = {
   "agent.text.delta": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
   /** The whole text of one assistant message. */
   "agent.text": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
+  /** The model's reasoning as it returns it (summarized thinking, its notes between tool calls). */
+  "agent.thinking": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
+  /** The conversation neared the model's context window: the agent summarised it and went on from the summary. */
+  "context.compacted": z.object({
+    turn: z.number().int().nonnegative(),
+    /** The prompt's tokens when the agent compacted (the last call's, or what the API said was too long). */
+    tokensBefore: z.number().int().nonnegative(),
+    /** The prompt's tokens of the first call after the summary. */
+    tokensAfter: z.number().int().nonnegative(),
+  }),
   "tool.start": z.object({ callID, name: z.string().min(1).max(128), input: z.record(z.string(), z.unknown()) }),
   /** Command output as it arrives, at most `LIMITS.outputChunkBytes` per event. */
   "tool.output": z.object({ callID, stream: z.enum(["stdout", "stderr"]), text: z.string() }),
@@ -40,14 +50,14 @@ export const EVENT_DATA = {
     exitCode: z.number().int().nullable().optional(),
   }),
   "file.changed": z.object({ path: z.string().min(1).max(4096), change: z.enum(["created", "modified", "deleted"]) }),
-  /** Tokens and cost of one model call. */
+  /** Tokens and cost of one model call; the cost is null when the model has no known price. */
   usage: z.object({
     model: z.string(),
     inputTokens: z.number().int().nonnegative(),
     outputTokens: z.number().int().nonnegative(),
     cacheReadTokens: z.number().int().nonnegative(),
     cacheWriteTokens: z.number().int().nonnegative(),
-    costUSD: z.number().nonnegative(),
+    costUSD: z.number().nonnegative().nullable(),
   }),
   /** The agent finished a turn and waits for a follow-up. */
   "turn.end": z.object({ turn: z.number().int().nonnegative(), stopReason: z.string() }),
@@ -125,6 +135,8 @@ export type Event = z.infer<typeof Event>;
 export const AGENT_EVENT_TYPES = [
   "agent.text.delta",
   "agent.text",
+  "agent.thinking",
+  "context.compacted",
   "tool.start",
   "tool.output",
   "tool.end",

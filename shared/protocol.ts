@@ -32,7 +32,7 @@ import { z } from "zod";
 import { ErrorCode } from "./errors.ts";
 import { AgentEventBody, Event, RunnerEventBody } from "./events.ts";
 import { LIMITS } from "./limits.ts";
-import { Labels, RepoRef, Task, TaskLimits, TaskStatus } from "./task.ts";
+import { Effort, Labels, RepoRef, Task, TaskLimits, TaskStatus } from "./task.ts";
 
 export const PROTOCOL_VERSION = 1;
 const v = z.literal(PROTOCOL_VERSION).optional();
@@ -174,6 +174,7 @@ export const WorkerTask = z.object({
   taskID,
   prompt: z.string(),
   model: z.string().optional(),
+  effort: Effort.optional(),
   limits: TaskLimits,
   repo: RepoRef.extend({ branch: z.string().optional() }),
 });

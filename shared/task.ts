@@ -62,11 +62,19 @@ export const RepoRef = z
   .strict();
 export type RepoRef = z.infer<typeof RepoRef>;
 
+/** The model a task runs on when it names none: a current Sonnet from the SDK's own model list. */
+export const DEFAULT_MODEL = "claude-sonnet-5-5";
+
+/** How much effort the model puts into the task (`output_config.effort`); the model's default when absent. */
+export const Effort = z.enum(["low", "medium", "high"]);
+export type Effort = z.infer<typeof Effort>;
+
 export const CreateTaskRequest = z
   .object({
     repo: RepoRef,
     prompt: z.string().trim().min(1).max(LIMITS.maxPromptChars),
     model: z.string().min(1).max(128).optional(),
+    effort: Effort.optional(),
     labels: Labels.optional(),
     limits: TaskLimits.optional(),
     /** A setup script run with `sh -c` in the workspace before the agent (instead of the repository's `.tether/setup.sh`). */
@@ -92,10 +100,16 @@ export const Usage = z.object({
   outputTokens: z.number().int().nonnegative(),
   cacheReadTokens: z.number().int().nonnegative(),
   cacheWriteTokens: z.number().int().nonnegative(),
-  costUSD: z.number().nonnegative(),
+  /** Null once a call's model had no known price: the tokens still count, the cost is unknown. */
+  costUSD: z.number().nonnegative().nullable(),
   modelCalls: z.number().int().nonnegative(),
 });
 export type Usage = z.infer<typeof Usage>;
+
+/** Adds one call's cost to a running total; an unknown cost makes the total unknown. */
+export function addCost(total: number | null, cost: number | null): number | null {
+  return total === null || cost === null ? null : total + cost;
+}
 
 export const EMPTY_USAGE: Usage = {
   inputTokens: 0,
@@ -123,6 +137,7 @@ export const Task = z.object({
   repo: RepoRef,
   prompt: z.string(),
   model: z.string().nullable(),
+  effort: Effort.optional(),
   labels: z.array(z.string()),
   limits: TaskLimits,
   /** The request's setup script, when it gave one. */
@@ -150,6 +165,7 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
     repo: request.repo,
     prompt: request.prompt,
     model: request.model ?? null,
+    ...(request.effort ? { effort: request.effort } : {}),
     labels: request.labels ?? [],
     limits: request.limits ?? {},
     ...(request.setup ? { setup: request.setup } : {}),

@@ -7,8 +7,8 @@
  */
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIX_SUMMARY } from "./fake-model/scripts.ts";
-import { CANCEL_NOTE, requestsFor, SLOW_LINES } from "./support/e2e-model.ts";
+import { FIX_NOTE, FIX_REASONING, FIX_SUMMARY } from "./fake-model/scripts.ts";
+import { CANCEL_NOTE, E2E_CONTEXT_WINDOW, LONG_ANSWER, requestsFor, SLOW_LINES } from "./support/e2e-model.ts";
 import { expectContiguous, outputOf, repeatedAgentEvents, statusesOf } from "./support/e2e-checks.ts";
 import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
@@ -86,6 +86,15 @@ describeDocker("end to end: one task's life through the public API", () => {
       expect(final.branch).toBe(`tether/${task.id}`);
       expect(requestsFor(stack.model, "[e2e:fix]")).toBe(8);
       expect(final.usage).toMatchObject({ modelCalls: 8, inputTokens: 7 * 100 + 900, outputTokens: 7 * 20 + 40, cacheReadTokens: 800 });
+      // Its cost on claude-sonnet-5-5 at the published prices ($2 in, $10 out, $0.10 cache reads per million):
+      // 1,600 × $2 + 180 × $10 + 800 × $0.10 = $0.0032 + $0.0018 + $0.00008 = $0.00508.
+      expect(final.usage.costUSD).toBeCloseTo(0.00508, 10);
+
+      // Today's model: the agent asked for summarized thinking, the feed holds its reasoning
+      // and its notes between tool calls, and every thinking block went back unchanged (no 400).
+      const thinking = events.filter((e) => e.type === "agent.thinking").map((e) => e.data.text);
+      expect(thinking).toEqual(expect.arrayContaining([FIX_REASONING, "Let me look at the repository.", FIX_NOTE, "A sub helper beside add."]));
+      expect(stack.model.rejected.filter((r) => JSON.stringify(r.body).includes("[e2e:fix]"))).toEqual([]);
     }, 240_000);
 
     it("cancels in the middle of a long command: cancelled, the diff so far kept", async () => {
@@ -134,6 +143,25 @@ describeDocker("end to end: one task's life through the public API", () => {
       await phone.cancel(task.id);
       await second.waitForStatus("cancelled", 60_000);
     }, 180_000);
+
+    it("a long task outgrows the model's context window: the agent compacts its conversation and goes on", async () => {
+      const { phone } = stack;
+      const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:long] List a lot, then answer.", effort: "low" });
+      const viewer = await open(task.id);
+      await viewer.waitFor("the answer after the compaction", (e) => e.type === "agent.text" && e.data.text === LONG_ANSWER, 150_000);
+      const compacted = viewer.events.filter((e) => e.type === "context.compacted");
+      expect(compacted, describeEvents(viewer.events)).toHaveLength(1);
+      expect(compacted[0]!.data.tokensBefore).toBeGreaterThan(E2E_CONTEXT_WINDOW);
+      expect(compacted[0]!.data.tokensAfter).toBeLessThan(E2E_CONTEXT_WINDOW);
+      const refused = stack.model.rejected.filter((r) => JSON.stringify(r.body).includes("[e2e:long]"));
+      expect(refused.map((r) => r.reason)).toEqual([expect.stringMatching(/^prompt is too long: \d+ tokens > 40000 maximum$/)]);
+      const sent = stack.model.requests.filter((r) => JSON.stringify(r.body.messages).includes("[e2e:long]"));
+      expect(sent.every((r) => JSON.stringify(r.body.output_config) === JSON.stringify({ effort: "low" }))).toBe(true);
+      expect((await phone.task(task.id)).effort).toBe("low");
+      await phone.finish(task.id);
+      const done = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
+      expect(done.data.status, describeEvents(viewer.events)).toBe("succeeded");
+    }, 240_000);
 
     it("a model that never stops is refused by the runner's proxy at the token limit, and the task fails with the reason", async () => {
       const { phone } = stack;

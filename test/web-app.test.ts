@@ -121,7 +121,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     expect(await page.getByLabel("Repository").getAttribute("aria-invalid")).toBe("true");
     await page.getByLabel("Repository").fill("ftp://example.com/demo");
     await page.getByLabel("What should the agent do?").fill("Fix the failing test in src/math.ts");
-    await page.getByText("Model, limits and runner labels").click();
+    await page.getByText("Model, effort, limits and runner labels").click();
     await page.getByLabel("Max turns").fill("0");
     await page.getByRole("button", { name: "Start task" }).click();
     await page.getByText("a git URL (https, ssh, git@, file or an absolute path)").waitFor();
@@ -132,6 +132,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByLabel("Branch or commit").fill("main");
     await page.getByLabel("Max turns").fill("20");
     await page.getByLabel("Max cost (USD)").fill("2.5");
+    await page.getByLabel("Effort").selectOption("low");
     await page.getByRole("button", { name: "Start task" }).click();
     await page.waitForURL(/\/tasks\/[^/]+$/);
     const held = await runner.take();
@@ -139,6 +140,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
       prompt: "Fix the failing test in src/math.ts",
       repo: { url: "https://example.com/acme/calculator.git", ref: "main" },
       limits: { maxTurns: 20, maxCostUSD: 2.5 },
+      effort: "low",
     });
     expect(page.url()).toBe(`${edge.url}/tasks/${held.id}`);
     await phone.close();
@@ -154,6 +156,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await first.emit(
       { type: "agent.text.delta", data: { turn: 0, text: "the tests first." } },
       { type: "agent.text", data: { turn: 0, text: "Let me run the tests first." } },
+      { type: "agent.thinking", data: { turn: 0, text: "The test expects 5 from add(2, 3).\nSo add must return a + b." } },
       { type: "tool.start", data: { callID: "c1", name: "bash", input: { command: "npm test" } } },
       { type: "tool.output", data: { callID: "c1", stream: "stdout", text: "\u001b[31m✗ adds\u001b[0m expected 4, got 0\n<b>not bold</b>\n" } },
       { type: "tool.end", data: { callID: "c1", ok: false, summary: "1 test failed", exitCode: 1 } },
@@ -175,6 +178,13 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await bash.getByText("<b>not bold</b>").waitFor();
     expect(await bash.locator(".terminal b").count()).toBe(0);
     await page.locator(".file-change", { hasText: "src/math.ts" }).waitFor();
+    // The agent's reasoning: collapsed to its first line beside the tool calls, readable when opened.
+    const reasoning = page.locator("details.thinking");
+    await reasoning.locator("summary", { hasText: "The test expects 5 from add(2, 3)." }).waitFor();
+    expect(await reasoning.getAttribute("open")).toBeNull();
+    expect(await reasoning.getByText("So add must return a + b.").isVisible()).toBe(false);
+    await reasoning.locator("summary").click();
+    await reasoning.getByText("So add must return a + b.").waitFor();
     await page.locator(".pill", { hasText: "Waiting for you" }).first().waitFor();
     await page.locator(".usage", { hasText: "$0.05" }).waitFor();
     await screenshot(page, "04-task-live");

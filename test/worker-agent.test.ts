@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { bundleAgent } from "../worker-image/bundle.ts";
 import { keyOf, startFakeModel, type FakeModel, type Script } from "./fake-model/index.ts";
-import { createFixtureRepo, FIX_SUMMARY, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
+import { createFixtureRepo, FIX_NOTE, FIX_REASONING, FIX_SUMMARY, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
 import { makeTaskDirs, startAgent, startLine, typeSequence, type AgentProcess, type TaskDirs } from "./worker-harness.ts";
 
 let bundle: string;
@@ -52,13 +52,20 @@ describe("worker agent process", () => {
     expect(await readFile(join(dirs.workspace, "math.js"), "utf8")).toContain("return a + b;");
 
     const sequence = typeSequence(a.events);
+    // Text between tool calls comes back as thinking: it shows as reasoning, not as the agent's words.
     expect(sequence).toEqual([
-      ...["agent.text.delta", "agent.text", "usage", "tool.start", "tool.end"],
+      ...["agent.thinking", "agent.thinking", "usage", "tool.start", "tool.end"],
       ...["usage", "tool.start", "tool.end"],
       ...["usage", "tool.start", "tool.output", "tool.end"],
-      ...["agent.text.delta", "agent.text", "usage", "tool.start", "file.changed", "tool.end"],
+      ...["agent.thinking", "usage", "tool.start", "file.changed", "tool.end"],
       ...["usage", "tool.start", "tool.output", "tool.end"],
-      ...["agent.text.delta", "agent.text", "usage", "turn.end"],
+      ...["agent.text.delta", "agent.thinking", "agent.text", "usage", "turn.end"],
+    ]);
+    expect(a.events.filter((e) => e.type === "agent.thinking").map((e) => e.data)).toEqual([
+      { turn: 0, text: FIX_REASONING },
+      { turn: 0, text: "Let me look at the repository." },
+      { turn: 0, text: FIX_NOTE },
+      { turn: 0, text: "The test passes now." },
     ]);
     expect(a.events.map((e) => e.wseq)).toEqual(a.events.map((_, i) => 11 + i));
     expect(a.badLines).toEqual([]);
@@ -77,7 +84,7 @@ describe("worker agent process", () => {
     const output = a.events.filter((e) => e.type === "tool.output" && e.data.callID === "toolu_test2").map((e) => (e.data as { text: string }).text).join("");
     expect(output).toContain("ok: add(2, 3) is 5");
     expect(a.events.filter((e) => e.type === "agent.text").at(-1)?.data).toEqual({ turn: 0, text: FIX_SUMMARY });
-    expect(a.events.filter((e) => e.type === "usage").at(-1)?.data).toMatchObject({ inputTokens: 900, outputTokens: 40, cacheReadTokens: 800, costUSD: 0 });
+    expect(a.events.filter((e) => e.type === "usage").at(-1)?.data).toMatchObject({ inputTokens: 900, outputTokens: 40, cacheReadTokens: 800, costUSD: null });
     expect(a.events.at(-1)?.data).toEqual({ turn: 0, stopReason: "end_turn" });
 
     // What the model saw: the token, the tools, caching, and real tool results.
@@ -86,6 +93,8 @@ describe("worker agent process", () => {
     expect(requests.every((r) => keyOf(r.headers) === "task-token-1" && r.body.stream === true)).toBe(true);
     const first = requests[0]!.body as { model: string; system: { cache_control?: unknown }[]; tools: { name: string; type?: string }[]; messages: { content: { cache_control?: unknown }[] }[] };
     expect(first.model).toBe("claude-sonnet-5-5");
+    expect(requests.every((r) => JSON.stringify(r.body.thinking) === JSON.stringify({ type: "adaptive", display: "summarized" }))).toBe(true);
+    expect(model!.rejected).toEqual([]);
     expect(first.system[0]?.cache_control).toEqual({ type: "ephemeral" });
     expect(first.tools.map((t) => t.type ?? t.name)).toEqual(["bash_20250124", "text_editor_20250728", "glob", "grep"]);
     expect(first.messages[0]?.content.at(-1)?.cache_control).toEqual({ type: "ephemeral" });
@@ -115,6 +124,10 @@ describe("worker agent process", () => {
     expect(followUp[0]).toEqual({ role: "user", content: "The test fails. Fix it." });
     expect(followUp).toHaveLength(13);
     expect(JSON.stringify(followUp.at(-1))).toContain("Add a sub function too.");
+    // Every thinking block of the first turn went back as it came, so the stand-in refused nothing.
+    expect(model!.rejected).toEqual([]);
+    expect(JSON.stringify(followUp)).toContain(FIX_REASONING);
+    expect(followUp.flatMap((m) => (Array.isArray(m.content) ? m.content : [])).filter((b: { type: string }) => b.type === "thinking")).toHaveLength(4);
     a.child.stdin.end();
     expect(await a.exit).toBe(0);
     expect(a.events.at(-1)).toMatchObject({ type: "done", data: { ok: true, summary: "Added sub.js." } });
@@ -233,6 +246,9 @@ describe("worker agent process", () => {
     expect(JSON.stringify(messages)).toContain("toolu_test2");
     expect(JSON.stringify(messages)).toContain(FIX_SUMMARY);
     expect(JSON.stringify(messages.at(-1))).toContain("Does it pass now?");
+    // The saved conversation kept the signed thinking blocks unchanged: the new stand-in accepted them.
+    expect(model.rejected).toEqual([]);
+    expect(JSON.stringify(messages)).toContain(FIX_REASONING);
     second.child.stdin.end();
     expect(await second.exit).toBe(0);
   });

@@ -16,6 +16,7 @@
  * socket so the runner attaches again and resends after `ackedRseq`.
  */
 import {
+  addCost,
   ErrorCode,
   LIMITS,
   RUNNER_STATUSES,
@@ -143,13 +144,13 @@ export function applyRunnerEvent(task: Task, event: PreparedEvent, change: TaskC
     task.statusReason = typeof data.reason === "string" ? data.reason : null;
     change.status = true;
   } else if (event.type === "usage") {
-    const usage = data as { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; costUSD: number };
+    const usage = data as { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; costUSD: number | null };
     task.usage = {
       inputTokens: task.usage.inputTokens + usage.inputTokens,
       outputTokens: task.usage.outputTokens + usage.outputTokens,
       cacheReadTokens: task.usage.cacheReadTokens + usage.cacheReadTokens,
       cacheWriteTokens: task.usage.cacheWriteTokens + usage.cacheWriteTokens,
-      costUSD: task.usage.costUSD + usage.costUSD,
+      costUSD: addCost(task.usage.costUSD, usage.costUSD),
       modelCalls: task.usage.modelCalls + 1,
     };
     change.summary = true;

@@ -106,6 +106,24 @@ describe("TaskRoom runner data socket", () => {
     });
   });
 
+  it("counts the tokens of a call whose cost is unknown and keeps the task's cost unknown from then on", async () => {
+    const { stub, taskID } = await newRoom();
+    const runner = await attachedRunner(stub, taskID);
+    const usage = { model: "m", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    runner.send({
+      type: "events",
+      taskID,
+      epoch: 1,
+      events: [
+        { rseq: 1, ts: now(), type: "usage", data: { ...usage, costUSD: 0.25 } },
+        { rseq: 2, ts: now(), type: "usage", data: { ...usage, model: "unpriced", costUSD: null } },
+        { rseq: 3, ts: now(), type: "usage", data: { ...usage, costUSD: 0.25 } },
+      ],
+    });
+    await runner.next("ack");
+    expect((await stub.getTask(ACCOUNT_ID))?.usage).toEqual({ inputTokens: 30, outputTokens: 15, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: null, modelCalls: 3 });
+  });
+
   it("refuses status changes after a terminal status, keeping what came before", async () => {
     const { stub, taskID } = await newRoom();
     const runner = await attachedRunner(stub, taskID);

@@ -1,7 +1,7 @@
-/** The live activity of a task, item by item, as the feed model describes it. */
+/** The live activity of a task, item by item, as the feed model describes it; the agent's reasoning shows collapsed beside its tool calls. */
 import type { FeedItem } from "../../shared/client/index.ts";
 import { AnsiText } from "./ansi-text.tsx";
-import { clock, STATUS_LABEL } from "./format.tsx";
+import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
 import { Link } from "./router.tsx";
 
 export function ActivityFeed({ items, taskID }: { items: FeedItem[]; taskID: string }) {
@@ -25,6 +25,21 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
           {item.text}
           {item.streaming && <span class="caret" aria-hidden="true" />}
         </div>
+      );
+    case "thinking":
+      return (
+        <details class="thinking">
+          <summary>
+            <span class="thinking-label">Reasoning</span> <span class="thinking-preview">{short(item.text.split("\n", 1)[0] ?? "")}</span>
+          </summary>
+          <p class="thinking-text">{item.text}</p>
+        </details>
+      );
+    case "compacted":
+      return (
+        <p class="status-line">
+          Conversation compacted: {formatTokens(item.tokensBefore)} → {formatTokens(item.tokensAfter)} tokens
+        </p>
       );
     case "user":
       return (

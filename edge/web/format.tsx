@@ -30,7 +30,9 @@ export function clock(iso: string): string {
   return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-export function formatCost(usd: number): string {
+/** A cost in USD; null is a cost the runner could not price (a model with no known price). */
+export function formatCost(usd: number | null): string {
+  if (usd === null) return "unknown";
   if (usd === 0) return "$0";
   if (usd < 0.01) return "<$0.01";
   return `$${usd.toFixed(2)}`;

@@ -10,13 +10,14 @@ import { navigate, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
-const MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"];
+const MODELS = ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5"];
 
 type Fields = {
   url: string;
   ref: string;
   prompt: string;
   model: string;
+  effort: string;
   labels: string;
   maxTurns: string;
   maxCostUSD: string;
@@ -25,7 +26,7 @@ type Fields = {
 };
 type FieldName = keyof Fields;
 
-const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "" };
+const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", effort: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "" };
 const LAST_REPO = "tether.lastRepo";
 
 /** The request body the form describes; blank optional fields are left out. */
@@ -42,6 +43,7 @@ export function bodyOf(f: Fields): Record<string, unknown> {
     repo: { url: f.url.trim(), ...(f.ref.trim() ? { ref: f.ref.trim() } : {}) },
     prompt: f.prompt,
     ...(f.model.trim() ? { model: f.model.trim() } : {}),
+    ...(f.effort ? { effort: f.effort } : {}),
     ...(labels.length ? { labels } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
   };
@@ -51,7 +53,7 @@ function fieldOf(path: PropertyKey[]): FieldName | null {
   const [a, b] = path;
   if (a === "repo") return b === "ref" ? "ref" : "url";
   if (a === "limits" && typeof b === "string" && b in EMPTY) return b as FieldName;
-  if (a === "prompt" || a === "model" || a === "labels") return a;
+  if (a === "prompt" || a === "model" || a === "effort" || a === "labels") return a;
   return null;
 }
 
@@ -145,7 +147,7 @@ export function NewTask() {
         {field("ref", "Branch or commit", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="main" />, "Leave empty for the default branch.")}
         {field("prompt", "What should the agent do?", (p) => <textarea {...p} rows={6} placeholder="Fix the failing test in src/math.ts and explain the bug." />)}
         <details class="more">
-          <summary>Model, limits and runner labels</summary>
+          <summary>Model, effort, limits and runner labels</summary>
           <div class="stack">
             {field("model", "Model", (p) => <input {...p} list="models" autocomplete="off" placeholder="runner's default" />)}
             <datalist id="models">
@@ -153,6 +155,19 @@ export function NewTask() {
                 <option value={m} key={m} />
               ))}
             </datalist>
+            {field(
+              "effort",
+              "Effort",
+              (p) => (
+                <select {...p} onChange={set("effort")}>
+                  <option value="">model's default</option>
+                  <option value="low">low</option>
+                  <option value="medium">medium</option>
+                  <option value="high">high</option>
+                </select>
+              ),
+              "How hard the model thinks: lower is faster and cheaper.",
+            )}
             <div class="grid2">
               {field("maxTurns", "Max turns", (p) => <input {...p} type="number" inputMode="numeric" min={1} />)}
               {field("maxCostUSD", "Max cost (USD)", (p) => <input {...p} type="number" inputMode="decimal" min={0} step="0.01" />)}

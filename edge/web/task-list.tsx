@@ -133,7 +133,7 @@ export function TaskList() {
                   <span>{repoName(task.repo.url)}</span>
                   {task.repo.ref && <span>@{task.repo.ref}</span>}
                   <span aria-label="created">{timeAgo(task.createdAt, now)}</span>
-                  {task.usage.costUSD > 0 && <span>{formatCost(task.usage.costUSD)}</span>}
+                  {task.usage.costUSD !== 0 && <span>{task.usage.costUSD === null ? "cost unknown" : formatCost(task.usage.costUSD)}</span>}
                 </span>
               </Link>
             </li>

@@ -20,6 +20,7 @@ import { cloneRepo, commitAll, listUntracked, makeDiff, pushBranch } from "../gi
 import { EdgeArtifacts } from "../link/index.ts";
 import type { GitPort, Sandbox } from "../ports.ts";
 import { ModelProxy } from "../proxy/index.ts";
+import { withOverrides } from "../proxy/prices.ts";
 import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
 import { Journal } from "../task/index.ts";
 import { RUNNER_VERSION } from "./version.ts";
@@ -97,10 +98,12 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
   }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
+  const prices = withOverrides(config.modelPrices);
   const proxy = new ModelProxy({
     upstreamURL: config.anthropicBaseURL,
     apiKey: config.anthropicAPIKey ?? "",
     socketDir: join(config.home, "proxy"),
+    prices,
     serverTools: config.modelServerTools,
     logger,
   });
@@ -128,6 +131,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     push: config.push,
     cloneDepth: config.cloneDepth,
     allowLocalRepos: config.allowLocalRepos,
+    prices,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
     workspaceCleanup: config.workspaceCleanup,

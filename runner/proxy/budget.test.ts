@@ -132,6 +132,19 @@ describe("model proxy budget", () => {
     expect(upstream.seen).toHaveLength(0);
   });
 
+  it("attack: a call to a model with no known price is refused under a dollar budget, and passes with its cost unknown without one", async () => {
+    const reg = await register({ maxCostUSD: 1 });
+    const refused = await callProxy(reg, { body: body({ model: "claude-mythos-preview" }) });
+    expect(isBudgetRefusal(refused)).toBe(true);
+    expect(JSON.parse(refused.body).error.message).toMatch(/no known price/);
+    expect(upstream.seen).toHaveLength(0);
+    await proxy.unregister("task-1");
+    const open = await register({ maxTokens: 1_000_000 });
+    expect((await callProxy(open, { body: body({ model: "claude-mythos-preview" }) })).status).toBe(200);
+    expect(usage.at(-1)).toMatchObject({ model: "claude-mythos-preview", costUSD: null });
+    expect(usage.at(-1)!.inputTokens).toBeGreaterThan(0);
+  });
+
   it("attack: calls one after another never take the spending past the limit", async () => {
     const limit = 2000;
     const reg = await register({ maxTokens: limit });

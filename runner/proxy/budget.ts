@@ -39,7 +39,8 @@ export interface CallPlan {
   inputTokens: number;
   /** The request's `max_tokens`, if it has a usable one. */
   maxTokens: number | undefined;
-  price: ModelPrice;
+  /** Null for a model with no known price: its calls cost nothing against a USD limit, so one with a USD limit is refused. */
+  price: ModelPrice | null;
 }
 
 /** What an admitted call holds until it settles. */
@@ -103,11 +104,13 @@ export class BudgetMeter {
     if (over) return { ok: false, reason: over };
     const { budget } = this;
     const spent = this.spent;
-    const inputCost = (plan.inputTokens * plan.price.cacheWrite) / 1_000_000;
+    const price = plan.price;
+    if (price === null && budget.maxCostUSD !== undefined) return { ok: false, reason: "budget: the model has no known price, so the task's cost limit cannot be kept" };
+    const inputCost = price === null ? 0 : (plan.inputTokens * price.cacheWrite) / 1_000_000;
     let maxTokens = plan.maxTokens;
     const limits: number[] = [];
     if (budget.maxTokens !== undefined) limits.push(budget.maxTokens - spent.tokens - plan.inputTokens);
-    if (budget.maxCostUSD !== undefined) limits.push(Math.floor(((budget.maxCostUSD - spent.costUSD - inputCost) * 1_000_000) / plan.price.output));
+    if (budget.maxCostUSD !== undefined && price !== null) limits.push(Math.floor(((budget.maxCostUSD - spent.costUSD - inputCost) * 1_000_000) / price.output));
     if (limits.length > 0) {
       const left = Math.min(...limits);
       if (left < 1) {
@@ -122,7 +125,7 @@ export class BudgetMeter {
       inputTokens: plan.inputTokens,
       maxTokens,
       tokens: plan.inputTokens + output,
-      costUSD: inputCost + (output * plan.price.output) / 1_000_000,
+      costUSD: price === null ? 0 : inputCost + (output * price.output) / 1_000_000,
     };
     this.held.turns += 1;
     this.held.tokens += reservation.tokens;

@@ -366,7 +366,8 @@ export class ModelProxy implements ProxyPort {
       tokens = { inputTokens: 0, outputTokens: reservation.maxTokens ?? 0, cacheWriteTokens: reservation.inputTokens, cacheReadTokens: 0 };
     }
     const costUSD = costOf(model, tokens, this.prices);
-    entry.meter.settle(reservation, { tokens: tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD }, true);
+    // An unpriced model adds nothing to a USD budget: a task with one is refused before it starts.
+    entry.meter.settle(reservation, { tokens: tokens.inputTokens + tokens.outputTokens + tokens.cacheWriteTokens + tokens.cacheReadTokens, costUSD: costUSD ?? 0 }, true);
     entry.onUsage({ model, ...tokens, costUSD });
   }
 

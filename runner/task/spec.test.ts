@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetOf, removesWorkspace, resourcesFor, workerTaskOf } from "./spec.ts";
+import { budgetOf, removesWorkspace, resourcesFor, unpricedBudgetOf, workerTaskOf } from "./spec.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 
 describe("task spec", () => {
@@ -28,5 +28,18 @@ describe("task spec", () => {
       limits: { maxTurns: 4, maxCostUSD: 1, memoryMB: 512 },
       repo: { url: "https://example.invalid/repo.git", branch: "tether/t1" },
     });
+  });
+
+  it("carries the task's effort to the worker", () => {
+    const { task } = assignmentOf("t2", 1, { effort: "low" });
+    expect(workerTaskOf(task, undefined).effort).toBe("low");
+  });
+
+  it("refuses a USD limit on a model with no known price, and nothing else", () => {
+    const unpriced = assignmentOf("t3", 1, { model: "claude-mythos-preview", limits: { maxCostUSD: 5 } }).task;
+    expect(unpricedBudgetOf(unpriced)).toMatch(/cost limit of \$5 .* no price for claude-mythos-preview/);
+    expect(unpricedBudgetOf(assignmentOf("t4", 1, { model: "claude-mythos-preview", limits: {} }).task)).toBeNull();
+    expect(unpricedBudgetOf(assignmentOf("t5", 1, { limits: { maxCostUSD: 5 } }).task)).toBeNull();
+    expect(unpricedBudgetOf(unpriced, { "claude-mythos-preview": { input: 1, output: 1, cacheWrite: 1, cacheRead: 1 } })).toBeNull();
   });
 });

@@ -4,8 +4,9 @@
  * container's resources, and whether its workspace goes when the task ends.
  */
 import type { WorkerTask } from "../../shared/protocol.ts";
-import type { Task, TaskLimits } from "../../shared/task.ts";
+import { DEFAULT_MODEL, type Task, type TaskLimits } from "../../shared/task.ts";
 import type { SandboxResources, TaskBudget } from "../ports.ts";
+import { DEFAULT_PRICES, priceOf, type PriceTable } from "../proxy/prices.ts";
 
 /** A repository on this host's own disk: an absolute path or a file:// URL. */
 export function isLocalRepoURL(url: string): boolean {
@@ -21,6 +22,13 @@ export function budgetOf(task: Task): TaskBudget {
   return { maxTokens, maxCostUSD, maxTurns, timeoutMinutes, ...(task.model ? { model: task.model } : {}) };
 }
 
+/** Why the task cannot run here: a USD budget on a model this runner has no price for. */
+export function unpricedBudgetOf(task: Task, prices: PriceTable = DEFAULT_PRICES): string | null {
+  const model = task.model ?? DEFAULT_MODEL;
+  if (task.limits.maxCostUSD === undefined || priceOf(model, prices) !== null) return null;
+  return `the task has a cost limit of $${task.limits.maxCostUSD} but this runner knows no price for ${model}; add one with TETHER_MODEL_PRICES (--model-prices) or create the task without a cost limit`;
+}
+
 export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask {
   return {
     taskID: task.id,
@@ -28,6 +36,7 @@ export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask
     limits: task.limits,
     repo: { ...task.repo, ...(branch ? { branch } : {}) },
     ...(task.model ? { model: task.model } : {}),
+    ...(task.effort ? { effort: task.effort } : {}),
   };
 }
 

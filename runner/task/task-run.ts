@@ -22,12 +22,13 @@ import type { Command } from "../../shared/protocol.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ArtifactPort, DataChannel, DataChannelHandlers, ExitInfo, Outbox, WorkerHandle, WorkerSink } from "../ports.ts";
 import { publishDiff, redactURL } from "./diff.ts";
+import type { PriceTable } from "../proxy/prices.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { cloneWorkspace, type LaunchDeps, launchWorker } from "./launch.ts";
 import { registerModelAccess } from "./model-access.ts";
 import { openEgress, runSetupPhase } from "./setup-phase.ts";
 import { TaskOutbox } from "./outbox.ts";
-import { isLocalRepoURL, removesWorkspace, type TaskEnding, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
+import { isLocalRepoURL, removesWorkspace, type TaskEnding, unpricedBudgetOf, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
 import { WorkerOutput } from "./worker-output.ts";
 
@@ -44,6 +45,8 @@ export interface TaskRunDeps extends LaunchDeps {
   push: boolean;
   /** Clone repositories given as a path or file:// URL on this host. */
   allowLocalRepos: boolean;
+  /** Model prices (the built-in table when absent). */
+  prices?: PriceTable;
   stopGraceMs: number;
   workspaceCleanup: WorkspaceCleanup;
   /** A task waiting this long for a follow-up finishes as succeeded. */
@@ -261,6 +264,8 @@ export class TaskRun {
     if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
     const task = this.record.task;
     if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
+    const unpriced = unpricedBudgetOf(task, this.deps.prices);
+    if (unpriced !== null) return this.finish({ status: "failed", reason: unpriced });
     await mkdir(join(this.taskDir, "state"), { recursive: true });
     this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
     const cloned = await cloneWorkspace(this.deps, this.record, this.taskDir);

@@ -19,6 +19,26 @@ describe("applyEvents", () => {
     expect(feed.items[0]).toMatchObject({ text: "Hello!", streaming: false });
   });
 
+  it("keeps the agent's reasoning and its compactions as their own items beside the tool calls", () => {
+    seq = 0;
+    const feed = applyEvents(EMPTY_FEED, [
+      e("agent.thinking", { turn: 0, text: "The test fails because add subtracts." }),
+      e("tool.start", { callID: "c1", name: "bash", input: { command: "npm test" } }),
+      e("context.compacted", { turn: 0, tokensBefore: 180_000, tokensAfter: 9_000 }),
+      e("agent.thinking", { turn: 0, text: "Fixing it." }),
+    ]);
+    expect(feed.items.map((i) => i.kind)).toEqual(["thinking", "tool", "compacted", "thinking"]);
+    expect(feed.items[0]).toMatchObject({ kind: "thinking", turn: 0, text: "The test fails because add subtracts." });
+    expect(feed.items[2]).toMatchObject({ tokensBefore: 180_000, tokensAfter: 9_000 });
+  });
+
+  it("makes the running cost unknown once a call's cost is unknown, and still counts its tokens", () => {
+    seq = 0;
+    const usage = { model: "m", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const feed = applyEvents(EMPTY_FEED, [e("usage", { ...usage, costUSD: 0.25 }), e("usage", { ...usage, model: "unpriced", costUSD: null }), e("usage", { ...usage, costUSD: 0.25 })]);
+    expect(feed.usage).toMatchObject({ inputTokens: 30, outputTokens: 15, costUSD: null, modelCalls: 3 });
+  });
+
   it("folds a tool call's output and end into the call", () => {
     seq = 0;
     const feed = applyEvents(EMPTY_FEED, [

@@ -1,12 +1,13 @@
 /**
  * Folds a task's events into what an activity feed shows: assistant messages with their
- * streamed text joined, tool calls with their input, output and result, file edits, status
+ * streamed text joined, the agent's reasoning (its thinking and its notes between tool calls),
+ * compactions of its conversation, tool calls with their input, output and result, file edits, status
  * changes, the user's follow-ups, and the running usage. Pure and platform-free, so a web
  * app and a native app render the same model. `applyEvents` returns a new `Feed` and new
  * objects only for the items that changed, so a renderer can compare by identity.
  */
 import type { EventData } from "../events.ts";
-import { EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
+import { addCost, EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
 import type { KnownEvent } from "./task-stream.ts";
 
 /** Output kept per tool call; older output is cut from the front. */
@@ -16,6 +17,8 @@ export type ToolOutput = { stream: "stdout" | "stderr"; text: string };
 
 export type FeedItem =
   | { kind: "assistant"; key: string; seq: number; turn: number; text: string; streaming: boolean }
+  | { kind: "thinking"; key: string; seq: number; turn: number; text: string }
+  | { kind: "compacted"; key: string; seq: number; tokensBefore: number; tokensAfter: number }
   | { kind: "user"; key: string; seq: number; ts: string; text: string; by: string }
   | {
       kind: "tool";
@@ -84,6 +87,12 @@ function applyOne(feed: Feed, event: KnownEvent): void {
       }
       return;
     }
+    case "agent.thinking":
+      items.push({ kind: "thinking", key, seq: event.seq, turn: event.data.turn, text: event.data.text });
+      return;
+    case "context.compacted":
+      items.push({ kind: "compacted", key, seq: event.seq, tokensBefore: event.data.tokensBefore, tokensAfter: event.data.tokensAfter });
+      return;
     case "tool.start":
       closeStreaming(items);
       items.push({
@@ -132,7 +141,7 @@ function applyOne(feed: Feed, event: KnownEvent): void {
         outputTokens: feed.usage.outputTokens + event.data.outputTokens,
         cacheReadTokens: feed.usage.cacheReadTokens + event.data.cacheReadTokens,
         cacheWriteTokens: feed.usage.cacheWriteTokens + event.data.cacheWriteTokens,
-        costUSD: feed.usage.costUSD + event.data.costUSD,
+        costUSD: addCost(feed.usage.costUSD, event.data.costUSD),
         modelCalls: feed.usage.modelCalls + 1,
       };
       return;

@@ -26,26 +26,32 @@ describe("fake model", () => {
     expect(model.requests[0]?.body.messages).toEqual([user("hi")]);
   });
 
-  it("streams text and tool_use with the real event sequence, which the SDK reassembles", async () => {
+  it("streams text, thinking and tool_use with the real event sequence, which the SDK reassembles", async () => {
     const input = { command: "str_replace", path: "a.js", old_str: "x - y", new_str: "x + y" };
     model = await startFakeModel({
       script: [{ reply: { content: [{ type: "text", text: "a fairly long sentence to split" }, { type: "tool_use", id: "toolu_1", name: "edit", input }] } }],
       listen: { port: 0 },
     });
-    const stream = client(model.url!).messages.stream({ model: "m", max_tokens: 10, messages: [user("go")] });
+    const stream = client(model.url!).messages.stream({ model: "m", max_tokens: 10, thinking: { type: "adaptive", display: "summarized" }, messages: [user("go")] });
     const types: string[] = [];
-    const deltas: string[] = [];
-    stream.on("streamEvent", (event) => types.push(event.type));
-    stream.on("text", (text) => deltas.push(text));
+    const thinking: string[] = [];
+    const texts: string[] = [];
+    stream.on("streamEvent", (event) => types.push(event.type === "content_block_delta" ? event.delta.type : event.type));
+    stream.on("thinking", (delta) => thinking.push(delta));
+    stream.on("text", (text) => texts.push(text));
     const message = await stream.finalMessage();
-    expect(deltas.length).toBeGreaterThan(1);
-    expect(deltas.join("")).toBe("a fairly long sentence to split");
+    // Text between tool calls comes back as thinking, so no text delta streams.
+    expect(texts).toEqual([]);
+    expect(thinking.length).toBeGreaterThan(1);
+    expect(thinking.join("")).toBe("a fairly long sentence to split");
+    expect(message.content[0]).toMatchObject({ type: "thinking", thinking: "a fairly long sentence to split", signature: expect.stringMatching(/\S+\.\S+/) });
     expect(message.content[1]).toMatchObject({ type: "tool_use", id: "toolu_1", name: "edit", input });
     expect(message.stop_reason).toBe("tool_use");
     expect(types[0]).toBe("message_start");
     expect(types.at(-1)).toBe("message_stop");
     expect(types.filter((t) => t === "content_block_start")).toHaveLength(2);
-    expect(types.filter((t) => t === "content_block_delta").length).toBeGreaterThan(4);
+    expect(types.filter((t) => t === "signature_delta")).toHaveLength(1);
+    expect(types.filter((t) => t === "input_json_delta").length).toBeGreaterThan(4);
     expect(types.at(-2)).toBe("message_delta");
   });
 

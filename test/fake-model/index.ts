@@ -6,6 +6,14 @@
  * `{ type: "error", error: { type, message } }`. Listens on 127.0.0.1 or on a unix socket
  * (made reachable by any uid, for containers).
  *
+ * It plays today's model (claude-sonnet-5-5): adaptive thinking unless the request says
+ * `between_tools`, signed thinking blocks (see thinking.ts) that must come back unchanged,
+ * text between tool calls as thinking, and 400 for the settings that model refuses. With
+ * `contextWindow` it counts a prompt as a token per 4 characters of its system, tools and
+ * messages and refuses a longer one as the API does ("prompt is too long: N tokens > M
+ * maximum"); with `usageFromPrompt` it reports that count as `input_tokens` unless the
+ * script gives one (else 100).
+ *
  *   const model = await startFakeModel({ script: [{ reply: { content: [{ type: "text", text: "hi" }] } }], listen: { port: 0 } });
  *   // ... point the SDK at model.url, then look at model.requests
  *   await model.close();
@@ -14,6 +22,7 @@ import { chmod, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { messageOf, sseFramesOf, type ScriptReply } from "./reply.ts";
+import { conversationOf, ThinkingSigner, thinkingModeOf } from "./thinking.ts";
 import { validateRequest } from "./validate.ts";
 
 export type { ScriptBlock, ScriptReply, ScriptUsage } from "./reply.ts";
@@ -40,6 +49,12 @@ export interface FakeModelOptions {
   listen: { port: 0 } | { socketPath: string };
   /** When set, a request that carries another key (as `x-api-key` or `Authorization: Bearer`) gets 401 `authentication_error`. */
   apiKey?: string;
+  /** The largest prompt in tokens (4 characters a token); a longer one gets 400. */
+  contextWindow?: number;
+  /** Reports the prompt's tokens (4 characters a token) as `input_tokens` instead of 100. */
+  usageFromPrompt?: boolean;
+  /** The key thinking signatures are made with; stand-ins with the same key accept each other's blocks. */
+  signingKey?: string;
 }
 
 export interface FakeModel {
@@ -101,11 +116,17 @@ export function byConversation(steps: () => readonly ScriptStep[]): Script {
     steps()[assistantTurnsOf(request)] ?? { error: { status: 400, type: "invalid_request_error", message: `the script has no step ${assistantTurnsOf(request)}` } };
 }
 
+/** The prompt's size as the stand-in counts it: a token per 4 characters of system, tools and messages. */
+export function promptTokensOf(body: Record<string, unknown>): number {
+  return Math.ceil(JSON.stringify([body.system ?? null, body.tools ?? null, body.messages]).length / 4);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startFakeModel(options: FakeModelOptions): Promise<FakeModel> {
   const requests: RecordedRequest[] = [];
   const rejected: { body: unknown; reason: string }[] = [];
+  const signer = new ThinkingSigner(options.signingKey ?? "fake-model-signing-key");
 
   const stepFor = (request: RecordedRequest, index: number): ScriptStep => {
     if (typeof options.script === "function") return options.script(request, index);
@@ -139,10 +160,17 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
       sendError(res, 400, "invalid_request_error", "request body is not valid JSON");
       return;
     }
-    const problem = validateRequest(body);
+    const problem = validateRequest(body) ?? signer.check(body as Record<string, unknown>);
     if (problem !== null) {
       rejected.push({ body, reason: problem });
       sendError(res, 400, "invalid_request_error", problem);
+      return;
+    }
+    const promptTokens = promptTokensOf(body as Record<string, unknown>);
+    if (options.contextWindow !== undefined && promptTokens > options.contextWindow) {
+      const reason = `prompt is too long: ${promptTokens} tokens > ${options.contextWindow} maximum`;
+      rejected.push({ body, reason });
+      sendError(res, 400, "invalid_request_error", reason);
       return;
     }
     const request = { headers, body: body as Record<string, unknown> };
@@ -175,7 +203,11 @@ export async function startFakeModel(options: FakeModelOptions): Promise<FakeMod
       res.end(`event: error\ndata: ${JSON.stringify({ type: "error", error: { type: step.streamError.type, message: step.streamError.message } })}\n\n`);
       return;
     }
-    const message = messageOf(step.reply, String(request.body.model));
+    const model = String(request.body.model);
+    const conversation = conversationOf(request.body);
+    const render = { mode: thinkingModeOf(request.body), sign: (full: string, shown: string) => signer.sign(model, conversation, full, shown) };
+    const message = messageOf(step.reply, model, render, options.usageFromPrompt ? promptTokens : 100);
+    signer.remember(conversation, message.content);
     if (request.body.stream !== true) {
       res.writeHead(200, { "content-type": "application/json", "request-id": "req_fake" });
       res.end(JSON.stringify(message));

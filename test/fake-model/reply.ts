@@ -1,12 +1,21 @@
 /**
  * Turns a scripted reply into what the Messages API sends: one JSON message, or the SSE
  * event sequence of a streamed one (message_start, ping, content_block_start/delta/stop per
- * block with text split into several `text_delta`s and tool input into several
- * `input_json_delta` pieces, message_delta with usage and stop reason, message_stop).
+ * block with text split into several `text_delta`s, thinking into `thinking_delta`s and one
+ * `signature_delta`, tool input into several `input_json_delta` pieces, message_delta with
+ * usage and stop reason, message_stop).
+ *
+ * As the current models do, a scripted `thinking` block is up-front thinking (left out under
+ * `between_tools`), and the text of an answer that also calls a tool is text between tool
+ * calls, which comes back as a thinking block. A thinking block's text is empty under
+ * `display: "omitted"`; its signature is always there.
  */
+import type { ThinkingMode } from "./thinking.ts";
 
 export type ScriptBlock =
   | { type: "text"; text: string }
+  /** Up-front thinking. */
+  | { type: "thinking"; thinking: string }
   | { type: "tool_use"; id?: string; name: string; input: Record<string, unknown> };
 
 export interface ScriptUsage {
@@ -28,11 +37,38 @@ function nextID(prefix: string): string {
   return `${prefix}_fake${String(counter).padStart(6, "0")}`;
 }
 
-/** The complete message object of a reply, with ids filled in. */
-export function messageOf(reply: ScriptReply, model: string) {
-  const content = reply.content.map((block) =>
-    block.type === "text" ? { type: "text", text: block.text } : { type: "tool_use", id: block.id ?? nextID("toolu"), name: block.name, input: block.input },
-  );
+export interface ThinkingRender {
+  mode: ThinkingMode;
+  /** The signature of a thinking block whose full text is `full`, returned as `shown`. */
+  sign(full: string, shown: string): string;
+}
+
+type MessageBlock =
+  | { type: "text"; text: string }
+  | { type: "thinking"; thinking: string; signature: string }
+  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+
+function thinkingBlock(full: string, render: ThinkingRender): MessageBlock {
+  const shown = render.mode.display === "summarized" ? full : "";
+  return { type: "thinking", thinking: shown, signature: render.sign(full, shown) };
+}
+
+/** The complete message object of a reply, with ids filled in; without `render`, text stays text. */
+export function messageOf(reply: ScriptReply, model: string, render?: ThinkingRender, inputTokens = 100) {
+  const callsTools = reply.content.some((b) => b.type === "tool_use");
+  const content = reply.content.flatMap((block): MessageBlock[] => {
+    if (block.type === "tool_use") return [{ type: "tool_use", id: block.id ?? nextID("toolu"), name: block.name, input: block.input }];
+    if (block.type === "thinking") {
+      if (render === undefined) return [];
+      return render.mode.type === "between_tools" ? [] : [thinkingBlock(block.thinking, render)];
+    }
+    if (render !== undefined && callsTools) {
+      // Text between tool calls: a progress note, returned with its text even under between_tools.
+      const mode: ThinkingMode = render.mode.type === "between_tools" ? { ...render.mode, display: "summarized" } : render.mode;
+      return [thinkingBlock(block.text, { ...render, mode })];
+    }
+    return [{ type: "text", text: block.text }];
+  });
   const stopReason = reply.stop_reason ?? (content.some((b) => b.type === "tool_use") ? "tool_use" : "end_turn");
   return {
     id: nextID("msg"),
@@ -43,7 +79,7 @@ export function messageOf(reply: ScriptReply, model: string) {
     stop_reason: stopReason,
     stop_sequence: null,
     usage: {
-      input_tokens: reply.usage?.input_tokens ?? 100,
+      input_tokens: reply.usage?.input_tokens ?? inputTokens,
       output_tokens: reply.usage?.output_tokens ?? 20,
       cache_creation_input_tokens: reply.usage?.cache_creation_input_tokens ?? 0,
       cache_read_input_tokens: reply.usage?.cache_read_input_tokens ?? 0,
@@ -75,9 +111,15 @@ export function sseFramesOf(message: ReturnType<typeof messageOf>): string[] {
   content.forEach((block, index) => {
     if (block.type === "text") {
       frames.push(frame("content_block_start", { index, content_block: { type: "text", text: "" } }));
-      for (const text of pieces(block.text ?? "", 12)) {
+      for (const text of pieces(block.text, 12)) {
         frames.push(frame("content_block_delta", { index, delta: { type: "text_delta", text } }));
       }
+    } else if (block.type === "thinking") {
+      frames.push(frame("content_block_start", { index, content_block: { type: "thinking", thinking: "", signature: "" } }));
+      for (const thinking of pieces(block.thinking, 12)) {
+        frames.push(frame("content_block_delta", { index, delta: { type: "thinking_delta", thinking } }));
+      }
+      frames.push(frame("content_block_delta", { index, delta: { type: "signature_delta", signature: block.signature } }));
     } else {
       frames.push(frame("content_block_start", { index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }));
       for (const partial_json of pieces(JSON.stringify(block.input), 7)) {

@@ -29,25 +29,43 @@ export async function createFixtureRepo(dir: string, options: { git?: boolean } 
 
 export const FIX_SUMMARY = "Fixed it: `add` subtracted instead of adding. `node test.js` passes now.";
 
+export const FIX_REASONING = "A test fails; I should see the files before changing anything.";
+export const FIX_NOTE = "The function subtracts. Fixing it.";
+
 /**
  * "The test fails, fix it": lists the files, reads math.js, runs the test (fails), edits,
- * runs it again (passes), answers. Six model calls, one user turn.
+ * runs it again (passes), answers. Six model calls, one user turn. It thinks up front in the
+ * first and last calls, and its notes before a tool call come back as thinking (today's model).
  */
 export function fixTheFailingTestScript(): ScriptStep[] {
   return [
-    { reply: { content: [{ type: "text", text: "Let me look at the repository." }, { type: "tool_use", id: "toolu_list", name: "glob", input: { pattern: "**/*" } }] } },
+    {
+      reply: {
+        content: [
+          { type: "thinking", thinking: FIX_REASONING },
+          { type: "text", text: "Let me look at the repository." },
+          { type: "tool_use", id: "toolu_list", name: "glob", input: { pattern: "**/*" } },
+        ],
+      },
+    },
     { reply: { content: [{ type: "tool_use", id: "toolu_view", name: "str_replace_based_edit_tool", input: { command: "view", path: "math.js" } }] } },
     { reply: { content: [{ type: "tool_use", id: "toolu_test1", name: "bash", input: { command: "node test.js" } }] } },
     {
       reply: {
         content: [
-          { type: "text", text: "The function subtracts. Fixing it." },
+          { type: "text", text: FIX_NOTE },
           { type: "tool_use", id: "toolu_edit", name: "str_replace_based_edit_tool", input: { command: "str_replace", path: "math.js", old_str: "return a - b;", new_str: "return a + b;" } },
         ],
       },
     },
     { reply: { content: [{ type: "tool_use", id: "toolu_test2", name: "bash", input: { command: "node test.js" } }] } },
-    { reply: { content: [{ type: "text", text: FIX_SUMMARY }], stop_reason: "end_turn", usage: { input_tokens: 900, output_tokens: 40, cache_read_input_tokens: 800 } } },
+    {
+      reply: {
+        content: [{ type: "thinking", thinking: "The test passes now." }, { type: "text", text: FIX_SUMMARY }],
+        stop_reason: "end_turn",
+        usage: { input_tokens: 900, output_tokens: 40, cache_read_input_tokens: 800 },
+      },
+    },
   ];
 }
 
@@ -56,7 +74,7 @@ export function followUpScript(): ScriptStep[] {
   return [
     {
       reply: {
-        content: [{ type: "tool_use", id: "toolu_create", name: "str_replace_based_edit_tool", input: { command: "create", path: "sub.js", file_text: "export function sub(a, b) {\n  return a - b;\n}\n" } }],
+        content: [{ type: "thinking", thinking: "A sub helper beside add." }, { type: "tool_use", id: "toolu_create", name: "str_replace_based_edit_tool", input: { command: "create", path: "sub.js", file_text: "export function sub(a, b) {\n  return a - b;\n}\n" } }],
       },
     },
     { reply: { content: [{ type: "text", text: "Added sub.js." }], stop_reason: "end_turn" } },

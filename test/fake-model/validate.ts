@@ -1,7 +1,10 @@
 /**
  * Checks a Messages API request body the way the real API does for the parts the worker
- * relies on: required fields, alternating roles, and every `tool_use` answered by a
- * `tool_result` in the next user message. Returns the problem, or null when the body is fine.
+ * relies on: required fields, alternating roles, every `tool_use` answered by a `tool_result`
+ * in the next user message, and the settings today's models refuse (a thinking budget,
+ * sampling parameters, an assistant prefill, a forced tool choice, `thinking: {"type":
+ * "disabled"}`) along with the accepted `thinking`, `display` and `output_config.effort`
+ * values. Returns the problem, or null when the body is fine.
  */
 
 type Block = { type?: unknown; id?: unknown; tool_use_id?: unknown };
@@ -10,6 +13,43 @@ type Message = { role?: unknown; content?: unknown };
 function blocksOf(content: unknown): Block[] {
   if (typeof content === "string") return [{ type: "text" }];
   return Array.isArray(content) ? (content as Block[]) : [];
+}
+
+const EFFORTS = ["low", "medium", "high", "xhigh", "max"];
+
+/** The problem with the settings today's models refuse or restrict, or null. */
+export function refusedSetting(b: Record<string, unknown>): string | null {
+  const thinking = b.thinking as Record<string, unknown> | undefined;
+  if (thinking !== undefined) {
+    if (typeof thinking !== "object" || thinking === null) return "thinking: must be an object";
+    if (thinking.budget_tokens !== undefined || thinking.type === "enabled") {
+      return "thinking.budget_tokens: thinking budgets are not supported on this model; set output_config.effort to control how much it thinks";
+    }
+    if (thinking.type === "disabled") return 'thinking.type: "disabled" is not supported on this model; send {"type": "between_tools"} to turn off up-front thinking';
+    if (thinking.type !== "adaptive" && thinking.type !== "between_tools") return 'thinking.type: must be "adaptive" or "between_tools"';
+    if (thinking.display !== undefined && thinking.display !== null && thinking.display !== "summarized" && thinking.display !== "omitted") {
+      return 'thinking.display: must be "summarized" or "omitted"';
+    }
+  }
+  for (const key of ["temperature", "top_p", "top_k"]) {
+    if (b[key] !== undefined) return `${key}: sampling parameters (temperature, top_p, top_k) are not supported on this model`;
+  }
+  const choice = b.tool_choice as { type?: unknown } | undefined;
+  if (choice?.type === "tool" || choice?.type === "any") {
+    return `tool_choice.type: forced tool use ("${String(choice.type)}") is not supported on this model; use "auto" or "none"`;
+  }
+  const effort = (b.output_config as { effort?: unknown } | undefined)?.effort;
+  if (effort !== undefined && effort !== null && !EFFORTS.includes(String(effort))) return `output_config.effort: must be one of ${EFFORTS.join(", ")}`;
+  if (thinking?.type === "between_tools" && (effort === "xhigh" || effort === "max")) {
+    return `thinking.type: "between_tools" is not available at effort ${String(effort)}; use adaptive thinking`;
+  }
+  // A prefill is assistant text at the end; a paused turn sent back to go on ends in another block.
+  const last = (b.messages as Message[]).at(-1);
+  const lastBlock = typeof last?.content === "string" ? { type: "text" } : blocksOf(last?.content).at(-1);
+  if (last?.role === "assistant" && lastBlock?.type === "text") {
+    return "messages: assistant message prefill is not supported on this model; the conversation must end with a user message";
+  }
+  return null;
 }
 
 export function validateRequest(body: unknown): string | null {
@@ -55,5 +95,5 @@ export function validateRequest(body: unknown): string | null {
     }
   }
   if (b.stream !== undefined && typeof b.stream !== "boolean") return "stream: must be a boolean";
-  return null;
+  return refusedSetting(b);
 }

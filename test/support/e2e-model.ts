@@ -2,8 +2,11 @@
  * The stand-in model for end-to-end tests, shared by every task of a suite: the scenario is
  * named in the task's prompt (`[e2e:NAME]`) and the step is the number of assistant messages
  * already in the request's history. The answer depends only on the request, so a request the
- * worker sends again (after a retry or a restart) gets the same answer.
+ * worker sends again (after a retry or a restart) gets the same answer. The model plays
+ * today's model (thinking blocks, see test/fake-model) with a context window of
+ * `E2E_CONTEXT_WINDOW` tokens, which only the `long` scenario outgrows.
  */
+import { SUMMARY_HEADING, SUMMARY_REQUEST } from "../../worker-image/src/compaction.ts";
 import { assistantTurnsOf, type FakeModel, type RecordedRequest, type ScriptStep, startFakeModel } from "../fake-model/index.ts";
 import { fixTheFailingTestScript, followUpScript } from "../fake-model/scripts.ts";
 
@@ -13,6 +16,9 @@ export const SLOW_LINE_MS = 250;
 export const SLOW_SUMMARY = "Fixed `add`; the test passes.";
 export const CANCEL_NOTE = "started on the notes\n";
 export const QUICK_ANSWER = "Nothing to change.";
+export const E2E_CONTEXT_WINDOW = 40_000;
+export const LONG_SUMMARY = "Printed long listings in several rounds; nothing is left but to answer.";
+export const LONG_ANSWER = "Finished after compacting the conversation.";
 
 const bash = (id: string, command: string): ScriptStep => ({ reply: { content: [{ type: "tool_use", id, name: "bash", input: { command } }] } });
 
@@ -50,9 +56,20 @@ function scenarioOf(request: RecordedRequest): { name: string; step: number } | 
   return { name, step: assistantTurnsOf(request) };
 }
 
+/** `long`: a long listing every round until the conversation was compacted, then the answer. */
+function longStep(request: RecordedRequest, step: number): ScriptStep {
+  if (JSON.stringify((request.body.messages as unknown[])[0]).includes(SUMMARY_HEADING)) {
+    return { reply: { content: [{ type: "thinking", thinking: "The summary says the listings are done." }, { type: "text", text: LONG_ANSWER }] } };
+  }
+  return { reply: { content: [{ type: "text", text: `Listing round ${step}.` }, { type: "tool_use", id: `toolu_long_${step}`, name: "bash", input: { command: "seq 1 30000" } }] } };
+}
+
 function answer(request: RecordedRequest): ScriptStep {
+  const last = JSON.stringify((request.body.messages as unknown[]).at(-1));
+  if (last.includes(SUMMARY_REQUEST)) return { reply: { content: [{ type: "text", text: LONG_SUMMARY }] } };
   const found = scenarioOf(request);
   if (!found) return { error: { status: 400, type: "invalid_request_error", message: "the e2e model found no [e2e:NAME] in the first message" } };
+  if (found.name === "long") return longStep(request, found.step);
   // `forever` never ends a turn: every answer is one more tool call.
   if (found.name === "forever") return bash(`toolu_forever_${found.step}`, `echo round ${found.step}`);
   const step = SCENARIOS[found.name]?.[found.step];
@@ -61,7 +78,7 @@ function answer(request: RecordedRequest): ScriptStep {
 }
 
 export function startE2EModel(): Promise<FakeModel> {
-  return startFakeModel({ script: (request) => answer(request), listen: { port: 0 } });
+  return startFakeModel({ script: (request) => answer(request), listen: { port: 0 }, contextWindow: E2E_CONTEXT_WINDOW });
 }
 
 /** How many requests the model answered for a task's scenario (its prompt carries `tag`). */

@@ -62,6 +62,8 @@ export class RunnerProcess {
       TETHER_PUSH: o.push ? "true" : "false",
       // A short grace keeps cancels quick; the worker handles SIGTERM itself.
       TETHER_STOP_GRACE_SECONDS: "3",
+      // A worker image built under another tag (TETHER_WORKER_IMAGE=… npm run image) is the one tested.
+      ...(process.env.TETHER_WORKER_IMAGE ? { TETHER_WORKER_IMAGE: process.env.TETHER_WORKER_IMAGE } : {}),
       ...(o.modelKey === false ? {} : { ANTHROPIC_API_KEY: FAKE_MODEL_KEY }),
       ...(o.modelURL ? { ANTHROPIC_BASE_URL: o.modelURL } : {}),
       ...o.env,

@@ -17,8 +17,9 @@ import type { RunnerToWorker, WorkerTask } from "../../shared/protocol.ts";
 import { loadConversation, saveConversation } from "./conversation-store.ts";
 import type { EventsWriter } from "./events-writer.ts";
 import { describeFailure } from "./failure.ts";
+import type { ContextState } from "./compaction.ts";
 import { appendUserText, Cancelled, runTurn } from "./loop.ts";
-import { createModelClient, DEFAULT_MODEL, MAX_OUTPUT_TOKENS } from "./model-client.ts";
+import { contextWindowOf, createModelClient, DEFAULT_MODEL, MAX_OUTPUT_TOKENS } from "./model-client.ts";
 import { systemPrompt } from "./system-prompt.ts";
 
 export const EXIT = { ok: 0, failed: 1, cancelled: 130 } as const;
@@ -44,6 +45,7 @@ export class Agent {
   private client: Anthropic | undefined;
   private model = DEFAULT_MODEL;
   private messages: Anthropic.MessageParam[] = [];
+  private context: ContextState = { window: contextWindowOf(DEFAULT_MODEL), lastPromptTokens: 0 };
   private turn = 0;
   private lastText = "";
   private readonly queued: string[] = [];
@@ -120,11 +122,13 @@ export class Agent {
       this.messages = loaded.conversation.messages as Anthropic.MessageParam[];
       this.turn = loaded.conversation.turn;
       this.model = line.task.model ?? loaded.conversation.model;
+      this.context.window = contextWindowOf(this.model);
       this.phase = "waiting";
       this.next();
       return;
     }
     this.messages = [{ role: "user", content: line.task.prompt }];
+    this.context.window = contextWindowOf(this.model);
     await this.runOneTurn();
   }
 
@@ -157,6 +161,9 @@ export class Agent {
         model: this.model,
         maxTokens: MAX_OUTPUT_TOKENS,
         system: systemPrompt(this.task!, this.options.workspace),
+        ...(this.task!.effort ? { effort: this.task!.effort } : {}),
+        prompt: this.task!.prompt,
+        context: this.context,
         root: this.options.workspace,
         turn: this.turn,
         maxCalls: this.task!.limits.maxTurns ?? DEFAULT_MAX_CALLS,

@@ -26,6 +26,8 @@ async function turn(script: ScriptStep[], messages: Anthropic.MessageParam[] = [
     model: "claude-sonnet-5-5",
     maxTokens: 1000,
     system: "sys",
+    prompt: "go",
+    context: { window: 1_000_000, lastPromptTokens: 0 },
     root: ws.root,
     turn: 0,
     maxCalls,
@@ -42,13 +44,13 @@ async function turn(script: ScriptStep[], messages: Anthropic.MessageParam[] = [
 describe("runTurn", () => {
   it("continues a paused turn and joins the continuation to the same assistant message", async () => {
     const { result, messages } = await turn([
-      { reply: { content: [{ type: "text", text: "part one" }], stop_reason: "pause_turn" } },
+      { reply: { content: [{ type: "thinking", thinking: "part one" }], stop_reason: "pause_turn" } },
       { reply: { content: [{ type: "text", text: "part two" }], stop_reason: "end_turn" } },
     ]);
     expect(result).toEqual({ stopReason: "end_turn", text: "part two" });
     expect(messages).toEqual([
       { role: "user", content: "go" },
-      { role: "assistant", content: [{ type: "text", text: "part one" }, { type: "text", text: "part two" }] },
+      { role: "assistant", content: [{ type: "thinking", thinking: "part one", signature: expect.any(String) }, { type: "text", text: "part two" }] },
     ]);
     expect((model!.requests[1]!.body.messages as { role: string }[]).at(-1)?.role).toBe("assistant");
   });

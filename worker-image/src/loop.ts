@@ -1,11 +1,16 @@
 /**
- * One user turn of the tool loop: call the model (streaming), relay its text, run the tools
- * it asks for, answer with their results, and go on until the model ends its turn, refuses,
- * or the turn's model calls reach `maxTurns`. The history is saved after every step.
+ * One user turn of the tool loop: call the model (streaming), relay its text and reasoning,
+ * run the tools it asks for, answer with their results, and go on until the model ends its
+ * turn, refuses, or the turn's model calls reach `maxTurns`. Every block of an answer goes
+ * back into the history unchanged (thinking blocks are signed and checked by the API). When
+ * the prompt nears the context window, or the API finds it too long, the conversation is
+ * compacted (compaction.ts) and the call made again. The history is saved after every step.
  * Internal to the worker.
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import { streamMessage } from "./model-client.ts";
+import type { Effort } from "../../shared/task.ts";
+import { compact, nearsWindow, promptTokensOf, promptTooLong, type ContextState } from "./compaction.ts";
+import { requestOf, streamMessage, type CallSettings } from "./model-client.ts";
 import { runTool, TOOLS } from "./tools/index.ts";
 import type { Emit } from "./tools/tool.ts";
 import { diffSnapshots, snapshotChanges } from "./workspace-changes.ts";
@@ -26,6 +31,11 @@ export interface LoopContext {
   model: string;
   maxTokens: number;
   system: string;
+  effort?: Effort;
+  /** The task's prompt, the start of a compacted conversation. */
+  prompt: string;
+  /** The context window and the last prompt's size, kept across turns. */
+  context: ContextState;
   root: string;
   turn: number;
   /** Model calls allowed in this turn. */
@@ -67,13 +77,54 @@ export function appendUserText(messages: MessageParam[], text: string): void {
   last.content = [...blocks, { type: "text", text }];
 }
 
-/** The blocks of an answer as they go back into the history. */
+/** The blocks of an answer as they go back into the history; thinking blocks exactly as they came. */
 function paramsOf(content: Anthropic.ContentBlock[]): BlockParam[] {
   return content.map((block): BlockParam => {
     if (block.type === "text") return { type: "text", text: block.text };
     if (block.type === "tool_use") return { type: "tool_use", id: block.id, name: block.name, input: block.input };
     return block as unknown as BlockParam;
   });
+}
+
+/** Replaces the history with its compacted start. */
+async function compactHistory(messages: MessageParam[], ctx: LoopContext, settings: CallSettings): Promise<void> {
+  const start = await compact(ctx.client, settings, messages, ctx.prompt, ctx.context.window, ctx.signal);
+  messages.splice(0, messages.length, ...start);
+  ctx.context.lastPromptTokens = 0;
+  await ctx.save();
+}
+
+/**
+ * One model call, compacting the history first when the last prompt neared the window, or
+ * once after the API refused this one as too long (a second refusal is the call's failure).
+ */
+async function callModel(messages: MessageParam[], ctx: LoopContext, settings: CallSettings): Promise<Anthropic.Message> {
+  let compactedFrom: number | undefined;
+  if (nearsWindow(ctx.context)) {
+    compactedFrom = ctx.context.lastPromptTokens;
+    await compactHistory(messages, ctx, settings);
+  }
+  for (;;) {
+    try {
+      const answer = await streamMessage(
+        ctx.client,
+        requestOf(settings, withCacheBreakpoint(messages)),
+        (text) => ctx.emit({ type: "agent.text.delta", data: { turn: ctx.turn, text } }),
+        ctx.signal,
+      );
+      ctx.context.lastPromptTokens = promptTokensOf(answer.usage);
+      if (compactedFrom !== undefined) {
+        ctx.emit({ type: "context.compacted", data: { turn: ctx.turn, tokensBefore: compactedFrom, tokensAfter: ctx.context.lastPromptTokens } });
+      }
+      return answer;
+    } catch (err) {
+      const tooLong = promptTooLong(err);
+      if (tooLong === null || compactedFrom !== undefined) throw err;
+      ctx.context.window = Math.min(ctx.context.window, tooLong.maximum);
+      compactedFrom = tooLong.tokens;
+      await compactHistory(messages, ctx, settings);
+    }
+  }
 }
 
 function textOf(content: Anthropic.ContentBlock[]): string {
@@ -110,23 +161,15 @@ export async function runTurn(messages: MessageParam[], ctx: LoopContext): Promi
     if (call >= ctx.maxCalls) return { stopReason: "max_turns", text: lastText };
     let answer: Anthropic.Message;
     try {
-      answer = await streamMessage(
-        ctx.client,
-        {
-          model: ctx.model,
-          max_tokens: ctx.maxTokens,
-          system: [{ type: "text", text: ctx.system, cache_control: { type: "ephemeral" } }],
-          tools: TOOLS.map((t) => t.definition),
-          messages: withCacheBreakpoint(messages),
-        },
-        (text) => ctx.emit({ type: "agent.text.delta", data: { turn: ctx.turn, text } }),
-        ctx.signal,
-      );
+      answer = await callModel(messages, ctx, { model: ctx.model, maxTokens: ctx.maxTokens, system: ctx.system, tools: TOOLS.map((t) => t.definition), effort: ctx.effort });
     } catch (err) {
       if (ctx.signal.aborted) throw new Cancelled("cancelled during a model call");
       throw err;
     }
     if (!Array.isArray(answer.content)) throw new MalformedAnswer("the model's answer has no content list");
+    for (const block of answer.content) {
+      if (block.type === "thinking" && block.thinking !== "") ctx.emit({ type: "agent.thinking", data: { turn: ctx.turn, text: block.thinking } });
+    }
     const text = textOf(answer.content);
     if (text !== "") {
       lastText = text;
@@ -141,7 +184,8 @@ export async function runTurn(messages: MessageParam[], ctx: LoopContext): Promi
         outputTokens: usage?.output_tokens ?? 0,
         cacheReadTokens: usage?.cache_read_input_tokens ?? 0,
         cacheWriteTokens: usage?.cache_creation_input_tokens ?? 0,
-        costUSD: 0,
+        // The worker knows no prices; the runner's proxy reports the cost.
+        costUSD: null,
       },
     });
     const uses = answer.content.filter((b): b is Anthropic.ToolUseBlock => b.type === "tool_use");

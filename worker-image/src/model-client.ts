@@ -3,13 +3,65 @@
  * unix socket, authenticated by the task's token (sent as `Authorization: Bearer`). The SDK
  * retries 408/409/429/5xx/529 with backoff and honours `retry-after`. `streamMessage` streams
  * one call and hands each text delta to the caller.
+ *
+ * Requests follow today's model (claude-sonnet-5-5): adaptive thinking with
+ * `display: "summarized"`, so the model's reasoning and its notes between tool calls (which
+ * come back as thinking blocks) have text to show; effort through `output_config.effort`;
+ * never a thinking budget, sampling parameters, an assistant prefill, a forced tool choice or
+ * disabled thinking, which that model refuses with 400.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import { DEFAULT_MODEL, type Effort } from "../../shared/task.ts";
 import { unixSocketFetch } from "./unix-fetch.ts";
 
-/** A current Sonnet from the SDK's own model list, not in its deprecated list. */
-export const DEFAULT_MODEL = "claude-sonnet-5-5";
+export { DEFAULT_MODEL };
 export const MAX_OUTPUT_TOKENS = 16_000;
+
+/** What one call of the tool loop sends besides its messages. */
+export interface CallSettings {
+  model: string;
+  maxTokens: number;
+  system: string;
+  tools: Anthropic.ToolUnion[];
+  effort?: Effort;
+}
+
+/**
+ * Older models by ID prefix: a 200k-token window and no adaptive thinking or effort, so their
+ * requests carry neither (they run as they did). Every other model, today's included, has a
+ * 1M-token window and takes both.
+ */
+const OLDER_MODELS = [
+  "claude-haiku-4-5",
+  "claude-sonnet-4-5",
+  "claude-opus-4-5",
+  "claude-opus-4-1",
+  // Claude 4.0, by alias (`-4-0`) and dated ID (`-4-20250514`).
+  "claude-opus-4-0",
+  "claude-opus-4-2",
+  "claude-sonnet-4-0",
+  "claude-sonnet-4-2",
+  "claude-3",
+];
+const isOlder = (model: string) => OLDER_MODELS.some((prefix) => model.startsWith(prefix));
+
+export function contextWindowOf(model: string): number {
+  return isOlder(model) ? 200_000 : 1_000_000;
+}
+
+/** The body of one model call: the only place the worker's request settings are made. */
+export function requestOf(settings: CallSettings, messages: Anthropic.MessageParam[]): Anthropic.MessageCreateParamsNonStreaming {
+  const current = !isOlder(settings.model);
+  return {
+    model: settings.model,
+    max_tokens: settings.maxTokens,
+    system: [{ type: "text", text: settings.system, cache_control: { type: "ephemeral" } }],
+    ...(settings.tools.length > 0 ? { tools: settings.tools } : {}),
+    ...(current ? { thinking: { type: "adaptive", display: "summarized" } as const } : {}),
+    ...(current && settings.effort ? { output_config: { effort: settings.effort } } : {}),
+    messages,
+  };
+}
 
 export interface ProxyAccess {
   socketPath: string;
