@@ -63,6 +63,7 @@ export const RunnerConfig = z.object({
   outboxMax: int(100, 10_000_000).default(100_000),
   stopGraceSeconds: int(0, 3600).default(10),
   idleMinutes: int(1, 7 * 24 * 60).default(60),
+  taskMinuteMs: int(1, 60_000).default(60_000),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -119,6 +120,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
   idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
+  taskMinuteMs: {
+    env: "TETHER_TASK_MINUTE_MS",
+    flag: "--task-minute-ms",
+    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) (default 60000)",
+  },
 };
 
 /** Keys `register` writes into the file. */

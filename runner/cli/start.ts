@@ -99,6 +99,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     allowLocalRepos: config.allowLocalRepos,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
+    minuteMs: config.taskMinuteMs,
     workspaceCleanup: config.workspaceCleanup,
     edgeURL: config.edgeURL,
     credential: config.credential,

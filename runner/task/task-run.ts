@@ -27,6 +27,7 @@ import { registerModelAccess } from "./model-access.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { isLocalRepoURL, removesWorkspace, type TaskEnding, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
+import { WallClock } from "./wall-clock.ts";
 import { WorkerOutput } from "./worker-output.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
@@ -46,6 +47,8 @@ export interface TaskRunDeps extends LaunchDeps {
   workspaceCleanup: WorkspaceCleanup;
   /** A task waiting this long for a follow-up finishes as succeeded. */
   idleMs: number;
+  /** The length of a minute in a task's `timeoutMinutes` (60 000; less in tests). */
+  minuteMs?: number;
   /** Builds the task's data channel, reading `outbox`, with these handlers. */
   openChannel(taskID: string, epoch: number, outbox: Outbox, handlers: DataChannelHandlers): DataChannel;
   /** The run is over (acked, revoked): the owner drops it. */
@@ -67,6 +70,7 @@ export class TaskRun {
   private readonly taskDir: string;
   private detached = false;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly wallClock: WallClock;
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -78,6 +82,7 @@ export class TaskRun {
     this.record = new TaskRecord(deps.journal, row);
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
+    this.wallClock = new WallClock(deps.minuteMs ?? 60_000);
     // A journaled container may still run: its output waits for `resume`.
     this.workerAlive = row.containerID !== null;
     this.output = new WorkerOutput(
@@ -149,6 +154,7 @@ export class TaskRun {
           break;
       }
       if (handle) await registerModelAccess(this.deps.proxy, this.record, (bodies) => this.emit(bodies));
+      this.armWallClock();
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
     });
@@ -159,6 +165,7 @@ export class TaskRun {
     this.detached = true;
     this.output.detach();
     clearTimeout(this.idleTimer);
+    this.wallClock.clear();
     await this.channel.stop();
   }
 
@@ -258,6 +265,7 @@ export class TaskRun {
       handle.send({ type: "start", task: workerTaskOf(this.record.task, this.record.meta.branch), proxy, resume, lastWseq: this.output.lastWseq });
       this.setPhase("running");
       this.emit([{ type: "status", data: { status: "running" } }]);
+      this.armWallClock();
       this.log.info({ containerID: handle.id, resume, ms: Date.now() - started }, "worker started");
       return true;
     } catch (err) {
@@ -284,6 +292,7 @@ export class TaskRun {
 
   /** Commit, diff, push, upload, then the terminal status (the task's last event). */
   private async finish(outcome: TaskOutcome): Promise<void> {
+    this.wallClock.clear();
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
     const { baseRef, branch } = this.record.meta;
@@ -327,6 +336,7 @@ export class TaskRun {
     this.phase = "gone";
     this.output.mute();
     clearTimeout(this.idleTimer);
+    this.wallClock.clear();
   }
 
   /** Stops and removes the worker, closes the proxy socket, removes the workspace per policy, forgets the task. */
@@ -377,6 +387,19 @@ export class TaskRun {
     const minutes = Math.round(this.deps.idleMs / 60_000);
     this.idleTimer = setTimeout(() => void this.serial(() => this.wrapUp(`no follow-up within ${minutes} minutes of the last turn`)), this.deps.idleMs);
     this.idleTimer.unref();
+  }
+
+  /** Past the task's wall-clock limit the worker is stopped, whatever it is doing, and the task fails. */
+  private armWallClock(): void {
+    const startedAt = this.record.meta.proxy?.startedAt;
+    if (startedAt === undefined || this.detached) return;
+    this.wallClock.arm(startedAt, this.record.task.limits.timeoutMinutes, (reason) =>
+      void this.serial(async () => {
+        if (!this.active || this.phase === "finishing") return;
+        this.output.mute();
+        await this.conclude({ status: "failed", reason }, false);
+      }),
+    );
   }
 
   private async wrapUp(reason: string): Promise<void> {
