@@ -3,7 +3,8 @@
  * image, the real model proxy in front of the stand-in model, git on a local fixture repo,
  * and the fake edge. Covers a whole task (turn, follow-up, cancel with the diff kept) and
  * `kill -9` of the runner mid-task: the next start re-attaches the same container and every
- * event reaches the edge once and in order.
+ * event reaches the edge once and in order. Attacks from inside: a tool that never ends meets
+ * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -51,7 +52,7 @@ describeDocker("tether-runner with Docker", () => {
     for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
   });
 
-  function start(): ChildProcess {
+  function start(extraEnv: Record<string, string> = {}): ChildProcess {
     const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
     const child = spawn(process.execPath, [BIN, "start"], {
       env: {
@@ -68,6 +69,7 @@ describeDocker("tether-runner with Docker", () => {
         TETHER_STOP_GRACE_SECONDS: "5",
         ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
         ANTHROPIC_BASE_URL: model.url!,
+        ...extraEnv,
       },
       stdio: ["ignore", "inherit", "inherit"],
     });
@@ -127,6 +129,49 @@ describeDocker("tether-runner with Docker", () => {
     second.kill("SIGTERM");
     // Its own budget: waits of up to 60 s and 90 s, and a restart.
   }, 180_000);
+
+  it("wall-clock limit: a worker stuck in `sleep 100000` is stopped when timeoutMinutes pass, the task fails with the reason, diff kept", async () => {
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_stuck", name: "bash", input: { command: "echo stuck > stuck.txt && sleep 100000" } }] } },
+      { reply: { content: [{ type: "text", text: "never reached" }], stop_reason: "end_turn" } },
+    ];
+    // A minute of 20 s: long enough for the container to start and the tool to begin.
+    const runner = start({ TETHER_TASK_MINUTE_MS: "20000" });
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk3", 1, { repo: { url: repo }, prompt: "Hang.", limits: { timeoutMinutes: 1 } }) });
+    await edge.until(() => types("dk3").includes("status:failed"), 90_000, "failed at the wall-clock limit");
+    const events = edge.task("dk3").events;
+    expect(events.at(-1)!.data).toMatchObject({ status: "failed", reason: "wall-clock limit of 1 min reached" });
+    const t = types("dk3");
+    expect(t.indexOf("tool.start")).toBeGreaterThan(-1);
+    expect(t).not.toContain("tool.end");
+    expect(edge.task("dk3").artifacts.get("diff.patch")).toContain("+++ b/stuck.txt");
+    expect(model.requests).toHaveLength(1);
+    await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
+    runner.kill("SIGTERM");
+  }, 150_000);
+
+  it("worker takeover by SIGUSR1: a tool signals the agent, no inspector opens, the agent goes on", async () => {
+    // Port 9229 is 240D in /proc/net/tcp; state 0A is LISTEN. The outputs name a variable, so the commands do not hold them.
+    const probe = "s=none; grep -qiE ':240D 0+:0000 0A' /proc/net/tcp /proc/net/tcp6 && s=open; echo inspector:$s; kill -0 $PPID && a=alive; echo agent:$a";
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_usr1", name: "bash", input: { command: "kill -USR1 $PPID; echo signal:$?" } }] } },
+      // The next model call comes after the agent has read that tool's result: the signal is handled by then.
+      { reply: { content: [{ type: "tool_use", id: "toolu_probe", name: "bash", input: { command: probe } }] } },
+      { reply: { content: [{ type: "text", text: "done probing" }], stop_reason: "end_turn" } },
+    ];
+    const runner = start();
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk4", 1, { repo: { url: repo }, prompt: "Probe." }) });
+    await edge.until(() => types("dk4").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    expect(types("dk4")).toContain("status:waiting");
+    const results = JSON.stringify(model.requests.map((r) => r.body));
+    expect(results).toContain("signal:0");
+    expect(results).toContain("agent:alive");
+    expect(results).toContain("inspector:none");
+    expect(results).not.toContain("inspector:open");
+    runner.kill("SIGTERM");
+  }, 150_000);
 
   async function ownContainers() {
     return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
