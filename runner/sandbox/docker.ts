@@ -254,6 +254,14 @@ class DockerWorker implements WorkerHandle {
     stream.write(`${JSON.stringify(message)}\n`);
   }
 
+  pauseOutput(): void {
+    this.stream.pause();
+  }
+
+  resumeOutput(): void {
+    this.stream.resume();
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     this.stopping = true;
     await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);

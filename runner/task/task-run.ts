@@ -47,6 +47,8 @@ export interface TaskRunDeps extends LaunchDeps {
   workspaceCleanup: WorkspaceCleanup;
   /** A task waiting this long for a follow-up finishes as succeeded. */
   idleMs: number;
+  /** Events held in memory past a full outbox before the worker's output is paused (default `HELD_MAX`). */
+  outboxHeldMax?: number;
   /** The length of a minute in a task's `timeoutMinutes` (60 000; less in tests). */
   minuteMs?: number;
   /** Builds the task's data channel, reading `outbox`, with these handlers. */
@@ -96,7 +98,13 @@ export class TaskRun {
       this.workerAlive,
       this.log,
     );
-    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log);
+    this.outbox = new TaskOutbox(
+      this.record,
+      (rseq) => this.channel.notify(rseq),
+      this.log,
+      { pause: () => this.handle?.pauseOutput(), resume: () => this.handle?.resumeOutput() },
+      deps.outboxHeldMax,
+    );
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
@@ -130,6 +138,7 @@ export class TaskRun {
     this.channel.start();
     this.handle = handle;
     if (!handle) this.workerAlive = false;
+    if (this.outbox.pausing) handle?.pauseOutput();
     this.output.release(handle !== undefined);
     return this.serial(async () => {
       // The replayed output may have moved the task on (a `done`, an exit) before this runs.
@@ -261,6 +270,7 @@ export class TaskRun {
       const { handle, proxy } = await launchWorker(this.deps, this.record, this.taskDir, this.sink, (bodies) => this.emit(bodies));
       this.handle = handle;
       this.workerAlive = true;
+      if (this.outbox.pausing) handle.pauseOutput();
       this.record.update({ containerID: handle.id });
       handle.send({ type: "start", task: workerTaskOf(this.record.task, this.record.meta.branch), proxy, resume, lastWseq: this.output.lastWseq });
       this.setPhase("running");

@@ -30,6 +30,8 @@ export class FakeWorker implements WorkerHandle {
   exitInfo: ExitInfo | undefined;
   removed = false;
   stopGrace: number | undefined;
+  /** The runner has stopped reading this worker's output. */
+  paused = false;
   private wseq = 0;
 
   constructor(
@@ -57,6 +59,14 @@ export class FakeWorker implements WorkerHandle {
   exit(info: ExitInfo): void {
     this.exitInfo = info;
     this.sink.exit(info);
+  }
+
+  pauseOutput(): void {
+    this.paused = true;
+  }
+
+  resumeOutput(): void {
+    this.paused = false;
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {
