@@ -64,6 +64,7 @@ export const RunnerConfig = z.object({
   stopGraceSeconds: int(0, 3600).default(10),
   idleMinutes: int(1, 7 * 24 * 60).default(60),
   taskMinuteMs: int(1, 60_000).default(60_000),
+  diskMB: int(0, 16 * 1_048_576).default(10_240),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -120,6 +121,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
   idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
+  diskMB: {
+    env: "TETHER_DISK_MB",
+    flag: "--disk-mb",
+    help: "each task's disk (workspace, its git, state) in MB: a loop-mounted ext4 image, which needs a runner running as root; 0 for no bound (default 10240)",
+  },
   taskMinuteMs: {
     env: "TETHER_TASK_MINUTE_MS",
     flag: "--task-minute-ms",

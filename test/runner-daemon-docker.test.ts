@@ -4,10 +4,11 @@
  * and the fake edge. Covers a whole task (turn, follow-up, cancel with the diff kept) and
  * `kill -9` of the runner mid-task: the next start re-attaches the same container and every
  * event reaches the edge once and in order. Attacks from inside: a tool that never ends meets
- * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector.
+ * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector; a tool
+ * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -173,6 +174,25 @@ describeDocker("tether-runner with Docker", () => {
     runner.kill("SIGTERM");
   }, 150_000);
 
+  it("disk filler: a tool writing past the task's disk bound gets ENOSPC, the task fails with the reason, the host's disk holds no more than the bound", async () => {
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_fill", name: "bash", input: { command: "head -c 200M /dev/zero > fill.bin; echo exit:$?" } }] } },
+      { reply: { content: [{ type: "tool_use", id: "toolu_wait", name: "bash", input: { command: "sleep 100000" } }] } },
+    ];
+    const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never" });
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk5", 1, { repo: { url: repo }, prompt: "Fill the disk." }) });
+    await edge.until(() => types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
+    expect(edge.task("dk5").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "workspace is full (64 MB limit)" });
+    // After the ack the task's disk is unmounted and kept (cleanup "never"): its bytes are in the image, within the bound.
+    const taskDir = join(home, "tasks", "dk5");
+    await waitFor(async () => !isMountpoint(taskDir) && (await ownContainers()).length === 0, 30_000, "the task's disk unmounted, its container removed");
+    expect(readdirSync(taskDir)).toEqual([]);
+    expect(statSync(`${taskDir}.img`).blocks * 512).toBeLessThanOrEqual(64 * 1024 * 1024);
+    rmSync(`${taskDir}.img`);
+    runner.kill("SIGTERM");
+  }, 150_000);
+
   async function ownContainers() {
     return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
   }
@@ -184,4 +204,8 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+function isMountpoint(dir: string): boolean {
+  return spawnSync("mountpoint", ["-q", dir]).status === 0;
 }

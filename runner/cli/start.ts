@@ -67,6 +67,10 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   } else if (config.gitToken) {
     logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
   }
+  const diskMB = config.diskMB > 0 && process.getuid?.() !== 0 ? 0 : config.diskMB;
+  if (diskMB !== config.diskMB) {
+    logger.warn({ diskMB: config.diskMB }, "tasks' disks are not bounded: a loop-mounted disk per task needs a runner running as root (set diskMB to 0 to silence this)");
+  }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const proxy = new ModelProxy({
     upstreamURL: config.anthropicBaseURL,
@@ -100,6 +104,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
     minuteMs: config.taskMinuteMs,
+    diskMB,
     workspaceCleanup: config.workspaceCleanup,
     edgeURL: config.edgeURL,
     credential: config.credential,

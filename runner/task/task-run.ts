@@ -27,6 +27,7 @@ import { registerModelAccess } from "./model-access.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { isLocalRepoURL, removesWorkspace, type TaskEnding, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
+import { DiskWatch, fullDiskReason, mountTaskDisk, unmountTaskDisk } from "./task-disk.ts";
 import { WallClock } from "./wall-clock.ts";
 import { WorkerOutput } from "./worker-output.ts";
 
@@ -51,6 +52,8 @@ export interface TaskRunDeps extends LaunchDeps {
   outboxHeldMax?: number;
   /** The length of a minute in a task's `timeoutMinutes` (60 000; less in tests). */
   minuteMs?: number;
+  /** Each task's directory is a filesystem of this size (task-disk.ts); 0 or absent: no bound. */
+  diskMB?: number;
   /** Builds the task's data channel, reading `outbox`, with these handlers. */
   openChannel(taskID: string, epoch: number, outbox: Outbox, handlers: DataChannelHandlers): DataChannel;
   /** The run is over (acked, revoked): the owner drops it. */
@@ -73,6 +76,7 @@ export class TaskRun {
   private detached = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly wallClock: WallClock;
+  private readonly diskWatch = new DiskWatch();
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -150,6 +154,7 @@ export class TaskRun {
           return this.conclude(this.record.meta.outcome ?? { status: "failed", reason: "the runner restarted while finishing the task" }, false);
         case "preparing":
           if (!handle) {
+            await unmountTaskDisk(this.taskDir, true);
             await rm(this.taskDir, { recursive: true, force: true });
             return this.prepare();
           }
@@ -163,7 +168,7 @@ export class TaskRun {
           break;
       }
       if (handle) await registerModelAccess(this.deps.proxy, this.record, (bodies) => this.emit(bodies));
-      this.armWallClock();
+      this.armLimits();
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
     });
@@ -174,7 +179,7 @@ export class TaskRun {
     this.detached = true;
     this.output.detach();
     clearTimeout(this.idleTimer);
-    this.wallClock.clear();
+    this.clearLimits();
     await this.channel.stop();
   }
 
@@ -199,7 +204,8 @@ export class TaskRun {
         this.log.info("worker exited after its turn; a follow-up starts a new one");
         return;
       }
-      const reason = info.message || `the worker exited with code ${info.exitCode} before it was done`;
+      // A worker that fell over on ENOSPC: the full disk is the reason.
+      const reason = (await fullDiskReason(this.taskDir, this.deps.diskMB)) ?? (info.message || `the worker exited with code ${info.exitCode} before it was done`);
       await this.finish({ status: "failed", reason, exitCode: info.exitCode });
     });
   }
@@ -248,7 +254,8 @@ export class TaskRun {
 
   private async done(data: EventData<"done">): Promise<void> {
     if (this.phase === "finishing" || !this.active) return;
-    await this.conclude(data.ok ? { status: "succeeded" } : { status: "failed", reason: data.summary.slice(0, 2000) || "the agent gave up" }, false);
+    const reason = data.ok ? undefined : ((await fullDiskReason(this.taskDir, this.deps.diskMB)) ?? (data.summary.slice(0, 2000) || "the agent gave up"));
+    await this.conclude(reason === undefined ? { status: "succeeded" } : { status: "failed", reason }, false);
   }
 
   // ── the steps ─────────────────────────────────────────────────────────────
@@ -257,6 +264,10 @@ export class TaskRun {
     if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
     const task = this.record.task;
     if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
+    if (this.deps.diskMB) {
+      const disk = await mountTaskDisk(this.taskDir, this.deps.diskMB);
+      if (!disk.ok) return this.finish({ status: "failed", reason: disk.error });
+    }
     await mkdir(join(this.taskDir, "state"), { recursive: true });
     this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
     const cloned = await cloneWorkspace(this.deps, this.record, this.taskDir);
@@ -275,7 +286,7 @@ export class TaskRun {
       handle.send({ type: "start", task: workerTaskOf(this.record.task, this.record.meta.branch), proxy, resume, lastWseq: this.output.lastWseq });
       this.setPhase("running");
       this.emit([{ type: "status", data: { status: "running" } }]);
-      this.armWallClock();
+      this.armLimits();
       this.log.info({ containerID: handle.id, resume, ms: Date.now() - started }, "worker started");
       return true;
     } catch (err) {
@@ -302,7 +313,7 @@ export class TaskRun {
 
   /** Commit, diff, push, upload, then the terminal status (the task's last event). */
   private async finish(outcome: TaskOutcome): Promise<void> {
-    this.wallClock.clear();
+    this.clearLimits();
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
     const { baseRef, branch } = this.record.meta;
@@ -346,7 +357,7 @@ export class TaskRun {
     this.phase = "gone";
     this.output.mute();
     clearTimeout(this.idleTimer);
-    this.wallClock.clear();
+    this.clearLimits();
   }
 
   /** Stops and removes the worker, closes the proxy socket, removes the workspace per policy, forgets the task. */
@@ -355,7 +366,9 @@ export class TaskRun {
     this.workerAlive = false;
     await this.removeWorker();
     await this.deps.proxy.unregister(this.taskID);
-    if (removesWorkspace(this.deps.workspaceCleanup, ending)) await rm(this.taskDir, { recursive: true, force: true });
+    const removes = removesWorkspace(this.deps.workspaceCleanup, ending);
+    await unmountTaskDisk(this.taskDir, removes).catch((err: unknown) => this.log.warn({ err }, "could not unmount the task's disk"));
+    if (removes) await rm(this.taskDir, { recursive: true, force: true });
     this.record.remove();
     await this.channel.stop();
     if (ending.kind === "acked") {
@@ -399,17 +412,26 @@ export class TaskRun {
     this.idleTimer.unref();
   }
 
-  /** Past the task's wall-clock limit the worker is stopped, whatever it is doing, and the task fails. */
-  private armWallClock(): void {
+  /**
+   * Past the task's wall-clock limit, or with its disk full, the worker is stopped whatever it
+   * is doing and the task fails with the reason.
+   */
+  private armLimits(): void {
     const startedAt = this.record.meta.proxy?.startedAt;
-    if (startedAt === undefined || this.detached) return;
-    this.wallClock.arm(startedAt, this.record.task.limits.timeoutMinutes, (reason) =>
+    if (this.detached) return;
+    const stop = (reason: string) =>
       void this.serial(async () => {
         if (!this.active || this.phase === "finishing") return;
         this.output.mute();
         await this.conclude({ status: "failed", reason }, false);
-      }),
-    );
+      });
+    if (startedAt !== undefined) this.wallClock.arm(startedAt, this.record.task.limits.timeoutMinutes, stop);
+    if (this.deps.diskMB) this.diskWatch.arm(this.taskDir, this.deps.diskMB, stop);
+  }
+
+  private clearLimits(): void {
+    this.wallClock.clear();
+    this.diskWatch.clear();
   }
 
   private async wrapUp(reason: string): Promise<void> {
