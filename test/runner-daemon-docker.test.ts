@@ -8,7 +8,7 @@
  * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -51,6 +51,11 @@ describeDocker("tether-runner with Docker", () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await edge.close();
     for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
+    // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
+    const tasks = join(home, "tasks");
+    for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
+      if (isMountpoint(join(tasks, name))) spawnSync("umount", ["--lazy", join(tasks, name)]);
+    }
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
