@@ -4,7 +4,8 @@
  * and the fake edge. Covers a whole task (turn, follow-up, cancel with the diff kept) and
  * `kill -9` of the runner mid-task: the next start re-attaches the same container and every
  * event reaches the edge once and in order. Attacks from inside: a tool that never ends meets
- * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector; a tool
+ * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector, nor reads
+ * the agent's memory; a tool
  * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -179,6 +180,23 @@ describeDocker("tether-runner with Docker", () => {
     runner.kill("SIGTERM");
   }, 150_000);
 
+  it("worker memory read: a tool cannot read the agent's memory (/proc/<agent>/mem) for its proxy token", async () => {
+    // Run from a file, so the command holds none of the answers it prints.
+    const scan = Buffer.from(MEMORY_SCAN).toString("base64");
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_scan", name: "bash", input: { command: `echo ${scan} | base64 -d > /tmp/scan.js && node /tmp/scan.js $PPID` } }] } },
+      { reply: { content: [{ type: "text", text: "done scanning" }], stop_reason: "end_turn" } },
+    ];
+    const runner = start();
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk6", 1, { repo: { url: repo }, prompt: "Scan." }) });
+    await edge.until(() => types("dk6").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    const results = JSON.stringify(model.requests.map((r) => r.body));
+    expect(results).toContain("mem:EACCES");
+    expect(results).not.toContain("token:found");
+    runner.kill("SIGTERM");
+  }, 150_000);
+
   it("disk filler: a tool writing past the task's disk bound gets ENOSPC, the task fails with the reason, the host's disk holds no more than the bound", async () => {
     script = [
       { reply: { content: [{ type: "tool_use", id: "toolu_fill", name: "bash", input: { command: "head -c 200M /dev/zero > fill.bin; echo exit:$?" } }] } },
@@ -214,3 +232,25 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
 function isMountpoint(dir: string): boolean {
   return spawnSync("mountpoint", ["-q", dir]).status === 0;
 }
+
+/** A tool's scan of the agent's writable memory for a proxy token (`tether-proxy-…`); argv[2] is the agent's pid. */
+const MEMORY_SCAN = String.raw`const fs = require("fs");
+const pid = process.argv[2];
+let out;
+try {
+  const regions = fs.readFileSync("/proc/" + pid + "/maps", "utf8").split("\n").filter((l) => l.includes(" rw-p "));
+  const fd = fs.openSync("/proc/" + pid + "/mem", "r");
+  let found = false;
+  for (const line of regions) {
+    const [a, b] = line.split(" ")[0].split("-").map((x) => parseInt(x, 16));
+    if (b - a > 256 * 1024 * 1024) continue;
+    const buf = Buffer.alloc(b - a);
+    try { fs.readSync(fd, buf, 0, b - a, a); } catch { continue; }
+    if (buf.includes("tether-proxy-")) { found = true; break; }
+  }
+  out = found ? "token:found" : "token:none";
+} catch (e) {
+  out = "mem:" + e.code;
+}
+console.log(out);
+`;
