@@ -19,6 +19,7 @@ import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from 
 import { describeDocker } from "./support/docker.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { ensureWorkerImage } from "./worker-image-support.ts";
 
 const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
@@ -34,11 +35,14 @@ describeDocker("tether-runner with Docker", () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
+    // The attacks from inside need the agent of this tree: the image is built when stale.
+    await ensureWorkerImage(IMAGE);
     repo = join(mkdtempSync(join(tmpdir(), "tr-repo-")), "fixture");
     await createFixtureRepo(repo, { git: true });
     // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
     model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
-  });
+    // A rebuild of the image takes minutes on a cold host.
+  }, 600_000);
   afterAll(async () => {
     await model.close();
   });
