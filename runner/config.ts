@@ -84,6 +84,8 @@ export const RunnerConfig = z.object({
   cacheMaxMB: int(0, 100_000_000).default(5120),
   /** Prices per million tokens by model ID, on top of the built-in table (runner/proxy/prices.ts). */
   modelPrices: json(PriceTable).optional(),
+  taskMinuteMs: int(1, 60_000).default(60_000),
+  diskMB: int(0, 16 * 1_048_576).default(10_240),
 });
 export type RunnerConfig = z.infer<typeof RunnerConfig>;
 export type ConfigKey = keyof RunnerConfig;
@@ -156,6 +158,16 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     env: "TETHER_MODEL_PRICES",
     flag: "--model-prices",
     help: 'JSON map of model ID to USD per million tokens, on top of the built-in prices, e.g. {"my-model":{"input":2,"output":10,"cacheWrite":2.5,"cacheRead":0.2}}',
+  },
+  diskMB: {
+    env: "TETHER_DISK_MB",
+    flag: "--disk-mb",
+    help: "each task's disk (workspace, its git, state) in MB: a loop-mounted ext4 image, which needs a runner running as root; 0 for no bound (default 10240)",
+  },
+  taskMinuteMs: {
+    env: "TETHER_TASK_MINUTE_MS",
+    flag: "--task-minute-ms",
+    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) (default 60000)",
   },
 };
 

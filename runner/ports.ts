@@ -89,6 +89,12 @@ export interface WorkerHandle {
   send(message: RunnerToWorker): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the worker is really gone. */
   stop(graceMs: number): Promise<ExitInfo>;
+  /**
+   * Stops reading the worker's output (the runner's outbox is full): the worker's own writes
+   * then block once the pipe's buffer is full. `resumeOutput` reads on.
+   */
+  pauseOutput(): void;
+  resumeOutput(): void;
   /** Forgets the worker: removes the container (only after its result is acked by the edge). */
   remove(): Promise<void>;
 }

@@ -3,10 +3,13 @@
  * image, the real model proxy in front of the stand-in model, git on a local fixture repo,
  * and the fake edge. Covers a whole task (turn, follow-up, cancel with the diff kept) and
  * `kill -9` of the runner mid-task: the next start re-attaches the same container and every
- * event reaches the edge once and in order.
+ * event reaches the edge once and in order. Attacks from inside: a tool that never ends meets
+ * the wall-clock limit; a tool that sends SIGUSR1 to the agent opens no inspector, nor reads
+ * the agent's memory; a tool
+ * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -16,6 +19,7 @@ import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from 
 import { describeDocker } from "./support/docker.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { ensureWorkerImage } from "./worker-image-support.ts";
 
 const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
@@ -31,11 +35,14 @@ describeDocker("tether-runner with Docker", () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
+    // The attacks from inside need the agent of this tree: the image is built when stale.
+    await ensureWorkerImage(IMAGE);
     repo = join(mkdtempSync(join(tmpdir(), "tr-repo-")), "fixture");
     await createFixtureRepo(repo, { git: true });
     // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
     model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
-  });
+    // A rebuild of the image takes minutes on a cold host.
+  }, 600_000);
   afterAll(async () => {
     await model.close();
   });
@@ -49,9 +56,14 @@ describeDocker("tether-runner with Docker", () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await edge.close();
     for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
+    // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
+    const tasks = join(home, "tasks");
+    for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
+      if (isMountpoint(join(tasks, name))) spawnSync("umount", ["--lazy", join(tasks, name)]);
+    }
   });
 
-  function start(): ChildProcess {
+  function start(extraEnv: Record<string, string> = {}): ChildProcess {
     const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
     const child = spawn(process.execPath, [BIN, "start"], {
       env: {
@@ -68,6 +80,7 @@ describeDocker("tether-runner with Docker", () => {
         TETHER_STOP_GRACE_SECONDS: "5",
         ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
         ANTHROPIC_BASE_URL: model.url!,
+        ...extraEnv,
       },
       stdio: ["ignore", "inherit", "inherit"],
     });
@@ -128,6 +141,85 @@ describeDocker("tether-runner with Docker", () => {
     // Its own budget: waits of up to 60 s and 90 s, and a restart.
   }, 180_000);
 
+  it("wall-clock limit: a worker stuck in `sleep 100000` is stopped when timeoutMinutes pass, the task fails with the reason, diff kept", async () => {
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_stuck", name: "bash", input: { command: "echo stuck > stuck.txt && sleep 100000" } }] } },
+      { reply: { content: [{ type: "text", text: "never reached" }], stop_reason: "end_turn" } },
+    ];
+    // A minute of 20 s: long enough for the container to start and the tool to begin.
+    const runner = start({ TETHER_TASK_MINUTE_MS: "20000" });
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk3", 1, { repo: { url: repo }, prompt: "Hang.", limits: { timeoutMinutes: 1 } }) });
+    await edge.until(() => types("dk3").includes("status:failed"), 90_000, "failed at the wall-clock limit");
+    const events = edge.task("dk3").events;
+    expect(events.at(-1)!.data).toMatchObject({ status: "failed", reason: "wall-clock limit of 1 min reached" });
+    const t = types("dk3");
+    expect(t.indexOf("tool.start")).toBeGreaterThan(-1);
+    expect(t).not.toContain("tool.end");
+    expect(edge.task("dk3").artifacts.get("diff.patch")).toContain("+++ b/stuck.txt");
+    expect(model.requests).toHaveLength(1);
+    await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
+    runner.kill("SIGTERM");
+  }, 150_000);
+
+  it("worker takeover by SIGUSR1: a tool signals the agent, no inspector opens, the agent goes on", async () => {
+    // Port 9229 is 240D in /proc/net/tcp; state 0A is LISTEN. The outputs name a variable, so the commands do not hold them.
+    const probe = "s=none; grep -qiE ':240D 0+:0000 0A' /proc/net/tcp /proc/net/tcp6 && s=open; echo inspector:$s; kill -0 $PPID && a=alive; echo agent:$a";
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_usr1", name: "bash", input: { command: "kill -USR1 $PPID; echo signal:$?" } }] } },
+      // The next model call comes after the agent has read that tool's result: the signal is handled by then.
+      { reply: { content: [{ type: "tool_use", id: "toolu_probe", name: "bash", input: { command: probe } }] } },
+      { reply: { content: [{ type: "text", text: "done probing" }], stop_reason: "end_turn" } },
+    ];
+    const runner = start();
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk4", 1, { repo: { url: repo }, prompt: "Probe." }) });
+    await edge.until(() => types("dk4").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    expect(types("dk4")).toContain("status:waiting");
+    const results = JSON.stringify(model.requests.map((r) => r.body));
+    expect(results).toContain("signal:0");
+    expect(results).toContain("agent:alive");
+    expect(results).toContain("inspector:none");
+    expect(results).not.toContain("inspector:open");
+    runner.kill("SIGTERM");
+  }, 150_000);
+
+  it("worker memory read: a tool cannot read the agent's memory (/proc/<agent>/mem) for its proxy token", async () => {
+    // Run from a file, so the command holds none of the answers it prints.
+    const scan = Buffer.from(MEMORY_SCAN).toString("base64");
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_scan", name: "bash", input: { command: `echo ${scan} | base64 -d > /tmp/scan.js && node /tmp/scan.js $PPID` } }] } },
+      { reply: { content: [{ type: "text", text: "done scanning" }], stop_reason: "end_turn" } },
+    ];
+    const runner = start();
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk6", 1, { repo: { url: repo }, prompt: "Scan." }) });
+    await edge.until(() => types("dk6").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    const results = JSON.stringify(model.requests.map((r) => r.body));
+    expect(results).toContain("mem:EACCES");
+    expect(results).not.toContain("token:found");
+    runner.kill("SIGTERM");
+  }, 150_000);
+
+  it("disk filler: a tool writing past the task's disk bound gets ENOSPC, the task fails with the reason, the host's disk holds no more than the bound", async () => {
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_fill", name: "bash", input: { command: "head -c 200M /dev/zero > fill.bin; echo exit:$?" } }] } },
+      { reply: { content: [{ type: "tool_use", id: "toolu_wait", name: "bash", input: { command: "sleep 100000" } }] } },
+    ];
+    const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never" });
+    await hello();
+    edge.sendControl({ type: "assign", assignment: assignmentOf("dk5", 1, { repo: { url: repo }, prompt: "Fill the disk." }) });
+    await edge.until(() => types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
+    expect(edge.task("dk5").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "workspace is full (64 MB limit)" });
+    // After the ack the task's disk is unmounted and kept (cleanup "never"): its bytes are in the image, within the bound.
+    const taskDir = join(home, "tasks", "dk5");
+    await waitFor(async () => !isMountpoint(taskDir) && (await ownContainers()).length === 0, 30_000, "the task's disk unmounted, its container removed");
+    expect(readdirSync(taskDir)).toEqual([]);
+    expect(statSync(`${taskDir}.img`).blocks * 512).toBeLessThanOrEqual(64 * 1024 * 1024);
+    rmSync(`${taskDir}.img`);
+    runner.kill("SIGTERM");
+  }, 150_000);
+
   async function ownContainers() {
     return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
   }
@@ -140,3 +232,29 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+function isMountpoint(dir: string): boolean {
+  return spawnSync("mountpoint", ["-q", dir]).status === 0;
+}
+
+/** A tool's scan of the agent's writable memory for a proxy token (`tether-proxy-…`); argv[2] is the agent's pid. */
+const MEMORY_SCAN = String.raw`const fs = require("fs");
+const pid = process.argv[2];
+let out;
+try {
+  const regions = fs.readFileSync("/proc/" + pid + "/maps", "utf8").split("\n").filter((l) => l.includes(" rw-p "));
+  const fd = fs.openSync("/proc/" + pid + "/mem", "r");
+  let found = false;
+  for (const line of regions) {
+    const [a, b] = line.split(" ")[0].split("-").map((x) => parseInt(x, 16));
+    if (b - a > 256 * 1024 * 1024) continue;
+    const buf = Buffer.alloc(b - a);
+    try { fs.readSync(fd, buf, 0, b - a, a); } catch { continue; }
+    if (buf.includes("tether-proxy-")) { found = true; break; }
+  }
+  out = found ? "token:found" : "token:none";
+} catch (e) {
+  out = "mem:" + e.code;
+}
+console.log(out);
+`;

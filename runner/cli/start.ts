@@ -97,6 +97,10 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   } else if (config.gitToken) {
     logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
   }
+  const diskMB = config.diskMB > 0 && process.getuid?.() !== 0 ? 0 : config.diskMB;
+  if (diskMB !== config.diskMB) {
+    logger.warn({ diskMB: config.diskMB }, "tasks' disks are not bounded: a loop-mounted disk per task needs a runner running as root (set diskMB to 0 to silence this)");
+  }
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const prices = withOverrides(config.modelPrices);
   const proxy = new ModelProxy({
@@ -134,6 +138,8 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     prices,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
+    minuteMs: config.taskMinuteMs,
+    diskMB,
     workspaceCleanup: config.workspaceCleanup,
     edgeURL: config.edgeURL,
     credential: config.credential,

@@ -200,6 +200,32 @@ describe("git", () => {
     expect(inRepo(dir, "show", "--name-only", "--format=", "HEAD")).toBe("change.txt");
   });
 
+  it("host git reads outside the workspace: a nested .git pointing at another repository is left out, never followed, no gitlink", async () => {
+    const dir = workspace();
+    await cloneRepo({ url, dir, branch: "b" });
+    const other = join(root, `other-${n}`);
+    await mkdir(other);
+    sh(other, "init", "-q");
+    sh(other, "commit", "-q", "--allow-empty", "-m", "a host repository the task must not see");
+    const otherHead = sh(other, "rev-parse", "HEAD");
+    // A gitlink the base commit already holds, whose directory the agent points elsewhere.
+    inRepo(dir, "update-index", "--add", "--cacheinfo", `160000,${"1".repeat(40)},mod`);
+    inRepo(dir, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-q", "-m", "a submodule");
+    const base = inRepo(dir, "rev-parse", "HEAD");
+    for (const sub of ["sub", "mod", "deep/er"]) {
+      await mkdir(join(dir, sub), { recursive: true });
+      await writeFile(join(dir, sub, ".git"), `gitdir: ${join(other, ".git")}\n`);
+      await writeFile(join(dir, sub, "file.txt"), "inside\n");
+    }
+    await writeFile(join(dir, "change.txt"), "y\n");
+    expect(await commitAll(dir, "with nested gitdir pointers")).toBe(true);
+    const tree = inRepo(dir, "ls-tree", "-r", "HEAD");
+    expect(tree).not.toContain(otherHead);
+    expect(tree.split("\n").filter((l) => l.startsWith("160000"))).toEqual([`160000 commit ${"1".repeat(40)}\tmod`]);
+    expect(inRepo(dir, "diff", "--name-only", base, "HEAD")).toBe("change.txt");
+    expect((await makeDiff(dir, base)).patch).not.toContain(otherHead);
+  });
+
   it("removes the workspace and its git directory", async () => {
     const dir = workspace();
     await cloneRepo({ url, dir, branch: "b" });

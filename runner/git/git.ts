@@ -13,12 +13,13 @@
  * Credentials come from the runner's config only (see credentials.ts) and never reach an
  * error message. Expected failures come back as `{ ok: false, error }`. */
 import { spawn } from "node:child_process";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LIMITS } from "../../shared/limits.ts";
 import { type ChangedFile, GIT_REF_PATTERN } from "../../shared/task.ts";
 import type { Result } from "../ports.ts";
 import { type GitCredentials, gitEnv, scrubSecrets } from "./credentials.ts";
+import { findNestedRepos, pathspecExcluding, trackedDirsOf } from "./nested-repos.ts";
 
 export type { GitCredentials } from "./credentials.ts";
 
@@ -108,23 +109,23 @@ async function giveAgentRepo(dir: string, branch: string): Promise<string | unde
   return undefined;
 }
 
-/** Commits every change in the workspace as Tether; false when nothing changed. */
+/**
+ * Commits every change in the workspace as Tether; false when nothing changed. Nested
+ * repositories are left out (nested-repos.ts), and the commit is made from the index alone
+ * (write-tree, commit-tree), so git reads nothing the agent points at outside the workspace.
+ */
 export async function commitAll(dir: string, message: string): Promise<boolean> {
-  await mustRun(dir, ["add", "-A"]);
+  const tracked = trackedDirsOf((await mustRun(dir, ["ls-files", "-z", "-s"])).stdout);
+  const pathspecFile = join(gitDirOf(dir), "tether-pathspec");
+  await writeFile(pathspecFile, pathspecExcluding(await findNestedRepos(dir, tracked)));
+  await mustRun(dir, ["add", "-A", `--pathspec-from-file=${pathspecFile}`, "--pathspec-file-nul"]);
   const staged = await git(dir, ["diff", "--cached", "--quiet"]);
   if (staged.code === 0) return false;
   if (staged.code !== 1) throw new Error(`git diff --cached failed: ${staged.error}`);
-  await mustRun(dir, [
-    "-c",
-    `user.name=${TETHER_AUTHOR.name}`,
-    "-c",
-    `user.email=${TETHER_AUTHOR.email}`,
-    "commit",
-    "-q",
-    "--no-verify",
-    "-m",
-    message,
-  ]);
+  const tree = (await mustRun(dir, ["write-tree"])).stdout.trim();
+  const author = ["-c", `user.name=${TETHER_AUTHOR.name}`, "-c", `user.email=${TETHER_AUTHOR.email}`];
+  const commit = (await mustRun(dir, [...author, "commit-tree", tree, "-p", "HEAD", "-m", message])).stdout.trim();
+  await mustRun(dir, ["update-ref", "-m", "tether: commit", "HEAD", commit]);
   return true;
 }
 

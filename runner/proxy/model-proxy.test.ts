@@ -74,7 +74,7 @@ describe("ModelProxy", () => {
     }
   });
 
-  it("refuses a missing or wrong token and accepts x-api-key or a Bearer token", async () => {
+  it("refuses a missing token, and another task's token on this task's socket; accepts x-api-key or a Bearer token", async () => {
     const reg = await register();
     const other = await register({}, "task-2");
     expect((await call(reg, { token: null })).status).toBe(401);

@@ -228,6 +228,8 @@ class DockerWorker implements WorkerHandle {
   private readonly exited: Promise<ExitInfo>;
   private readonly drained: Promise<void>;
   private begin!: () => void;
+  /** Set while the output is paused: resolves when it is read on. */
+  private paused: { resumed: Promise<void>; resume: () => void } | undefined;
 
   constructor(
     private readonly container: Docker.Container,
@@ -288,6 +290,21 @@ class DockerWorker implements WorkerHandle {
     stream.write(`${JSON.stringify(message)}\n`);
   }
 
+  pauseOutput(): void {
+    if (this.paused) return;
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    this.paused = { resumed, resume };
+    this.stream.pause();
+  }
+
+  resumeOutput(): void {
+    const paused = this.paused;
+    this.paused = undefined;
+    this.stream.resume();
+    paused?.resume();
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     this.stopping = true;
     await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);
@@ -301,6 +318,8 @@ class DockerWorker implements WorkerHandle {
   private async waitForExit(): Promise<ExitInfo> {
     try {
       const result = (await this.container.wait()) as { StatusCode: number };
+      // Paused output is still to come: the drain's clock starts once it is read on.
+      while (this.paused) await this.paused.resumed;
       // The last output may still be on its way; a stream that never ends is closed anyway.
       const drained = await Promise.race([this.drained.then(() => true), delay(OUTPUT_DRAIN_MS).then(() => false)]);
       if (!drained) (this.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();

@@ -162,6 +162,16 @@ class ProcessWorker implements WorkerHandle {
     stdin.write(`${JSON.stringify(message)}\n`);
   }
 
+  pauseOutput(): void {
+    this.child.stdout?.pause();
+    this.child.stderr?.pause();
+  }
+
+  resumeOutput(): void {
+    this.child.stdout?.resume();
+    this.child.stderr?.resume();
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
     this.stopping = true;

@@ -30,6 +30,8 @@ import { openEgress, runSetupPhase } from "./setup-phase.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { isLocalRepoURL, removesWorkspace, type TaskEnding, unpricedBudgetOf, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
+import { DiskWatch, fullDiskReason, mountTaskDisk, unmountTaskDisk } from "./task-disk.ts";
+import { WallClock } from "./wall-clock.ts";
 import { WorkerOutput } from "./worker-output.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
@@ -51,6 +53,12 @@ export interface TaskRunDeps extends LaunchDeps {
   workspaceCleanup: WorkspaceCleanup;
   /** A task waiting this long for a follow-up finishes as succeeded. */
   idleMs: number;
+  /** Events held in memory past a full outbox before the worker's output is paused (default `HELD_MAX`). */
+  outboxHeldMax?: number;
+  /** The length of a minute in a task's `timeoutMinutes` (60 000; less in tests). */
+  minuteMs?: number;
+  /** Each task's directory is a filesystem of this size (task-disk.ts); 0 or absent: no bound. */
+  diskMB?: number;
   /** Builds the task's data channel, reading `outbox`, with these handlers. */
   openChannel(taskID: string, epoch: number, outbox: Outbox, handlers: DataChannelHandlers): DataChannel;
   /** The run is over (acked, revoked): the owner drops it. */
@@ -74,6 +82,8 @@ export class TaskRun {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Aborts the setup phase while it runs (a cancel). */
   private setupAbort: AbortController | undefined;
+  private readonly wallClock: WallClock;
+  private readonly diskWatch = new DiskWatch();
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -85,6 +95,7 @@ export class TaskRun {
     this.record = new TaskRecord(deps.journal, row);
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
+    this.wallClock = new WallClock(deps.minuteMs ?? 60_000);
     // A journaled container may still run: its output waits for `resume`.
     this.workerAlive = row.containerID !== null;
     this.output = new WorkerOutput(
@@ -98,7 +109,13 @@ export class TaskRun {
       this.workerAlive,
       this.log,
     );
-    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log);
+    this.outbox = new TaskOutbox(
+      this.record,
+      (rseq) => this.channel.notify(rseq),
+      this.log,
+      { pause: () => this.handle?.pauseOutput(), resume: () => this.handle?.resumeOutput() },
+      deps.outboxHeldMax,
+    );
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
@@ -132,6 +149,7 @@ export class TaskRun {
     this.channel.start();
     this.handle = handle;
     if (!handle) this.workerAlive = false;
+    if (this.outbox.pausing) handle?.pauseOutput();
     this.output.release(handle !== undefined);
     return this.serial(async () => {
       // The replayed output may have moved the task on (a `done`, an exit) before this runs.
@@ -143,6 +161,7 @@ export class TaskRun {
           return this.conclude(this.record.meta.outcome ?? { status: "failed", reason: "the runner restarted while finishing the task" }, false);
         case "preparing":
           if (!handle) {
+            await unmountTaskDisk(this.taskDir, true);
             await rm(this.taskDir, { recursive: true, force: true });
             return this.prepare();
           }
@@ -157,6 +176,7 @@ export class TaskRun {
       }
       if (handle) await registerModelAccess(this.deps.proxy, this.record, (bodies) => this.emit(bodies));
       if (handle && this.deps.environments) await openEgress(this.deps.environments, this.record, "agent", (bodies) => this.emit(bodies));
+      this.armLimits();
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
     });
@@ -167,6 +187,7 @@ export class TaskRun {
     this.detached = true;
     this.output.detach();
     clearTimeout(this.idleTimer);
+    this.clearLimits();
     await this.channel.stop();
   }
 
@@ -191,7 +212,8 @@ export class TaskRun {
         this.log.info("worker exited after its turn; a follow-up starts a new one");
         return;
       }
-      const reason = info.message || `the worker exited with code ${info.exitCode} before it was done`;
+      // A worker that fell over on ENOSPC: the full disk is the reason.
+      const reason = (await fullDiskReason(this.taskDir, this.deps.diskMB)) ?? (info.message || `the worker exited with code ${info.exitCode} before it was done`);
       await this.finish({ status: "failed", reason, exitCode: info.exitCode });
     });
   }
@@ -255,7 +277,8 @@ export class TaskRun {
 
   private async done(data: EventData<"done">): Promise<void> {
     if (this.phase === "finishing" || !this.active) return;
-    await this.conclude(data.ok ? { status: "succeeded" } : { status: "failed", reason: data.summary.slice(0, 2000) || "the agent gave up" }, false);
+    const reason = data.ok ? undefined : ((await fullDiskReason(this.taskDir, this.deps.diskMB)) ?? (data.summary.slice(0, 2000) || "the agent gave up"));
+    await this.conclude(reason === undefined ? { status: "succeeded" } : { status: "failed", reason }, false);
   }
 
   // ── the steps ─────────────────────────────────────────────────────────────
@@ -266,6 +289,10 @@ export class TaskRun {
     if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
     const unpriced = unpricedBudgetOf(task, this.deps.prices);
     if (unpriced !== null) return this.finish({ status: "failed", reason: unpriced });
+    if (this.deps.diskMB) {
+      const disk = await mountTaskDisk(this.taskDir, this.deps.diskMB);
+      if (!disk.ok) return this.finish({ status: "failed", reason: disk.error });
+    }
     await mkdir(join(this.taskDir, "state"), { recursive: true });
     this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
     const cloned = await cloneWorkspace(this.deps, this.record, this.taskDir);
@@ -290,10 +317,12 @@ export class TaskRun {
       const { handle, proxy } = await launchWorker(this.deps, this.record, this.taskDir, this.sink, (bodies) => this.emit(bodies));
       this.handle = handle;
       this.workerAlive = true;
+      if (this.outbox.pausing) handle.pauseOutput();
       this.record.update({ containerID: handle.id });
       handle.send({ type: "start", task: workerTaskOf(this.record.task, this.record.meta.branch), proxy, resume, lastWseq: this.output.lastWseq });
       this.setPhase("running");
       this.emit([{ type: "status", data: { status: "running" } }]);
+      this.armLimits();
       this.log.info({ containerID: handle.id, resume, ms: Date.now() - started }, "worker started");
       return true;
     } catch (err) {
@@ -320,6 +349,7 @@ export class TaskRun {
 
   /** Commit, diff, push, upload, then the terminal status (the task's last event). */
   private async finish(outcome: TaskOutcome): Promise<void> {
+    this.clearLimits();
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
     const { baseRef, branch } = this.record.meta;
@@ -363,6 +393,7 @@ export class TaskRun {
     this.phase = "gone";
     this.output.mute();
     clearTimeout(this.idleTimer);
+    this.clearLimits();
   }
 
   /** Stops and removes the worker, closes the proxy socket, removes the workspace per policy, forgets the task. */
@@ -372,7 +403,9 @@ export class TaskRun {
     await this.removeWorker();
     await this.deps.proxy.unregister(this.taskID);
     await this.deps.environments?.egress.unregister(this.taskID);
-    if (removesWorkspace(this.deps.workspaceCleanup, ending)) await rm(this.taskDir, { recursive: true, force: true });
+    const removes = removesWorkspace(this.deps.workspaceCleanup, ending);
+    await unmountTaskDisk(this.taskDir, removes).catch((err: unknown) => this.log.warn({ err }, "could not unmount the task's disk"));
+    if (removes) await rm(this.taskDir, { recursive: true, force: true });
     this.record.remove();
     await this.channel.stop();
     if (ending.kind === "acked") {
@@ -414,6 +447,28 @@ export class TaskRun {
     const minutes = Math.round(this.deps.idleMs / 60_000);
     this.idleTimer = setTimeout(() => void this.serial(() => this.wrapUp(`no follow-up within ${minutes} minutes of the last turn`)), this.deps.idleMs);
     this.idleTimer.unref();
+  }
+
+  /**
+   * Past the task's wall-clock limit, or with its disk full, the worker is stopped whatever it
+   * is doing and the task fails with the reason.
+   */
+  private armLimits(): void {
+    const startedAt = this.record.meta.proxy?.startedAt;
+    if (this.detached) return;
+    const stop = (reason: string) =>
+      void this.serial(async () => {
+        if (!this.active || this.phase === "finishing") return;
+        this.output.mute();
+        await this.conclude({ status: "failed", reason }, false);
+      });
+    if (startedAt !== undefined) this.wallClock.arm(startedAt, this.record.task.limits.timeoutMinutes, stop);
+    if (this.deps.diskMB) this.diskWatch.arm(this.taskDir, this.deps.diskMB, stop);
+  }
+
+  private clearLimits(): void {
+    this.wallClock.clear();
+    this.diskWatch.clear();
   }
 
   private async wrapUp(reason: string): Promise<void> {

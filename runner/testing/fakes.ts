@@ -31,6 +31,8 @@ export class FakeWorker implements WorkerHandle {
   exitInfo: ExitInfo | undefined;
   removed = false;
   stopGrace: number | undefined;
+  /** The runner has stopped reading this worker's output. */
+  paused = false;
   private wseq = 0;
 
   constructor(
@@ -58,6 +60,14 @@ export class FakeWorker implements WorkerHandle {
   exit(info: ExitInfo): void {
     this.exitInfo = info;
     this.sink.exit(info);
+  }
+
+  pauseOutput(): void {
+    this.paused = true;
+  }
+
+  resumeOutput(): void {
+    this.paused = false;
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {

@@ -61,6 +61,10 @@ async function main(): Promise<number> {
     commandTimeoutMs: (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 120) * 1000,
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => agent.cancel());
+  // Tools run as this process's uid: without a listener, their `kill -USR1` would open Node's
+  // inspector on 127.0.0.1:9229 and hand them this process's memory (the proxy token). A
+  // listener replaces that default; Node 20 has no --disable-sigusr1.
+  process.on("SIGUSR1", () => {});
   // The runner going away must not kill the worker with EPIPE; it finds the container again.
   process.stdout.on("error", (err) => process.stderr.write(`tether-worker: stdout: ${err.message}\n`));
 
