@@ -68,10 +68,10 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 type Box = { x: number; y: number; width: number; height: number };
 type PageGlobals = {
   document: { querySelectorAll(selector: string): ArrayLike<PageElement> };
-  getComputedStyle(el: PageElement): { visibility: string; display: string };
+  getComputedStyle(el: PageElement): { visibility: string; display: string; fontSize: string };
   axe: { run(context: unknown, options: unknown): Promise<{ violations: AxeViolation[] }> };
 };
-type PageElement = { getBoundingClientRect(): Box; closest(selector: string): PageElement | null; textContent: string | null; getAttribute(name: string): string | null; tagName: string; className: string };
+type PageElement = { childNodes: ArrayLike<{ nodeType: number; textContent: string | null }>; getBoundingClientRect(): Box; closest(selector: string): PageElement | null; textContent: string | null; getAttribute(name: string): string | null; tagName: string; className: string };
 type AxeViolation = { id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> };
 
 /** The page's serious and critical accessibility violations, as axe-core finds them (injected over the debugging protocol, so the page's CSP does not apply). */
@@ -103,9 +103,25 @@ export async function smallTargets(page: Page): Promise<string[]> {
   });
 }
 
-/** A screen as the phone shows it: a screenshot, no serious accessibility violation, no target under 44 px. */
+/** Visible text set under 13 px (the floor for secondary text; labels are 14 px and up), named with its size. */
+export async function smallText(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const g = globalThis as unknown as PageGlobals;
+    const small: string[] = [];
+    for (const el of Array.from(g.document.querySelectorAll("body *"))) {
+      const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && (n.textContent ?? "").trim() !== "");
+      if (!own || el.getBoundingClientRect().width === 0) continue;
+      const size = Number.parseFloat(g.getComputedStyle(el).fontSize);
+      if (size < 13) small.push(`${el.tagName.toLowerCase()}.${el.className} "${(el.textContent ?? "").trim().slice(0, 30)}" ${size}px`);
+    }
+    return small;
+  });
+}
+
+/** A screen as the phone shows it: a screenshot, no serious accessibility violation, no target under 44 px, no text under 13 px. */
 export async function checkScreen(page: Page, name: string): Promise<void> {
   await screenshot(page, name);
   expect(await smallTargets(page), `${name}: touch targets under 44 px`).toEqual([]);
+  expect(await smallText(page), `${name}: text under 13 px`).toEqual([]);
   expect(await seriousViolations(page), `${name}: accessibility`).toEqual([]);
 }

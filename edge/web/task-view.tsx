@@ -43,6 +43,10 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   const artifact = files > 0 ? (feed.diff?.artifact ?? "diff.patch") : null;
   const branch = feed.diff?.branch ?? task?.branch ?? null;
   const pushed = feed.diff?.pushed;
+  // The end is said once: the bar's pill and the summary's reason (a cancel names who asked in
+  // the feed), not again as a feed line; an empty diff is no news.
+  const items = feed.items.filter((i) => !(i.kind === "status" && isTerminal(i.status)) && !(i.kind === "diff" && i.diff.files === 0));
+  const cancelAsked = feed.items.some((i) => i.kind === "cancel");
   const base = `/tasks/${encodeURIComponent(taskID)}`;
 
   return (
@@ -72,7 +76,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
             </span>
           )}
         </div>
-        {task?.statusReason && <p class="reason">{task.statusReason}</p>}
+        {task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>}
         {usage && (
           <dl class="usage" aria-label="Usage">
             <div>
@@ -117,7 +121,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
         </p>
       )}
       {tab === "activity" ? (
-        <ActivityFeed items={feed.items} taskID={taskID} />
+        <ActivityFeed items={items} taskID={taskID} />
       ) : artifact ? (
         <DiffView taskID={taskID} artifact={artifact} version={feed.diff ? feed.lastSeq : 0} />
       ) : (
