@@ -125,6 +125,8 @@ export const RunnerInfo = z.object({
   labels: z.array(z.string()),
   capacity: z.number().int(),
   online: z.boolean(),
+  /** Drained: it keeps the tasks it holds and is handed no new one. */
+  draining: z.boolean(),
   lastSeenAt: z.string().nullable(),
   runningTasks: z.array(z.string()),
   version: z.string().nullable(),

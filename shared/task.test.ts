@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CreateTaskRequest, newTaskRecord, Task, TaskLimits } from "./task.ts";
+import { CreateTaskRequest, newTaskRecord, TITLE_CHARS, Task, TaskLimits, titleFromPrompt } from "./task.ts";
 
 describe("TaskLimits", () => {
   it("takes container memory and CPUs a task asks for, within bounds", () => {
@@ -19,5 +19,23 @@ describe("effort", () => {
     const request = CreateTaskRequest.parse({ ...base, effort: "medium" });
     expect(Task.parse(newTaskRecord("t1", request, "u1")).effort).toBe("medium");
     expect(newTaskRecord("t2", CreateTaskRequest.parse(base), "u1").effort).toBeUndefined();
+  });
+});
+
+describe("titleFromPrompt", () => {
+  it("keeps a short first line whole", () => {
+    expect(titleFromPrompt("  Fix the failing test\nin src/math.ts")).toBe("Fix the failing test");
+  });
+
+  it("cuts a long first line at a word boundary, within TITLE_CHARS", () => {
+    const prompt = "Refactor the build scripts so that every package builds with esbuild and the tests run faster";
+    const title = titleFromPrompt(prompt);
+    expect(title).toBe("Refactor the build scripts so that every package builds…");
+    expect(title.length).toBeLessThanOrEqual(TITLE_CHARS);
+  });
+
+  it("cuts a line with no space near the end inside the word", () => {
+    const title = titleFromPrompt("x".repeat(200));
+    expect(title).toBe(`${"x".repeat(TITLE_CHARS - 1)}…`);
   });
 });

@@ -182,8 +182,16 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
   };
 }
 
-/** The title shown in lists: the prompt's first line, shortened. */
+/** Titles are cut to this many characters (an ellipsis included). */
+export const TITLE_CHARS = 60;
+
+/** The title shown in lists: the prompt's first line, cut at a word boundary. */
 export function titleFromPrompt(prompt: string): string {
-  const line = prompt.trim().split("\n", 1)[0] ?? "";
-  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+  const line = (prompt.trim().split("\n", 1)[0] ?? "").trim();
+  if (line.length <= TITLE_CHARS) return line;
+  // A space at the last of these characters still leaves the word before it room for the ellipsis.
+  const head = line.slice(0, TITLE_CHARS);
+  const space = head.lastIndexOf(" ");
+  const cut = space >= TITLE_CHARS / 2 ? head.slice(0, space) : head.slice(0, TITLE_CHARS - 1);
+  return `${cut.replace(/[\s,.;:–-]+$/, "")}…`;
 }

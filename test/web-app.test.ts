@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { SCREENSHOTS, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { SCREENSHOTS, checkScreen, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
 import { WranglerEdge } from "./support/edge.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
@@ -97,7 +97,8 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Tasks" }).waitFor();
     await page.getByText("No tasks yet.").waitFor();
-    await screenshot(page, "02-task-list-empty");
+    await page.getByText("No runner is online").waitFor();
+    await checkScreen(page, "02-task-list-empty");
     await phone.close();
   });
 
@@ -115,6 +116,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     const { phone, page } = await signedIn();
     await page.getByRole("link", { name: "New task" }).click();
     await page.getByRole("heading", { name: "New task" }).waitFor();
+    await checkScreen(page, "03-new-task");
     await page.getByRole("button", { name: "Start task" }).click();
     await page.getByText("Give the repository to work on.").waitFor();
     await page.getByText("Say what the agent should do.").waitFor();
@@ -187,10 +189,10 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await reasoning.getByText("So add must return a + b.").waitFor();
     await page.locator(".pill", { hasText: "Waiting for you" }).first().waitFor();
     await page.locator(".usage", { hasText: "$0.05" }).waitFor();
-    await screenshot(page, "04-task-live");
+    await checkScreen(page, "04-task-live");
     await screenshot(page, "04-task-live-full", true);
     await page.emulateMedia({ colorScheme: "dark" });
-    await screenshot(page, "04-task-live-dark");
+    await checkScreen(page, "04-task-live-dark");
     await phone.close();
     await end(first);
   });
@@ -209,7 +211,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     const command = await first.nextCommand();
     expect(command).toMatchObject({ kind: "message", text: "Yes, add a test please" });
     await page.locator(".bubble.user", { hasText: "Yes, add a test please" }).waitFor();
-    expect(await page.getByLabel("Follow-up message").inputValue()).toBe("");
+    await expect.poll(() => page.getByLabel("Follow-up message").inputValue()).toBe("");
     await first.emit(
       { type: "status", data: { status: "running" } },
       { type: "agent.text", data: { turn: 1, text: "Added test/math.test.ts." } },
@@ -220,10 +222,10 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     expect(await first.nextCommand()).toMatchObject({ kind: "finish" });
     await page.getByText(/Finish asked by/).waitFor();
     await succeed(first);
-    await page.locator(".task-head .pill", { hasText: "Succeeded" }).waitFor();
+    await page.locator(".task-bar .pill", { hasText: "Succeeded" }).waitFor();
     await page.getByText("Fixed add() and added a test.").waitFor();
     expect(await page.getByLabel("Follow-up message").count()).toBe(0);
-    await screenshot(page, "05-task-done");
+    await checkScreen(page, "05-task-done");
     await phone.close();
   });
 
@@ -240,7 +242,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     const added = page.locator("details.diff-file", { hasText: "test/math.test.ts" });
     await added.locator(".change-added").waitFor();
     expect(await added.locator(".dl-add").count()).toBe(2);
-    await screenshot(page, "06-diff");
+    await checkScreen(page, "06-diff");
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download diff.patch" }).click()]);
     expect(download.suggestedFilename()).toBe(`${first.id}-diff.patch`);
     expect(readFileSync(await download.path(), "utf8")).toBe(PATCH);
@@ -257,7 +259,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await page.getByRole("button", { name: "Yes, cancel" }).click();
     expect(await held.nextCommand()).toMatchObject({ kind: "cancel" });
     await held.emit({ type: "status", data: { status: "cancelled", reason: "cancelled by the user" } });
-    await page.locator(".task-head .pill", { hasText: "Cancelled" }).waitFor();
+    await page.locator(".task-bar .pill", { hasText: "Cancelled" }).waitFor();
     await page.getByRole("link", { name: "Back to tasks" }).click();
     await page.getByRole("heading", { name: "Tasks" }).waitFor();
     await phone.close();
@@ -280,7 +282,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     await expect.poll(() => cards.count()).toBe(2);
     await cards.filter({ hasText: "Refactor the build scripts" }).locator(".pill", { hasText: "Cancelled" }).waitFor();
     await cards.filter({ hasText: "Fix the failing test" }).locator(".pill", { hasText: "Succeeded" }).waitFor();
-    await screenshot(page, "08-task-list");
+    await checkScreen(page, "08-task-list");
     await page.getByLabel("Search tasks").fill("failing");
     await expect.poll(() => cards.count()).toBe(1);
     await page.getByLabel("Search tasks").fill("");
@@ -366,6 +368,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
     const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const p = await desktop.newPage();
     await p.goto(`${edge.url}/#token=${token}`);
+    await p.getByRole("link", { name: "Settings" }).click();
     await p.getByRole("button", { name: "Open on phone" }).click();
     const qr = p.getByRole("img", { name: "QR code of your login link" });
     await qr.waitFor();

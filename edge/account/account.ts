@@ -61,7 +61,7 @@ export class Account extends DurableObject<Env> {
     this.store = new AccountStore(ctx.storage.sql);
     this.queue = new TaskQueue(this.store, {
       room: (taskID) => this.room(taskID),
-      readyRunners: () => this.store.listRunners().filter((r) => this.isReady(r)),
+      readyRunners: () => this.store.listRunners().filter((r) => this.isReady(r) && !this.store.isDraining(r.id)),
       send: (runnerID, frame) => this.send(runnerID, frame),
       setAlarm: (at) => this.setAlarm(at),
     });
@@ -162,6 +162,14 @@ export class Account extends DurableObject<Env> {
 
   async listRunners(): Promise<RunnerInfo[]> {
     return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.isLive(r)));
+  }
+
+  /** Drains a runner (no new assignments; what it holds runs on) or undrains it; false when there is no such runner. */
+  async drainRunner(runnerID: string, draining: boolean): Promise<boolean> {
+    if (this.store.getRunner(runnerID) === null) return false;
+    this.store.setDraining(runnerID, draining);
+    if (!draining) await this.queue.dispatch();
+    return true;
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The Account DO's SQLite tables (internal to edge/account/): the task index (each task's
  * dispatch state beside a projection of the record its TaskRoom reports), the runner
- * registry with credential hashes, and registration-token hashes.
+ * registry with credential hashes and drain marks, and registration-token hashes.
  */
 import { TERMINAL_STATUSES, type Task, type TaskStatus, RunnerInfo } from "../../shared/index.ts";
 
@@ -107,6 +107,7 @@ export class AccountStore {
         version TEXT
       );
       CREATE TABLE IF NOT EXISTS registration_tokens (hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS draining_runners (id TEXT PRIMARY KEY);
     `);
   }
 
@@ -198,8 +199,8 @@ export class AccountStore {
       args.push(query.status);
     }
     if (query.q) {
-      where.push("(title LIKE ? ESCAPE '\\' OR prompt LIKE ? ESCAPE '\\')");
-      args.push(likePattern(query.q), likePattern(query.q));
+      where.push("(title LIKE ? ESCAPE '\\' OR prompt LIKE ? ESCAPE '\\' OR json_extract(json, '$.repo.url') LIKE ? ESCAPE '\\')");
+      args.push(likePattern(query.q), likePattern(query.q), likePattern(query.q));
     }
     if (query.cursor) {
       where.push("(created_at < ? OR (created_at = ? AND id < ?))");
@@ -286,7 +287,18 @@ export class AccountStore {
   }
 
   deleteRunner(id: string): boolean {
+    this.sql.exec("DELETE FROM draining_runners WHERE id = ?", id);
     return this.sql.exec("DELETE FROM runners WHERE id = ?", id).rowsWritten > 0;
+  }
+
+  /** A draining runner keeps what it holds and is handed nothing new. */
+  setDraining(id: string, draining: boolean): void {
+    if (draining) this.sql.exec("INSERT INTO draining_runners (id) VALUES (?) ON CONFLICT (id) DO NOTHING", id);
+    else this.sql.exec("DELETE FROM draining_runners WHERE id = ?", id);
+  }
+
+  isDraining(id: string): boolean {
+    return this.sql.exec("SELECT 1 FROM draining_runners WHERE id = ?", id).toArray().length > 0;
   }
 
   runnerInfo(r: RunnerRow, online: boolean): RunnerInfo {
@@ -296,6 +308,7 @@ export class AccountStore {
       labels: r.labels,
       capacity: r.capacity,
       online,
+      draining: this.isDraining(r.id),
       lastSeenAt: r.lastSeenAt,
       runningTasks: this.heldTasks(r.id).map((t) => t.id),
       version: r.version,

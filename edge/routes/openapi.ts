@@ -127,6 +127,10 @@ const ROUTES: Record<string, Record<string, Op>> = {
     post: { summary: "Exchange a registration token for a runner credential", auth: "none", body: "RegisterRunnerRequest", ok: [201, "RegisterRunnerResponse"] },
   },
   "/v1/runners/{id}": { delete: { summary: "Delete a runner: its credential and sockets stop at once", ok: [204, null] } },
+  "/v1/runners/{id}/drain": {
+    post: { summary: "Drain a runner: it keeps what it holds and gets no new task", ok: [204, null] },
+    delete: { summary: "Undo a drain: the runner takes tasks again", ok: [204, null] },
+  },
   "/v1/runner/connect": { get: { summary: "Runner control WebSocket", auth: "runner", ok: [101, null] } },
   "/v1/runner/tasks/{id}/ws": { get: { summary: "Runner data WebSocket of a task it holds", auth: "runner", ok: [101, null] } },
   "/v1/runner/tasks/{id}/artifacts/{name}": {

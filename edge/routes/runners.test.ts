@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { CloseCode, HEARTBEAT_SECONDS, LEASE_SECONDS } from "../../shared/index.ts";
 import { describe, expect, it } from "vitest";
-import { JSON_HEADERS, accountStub, bearer, call, connectRunner, registerRunner, unique, userToken } from "../testing/edge.ts";
+import { JSON_HEADERS, accountStub, bearer, call, connectRunner, createTask, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 async function newRegistrationToken(token: string): Promise<{ token: string; expiresAt: string }> {
   const res = await call("/v1/runners/registration-tokens", { method: "POST", headers: bearer(token) });
@@ -118,6 +118,34 @@ describe("runner registry", () => {
     expect((await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(404);
     const list = (await (await call("/v1/runners", { headers: bearer(user) })).json()) as any;
     expect(list.runners).toEqual([]);
+  });
+
+  it("drains a runner: it keeps its task, gets no new one, and takes tasks again when undrained", async () => {
+    const user = await userToken({ sub: unique("u") });
+    const runner = await registerRunner(user);
+    const control = await connectRunner(runner.credential, { capacity: 4 });
+    const held = await createTask(user);
+    expect((await control.next("assign")).assignment.task.id).toBe(held.id);
+    const other = await userToken({ sub: unique("u") });
+    expect((await call(`/v1/runners/${runner.id}/drain`, { method: "POST", headers: bearer(other) })).status).toBe(404);
+    expect((await call("/v1/runners/not-an-id/drain", { method: "POST", headers: bearer(user) })).status).toBe(404);
+    expect((await call(`/v1/runners/${runner.id}/drain`, { method: "POST" })).status).toBe(401);
+
+    expect((await call(`/v1/runners/${runner.id}/drain`, { method: "POST", headers: bearer(user) })).status).toBe(204);
+    const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(listed).toMatchObject({ id: runner.id, online: true, draining: true, runningTasks: [held.id] });
+    const queued = await createTask(user);
+    await control.fence();
+    expect(control.count("assign")).toBe(1);
+    expect((((await (await call(`/v1/tasks/${queued.id}`, { headers: bearer(user) })).json()) as any).task.status)).toBe("queued");
+    expect(control.frames.filter((f) => f.type === "revoke")).toEqual([]);
+
+    expect((await call(`/v1/runners/${runner.id}/drain`, { method: "DELETE", headers: bearer(user) })).status).toBe(204);
+    await control.until((frames) => frames.filter((f) => f.type === "assign").length === 2);
+    expect(control.frames.filter((f) => f.type === "assign")[1].assignment.task.id).toBe(queued.id);
+    const after = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(after.draining).toBe(false);
+    control.close();
   });
 
   it("refuses a tampered credential and a plain GET on the control route", async () => {

@@ -1,8 +1,8 @@
 /**
- * The runner registry as users see it (user token), and registration, which takes only
- * a single-use registration token in its body.
+ * The runner registry as users see it (user token): list, drain, delete; and registration,
+ * which takes only a single-use registration token in its body.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import {
   ErrorCode,
   LIMITS,
@@ -46,3 +46,19 @@ runnersRoutes.delete("/:id", requireUser, async (c) => {
   }
   return c.body(null, 204);
 });
+
+/** Drain: the runner keeps what it holds and gets no new task. `DELETE` undoes it. */
+runnersRoutes.post("/:id/drain", requireUser, async (c) => {
+  await readBodyBytes(c.req.raw, LIMITS.maxBodyBytes);
+  return setDraining(c, true);
+});
+
+runnersRoutes.delete("/:id/drain", requireUser, async (c) => setDraining(c, false));
+
+async function setDraining(c: Context<AppEnv>, draining: boolean): Promise<Response> {
+  const id = c.req.param("id") ?? "";
+  if (!isRunnerID(id) || !(await accountStub(c.env, c.get("user").accountID).drainRunner(id, draining))) {
+    throw fail(ErrorCode.NotFound, "no such runner");
+  }
+  return c.body(null, 204);
+}

@@ -84,6 +84,14 @@ describe("GET /v1/tasks", () => {
     expect((await list("?status=queued")).tasks).toHaveLength(4);
   });
 
+  it("searches the repository's URL too", async () => {
+    const token = await userToken({ sub: unique("u") });
+    const calc = await createTask(token, { repo: { url: "https://example.com/acme/calculator.git" }, prompt: "Fix the sum" });
+    await createTask(token, { repo: { url: "https://example.com/acme/api.git" }, prompt: "Speed up the endpoint" });
+    const res = await call("/v1/tasks?q=calculator", { headers: bearer(token) });
+    expect(((await res.json()) as any).tasks.map((t: any) => t.id)).toEqual([calc.id]);
+  });
+
   it("refuses bad query values", async () => {
     const token = await userToken({ sub: unique("u") });
     for (const q of ["?status=nope", "?limit=0", "?limit=101", "?limit=abc", "?cursor=!!", "?cursor=abc"]) {

@@ -1,4 +1,5 @@
 /** The live activity of a task, item by item, as the feed model describes it; the agent's reasoning shows collapsed beside its tool calls. */
+import { useEffect, useState } from "preact/hooks";
 import type { FeedItem } from "../../shared/client/index.ts";
 import { AnsiText } from "./ansi-text.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
@@ -90,25 +91,50 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
         <p class="diff-line">
           {item.diff.files} file{item.diff.files === 1 ? "" : "s"} changed, <span class="add">+{item.diff.insertions}</span>{" "}
           <span class="del">−{item.diff.deletions}</span>
-          {item.diff.branch && <> on {item.diff.branch}</>} <Link href={`/tasks/${encodeURIComponent(taskID)}/diff`}>View changes</Link>
+          {item.diff.branch && (
+            <>
+              {" "}
+              on {item.diff.branch}
+              {item.diff.pushed === false && " (not pushed)"}
+            </>
+          )}{" "}
+          {item.diff.files > 0 && (
+            <Link href={`/tasks/${encodeURIComponent(taskID)}/diff`} class="inline-target">
+              View changes
+            </Link>
+          )}
         </p>
       );
   }
 }
 
 function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
-  const preview = toolPreview(item.input);
+  const [key, preview] = toolPreview(item.input);
+  // The summary's preview, cut, shows in full (wrapped) below it; the other inputs by name, as text.
+  const rest = Object.entries(item.input).filter(([k]) => k !== key && !(key === "command" && k === "path" && typeof item.input.path === "string"));
   return (
     <details class={`tool tool-${item.state}`}>
       <summary>
         <span class="tool-name">{item.name}</span>
         {preview && <code class="tool-preview">{preview}</code>}
         <span class="tool-state">
-          {item.state === "running" ? "running…" : item.state === "ok" ? "ok" : `failed${item.exitCode !== null ? ` (exit ${item.exitCode})` : ""}`}
+          {item.state === "running" ? <Elapsed since={item.ts} /> : item.state === "ok" ? "ok" : `failed${item.exitCode !== null ? ` (exit ${item.exitCode})` : ""}`}
         </span>
       </summary>
       <div class="tool-body">
-        <pre class="tool-input">{JSON.stringify(item.input, null, 2)}</pre>
+        {key && fullPreview(item.input) !== preview && <pre class="tool-input">{fullPreview(item.input)}</pre>}
+        {rest.length > 0 && (
+          <dl class="tool-args">
+            {rest.map(([k, v]) => (
+              <div key={k}>
+                <dt>{k}</dt>
+                <dd>
+                  <pre class="tool-input">{typeof v === "string" ? v : JSON.stringify(v, null, 2)}</pre>
+                </dd>
+              </div>
+            ))}
+          </dl>
+        )}
         {item.output.length > 0 && (
           <pre class="terminal" aria-label="Output">
             {item.droppedChars > 0 && <span class="cut">… {item.droppedChars} earlier characters not shown{"\n"}</span>}
@@ -125,17 +151,39 @@ function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
   );
 }
 
-/** The one input that says what a tool call does: a command, a path, a pattern. */
-function toolPreview(input: Record<string, unknown>): string {
+/** "running 12 s": the time since a call started, counted each second. */
+function Elapsed({ since }: { since: string }) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const s = Math.max(0, Math.floor((now - Date.parse(since)) / 1000));
+  return <span class="elapsed">running {s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`}</span>;
+}
+
+/** The input that says what a tool call does (a command, a path, a pattern): its key and a one-line preview. */
+function toolPreview(input: Record<string, unknown>): [string | null, string] {
+  const full = fullPreview(input);
+  if (!full) return [null, ""];
+  const key = typeof input.command === "string" && input.command ? "command" : (PREVIEW_KEYS.find((k) => typeof input[k] === "string" && input[k]) ?? null);
+  return [key, short(full)];
+}
+
+const PREVIEW_KEYS = ["command", "cmd", "path", "file_path", "pattern", "query", "url"];
+
+/** The previewed input in full: an editor's `command path` together, else the first of PREVIEW_KEYS. */
+function fullPreview(input: Record<string, unknown>): string {
   const { command, path } = input;
-  if (typeof command === "string" && typeof path === "string") return short(`${command} ${path}`);
-  for (const key of ["command", "cmd", "path", "file_path", "pattern", "query", "url"]) {
+  if (typeof command === "string" && typeof path === "string") return `${command} ${path}`;
+  for (const key of PREVIEW_KEYS) {
     const v = input[key];
-    if (typeof v === "string" && v) return short(v);
+    if (typeof v === "string" && v) return v;
   }
   return "";
 }
 
 function short(text: string): string {
-  return text.length > 120 ? `${text.slice(0, 119)}…` : text;
+  const line = text.split("\n", 1)[0] ?? "";
+  return line.length > 120 || line.length < text.length ? `${line.slice(0, 119)}…` : line;
 }

@@ -1,9 +1,12 @@
 /** The app: signed out, the sign-in screen; signed in, the screens by path. */
 import { useMemo, useState } from "preact/hooks";
 import { TetherClient } from "../../shared/client/index.ts";
+import { AddRunner } from "./add-runner.tsx";
 import { NewTask } from "./new-task.tsx";
 import { Link, usePath } from "./router.tsx";
 import { clearToken, loadToken, saveToken, SessionContext, takeTokenFromURL, tokenSubject, type Session } from "./session.tsx";
+import { Runners } from "./runners.tsx";
+import { Settings } from "./settings.tsx";
 import { SignIn } from "./sign-in.tsx";
 import { TaskList } from "./task-list.tsx";
 import { TaskView } from "./task-view.tsx";
@@ -52,6 +55,9 @@ function Screens() {
   const path = usePath();
   if (path === "/" || path === "") return <TaskList />;
   if (path === "/new") return <NewTask />;
+  if (path === "/runners") return <Runners />;
+  if (path === "/runners/new") return <AddRunner />;
+  if (path === "/settings") return <Settings />;
   const task = /^\/tasks\/([^/]+)(\/diff)?\/?$/.exec(path);
   if (task) {
     const id = decodeURIComponent(task[1]!);

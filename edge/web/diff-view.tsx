@@ -71,7 +71,7 @@ function DiffFileView({ file, open }: { file: DiffFile; open: boolean }) {
       {file.binary ? (
         <p class="muted">Binary file</p>
       ) : (
-        <div class="diff-lines" role="table" aria-label={`Changes in ${file.path}`}>
+        <div class="diff-lines" role="table" tabIndex={0} aria-label={`Changes in ${file.path}`}>
           {shown.map((line, i) => (
             <Line key={i} line={line} />
           ))}

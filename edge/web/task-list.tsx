@@ -2,10 +2,10 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TetherError } from "../../shared/client/index.ts";
 import type { Task } from "../../shared/task.ts";
-import { TaskStatus } from "../../shared/task.ts";
+import { TaskStatus, titleFromPrompt } from "../../shared/task.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
-import { PhoneLinkButton } from "./phone-link.tsx";
 import { Link } from "./router.tsx";
+import { useRunners } from "./runners.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 import { StatusPill } from "./status-pill.tsx";
@@ -14,7 +14,7 @@ const POLL_MS = 4000;
 const PAGE = 30;
 
 export function TaskList() {
-  const { client, user, signOut } = useSession();
+  const { client, signOut } = useSession();
   const [q, setQ] = useState("");
   const [status, setStatus] = useState<TaskStatus | "">("");
   const [tasks, setTasks] = useState<Task[] | null>(null);
@@ -76,10 +76,12 @@ export function TaskList() {
       <header class="top">
         <h1>Tasks</h1>
         <div class="row">
-          <PhoneLinkButton />
-          <button type="button" class="button ghost" onClick={() => signOut()} title={user ? `Signed in as ${user}` : undefined}>
-            Sign out
-          </button>
+          <Link href="/settings" class="button ghost icon-button" aria-label="Settings">
+            <span aria-hidden="true">⚙</span>
+          </Link>
+          <Link href="/runners" class="button ghost">
+            Runners
+          </Link>
           <Link href="/new" class="button primary">
             New task
           </Link>
@@ -115,6 +117,7 @@ export function TaskList() {
           ) : (
             <>
               <p>No tasks yet.</p>
+              <RunnerNote />
               <Link href="/new" class="button primary">
                 Start your first task
               </Link>
@@ -127,7 +130,7 @@ export function TaskList() {
           {shown.map((task) => (
             <li key={task.id}>
               <Link href={`/tasks/${encodeURIComponent(task.id)}`} class="task-card" data-task-id={task.id}>
-                <span class="task-title">{task.title || task.prompt}</span>
+                <span class="task-title">{task.title || titleFromPrompt(task.prompt)}</span>
                 <StatusPill status={task.status} />
                 <span class="task-meta">
                   <span>{repoName(task.repo.url)}</span>
@@ -146,6 +149,28 @@ export function TaskList() {
         </button>
       )}
     </main>
+  );
+}
+
+/** Whether a runner is there to take a first task. */
+function RunnerNote() {
+  const { runners } = useRunners();
+  if (runners === null) return null;
+  const online = runners.filter((r) => r.online && !r.draining).length;
+  if (online > 0) {
+    return (
+      <p class="runner-note">
+        {online} runner{online === 1 ? " is" : "s are"} online and ready.
+      </p>
+    );
+  }
+  return (
+    <p class="runner-note">
+      No runner is online, so a task waits in the queue.{" "}
+      <Link href={runners.length === 0 ? "/runners/new" : "/runners"} class="inline-target">
+        {runners.length === 0 ? "Add a runner" : "See your runners"}
+      </Link>
+    </p>
   );
 }
 

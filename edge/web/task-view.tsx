@@ -1,6 +1,7 @@
 /**
- * One task: its header (status, repo, connection, usage and cost), the live activity or
- * the diff, its artifacts, and the follow-up box and cancel button while it runs.
+ * One task: a sticky bar (status, cost, connection), its summary (title, repo, branch, usage,
+ * finish and cancel while it runs), the live activity or the diff, its artifacts, and a
+ * one-line follow-up box that grows while the reader writes.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { isTerminal, MessageRequest, type Task } from "../../shared/task.ts";
@@ -37,7 +38,15 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   const status = feed.status ?? task?.status ?? null;
   const finished = status !== null && isTerminal(status);
   const usage = feed.usage.modelCalls > 0 ? feed.usage : task?.usage;
-  const artifact = feed.diff?.artifact ?? (task?.diff ? "diff.patch" : null);
+  const files = feed.diff?.files ?? task?.diff?.files ?? 0;
+  // An empty diff is no change: nothing to show or download.
+  const artifact = files > 0 ? (feed.diff?.artifact ?? "diff.patch") : null;
+  const branch = feed.diff?.branch ?? task?.branch ?? null;
+  const pushed = feed.diff?.pushed;
+  // The end is said once: the bar's pill and the summary's reason (a cancel names who asked in
+  // the feed), not again as a feed line; an empty diff is no news.
+  const items = feed.items.filter((i) => !(i.kind === "status" && isTerminal(i.status)) && !(i.kind === "diff" && i.diff.files === 0));
+  const cancelAsked = feed.items.some((i) => i.kind === "cancel");
   const base = `/tasks/${encodeURIComponent(taskID)}`;
 
   return (
@@ -46,23 +55,28 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
         <Link href="/" class="back" aria-label="Back to tasks">
           ‹ Tasks
         </Link>
+        {status && <StatusPill status={status} />}
+        {usage && <span class="bar-cost" aria-label="Cost">{formatCost(usage.costUSD)}</span>}
         <span class="spacer" />
-        {!finished && status !== null && <CancelTask taskID={taskID} />}
         <ConnectionBadge state={live.state} error={live.error} finished={finished} />
       </div>
       <header class="task-head">
         <h1 class="task-heading">{task?.title ?? (loadError ? "Task" : "Loading…")}</h1>
         <div class="row wrap meta">
-          {status && <StatusPill status={status} />}
           {task && (
             <span class="repo">
               {repoName(task.repo.url)}
               {task.repo.ref && `@${task.repo.ref}`}
             </span>
           )}
-          {task?.branch && <span class="repo">→ {task.branch}</span>}
+          {branch && (
+            <span class="repo">
+              → {branch}
+              {pushed === false && <span class="not-pushed"> (not pushed)</span>}
+            </span>
+          )}
         </div>
-        {task?.statusReason && <p class="reason">{task.statusReason}</p>}
+        {task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>}
         {usage && (
           <dl class="usage" aria-label="Usage">
             <div>
@@ -81,12 +95,18 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
             </div>
           </dl>
         )}
+        {!finished && status !== null && (
+          <div class="task-actions row wrap">
+            {(status === "running" || status === "waiting") && <FinishTask taskID={taskID} status={status} />}
+            <CancelTask taskID={taskID} />
+          </div>
+        )}
         <nav class="tabs" aria-label="Task views">
           <Link href={base} aria-current={tab === "activity" ? "page" : undefined}>
             Activity
           </Link>
           <Link href={`${base}/diff`} aria-current={tab === "diff" ? "page" : undefined}>
-            Changes{feed.diff ? ` (${feed.diff.files})` : task?.diff ? ` (${task.diff.files})` : ""}
+            Changes{files > 0 ? ` (${files})` : ""}
           </Link>
         </nav>
       </header>
@@ -101,11 +121,11 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
         </p>
       )}
       {tab === "activity" ? (
-        <ActivityFeed items={feed.items} taskID={taskID} />
+        <ActivityFeed items={items} taskID={taskID} />
       ) : artifact ? (
         <DiffView taskID={taskID} artifact={artifact} version={feed.diff ? feed.lastSeq : 0} />
       ) : (
-        <p class="muted center">No changes yet. The diff appears when the task is finished.</p>
+        <p class="muted center">{finished ? "The task changed no file." : "No changes yet. The diff appears when the task is finished."}</p>
       )}
       {artifact && <Artifacts taskID={taskID} names={[artifact]} />}
       {!finished && status !== null && <FollowUp taskID={taskID} status={status} />}
@@ -118,6 +138,9 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [focused, setFocused] = useState(false);
+  // One line until the reader writes: the feed keeps the screen.
+  const open = focused || text !== "";
 
   async function send(event: Event) {
     event.preventDefault();
@@ -139,7 +162,7 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
   }
 
   return (
-    <form class="composer" onSubmit={send} aria-label="Follow-up">
+    <form class={`composer${open ? " open" : ""}`} onSubmit={send} aria-label="Follow-up">
       {error && (
         <p class="field-error" role="alert">
           {error}
@@ -151,9 +174,11 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
       <div class="row">
         <textarea
           id="follow-up"
-          rows={1}
+          rows={open ? 3 : 1}
           placeholder={status === "waiting" ? "Reply to the agent…" : "Message the agent…"}
           value={text}
+          onFocus={() => setFocused(true)}
+          onBlur={() => setFocused(false)}
           onInput={(e) => setText(e.currentTarget.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) e.currentTarget.form?.requestSubmit();
@@ -163,7 +188,6 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
           Send
         </button>
       </div>
-      {(status === "running" || status === "waiting") && <FinishTask taskID={taskID} status={status} />}
     </form>
   );
 }
@@ -186,16 +210,16 @@ function FinishTask({ taskID, status }: { taskID: string; status: string }) {
   }
 
   return (
-    <div class="row end finish">
+    <>
+      <button type="button" class="button ghost" disabled={asked} onClick={() => void finish()}>
+        {asked ? "Finishing…" : status === "waiting" ? "Finish: make the diff" : "Finish after this turn"}
+      </button>
       {error && (
         <p class="field-error" role="alert">
           {error}
         </p>
       )}
-      <button type="button" class="button small ghost" disabled={asked} onClick={() => void finish()}>
-        {asked ? "Finishing…" : status === "waiting" ? "Finish: make the diff" : "Finish after this turn"}
-      </button>
-    </div>
+    </>
   );
 }
 
@@ -221,7 +245,7 @@ function CancelTask({ taskID }: { taskID: string }) {
 
   if (!confirming) {
     return (
-      <button type="button" class="button small ghost danger-text" onClick={() => setConfirming(true)}>
+      <button type="button" class="button ghost danger-text" onClick={() => setConfirming(true)}>
         Cancel task
       </button>
     );
@@ -230,10 +254,10 @@ function CancelTask({ taskID }: { taskID: string }) {
     <div class="confirm" role="group" aria-label="Confirm cancel">
       <span>Stop this task? The diff so far is kept.</span>
       <div class="row end">
-        <button type="button" class="button small ghost" onClick={() => setConfirming(false)}>
+        <button type="button" class="button ghost" onClick={() => setConfirming(false)}>
           Keep running
         </button>
-        <button type="button" class="button small danger" disabled={busy} onClick={() => void cancel()}>
+        <button type="button" class="button danger" disabled={busy} onClick={() => void cancel()}>
           Yes, cancel
         </button>
       </div>
@@ -280,9 +304,12 @@ function Artifacts({ taskID, names }: { taskID: string; names: string[] }) {
   );
 }
 
-/** Keeps the page scrolled to the newest item while the reader is already at the bottom. */
+/**
+ * Keeps the page scrolled to the newest item once the reader has scrolled to the bottom; a
+ * task opens at its summary.
+ */
 function useStickToBottom(items: unknown): void {
-  const atBottom = useRef(true);
+  const atBottom = useRef(false);
   useEffect(() => {
     const onScroll = () => {
       atBottom.current = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 120;

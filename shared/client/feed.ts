@@ -24,6 +24,8 @@ export type FeedItem =
       kind: "tool";
       key: string;
       seq: number;
+      /** When the call started. */
+      ts: string;
       callID: string;
       name: string;
       input: Record<string, unknown>;
@@ -99,6 +101,7 @@ function applyOne(feed: Feed, event: KnownEvent): void {
         kind: "tool",
         key,
         seq: event.seq,
+        ts: event.ts,
         callID: event.data.callID,
         name: event.data.name,
         input: event.data.input,

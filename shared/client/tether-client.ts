@@ -166,6 +166,11 @@ export class TetherClient {
     return (await this.#json("GET", "/v1/runners", RunnerList)).runners;
   }
 
+  /** Drains a runner (`true`: it takes no new task) or undoes the drain. */
+  async drainRunner(runnerID: string, draining = true): Promise<void> {
+    await this.#request(draining ? "POST" : "DELETE", `/v1/runners/${enc(runnerID)}/drain`);
+  }
+
   async revokeRunner(runnerID: string): Promise<void> {
     await this.#request("DELETE", `/v1/runners/${enc(runnerID)}`);
   }
