@@ -58,6 +58,11 @@ export class PhoneAPI {
     await this.#call("POST", `/v1/tasks/${id}/cancel`, {}, [202]);
   }
 
+  /** Lets the task reach `host` (host, *.domain or host:port) for the rest of its run. */
+  async allowEgress(id: string, host: string): Promise<void> {
+    await this.#call("POST", `/v1/tasks/${id}/egress`, { host }, [202]);
+  }
+
   async artifact(id: string, name: string): Promise<string> {
     const res = await this.#call("GET", `/v1/tasks/${id}/artifacts/${name}`);
     return res.text();
