@@ -7,6 +7,9 @@ import {
   ArtifactStored,
   CommandAccepted,
   CreateTaskRequest,
+  EnvironmentEnvelope,
+  EnvironmentList,
+  EnvironmentRequest,
   ErrorBody,
   Event,
   EventPage,
@@ -42,6 +45,9 @@ const SCHEMAS = {
   RunnerList,
   ArtifactStored,
   Health,
+  EnvironmentRequest,
+  EnvironmentEnvelope,
+  EnvironmentList,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -79,6 +85,14 @@ const ROUTES: Record<string, Record<string, Op>> = {
     post: { summary: "Let the task reach a host through its egress proxy for the rest of its run", body: "EgressAllowRequest", ok: [202, "CommandAccepted"] },
   },
   "/v1/tasks/{id}/artifacts/{name}": { get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] } },
+  "/v1/environments": {
+    get: { summary: "List the account's saved environments, oldest first", ok: [200, "EnvironmentList"] },
+    post: { summary: "Save an environment (repository match, setup script, network policy, non-secret variables)", body: "EnvironmentRequest", ok: [201, "EnvironmentEnvelope"] },
+  },
+  "/v1/environments/{id}": {
+    put: { summary: "Replace a saved environment's fields", body: "EnvironmentRequest", ok: [200, "EnvironmentEnvelope"] },
+    delete: { summary: "Delete a saved environment (tasks keep their copy)", ok: [204, null] },
+  },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
   "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },
   "/v1/runners/register": {

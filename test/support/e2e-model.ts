@@ -42,8 +42,8 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
     bash("toolu_ticks", "for i in $(seq 1 240); do echo tick $i; sleep 0.25; done"),
     { reply: { content: [{ type: "text", text: "Done ticking." }], stop_reason: "end_turn" } },
   ],
-  /** Run the project's tests (they need the dependency setup installed), then ask the registry until it answers. */
-  env: [bash("toolu_env_test", "npm test"), bash("toolu_env_view", ENV_RETRY), { reply: { content: [{ type: "text", text: ENV_ANSWER }], stop_reason: "end_turn" } }],
+  /** Run the project's tests (they need the dependency setup installed) and show an environment variable, then ask the registry until it answers. */
+  env: [bash("toolu_env_test", 'npm test && echo "mode=$FIXTURE_MODE"'), bash("toolu_env_view", ENV_RETRY), { reply: { content: [{ type: "text", text: ENV_ANSWER }], stop_reason: "end_turn" } }],
   /** One answer, no tools. */
   quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
 };
