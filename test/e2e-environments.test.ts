@@ -3,7 +3,7 @@
  * `tether-runner` process with Docker and the worker image, the stand-in model, and a
  * stand-in npm registry on 127.0.0.1 (the runner's host npm configuration names it, and the
  * runner's loopback test switch lets its egress proxy reach it). A saved environment matches
- * the fixture repository by its path and carries the setup script: setup installs the
+ * the fixture repository by its path and carries the setup script and a variable: setup installs the
  * repository's dependency through the egress proxy and the agent's `npm test` passes; in the
  * agent phase the registry is denied (an `egress` event) until the phone allows it; a second
  * task on the same repository restores the cached setup without asking the registry.
@@ -28,13 +28,14 @@ describeDocker("end to end: a saved environment's setup, egress and the cache", 
   let root: string;
   let registry: StandinRegistry;
   let repoURL: string;
+  let environmentID: string;
 
   const open = async (taskID: string) => {
     const v = await ViewerSocket.open(stack.edge.url, taskID, stack.token);
     viewers.push(v);
     return v;
   };
-  const egressOf = (events: Event[]) => events.flatMap((e) => (e.type === "egress" ? [e.data as { phase: string; host: string; port: number; allowed: boolean }] : []));
+  const egressOf = (events: Event[]) => events.flatMap((e) => (e.type === "egress" ? [e.data as { phase: string; host: string; port: number; allowed: boolean; bytes: number }] : []));
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "tether-e2e-env-"));
@@ -51,6 +52,7 @@ describeDocker("end to end: a saved environment's setup, egress and the cache", 
         TETHER_EGRESS_ALLOW_LOOPBACK_FOR_TESTS: "true",
       },
     });
+    environmentID = (await stack.phone.createEnvironment({ name: "fixture", repository: repoURL, setup: SETUP, variables: { FIXTURE_MODE: "e2e" } })).id;
   }, 600_000);
 
   afterAll(async () => {
@@ -62,14 +64,15 @@ describeDocker("end to end: a saved environment's setup, egress and the cache", 
 
   it("setup installs the dependency through the egress proxy and the agent's npm test passes; the agent phase is denied until the phone allows the host", async () => {
     const { phone } = stack;
-    const task = await phone.createTask({ repo: { url: repoURL }, prompt: "[e2e:env] Run the tests, then check the registry.", setup: SETUP });
+    const task = await phone.createTask({ repo: { url: repoURL }, prompt: "[e2e:env] Run the tests, then check the registry." });
+    expect(task.environment).toMatchObject({ id: environmentID, setup: SETUP, variables: { FIXTURE_MODE: "e2e" } });
     const viewer = await open(task.id);
 
     const setupDone = await viewer.waitFor("the setup's end", (e) => e.type === "setup.done", 300_000);
     expect(setupDone.data, describeEvents(viewer.events)).toMatchObject({ ok: true, cache: "miss" });
     const steps = viewer.events.filter((e) => e.type === "setup.step").map((e) => e.data);
     expect(steps).toMatchObject([
-      { step: 1, command: SETUP, state: "started" },
+      { step: 1, command: SETUP, source: "environment", state: "started" },
       { step: 1, state: "ended", exitCode: 0 },
     ]);
     const setupEgress = egressOf(viewer.events).filter((e) => e.phase === "setup");
@@ -85,6 +88,7 @@ describeDocker("end to end: a saved environment's setup, egress and the cache", 
 
     const events = viewer.events;
     expect(outputOf(events, "toolu_env_test"), describeEvents(events)).toContain(DEP_WORKS);
+    expect(outputOf(events, "toolu_env_test")).toContain("mode=e2e");
     expect(outputOf(events, "toolu_env_view")).toContain("1.0.0");
     expect(events.find((e) => e.type === "tool.end" && e.data.callID === "toolu_env_test")?.data).toMatchObject({ exitCode: 0 });
     expect(events.find((e) => e.type === "tool.end" && e.data.callID === "toolu_env_view")?.data).toMatchObject({ exitCode: 0 });
@@ -99,12 +103,22 @@ describeDocker("end to end: a saved environment's setup, egress and the cache", 
     const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
     expect(end.data.status, describeEvents(viewer.events)).toBe("succeeded");
     expectContiguous(viewer.events);
+    // The record keeps the egress totals of the task's events.
+    const all = egressOf(viewer.events);
+    const record = await phone.task(task.id);
+    expect(record.egress).toEqual({
+      allowed: all.filter((e) => e.allowed).length,
+      denied: all.filter((e) => !e.allowed).length,
+      bytes: all.reduce((sum, e) => sum + e.bytes, 0),
+    });
+    expect(record.egress?.denied).toBeGreaterThan(0);
   }, 600_000);
 
   it("a second task on the same repository is a cache hit: setup is skipped and the registry is not asked", async () => {
     const { phone } = stack;
     const before = registry.requests.length;
-    const task = await phone.createTask({ repo: { url: repoURL }, prompt: "[e2e:quick] Anything to do?", setup: SETUP });
+    const task = await phone.createTask({ repo: { url: repoURL }, prompt: "[e2e:quick] Anything to do?" });
+    expect(task.environment?.id).toBe(environmentID);
     const viewer = await open(task.id);
     const done = await viewer.waitFor("the setup's end", (e) => e.type === "setup.done", 300_000);
     expect(done.data, describeEvents(viewer.events)).toMatchObject({ ok: true, cache: "hit" });
