@@ -37,6 +37,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   const status = feed.status ?? task?.status ?? null;
   const finished = status !== null && isTerminal(status);
   const usage = feed.usage.modelCalls > 0 ? feed.usage : task?.usage;
+  const egress = feed.egress.allowed + feed.egress.denied > 0 ? feed.egress : task?.egress;
   const artifact = feed.diff?.artifact ?? (task?.diff ? "diff.patch" : null);
   const base = `/tasks/${encodeURIComponent(taskID)}`;
 
@@ -79,6 +80,14 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
               <dt>Model calls</dt>
               <dd>{usage.modelCalls}</dd>
             </div>
+            {egress && egress.allowed + egress.denied > 0 && (
+              <div>
+                <dt>Network</dt>
+                <dd class={egress.denied > 0 ? "egress-totals denied" : "egress-totals"}>
+                  {egress.allowed} allowed / {egress.denied} blocked
+                </dd>
+              </div>
+            )}
           </dl>
         )}
         <nav class="tabs" aria-label="Task views">
