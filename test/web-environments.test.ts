@@ -41,7 +41,7 @@ describeBrowser("environments in the web app", () => {
 
   async function signedIn(path: string): Promise<{ phone: BrowserContext; page: Page }> {
     const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as { localStorage: Storage }).localStorage.setItem("tether.token", t), token);
+    await phone.addInitScript((t) => (globalThis as unknown as { localStorage: { setItem(key: string, value: string): void } }).localStorage.setItem("tether.token", t), token);
     const page = await phone.newPage();
     await page.goto(`${edge.url}${path}`);
     return { phone, page };
