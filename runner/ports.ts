@@ -53,6 +53,8 @@ export interface SandboxSpec {
   resources: SandboxResources;
   /** The task's egress proxy socket on the host (alone in its directory) and the tools' environment (proxy variables, registries). */
   egress?: { socketPath: string; env: Record<string, string> };
+  /** The task's environment variables (a saved environment's, non-secret); the runner's own variables win over them. */
+  env?: Record<string, string>;
 }
 
 /** What a setup sandbox gets: a worker's spec without the model proxy. */
@@ -160,6 +162,8 @@ export interface EgressRegistration {
   phase: EgressPhase;
   /** What the setup phase may reach. */
   setupRules: HostRule[];
+  /** What the agent phase may reach (a saved environment's agent hosts); nothing when absent. */
+  agentRules?: HostRule[];
   /** What the user allowed for the rest of the task, in every phase. */
   allowed: HostRule[];
   /** One call per attempt, when it ends. */

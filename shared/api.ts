@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { Event } from "./events.ts";
+import { Environment } from "./environment.ts";
 import { Labels, Task } from "./task.ts";
 
 // ── tasks ────────────────────────────────────────────────────────────────────
@@ -137,3 +138,13 @@ export type RunnerInfo = z.infer<typeof RunnerInfo>;
 /** `GET /v1/runners`. */
 export const RunnerList = z.object({ runners: z.array(RunnerInfo) });
 export type RunnerList = z.infer<typeof RunnerList>;
+
+// ── environments ─────────────────────────────────────────────────────────────
+
+/** `POST /v1/environments` (201), `PUT /v1/environments/:id`. */
+export const EnvironmentEnvelope = z.object({ environment: Environment });
+export type EnvironmentEnvelope = z.infer<typeof EnvironmentEnvelope>;
+
+/** `GET /v1/environments`: oldest first. */
+export const EnvironmentList = z.object({ environments: z.array(Environment) });
+export type EnvironmentList = z.infer<typeof EnvironmentList>;

@@ -4,5 +4,6 @@ export * from "./events.ts";
 export * from "./limits.ts";
 export * from "./protocol.ts";
 export * from "./task.ts";
+export * from "./environment.ts";
 export * from "./api.ts";
 export * from "./sockets.ts";

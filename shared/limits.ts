@@ -26,6 +26,13 @@ export const LIMITS = {
   outputChunkBytes: 16 * 1024,
   /** A task request's setup script. */
   maxSetupChars: 20_000,
+  /** Saved environments in one account. */
+  maxEnvironments: 100,
+  /** Extra hosts per phase in an environment's network policy. */
+  maxEnvironmentHosts: 50,
+  /** An environment's variables, and one variable's value. */
+  maxVariables: 100,
+  maxVariableChars: 4096,
   /** One line the worker writes on stdout. */
   maxWorkerLineBytes: 128 * 1024,
   /** An artifact uploaded by a runner. */

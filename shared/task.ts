@@ -2,6 +2,7 @@
  * The task record and the public request bodies that create and steer a task.
  */
 import { z } from "zod";
+import { EGRESS_RULE_PATTERN, TaskEnvironment } from "./environment.ts";
 import { LIMITS } from "./limits.ts";
 
 export const TaskStatus = z.enum([
@@ -79,15 +80,14 @@ export const CreateTaskRequest = z
     limits: TaskLimits.optional(),
     /** A setup script run with `sh -c` in the workspace before the agent (instead of the repository's `.tether/setup.sh`). */
     setup: z.string().trim().min(1).max(LIMITS.maxSetupChars).optional(),
+    /** A saved environment's id; without one the account matches an environment by the repository URL. */
+    environment: z.string().min(1).max(64).optional(),
   })
   .strict();
 export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
 
 export const MessageRequest = z.object({ text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }).strict();
 export type MessageRequest = z.infer<typeof MessageRequest>;
-
-/** A host, `*.domain`, or either with `:port` (443 and 80 without one). */
-export const EGRESS_RULE_PATTERN = /^(\*\.)?[a-zA-Z0-9_]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9_])?(:\d{1,5})?$/;
 
 /** Let a task reach a host through its egress proxy for the rest of its run. */
 export const EgressAllowRequest = z
@@ -120,6 +120,13 @@ export const EMPTY_USAGE: Usage = {
   modelCalls: 0,
 };
 
+export const EgressTotals = z.object({
+  allowed: z.number().int().nonnegative(),
+  denied: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+});
+export type EgressTotals = z.infer<typeof EgressTotals>;
+
 export const DiffStat = z.object({
   files: z.number().int().nonnegative(),
   insertions: z.number().int().nonnegative(),
@@ -142,6 +149,10 @@ export const Task = z.object({
   limits: TaskLimits,
   /** The request's setup script, when it gave one. */
   setup: z.string().optional(),
+  /** The saved environment the task uses, as it was when the task was created. */
+  environment: TaskEnvironment.optional(),
+  /** What the task's egress proxy decided so far (from its `egress` events). */
+  egress: EgressTotals.optional(),
   status: TaskStatus,
   /** Why the task is in its status, when that needs saying (failed, lost, cancelled). */
   statusReason: z.string().nullable(),
@@ -158,7 +169,13 @@ export const Task = z.object({
 export type Task = z.infer<typeof Task>;
 
 /** The record of a task just created: queued, nothing run, nothing spent. */
-export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy: string, now = new Date().toISOString()): Task {
+export function newTaskRecord(
+  id: string,
+  request: CreateTaskRequest,
+  createdBy: string,
+  now = new Date().toISOString(),
+  environment?: TaskEnvironment,
+): Task {
   return {
     id,
     title: titleFromPrompt(request.prompt),
@@ -169,6 +186,7 @@ export function newTaskRecord(id: string, request: CreateTaskRequest, createdBy:
     labels: request.labels ?? [],
     limits: request.limits ?? {},
     ...(request.setup ? { setup: request.setup } : {}),
+    ...(environment ? { environment } : {}),
     status: "queued",
     statusReason: null,
     createdBy,

@@ -8,12 +8,8 @@
  * phase the same registry is denied (an egress denial event) until the phone's allowance;
  * a second task on the same repository restores the cached setup without the registry.
  */
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -29,6 +25,7 @@ import { egressOf, type EnvironmentDeps, runSetupPhase } from "../runner/task/se
 import { TaskRecord } from "../runner/task/task-record.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
 import { describeDocker } from "./support/docker.ts";
+import { fixtureRepo, type StandinRegistry, startStandinRegistry } from "./support/standin-registry.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
 const SETUP = "npm install --no-audit --no-fund && npm test";
@@ -36,10 +33,10 @@ const git: GitPort = { clone: cloneRepo, commitAll, makeDiff, push: pushBranch, 
 
 describeDocker("environments: setup, egress and the cache in Docker", () => {
   let root: string;
-  let registry: http.Server;
+  let registry: StandinRegistry;
   let registryURL: string;
   let registryPort: number;
-  const requests: string[] = [];
+  let requests: string[];
   let repoURL: string;
   let sandbox: DockerSandbox;
   let egress: EgressProxy;
@@ -50,23 +47,8 @@ describeDocker("environments: setup, egress and the cache in Docker", () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), "tether-env-e2e-"));
-    const tarball = await packTarball(join(root, "pkg"));
-    registry = http.createServer((req, res) => {
-      requests.push(req.url ?? "");
-      if (req.url === "/tether-dep") {
-        const dist = { tarball: `${registryURL}tether-dep/-/tether-dep-1.0.0.tgz`, shasum: createHash("sha1").update(tarball).digest("hex") };
-        res.writeHead(200, { "content-type": "application/json" }).end(
-          JSON.stringify({ name: "tether-dep", "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name: "tether-dep", version: "1.0.0", dist } } }),
-        );
-      } else if (req.url === "/tether-dep/-/tether-dep-1.0.0.tgz") {
-        res.writeHead(200, { "content-type": "application/octet-stream" }).end(tarball);
-      } else {
-        res.writeHead(404, { "content-type": "application/json" }).end("{}");
-      }
-    });
-    await new Promise<void>((resolve) => registry.listen(0, "127.0.0.1", resolve));
-    registryPort = (registry.address() as AddressInfo).port;
-    registryURL = `http://127.0.0.1:${registryPort}/`;
+    registry = await startStandinRegistry(join(root, "pkg"));
+    ({ url: registryURL, port: registryPort, requests } = registry);
     repoURL = await fixtureRepo(join(root, "repo"));
     const image = await ensureWorkerImage(process.env.TETHER_WORKER_IMAGE);
     sandbox = new DockerSandbox({ image, runnerID });
@@ -84,7 +66,7 @@ describeDocker("environments: setup, egress and the cache in Docker", () => {
   afterAll(async () => {
     await sandbox?.removeOrphans(new Set());
     await egress?.close();
-    await new Promise((resolve) => registry?.close(resolve));
+    await registry?.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -173,24 +155,3 @@ describeDocker("environments: setup, egress and the cache in Docker", () => {
     await egress.unregister("env-2");
   }, 600_000);
 });
-
-/** The package `tether-dep` as an npm tarball (a gzip tar of `package/`). */
-async function packTarball(dir: string): Promise<Buffer> {
-  await mkdir(join(dir, "package"), { recursive: true });
-  await writeFile(join(dir, "package", "package.json"), JSON.stringify({ name: "tether-dep", version: "1.0.0", main: "index.js" }));
-  await writeFile(join(dir, "package", "index.js"), 'exports.check = () => console.log("tether-dep works");\n');
-  execFileSync("tar", ["-czf", join(dir, "pkg.tgz"), "-C", dir, "package"]);
-  return readFile(join(dir, "pkg.tgz"));
-}
-
-/** A repository whose test needs `tether-dep`, committed on `main`; its path is the task's URL. */
-async function fixtureRepo(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "package.json"), JSON.stringify({ name: "fixture", version: "1.0.0", private: true, scripts: { test: "node -e \"require('tether-dep').check()\"" }, dependencies: { "tether-dep": "1.0.0" } }, null, 2));
-  await writeFile(join(dir, ".gitignore"), "node_modules/\n");
-  const run = (...args: string[]) => execFileSync("git", ["-c", "user.name=Fixture", "-c", "user.email=fixture@example.invalid", ...args], { cwd: dir, stdio: "ignore" });
-  run("init", "-q", "-b", "main");
-  run("add", "-A");
-  run("commit", "-q", "-m", "fixture");
-  return dir;
-}

@@ -27,6 +27,10 @@ import {
   SILENT_HEARTBEATS,
   type EdgeToRunnerControl,
   type AccountSettings,
+  type Environment,
+  type EnvironmentRequest,
+  type TaskEnvironment,
+  taskEnvironmentOf,
   type ErrorBody,
   type RegisterRunnerRequest,
   type RegisterRunnerResponse,
@@ -34,6 +38,7 @@ import {
   RunnerToEdgeControl,
   type Task,
   answerCloseCode,
+  errorBody,
   errorFrameOf,
   isTerminal,
   parseFrame,
@@ -41,6 +46,7 @@ import {
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
 import type { TaskRoom } from "../task-room/index.ts";
+import { EnvironmentStore } from "./environment-store.ts";
 import { TaskQueue } from "./queue.ts";
 import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
@@ -55,6 +61,7 @@ type ControlAttachment = { runnerID: string; hello: boolean };
 export class Account extends DurableObject<Env> {
   private readonly store: AccountStore;
   private readonly queue: TaskQueue;
+  #environments: EnvironmentStore | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -182,6 +189,40 @@ export class Account extends DurableObject<Env> {
     for (const ws of this.controlSockets(runnerID)) ws.close(CloseCode.Revoked, "runner deleted");
     await this.queue.releaseRunner(runnerID, `runner ${runnerID} was deleted`);
     return true;
+  }
+
+  // ── environments ───────────────────────────────────────────────────────────
+
+  async listEnvironments(): Promise<Environment[]> {
+    return this.environments().list();
+  }
+
+  async createEnvironment(accountID: string, id: string, request: EnvironmentRequest): Promise<Environment | ErrorBody> {
+    this.rememberAccount(accountID);
+    const store = this.environments();
+    if (store.count() >= LIMITS.maxEnvironments) return errorBody(ErrorCode.Conflict, `an account keeps at most ${LIMITS.maxEnvironments} environments`);
+    return store.insert(id, request, new Date().toISOString());
+  }
+
+  async replaceEnvironment(id: string, request: EnvironmentRequest): Promise<Environment | null> {
+    return this.environments().replace(id, request, new Date().toISOString());
+  }
+
+  async deleteEnvironment(id: string): Promise<boolean> {
+    return this.environments().delete(id);
+  }
+
+  /**
+   * The environment a new task on `url` gets, as its record carries it: the one named (null
+   * when there is no such environment), else the best match by repository (undefined: none).
+   */
+  async resolveEnvironment(id: string | undefined, url: string): Promise<TaskEnvironment | null | undefined> {
+    const env = this.environments().resolve(id, url);
+    return env ? taskEnvironmentOf(env) : env;
+  }
+
+  private environments(): EnvironmentStore {
+    return (this.#environments ??= new EnvironmentStore(this.ctx.storage.sql));
   }
 
   // ── control socket ─────────────────────────────────────────────────────────

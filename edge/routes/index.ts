@@ -2,6 +2,7 @@
  * The Worker's routes: the public task API (user token), the runner registry and
  * registration, the runner's own routes (runner credential), and the OpenAPI document.
  */
+export { environmentRoutes } from "./environments.ts";
 export { openAPIDocument } from "./openapi.ts";
 export { runnerRoutes } from "./runner.ts";
 export { runnersRoutes } from "./runners.ts";

@@ -10,6 +10,9 @@ import {
   ArtifactStored,
   CommandAccepted,
   CreateTaskRequest,
+  EnvironmentEnvelope,
+  EnvironmentList,
+  EnvironmentRequest,
   ErrorBody,
   Event,
   EventPage,
@@ -54,6 +57,9 @@ const SCHEMAS = {
   ImportResult,
   AccountSettings,
   SettingsEnvelope,
+  EnvironmentRequest,
+  EnvironmentEnvelope,
+  EnvironmentList,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -120,6 +126,14 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/tasks/{id}/artifacts/{name}": {
     get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] },
     put: { summary: "Upload an imported task's artifact: only a name its export listed, with that size and SHA-256", ok: [201, "ArtifactStored"] },
+  },
+  "/v1/environments": {
+    get: { summary: "List the account's saved environments, oldest first", ok: [200, "EnvironmentList"] },
+    post: { summary: "Save an environment (repository match, setup script, network policy, non-secret variables)", body: "EnvironmentRequest", ok: [201, "EnvironmentEnvelope"] },
+  },
+  "/v1/environments/{id}": {
+    put: { summary: "Replace a saved environment's fields", body: "EnvironmentRequest", ok: [200, "EnvironmentEnvelope"] },
+    delete: { summary: "Delete a saved environment (tasks keep their copy)", ok: [204, null] },
   },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
   "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },

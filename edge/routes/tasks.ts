@@ -50,8 +50,11 @@ taskRoutes.use("*", requireUser);
 taskRoutes.post("/", async (c) => {
   const body = await readJSON(c.req.raw, CreateTaskRequest, LIMITS.maxBodyBytes);
   const { userID, accountID } = c.get("user");
-  const task = newTaskRecord(newTaskID(), body, userID);
-  const created = await accountStub(c.env, accountID).createTask(accountID, task);
+  const account = accountStub(c.env, accountID);
+  const environment = await account.resolveEnvironment(body.environment, body.repo.url);
+  if (environment === null) throw fail(ErrorCode.BadRequest, "no such environment");
+  const task = newTaskRecord(newTaskID(), body, userID, undefined, environment);
+  const created = await account.createTask(accountID, task);
   return c.json({ task: created } satisfies TaskEnvelope, 201);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { RunnerEvent } from "../../shared/index.ts";
-import { HeldFrames, prepareBatch, walkFrames, type PreparedEvent } from "./batch.ts";
+import { newTaskRecord, type RunnerEvent } from "../../shared/index.ts";
+import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type PreparedEvent, type TaskChange } from "./batch.ts";
 
 const TS = "2026-01-02T03:04:05Z";
 const log = (rseq: number): RunnerEvent => ({ rseq, ts: TS, type: "log", data: { level: "info", message: `m${rseq}` } });
@@ -46,6 +46,18 @@ describe("walkFrames", () => {
     expect(walk.accept.map((e) => e.rseq)).toEqual([1, 2]);
     expect(walk.stop).toMatchObject({ code: "task_finished" });
     expect(walkFrames("tsk_1", [prepared([log(4)])], 3, "failed").accept).toEqual([]);
+  });
+});
+
+describe("applyRunnerEvent", () => {
+  it("folds egress events into the record's totals: attempts allowed and denied, bytes", () => {
+    const task = newTaskRecord("tsk_1", { repo: { url: "https://git.test/r.git" }, prompt: "p" }, "u1");
+    expect(task.egress).toBeUndefined();
+    const egress = (rseq: number, allowed: boolean, bytes: number): RunnerEvent => ({ rseq, ts: TS, type: "egress", data: { phase: "setup", host: "registry.test", port: 443, allowed, bytes } });
+    const change: TaskChange = { status: false, summary: false };
+    for (const event of prepared([egress(1, true, 1200), egress(2, false, 0), egress(3, true, 300)])) applyRunnerEvent(task, event, change);
+    expect(task.egress).toEqual({ allowed: 2, denied: 1, bytes: 1500 });
+    expect(change).toEqual({ status: false, summary: true });
   });
 });
 

@@ -133,7 +133,7 @@ export class HeldFrames {
   }
 }
 
-/** What an event changed that the Account's index shows: the status, or usage and diff. */
+/** What an event changed that the Account's index shows: the status, or usage, egress totals and diff. */
 export type TaskChange = { status: boolean; summary: boolean };
 
 /** Folds one accepted runner event into the task record (in place); says what changed. */
@@ -152,6 +152,15 @@ export function applyRunnerEvent(task: Task, event: PreparedEvent, change: TaskC
       cacheWriteTokens: task.usage.cacheWriteTokens + usage.cacheWriteTokens,
       costUSD: addCost(task.usage.costUSD, usage.costUSD),
       modelCalls: task.usage.modelCalls + 1,
+    };
+    change.summary = true;
+  } else if (event.type === "egress") {
+    const egress = data as { allowed: boolean; bytes: number };
+    const totals = task.egress ?? { allowed: 0, denied: 0, bytes: 0 };
+    task.egress = {
+      allowed: totals.allowed + (egress.allowed ? 1 : 0),
+      denied: totals.denied + (egress.allowed ? 0 : 1),
+      bytes: totals.bytes + egress.bytes,
     };
     change.summary = true;
   } else if (event.type === "diff") {

@@ -227,11 +227,11 @@ export class TaskRoomStore {
   }
 }
 
-type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "diff" | "branch" | "updatedAt">;
+type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "egress" | "diff" | "branch" | "updatedAt">;
 
 function progressJSON(task: Task): string {
-  const { status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } = task;
-  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, diff, branch, updatedAt } satisfies Progress);
+  const { status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt } = task;
+  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt } satisfies Progress);
 }
 
 function eventJSON(row: EventRow): string {

@@ -4,6 +4,8 @@ import type { FeedItem } from "../../shared/client/index.ts";
 import { AnsiText } from "./ansi-text.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
 import { Link } from "./router.tsx";
+import { useSession } from "./session.tsx";
+import { messageOf } from "./sign-in.tsx";
 
 export function ActivityFeed({ items, taskID }: { items: FeedItem[]; taskID: string }) {
   if (items.length === 0) return <p class="muted center">Waiting for the first event…</p>;
@@ -105,7 +107,97 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
           )}
         </p>
       );
+    case "setup":
+      return <SetupStep item={item} />;
+    case "setup-done":
+      return <SetupDone item={item} />;
+    case "egress":
+      return <EgressAttempt item={item} taskID={taskID} />;
+    case "egress-allow":
+      return (
+        <p class="status-line egress-decision">
+          Allowed <code>{item.host}</code> for this task ({item.by})
+        </p>
+      );
   }
+}
+
+function seconds(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function SetupStep({ item }: { item: Extract<FeedItem, { kind: "setup" }> }) {
+  const state = item.state === "running" ? "running…" : `exit ${item.exitCode ?? "killed"} · ${seconds(item.durationMs)}`;
+  return (
+    <details class={`tool tool-${item.state} setup-step`} open={item.state === "failed"}>
+      <summary>
+        <span class="tool-name">setup {item.step}</span>
+        <code class="tool-preview">{item.command}</code>
+        <span class="tool-state">{state}</span>
+      </summary>
+      <div class="tool-body">
+        <p class="hint">from the {item.source === "request" ? "task's script" : item.source === "environment" ? "saved environment" : "repository's .tether/setup.sh"}</p>
+        {item.output.length > 0 && (
+          <pre class="terminal" aria-label="Setup output">
+            {item.droppedChars > 0 && <span class="cut">… {item.droppedChars} earlier characters not shown{"\n"}</span>}
+            {item.output.map((o, i) => (
+              <span key={i} class={o.stream}>
+                <AnsiText text={o.text} />
+              </span>
+            ))}
+          </pre>
+        )}
+      </div>
+    </details>
+  );
+}
+
+function SetupDone({ item }: { item: Extract<FeedItem, { kind: "setup-done" }> }) {
+  const { done } = item;
+  if (done.cache === "hit") return <p class="status-line setup-done">Cache hit — setup skipped, saved {seconds(done.savedMs)}</p>;
+  if (!done.ok) return <p class="banner error setup-done">Setup failed{done.reason ? `: ${done.reason}` : ""}</p>;
+  return <p class="status-line setup-done">Setup done in {seconds(done.durationMs)}</p>;
+}
+
+function EgressAttempt({ item, taskID }: { item: Extract<FeedItem, { kind: "egress" }>; taskID: string }) {
+  const { client } = useSession();
+  const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
+  const times = item.count > 1 ? ` ×${item.count}` : "";
+  const target = `${item.host}:${item.port}`;
+  if (item.allowed) {
+    return (
+      <p class="log log-info egress egress-allowed">
+        Network ({item.phase}): <code>{target}</code>
+        {times}, {item.bytes} bytes
+      </p>
+    );
+  }
+  async function allow() {
+    setState({ busy: true, error: null });
+    try {
+      await client.allowEgress(taskID, item.rule);
+      setState({ busy: false, error: null });
+    } catch (err) {
+      setState({ busy: false, error: messageOf(err) });
+    }
+  }
+  return (
+    <div class="banner warn egress egress-denied" role="status">
+      <p>
+        <strong>Blocked</strong> ({item.phase}): <code>{target}</code>
+        {times}
+        {item.reason && <span class="reason"> — {item.reason}</span>}
+      </p>
+      {item.settled ? (
+        <p class="hint">Allowed since.</p>
+      ) : (
+        <button type="button" class="button small" onClick={allow} disabled={state.busy}>
+          {state.busy ? "Allowing…" : `Allow ${item.rule} for this task`}
+        </button>
+      )}
+      {state.error && <p class="field-error">{state.error}</p>}
+    </div>
+  );
 }
 
 function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {

@@ -1,10 +1,13 @@
 /**
  * The new-task form. It checks the body with the same schema the edge uses
  * (CreateTaskRequest), shows each message under its field, then shows the edge's answer.
+ * The environment is a saved one picked by name, or left to the account to match by the
+ * repository; a pasted setup script runs instead of the environment's or the repository's.
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
+import type { Environment } from "../../shared/environment.ts";
 import { CreateTaskRequest } from "../../shared/task.ts";
 import { navigate, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
@@ -23,10 +26,12 @@ type Fields = {
   maxCostUSD: string;
   timeoutMinutes: string;
   maxTokens: string;
+  environment: string;
+  setup: string;
 };
 type FieldName = keyof Fields;
 
-const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", effort: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "" };
+const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", effort: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "", environment: "", setup: "" };
 const LAST_REPO = "tether.lastRepo";
 
 /** The request body the form describes; blank optional fields are left out. */
@@ -46,6 +51,8 @@ export function bodyOf(f: Fields): Record<string, unknown> {
     ...(f.effort ? { effort: f.effort } : {}),
     ...(labels.length ? { labels } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
+    ...(f.environment ? { environment: f.environment } : {}),
+    ...(f.setup.trim() ? { setup: f.setup } : {}),
   };
 }
 
@@ -53,7 +60,7 @@ function fieldOf(path: PropertyKey[]): FieldName | null {
   const [a, b] = path;
   if (a === "repo") return b === "ref" ? "ref" : "url";
   if (a === "limits" && typeof b === "string" && b in EMPTY) return b as FieldName;
-  if (a === "prompt" || a === "model" || a === "effort" || a === "labels") return a;
+  if (a === "prompt" || a === "model" || a === "effort" || a === "labels" || a === "setup" || a === "environment") return a;
   return null;
 }
 
@@ -73,6 +80,18 @@ export function NewTask() {
   const [errors, setErrors] = useState<Partial<Record<FieldName, string>>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [environments, setEnvironments] = useState<Environment[]>([]);
+
+  useEffect(() => {
+    let stale = false;
+    client.listEnvironments().then(
+      (list) => !stale && setEnvironments(list),
+      () => !stale && setEnvironments([]),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [client]);
 
   const set = (name: FieldName) => (e: { currentTarget: { value: string } }) => setFields((f) => ({ ...f, [name]: e.currentTarget.value }));
 
@@ -146,6 +165,30 @@ export function NewTask() {
         {field("url", "Repository", (p) => <input {...p} type="url" inputMode="url" autocomplete="off" spellcheck={false} placeholder="https://github.com/you/app.git" />)}
         {field("ref", "Branch or commit", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="main" />, "Leave empty for the default branch.")}
         {field("prompt", "What should the agent do?", (p) => <textarea {...p} rows={6} placeholder="Fix the failing test in src/math.ts and explain the bug." />)}
+        {field(
+          "environment",
+          "Environment",
+          (p) => (
+            <select {...p} onChange={set("environment")}>
+              <option value="">Match by repository</option>
+              {environments.map((env) => (
+                <option value={env.id} key={env.id}>
+                  {env.name}
+                </option>
+              ))}
+            </select>
+          ),
+          "A saved environment's setup, network and variables; by default the one whose repository pattern matches.",
+        )}
+        <details class="more" open={fields.setup !== "" || undefined}>
+          <summary>Setup script</summary>
+          {field(
+            "setup",
+            "Setup script",
+            (p) => <textarea {...p} rows={4} spellcheck={false} class="mono" placeholder="npm ci" />,
+            "Runs with sh -c in the workspace before the agent, instead of the environment's or the repository's .tether/setup.sh.",
+          )}
+        </details>
         <details class="more">
           <summary>Model, effort, limits and runner labels</summary>
           <div class="stack">

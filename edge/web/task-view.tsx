@@ -38,6 +38,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   const status = feed.status ?? task?.status ?? null;
   const finished = status !== null && isTerminal(status);
   const usage = feed.usage.modelCalls > 0 ? feed.usage : task?.usage;
+  const egress = feed.egress.allowed + feed.egress.denied > 0 ? feed.egress : task?.egress;
   const files = feed.diff?.files ?? task?.diff?.files ?? 0;
   // An empty diff is no change: nothing to show or download.
   const artifact = files > 0 ? (feed.diff?.artifact ?? "diff.patch") : null;
@@ -93,6 +94,14 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
               <dt>Model calls</dt>
               <dd>{usage.modelCalls}</dd>
             </div>
+            {egress && egress.allowed + egress.denied > 0 && (
+              <div>
+                <dt>Network</dt>
+                <dd class={egress.denied > 0 ? "egress-totals denied" : "egress-totals"}>
+                  {egress.allowed} allowed / {egress.denied} blocked
+                </dd>
+              </div>
+            )}
           </dl>
         )}
         {!finished && status !== null && (

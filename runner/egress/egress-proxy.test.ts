@@ -52,11 +52,16 @@ describe("EgressProxy", () => {
   });
 
   /** A proxy for task "t1" in `phase`; `allowLoopback` stands in for a registry on 127.0.0.1. */
-  async function start(phase: EgressPhase, setupRules: string[], opts: { allowLoopback?: boolean } = {}): Promise<{ proxy: EgressProxy; socketPath: string }> {
+  async function start(
+    phase: EgressPhase,
+    setupRules: string[],
+    opts: { allowLoopback?: boolean; agentRules?: string[] } = {},
+  ): Promise<{ proxy: EgressProxy; socketPath: string }> {
     const proxy = new EgressProxy({ resolver, allowLoopback: opts.allowLoopback });
     proxies.push(proxy);
     const socketPath = join(dir, "t1", "egress.sock");
-    await proxy.register("t1", { socketPath, phase, setupRules: setupRules.map(rule), allowed: [], onEvent: (e) => events.push(e) });
+    const agentRules = (opts.agentRules ?? []).map(rule);
+    await proxy.register("t1", { socketPath, phase, setupRules: setupRules.map(rule), agentRules, allowed: [], onEvent: (e) => events.push(e) });
     return { proxy, socketPath };
   }
 
@@ -162,6 +167,17 @@ describe("EgressProxy", () => {
     expect(await eventFor("registry.test")).toMatchObject({ phase: "agent", allowed: false });
     proxy.setPhase("t1", "setup");
     expect((await get(socketPath, `http://registry.test:${targetPort}/again`)).status).toBe(403);
+  });
+
+  it("allows an environment's agent hosts in the agent phase only", async () => {
+    const { proxy, socketPath } = await start("setup", [], { allowLoopback: true, agentRules: [`registry.test:${targetPort}`] });
+    expect((await get(socketPath, `http://registry.test:${targetPort}/in-setup`)).status).toBe(403);
+    proxy.setPhase("t1", "agent");
+    expect(await get(socketPath, `http://registry.test:${targetPort}/in-agent`)).toEqual({ status: 200, body: "hello from /in-agent" });
+    expect(events.map((e) => [e.phase, e.allowed])).toEqual([
+      ["setup", false],
+      ["agent", true],
+    ]);
   });
 
   it("allows a host added mid-task for the rest of the task", async () => {

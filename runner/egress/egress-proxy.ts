@@ -5,7 +5,8 @@
  *
  * Every attempt is decided here, outside the sandbox, in this order:
  *   1. the host and port match a rule of the task's phase (setup: the host's package
- *      registries, the operator's `egressAllow`, the environment's; agent: nothing), or a
+ *      registries, the operator's `egressAllow`, the environment's; agent: the environment's
+ *      agent hosts only), or a
  *      rule the user allowed for the rest of the task;
  *   2. an IP literal is refused (a loopback literal passes only under `allowLoopback`);
  *   3. the proxy resolves the name itself; if any address is loopback, private, link-local
@@ -42,6 +43,7 @@ type Decision = { allowed: true; address: string } | { allowed: false; reason: s
 interface Entry {
   phase: EgressPhase;
   setupRules: HostRule[];
+  agentRules: HostRule[];
   allowed: HostRule[];
   totals: EgressTotals;
   server: http.Server;
@@ -69,6 +71,7 @@ export class EgressProxy implements EgressPort {
     const entry: Entry = {
       phase: reg.phase,
       setupRules: [...reg.setupRules],
+      agentRules: [...(reg.agentRules ?? [])],
       allowed: [...reg.allowed],
       totals: { allowed: 0, denied: 0, bytes: 0 },
       server: http.createServer(),
@@ -128,8 +131,8 @@ export class EgressProxy implements EgressPort {
   }
 
   /** The decision for one attempt; see the file's header for the order. */
-  async decide(entry: Pick<Entry, "phase" | "setupRules" | "allowed">, host: string, port: number): Promise<Decision> {
-    const rules = entry.phase === "setup" ? [...entry.setupRules, ...entry.allowed] : entry.allowed;
+  async decide(entry: Pick<Entry, "phase" | "setupRules" | "agentRules" | "allowed">, host: string, port: number): Promise<Decision> {
+    const rules = [...(entry.phase === "setup" ? entry.setupRules : entry.agentRules), ...entry.allowed];
     if (!rules.some((rule) => matchesRule(rule, host, port))) return { allowed: false, reason: `${host}:${port} is not allowed in the ${entry.phase} phase` };
     const bare = host.replace(/^\[(.*)\]$/, "$1");
     if (isIPLiteral(bare)) {

@@ -109,7 +109,8 @@ export class DockerSandbox implements Sandbox {
       ...(worker ? (this.opts.command ? { Cmd: this.opts.command } : {}) : { Cmd: ["relay"] }),
       User: this.user,
       WorkingDir: "/workspace",
-      Env: ["TETHER_WORKSPACE=/workspace", "TETHER_STATE_DIR=/state", "HOME=/tmp", ...egressEnv],
+      // Docker keeps the last of a repeated name: the task's variables first, the runner's after.
+      Env: [...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`), "TETHER_WORKSPACE=/workspace", "TETHER_STATE_DIR=/state", "HOME=/tmp", ...egressEnv],
       Labels: { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_TASK]: spec.taskID, ...(worker ? {} : { [LABEL_ROLE]: "setup" }) },
       OpenStdin: worker,
       StdinOnce: false,

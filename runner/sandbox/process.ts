@@ -55,7 +55,7 @@ export class ProcessSandbox implements Sandbox {
     return {
       exec: (command, onOutput) =>
         new Promise((resolve) => {
-          const env: NodeJS.ProcessEnv = {};
+          const env: NodeJS.ProcessEnv = { ...spec.env };
           for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
           const child = spawn("sh", ["-c", command], { cwd: spec.workspaceDir, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
           running.add(child);
@@ -84,7 +84,7 @@ export class ProcessSandbox implements Sandbox {
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     await Promise.all([spec.workspaceDir, spec.stateDir].map((d) => mkdir(d, { recursive: true })));
     const [file, ...args] = this.opts.command ?? [process.execPath, this.opts.agentPath ?? DEFAULT_AGENT_PATH];
-    const env: NodeJS.ProcessEnv = { TETHER_WORKSPACE: spec.workspaceDir, TETHER_STATE_DIR: spec.stateDir };
+    const env: NodeJS.ProcessEnv = { ...spec.env, TETHER_WORKSPACE: spec.workspaceDir, TETHER_STATE_DIR: spec.stateDir };
     for (const name of PASSED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
     const child = spawn(file ?? process.execPath, args, { cwd: spec.workspaceDir, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
     await new Promise<void>((resolve, reject) => {

@@ -12,7 +12,7 @@ import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
 import { registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
-import { egressOf, type EnvironmentDeps } from "./setup-phase.ts";
+import { egressOf, type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 export interface LaunchDeps {
@@ -60,6 +60,7 @@ export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir
     proxySocketPath: reg.socketPath,
     resources: resourcesFor(record.task.limits, deps.resources),
     ...(deps.environments ? { egress: egressOf(deps.environments, record.taskID) } : {}),
+    ...variablesOf(record),
   };
   const started = Date.now();
   const handle = await deps.sandbox.start(spec, sink);

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { TaskEnvironment } from "../../shared/environment.ts";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import { SetupCache } from "../cache/index.ts";
 import type { EgressPhase, EgressPort, EgressRegistration, Result } from "../ports.ts";
@@ -52,7 +53,7 @@ describe("the setup phase", () => {
   }
 
   /** A task with a fresh workspace holding `files`; its record and its directory. */
-  async function task(setup: string | undefined, files: Record<string, string> = {}): Promise<{ record: TaskRecord; taskDir: string }> {
+  async function task(setup: string | undefined, files: Record<string, string> = {}, environment?: TaskEnvironment): Promise<{ record: TaskRecord; taskDir: string }> {
     n += 1;
     const taskID = `t${n}`;
     const taskDir = join(root, "tasks", taskID);
@@ -61,7 +62,7 @@ describe("the setup phase", () => {
       await writeFile(join(taskDir, "workspace", path), content);
     }
     await mkdir(join(taskDir, "workspace"), { recursive: true });
-    const assignment = assignmentOf(taskID, 1, { repo: { url: "https://git.test/r.git" }, ...(setup ? { setup } : {}) });
+    const assignment = assignmentOf(taskID, 1, { repo: { url: "https://git.test/r.git" }, ...(setup ? { setup } : {}), ...(environment ? { environment } : {}) });
     return { record: new TaskRecord(journal, journal.addTask(assignment, join(taskDir, "workspace"))), taskDir };
   }
 
@@ -87,6 +88,30 @@ describe("the setup phase", () => {
     expect((await run(env(), record, taskDir)).ok).toBe(true);
     expect(sandbox.setupCommands).toEqual([`sh -e ${REPOSITORY_SETUP}`]);
     expect(events[0]?.data).toMatchObject({ source: "repository" });
+  });
+
+  it("runs a saved environment's script when the request has none, with its hosts per phase and its variables", async () => {
+    const environment: TaskEnvironment = {
+      id: "env_1",
+      name: "node",
+      setup: "npm ci",
+      network: { setup: ["mirror.test"], agent: ["api.test:8443"] },
+      variables: { NODE_ENV: "test" },
+    };
+    const { record, taskDir } = await task(undefined, { [REPOSITORY_SETUP]: "echo hi\n" }, environment);
+    expect((await run(env(), record, taskDir)).ok).toBe(true);
+    expect(sandbox.setupCommands).toEqual(["npm ci"]);
+    expect(events[0]?.data).toMatchObject({ source: "environment" });
+    expect(egress.registration?.setupRules).toEqual([{ host: "registry.test" }, { host: "mirror.test" }]);
+    expect(egress.registration?.agentRules).toEqual([{ host: "api.test", port: 8443 }]);
+    expect(sandbox.setupSpecs[0]?.env).toEqual({ NODE_ENV: "test" });
+  });
+
+  it("prefers the request's script to the environment's", async () => {
+    const { record, taskDir } = await task("make", {}, { id: "env_1", name: "n", setup: "npm ci", network: { setup: [], agent: [] }, variables: {} });
+    expect((await run(env(), record, taskDir)).ok).toBe(true);
+    expect(sandbox.setupCommands).toEqual(["make"]);
+    expect(events[0]?.data).toMatchObject({ source: "request" });
   });
 
   it("has no setup and opens egress in the agent phase when there is no script", async () => {

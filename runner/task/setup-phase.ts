@@ -1,8 +1,8 @@
 /**
  * A task's setup phase (internal to task/), between the clone and the agent.
  *
- * The setup script comes from the task request's `setup`, else the repository's
- * `.tether/setup.sh`; with neither there is no setup. The phase opens the task's egress
+ * The setup script comes from the task request's `setup`, else its saved environment's,
+ * else the repository's `.tether/setup.sh`; with none there is no setup. The phase opens the task's egress
  * proxy (phase `setup`: the host's registries, the operator's `egressAllow`, what the user
  * allowed), then either restores a cached result (`setup.done` with `cache: "hit"` and the
  * time saved) or runs each step in a setup sandbox, streaming `setup.step` and
@@ -50,25 +50,37 @@ export function egressOf(env: EnvironmentDeps, taskID: string): NonNullable<Sand
   return { socketPath: join(env.egressDir, dir, "egress.sock"), env: env.toolEnv };
 }
 
-/** Opens the task's egress proxy in `phase`, with what the user has already allowed. */
-export async function openEgress(env: EnvironmentDeps, record: TaskRecord, phase: "setup" | "agent", emit: (bodies: RunnerEventBody[]) => void): Promise<void> {
-  const allowed = (record.meta.egressAllowed ?? []).flatMap((rule) => {
+/** Rules from their text form; the edge validated them, so one that does not parse is dropped. */
+function rulesOf(rules: readonly string[]): HostRule[] {
+  return rules.flatMap((rule) => {
     const parsed = parseHostRule(rule);
     return parsed.ok ? [parsed.value] : [];
   });
+}
+
+/**
+ * Opens the task's egress proxy in `phase`: the setup phase reaches the runner's defaults and
+ * the environment's setup hosts, the agent phase the environment's agent hosts, both what the
+ * user has already allowed.
+ */
+export async function openEgress(env: EnvironmentDeps, record: TaskRecord, phase: "setup" | "agent", emit: (bodies: RunnerEventBody[]) => void): Promise<void> {
+  const network = record.task.environment?.network;
   await env.egress.register(record.taskID, {
     socketPath: egressOf(env, record.taskID).socketPath,
     phase,
-    setupRules: env.setupRules,
-    allowed,
+    setupRules: [...env.setupRules, ...rulesOf(network?.setup ?? [])],
+    agentRules: rulesOf(network?.agent ?? []),
+    allowed: rulesOf(record.meta.egressAllowed ?? []),
     onEvent: (data) => emit([{ type: "egress", data }]),
   });
 }
 
-/** The task's setup steps: the request's script, else the repository's, else none. */
+/** The task's setup steps: the request's script, else its environment's, else the repository's, else none. */
 export async function setupStepsOf(record: TaskRecord, workspaceDir: string): Promise<SetupStep[]> {
   const script = record.task.setup;
   if (script) return [{ command: script, source: "request", content: script }];
+  const envScript = record.task.environment?.setup;
+  if (envScript) return [{ command: envScript, source: "environment", content: envScript }];
   const file = await readFile(join(workspaceDir, REPOSITORY_SETUP), "utf8").catch(() => undefined);
   if (file !== undefined) return [{ command: `sh -e ${REPOSITORY_SETUP}`, source: "repository", content: file }];
   return [];
@@ -130,6 +142,7 @@ async function setUp(
     stateDir: join(taskDir, "state"),
     resources: deps.resources,
     egress: egressOf(deps.env, record.taskID),
+    ...variablesOf(record),
   });
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -177,6 +190,12 @@ async function setUp(
   }
   emit([{ type: "setup.done", data: { ok: true, cache: cache ? "miss" : "off", durationMs } }]);
   return { ok: true, value: undefined };
+}
+
+/** The task's environment variables for its containers, when its environment has any. */
+export function variablesOf(record: TaskRecord): { env?: Record<string, string> } {
+  const variables = record.task.environment?.variables ?? {};
+  return Object.keys(variables).length > 0 ? { env: variables } : {};
 }
 
 function chunksOf(text: string): string[] {

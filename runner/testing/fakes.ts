@@ -18,6 +18,7 @@ import type {
   Sandbox,
   SandboxSpec,
   SetupSession,
+  SetupSpec,
   Spent,
   TaskBudget,
   WorkerHandle,
@@ -91,8 +92,11 @@ export class FakeSandbox implements Sandbox {
   /** Each setup command run, and the exit code a command gets (0 unless listed). */
   readonly setupCommands: string[] = [];
   setupExitCodes = new Map<string, number>();
+  /** Each setup sandbox's spec. */
+  readonly setupSpecs: SetupSpec[] = [];
 
-  async openSetup(): Promise<SetupSession> {
+  async openSetup(spec: SetupSpec): Promise<SetupSession> {
+    this.setupSpecs.push(spec);
     return {
       exec: async (command, onOutput) => {
         this.setupCommands.push(command);

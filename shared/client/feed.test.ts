@@ -104,4 +104,36 @@ describe("applyEvents", () => {
     expect(tool.kind === "tool" && tool.droppedChars).toBe(4);
     expect(tool.kind === "tool" && tool.output[0]!.text.endsWith("tail")).toBe(true);
   });
+
+  it("shows setup steps with their output, exit code and duration, then the end or a cache hit", () => {
+    seq = 0;
+    const feed = applyEvents(EMPTY_FEED, [
+      e("setup.step", { step: 1, command: "npm ci", source: "environment", state: "started" }),
+      e("setup.output", { step: 1, stream: "stdout", text: "added 1 package\n" }),
+      e("setup.step", { step: 1, command: "npm ci", source: "environment", state: "ended", exitCode: 0, durationMs: 4200 }),
+      e("setup.done", { ok: true, cache: "miss", durationMs: 4300 }),
+      e("setup.done", { ok: true, cache: "hit", durationMs: 300, savedMs: 4300 }),
+    ]);
+    expect(feed.items.map((i) => i.kind)).toEqual(["setup", "setup-done", "setup-done"]);
+    expect(feed.items[0]).toMatchObject({ step: 1, source: "environment", state: "ok", exitCode: 0, durationMs: 4200, output: [{ stream: "stdout", text: "added 1 package\n" }] });
+    expect(feed.items[2]).toMatchObject({ done: { cache: "hit", savedMs: 4300 } });
+  });
+
+  it("groups egress attempts, keeps the totals, and settles a denial the user allows", () => {
+    seq = 0;
+    const attempt = (allowed: boolean, bytes: number, port = 443) => e("egress", { phase: "agent", host: "registry.test", port, allowed, bytes });
+    let feed = applyEvents(EMPTY_FEED, [attempt(false, 0), attempt(false, 0), attempt(false, 0, 8443)]);
+    expect(feed.items).toMatchObject([
+      { kind: "egress", allowed: false, count: 2, rule: "registry.test", settled: false },
+      { kind: "egress", allowed: false, count: 1, rule: "registry.test:8443", settled: false },
+    ]);
+    feed = applyEvents(feed, [e("user.egress", { host: "registry.test", by: "u1" }), attempt(true, 500), attempt(true, 700)]);
+    expect(feed.items).toMatchObject([
+      { kind: "egress", rule: "registry.test", settled: true },
+      { kind: "egress", rule: "registry.test:8443", settled: false },
+      { kind: "egress-allow", host: "registry.test", by: "u1" },
+      { kind: "egress", allowed: true, count: 2, bytes: 1200 },
+    ]);
+    expect(feed.egress).toEqual({ allowed: 2, denied: 3, bytes: 1200 });
+  });
 });

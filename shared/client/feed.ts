@@ -2,7 +2,10 @@
  * Folds a task's events into what an activity feed shows: assistant messages with their
  * streamed text joined, the agent's reasoning (its thinking and its notes between tool calls),
  * compactions of its conversation, tool calls with their input, output and result, file edits, status
- * changes, the user's follow-ups, and the running usage. Pure and platform-free, so a web
+ * changes, the user's follow-ups, the running usage, the setup phase (each step with its
+ * output, exit code and duration; the end, or a cache hit with the time saved) and egress
+ * (attempts grouped by phase, host, port and decision, with counts and bytes; the user's
+ * allowances, which settle the denials of the host they allow). Pure and platform-free, so a web
  * app and a native app render the same model. `applyEvents` returns a new `Feed` and new
  * objects only for the items that changed, so a renderer can compare by identity.
  */
@@ -43,17 +46,52 @@ export type FeedItem =
   | { kind: "log"; key: string; seq: number; level: "info" | "warn" | "error"; message: string }
   | { kind: "error"; key: string; seq: number; code: string; message: string }
   | { kind: "done"; key: string; seq: number; ok: boolean; summary: string }
-  | { kind: "diff"; key: string; seq: number; diff: EventData<"diff"> };
+  | { kind: "diff"; key: string; seq: number; diff: EventData<"diff"> }
+  | {
+      kind: "setup";
+      key: string;
+      seq: number;
+      step: number;
+      command: string;
+      source: EventData<"setup.step">["source"];
+      output: ToolOutput[];
+      droppedChars: number;
+      state: "running" | "ok" | "failed";
+      exitCode: number | null;
+      durationMs: number | null;
+    }
+  | { kind: "setup-done"; key: string; seq: number; done: EventData<"setup.done"> }
+  | {
+      kind: "egress";
+      key: string;
+      seq: number;
+      phase: "setup" | "agent";
+      host: string;
+      port: number;
+      allowed: boolean;
+      /** Attempts folded into this item, and their bytes. */
+      count: number;
+      bytes: number;
+      reason: string | null;
+      /** The rule that allows it (`host`, or `host:port` off 443 and 80), what the allow button sends. */
+      rule: string;
+      /** A denial the user has since allowed. */
+      settled: boolean;
+    }
+  | { kind: "egress-allow"; key: string; seq: number; host: string; by: string };
+
+export type EgressTotals = { allowed: number; denied: number; bytes: number };
 
 export interface Feed {
   items: FeedItem[];
   status: TaskStatus | null;
   usage: Usage;
   diff: EventData<"diff"> | null;
+  egress: EgressTotals;
   lastSeq: number;
 }
 
-export const EMPTY_FEED: Feed = { items: [], status: null, usage: EMPTY_USAGE, diff: null, lastSeq: 0 };
+export const EMPTY_FEED: Feed = { items: [], status: null, usage: EMPTY_USAGE, diff: null, egress: { allowed: 0, denied: 0, bytes: 0 }, lastSeq: 0 };
 
 export function applyEvents(feed: Feed, events: readonly KnownEvent[]): Feed {
   if (events.length === 0) return feed;
@@ -165,6 +203,56 @@ function applyOne(feed: Feed, event: KnownEvent): void {
     case "log":
       items.push({ kind: "log", key, seq: event.seq, level: event.data.level, message: event.data.message });
       return;
+    case "setup.step":
+      if (event.data.state === "started") {
+        items.push({ kind: "setup", key, seq: event.seq, step: event.data.step, command: event.data.command, source: event.data.source, output: [], droppedChars: 0, state: "running", exitCode: null, durationMs: null });
+      } else {
+        const exitCode = event.data.exitCode ?? null;
+        updateSetup(items, event.data.step, (item) => ({ ...item, state: exitCode === 0 ? "ok" : "failed", exitCode, durationMs: event.data.durationMs ?? null }));
+      }
+      return;
+    case "setup.output":
+      updateSetup(items, event.data.step, (item) => appendOutput(item, { stream: event.data.stream, text: event.data.text }));
+      return;
+    case "setup.done":
+      items.push({ kind: "setup-done", key, seq: event.seq, done: event.data });
+      return;
+    case "egress": {
+      const { phase, host, port, allowed, bytes } = event.data;
+      feed.egress = { allowed: feed.egress.allowed + (allowed ? 1 : 0), denied: feed.egress.denied + (allowed ? 0 : 1), bytes: feed.egress.bytes + bytes };
+      const i = items.findIndex((it) => it.kind === "egress" && it.phase === phase && it.host === host && it.port === port && it.allowed === allowed && !it.settled);
+      if (i >= 0) {
+        const item = items[i] as Extract<FeedItem, { kind: "egress" }>;
+        items[i] = { ...item, count: item.count + 1, bytes: item.bytes + bytes, reason: event.data.reason ?? item.reason };
+      } else {
+        items.push({ kind: "egress", key, seq: event.seq, phase, host, port, allowed, count: 1, bytes, reason: event.data.reason ?? null, rule: ruleOf(host, port), settled: false });
+      }
+      return;
+    }
+    case "user.egress":
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        if (item.kind === "egress" && !item.allowed && !item.settled && item.rule === event.data.host) items[i] = { ...item, settled: true };
+      }
+      items.push({ kind: "egress-allow", key, seq: event.seq, host: event.data.host, by: event.data.by });
+      return;
+  }
+}
+
+/** What the proxy takes to allow `host` on `port`: the host alone for 443 and 80. */
+function ruleOf(host: string, port: number): string {
+  return port === 443 || port === 80 ? host : `${host}:${port}`;
+}
+
+type SetupItem = Extract<FeedItem, { kind: "setup" }>;
+
+function updateSetup(items: FeedItem[], step: number, change: (item: SetupItem) => SetupItem): void {
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i]!;
+    if (item.kind === "setup" && item.step === step) {
+      items[i] = change(item);
+      return;
+    }
   }
 }
 
@@ -197,7 +285,7 @@ function updateTool(items: FeedItem[], callID: string, change: (tool: ToolItem) 
   }
 }
 
-function appendOutput(tool: ToolItem, chunk: ToolOutput): ToolItem {
+function appendOutput<T extends { output: ToolOutput[]; droppedChars: number }>(tool: T, chunk: ToolOutput): T {
   const output = tool.output.slice();
   const last = output[output.length - 1];
   if (last && last.stream === chunk.stream) output[output.length - 1] = { ...last, text: last.text + chunk.text };

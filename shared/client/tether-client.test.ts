@@ -52,6 +52,32 @@ describe("TetherClient", () => {
     expect(JSON.parse(f.calls[0]!.body!)).toEqual({ repo: { url: "https://example.com/r.git" }, prompt: "fix it" });
   });
 
+  it("calls the environment routes and the egress allowance, parsing what comes back", async () => {
+    const env = { id: "env_1", name: "node", repository: "https://git.test/", network: { setup: [], agent: [] }, variables: {}, createdAt: "x", updatedAt: "x" };
+    const f = fakeFetch((call) =>
+      call.url.endsWith("/egress") || call.method === "DELETE"
+        ? new Response(null, { status: call.method === "DELETE" ? 204 : 202 })
+        : call.method === "GET"
+          ? Response.json({ environments: [env] })
+          : Response.json({ environment: env }, { status: call.method === "POST" ? 201 : 200 }),
+    );
+    const client = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: f.fetch });
+    const body = { name: "node", repository: "https://git.test/", network: { setup: [], agent: [] }, variables: {} };
+    expect(await client.listEnvironments()).toEqual([env]);
+    expect(await client.createEnvironment(body)).toEqual(env);
+    expect(await client.updateEnvironment("env_1", body)).toEqual(env);
+    await client.deleteEnvironment("env_1");
+    await client.allowEgress("t1", "registry.test:8443");
+    expect(f.calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      "GET http://edge/v1/environments",
+      "POST http://edge/v1/environments",
+      "PUT http://edge/v1/environments/env_1",
+      "DELETE http://edge/v1/environments/env_1",
+      "POST http://edge/v1/tasks/t1/egress",
+    ]);
+    expect(JSON.parse(f.calls[4]!.body!)).toEqual({ host: "registry.test:8443" });
+  });
+
   it("builds list and event queries and reads the token anew for each request", async () => {
     const f = fakeFetch((call) =>
       call.url.includes("/events") ? Response.json({ events: [], nextAfter: 5 }) : Response.json({ tasks: [TASK], nextCursor: null }),

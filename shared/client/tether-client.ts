@@ -9,6 +9,8 @@ import {
   AccountExportLine,
   type AccountSettings,
   ArtifactStored,
+  EnvironmentEnvelope,
+  EnvironmentList,
   EventPage,
   ExportLine,
   Health,
@@ -24,6 +26,7 @@ import {
 } from "../api.ts";
 import { ErrorBody } from "../errors.ts";
 import { describeIssues } from "../protocol.ts";
+import type { Environment, EnvironmentRequest } from "../environment.ts";
 import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
 import { TetherError } from "./errors.ts";
 import { readLines } from "./ndjson.ts";
@@ -91,6 +94,29 @@ export class TetherClient {
 
   async cancelTask(taskID: string): Promise<void> {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/cancel`);
+  }
+
+  /** Lets the task reach `host` (host, *.domain or host:port) through its egress proxy for the rest of its run. */
+  async allowEgress(taskID: string, host: string): Promise<void> {
+    await this.#request("POST", `/v1/tasks/${enc(taskID)}/egress`, { host });
+  }
+
+  /** The account's saved environments, oldest first. */
+  async listEnvironments(): Promise<Environment[]> {
+    return (await this.#json("GET", "/v1/environments", EnvironmentList)).environments;
+  }
+
+  async createEnvironment(body: EnvironmentRequest): Promise<Environment> {
+    return (await this.#json("POST", "/v1/environments", EnvironmentEnvelope, body)).environment;
+  }
+
+  /** Replaces every field of the environment. */
+  async updateEnvironment(environmentID: string, body: EnvironmentRequest): Promise<Environment> {
+    return (await this.#json("PUT", `/v1/environments/${enc(environmentID)}`, EnvironmentEnvelope, body)).environment;
+  }
+
+  async deleteEnvironment(environmentID: string): Promise<void> {
+    await this.#request("DELETE", `/v1/environments/${enc(environmentID)}`);
   }
 
   /** An artifact as text (the final diff is `diff.patch`). */

@@ -19,6 +19,9 @@ export const QUICK_ANSWER = "Nothing to change.";
 export const E2E_CONTEXT_WINDOW = 40_000;
 export const LONG_SUMMARY = "Printed long listings in several rounds; nothing is left but to answer.";
 export const LONG_ANSWER = "Finished after compacting the conversation.";
+export const ENV_ANSWER = "The tests pass and the registry answers.";
+/** The `env` scenario's second command: asks the registry until it answers (the phone allows it meanwhile), at most 90 times. */
+export const ENV_RETRY = "for i in $(seq 1 90); do npm view tether-dep version --fetch-retries=0 && exit 0; sleep 1; done; exit 1";
 
 const bash = (id: string, command: string): ScriptStep => ({ reply: { content: [{ type: "tool_use", id, name: "bash", input: { command } }] } });
 
@@ -45,6 +48,8 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
     bash("toolu_ticks", "for i in $(seq 1 240); do echo tick $i; sleep 0.25; done"),
     { reply: { content: [{ type: "text", text: "Done ticking." }], stop_reason: "end_turn" } },
   ],
+  /** Run the project's tests (they need the dependency setup installed) and show an environment variable, then ask the registry until it answers. */
+  env: [bash("toolu_env_test", 'npm test && echo "mode=$FIXTURE_MODE"'), bash("toolu_env_view", ENV_RETRY), { reply: { content: [{ type: "text", text: ENV_ANSWER }], stop_reason: "end_turn" } }],
   /** One answer, no tools. */
   quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
 };

@@ -3,6 +3,7 @@
  * the public task routes, each answer checked against its status and the shared schema.
  */
 import { Event } from "../../shared/events.ts";
+import { Environment, type EnvironmentRequest } from "../../shared/environment.ts";
 import { type CreateTaskRequest, Task } from "../../shared/task.ts";
 
 export class PhoneAPI {
@@ -56,6 +57,16 @@ export class PhoneAPI {
 
   async cancel(id: string): Promise<void> {
     await this.#call("POST", `/v1/tasks/${id}/cancel`, {}, [202]);
+  }
+
+  /** Lets the task reach `host` (host, *.domain or host:port) for the rest of its run. */
+  async allowEgress(id: string, host: string): Promise<void> {
+    await this.#call("POST", `/v1/tasks/${id}/egress`, { host }, [202]);
+  }
+
+  async createEnvironment(request: Partial<EnvironmentRequest>): Promise<Environment> {
+    const res = await this.#call("POST", "/v1/environments", request, [201]);
+    return Environment.parse(((await res.json()) as { environment: unknown }).environment);
   }
 
   async artifact(id: string, name: string): Promise<string> {
