@@ -62,7 +62,7 @@ export class TaskLog {
     while (from < task.lastSeq) {
       const page = this.store.eventsAfter(from, LIMITS.maxEventsPage);
       if (page.length === 0) break;
-      for (const frame of replayFrames(page)) sendText(ws, frame);
+      for (const frame of replayFrames(page)) if (!sendText(ws, frame)) return;
       from = page.at(-1)!.seq;
     }
     sendToViewer(ws, { type: "replayed", lastSeq: task.lastSeq, status: task.status });

@@ -3,6 +3,9 @@
  * an upgrade the Worker forwarded is read, and the send and close helpers. Every frame the
  * room sends goes through a typed helper: `sendToViewer` and `sendToRunner` take a frame of
  * the socket's union, `sendAll` takes text that `frames.ts` serialized from such a frame.
+ * All of them end in `sendFrame`, the one place that calls `ws.send`: a socket that closed
+ * meanwhile throws there, and that is caught, so answering a frame on a closed socket never
+ * throws out of a handler (its close handler tidies up).
  */
 import {
   ErrorCode,
@@ -50,32 +53,40 @@ export function switchingProtocols(request: Request, client: WebSocket): Respons
   return new Response(null, { status: 101, webSocket: client, headers });
 }
 
+/**
+ * The one call of `ws.send`. False when the socket is closed or closing (then `send`
+ * throws); the frame is dropped and the caller goes on.
+ */
+function sendFrame(ws: WebSocket, text: string): boolean {
+  try {
+    ws.send(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An error frame, which both of the room's sockets carry. */
 export function sendError(ws: WebSocket, frame: ErrorFrame): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
 export function sendToViewer(ws: WebSocket, frame: EdgeToViewer): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
 export function sendToRunner(ws: WebSocket, frame: EdgeToRunnerData): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
-export function sendText(ws: WebSocket, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
-  ws.send(frame);
+/** False when the socket is closed: a caller sending a series stops there. */
+export function sendText(ws: WebSocket, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): boolean {
+  return sendFrame(ws, frame);
 }
 
 /** Sends one serialized frame to many sockets; one closing meanwhile does not stop the others. */
 export function sendAll(sockets: Iterable<WebSocket>, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
-  for (const ws of sockets) {
-    try {
-      ws.send(frame);
-    } catch {
-      // A socket closing under us; its close handler tidies up.
-    }
-  }
+  for (const ws of sockets) sendFrame(ws, frame);
 }
 
 export function closeSocket(ws: WebSocket, code: CloseCode, reason: string): void {
