@@ -1,4 +1,8 @@
-/** Size bounds enforced at every boundary (edge, runner, worker). */
+/**
+ * Size and number bounds enforced at every boundary (edge, runner, worker). Every number in
+ * the protocol is finite and bounded: an integer schema (`.int()`, which zod takes as a
+ * safe integer) or a `.max()` from here.
+ */
 export const LIMITS = {
   /** A REST request body. */
   maxBodyBytes: 256 * 1024,
@@ -33,4 +37,12 @@ export const LIMITS = {
   /** Tasks in one page of `GET /v1/tasks`. */
   maxTasksPage: 100,
   maxLabels: 16,
+  /** Tokens of one kind in one model call's `usage` event. */
+  maxCallTokens: 100_000_000,
+  /** The cost of one model call's `usage` event, in USD. */
+  maxCallCostUSD: 10_000,
+  /** A task's summed cost in USD: sums clamp here (token sums clamp at `Number.MAX_SAFE_INTEGER`). */
+  maxTaskCostUSD: 1_000_000_000,
+  /** A turn number, and the turns of a task. */
+  maxTurn: 1_000_000,
 } as const;

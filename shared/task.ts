@@ -81,10 +81,31 @@ export const Usage = z.object({
   outputTokens: z.number().int().nonnegative(),
   cacheReadTokens: z.number().int().nonnegative(),
   cacheWriteTokens: z.number().int().nonnegative(),
-  costUSD: z.number().nonnegative(),
+  costUSD: z.number().nonnegative().max(LIMITS.maxTaskCostUSD),
   modelCalls: z.number().int().nonnegative(),
 });
 export type Usage = z.infer<typeof Usage>;
+
+/** One model call's tokens and cost, as a `usage` event carries them. */
+export type CallUsage = Pick<Usage, "inputTokens" | "outputTokens" | "cacheReadTokens" | "cacheWriteTokens" | "costUSD">;
+
+function clampedSum(a: number, b: number, max: number): number {
+  const sum = a + b;
+  return Number.isFinite(sum) && sum <= max ? sum : max;
+}
+
+/** Adds one call to a total; each sum clamps at its bound, so a total always parses as `Usage`. */
+export function addUsage(total: Usage, call: CallUsage): Usage {
+  const tokens = (a: number, b: number) => clampedSum(a, b, Number.MAX_SAFE_INTEGER);
+  return {
+    inputTokens: tokens(total.inputTokens, call.inputTokens),
+    outputTokens: tokens(total.outputTokens, call.outputTokens),
+    cacheReadTokens: tokens(total.cacheReadTokens, call.cacheReadTokens),
+    cacheWriteTokens: tokens(total.cacheWriteTokens, call.cacheWriteTokens),
+    costUSD: clampedSum(total.costUSD, call.costUSD, LIMITS.maxTaskCostUSD),
+    modelCalls: tokens(total.modelCalls, 1),
+  };
+}
 
 export const EMPTY_USAGE: Usage = {
   inputTokens: 0,
@@ -103,7 +124,7 @@ export const DiffStat = z.object({
 export type DiffStat = z.infer<typeof DiffStat>;
 
 /** One file a task's diff touches, with its line counts. */
-export const ChangedFile = z.object({ path: z.string(), insertions: z.number().int(), deletions: z.number().int() });
+export const ChangedFile = z.object({ path: z.string(), insertions: z.number().int().nonnegative(), deletions: z.number().int().nonnegative() });
 export type ChangedFile = z.infer<typeof ChangedFile>;
 
 export const Task = z.object({
