@@ -3,7 +3,7 @@
  * makes, and the two middlewares that admit one kind of caller each.
  */
 export { requireRunner, requireUser } from "./middleware.ts";
-export { offeredProtocols, type UserIdentity } from "./user-auth.ts";
+export { offeredProtocols, orgAccountID, userAccountID, type UserIdentity } from "./user-auth.ts";
 export {
   formatRegistrationToken,
   formatRunnerCredential,
