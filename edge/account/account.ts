@@ -22,7 +22,6 @@ import {
   type EdgeToRunnerControl,
   type ErrorBody,
   type RegisterRunnerRequest,
-  type RegisterRunnerResponse,
   type RunnerInfo,
   RunnerToEdgeControl,
   type Task,
@@ -34,7 +33,7 @@ import {
 import { errorResponse } from "../http-error.ts";
 import type { TaskRoom } from "../task-room/index.ts";
 import { TaskQueue } from "./queue.ts";
-import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
+import { type MintedSecret, type RegisteredRunner, checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
 import { encodeCursor } from "./task-cursor.ts";
 
@@ -99,15 +98,16 @@ export class Account extends DurableObject<Env> {
 
   // ── runners ────────────────────────────────────────────────────────────────
 
-  async createRegistrationToken(accountID: string): Promise<{ token: string; expiresAt: string }> {
+  /** A new registration token's secret; the Worker makes the token of it. */
+  async createRegistrationToken(accountID: string): Promise<MintedSecret> {
     this.rememberAccount(accountID);
-    return mintRegistrationToken(this.store, accountID);
+    return mintRegistrationToken(this.store);
   }
 
-  /** Exchanges a registration token's secret (single use) for a runner and its credential. */
-  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisterRunnerResponse | ErrorBody> {
+  /** Exchanges a registration token's secret (single use) for a runner and its credential's secret. */
+  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisteredRunner | ErrorBody> {
     this.rememberAccount(accountID);
-    return redeemRegistrationToken(this.store, accountID, secret, body);
+    return redeemRegistrationToken(this.store, secret, body);
   }
 
   async authenticateRunner(runnerID: string, secret: string): Promise<boolean> {
