@@ -145,7 +145,7 @@ describe("one task's routes", () => {
     await env.ARTIFACTS.put(artifactKey(orgAccountID(org), task.id, "diff.patch"), "--- a\n+++ b\n", { httpMetadata: { contentType: "text/x-diff" } });
     const res = await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(token) });
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("text/x-diff");
+    expect(res.headers.get("content-type")).toBe("application/octet-stream");
     expect(await res.text()).toBe("--- a\n+++ b\n");
     const other = await userToken({ sub: unique("u") });
     expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(other) })).status).toBe(404);
