@@ -11,6 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CAPS,
   CloseCode,
   ErrorCode,
   HEARTBEAT_SECONDS,
@@ -26,11 +27,13 @@ import {
   RunnerToEdgeControl,
   type Task,
   answerCloseCode,
+  errorBody,
   errorFrameOf,
   parseFrame,
   unhandledFrame,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
+import { SocketRates } from "../rate-limit.ts";
 import type { TaskRoom } from "../task-room/index.ts";
 import { TaskQueue } from "./queue.ts";
 import { type MintedSecret, type RegisteredRunner, checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
@@ -45,6 +48,8 @@ type ControlAttachment = { runnerID: string; hello: boolean };
 export class Account extends DurableObject<Env> {
   private readonly store: AccountStore;
   private readonly queue: TaskQueue;
+  /** Frames per second of each runner's control socket (one at a time), in memory. */
+  private readonly controlRates = new SocketRates(CAPS.runnerFramesPerSecond);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -66,9 +71,13 @@ export class Account extends DurableObject<Env> {
 
   /**
    * Creates a task: its TaskRoom first (the owner of its status and log), then the index
-   * row from the record the room answers, then a dispatch. Returns the room's record.
+   * row from the record the room answers, then a dispatch. Returns the room's record, or
+   * `rate_limited` when the account has its cap of unfinished tasks.
    */
-  async createTask(accountID: string, task: Task): Promise<Task> {
+  async createTask(accountID: string, task: Task): Promise<Task | ErrorBody> {
+    if (this.store.countUnfinishedTasks() >= CAPS.maxUnfinishedTasksPerAccount) {
+      return errorBody(ErrorCode.RateLimited, `this account has ${CAPS.maxUnfinishedTasksPerAccount} unfinished tasks: finish or cancel some first`);
+    }
     this.rememberAccount(accountID);
     const created = await this.room(task.id).create(accountID, task);
     this.store.insertTask(created);
@@ -99,7 +108,7 @@ export class Account extends DurableObject<Env> {
   // ── runners ────────────────────────────────────────────────────────────────
 
   /** A new registration token's secret; the Worker makes the token of it. */
-  async createRegistrationToken(accountID: string): Promise<MintedSecret> {
+  async createRegistrationToken(accountID: string): Promise<MintedSecret | ErrorBody> {
     this.rememberAccount(accountID);
     return mintRegistrationToken(this.store);
   }
@@ -156,6 +165,7 @@ export class Account extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     if (!att) return;
     try {
+      if (!this.controlRates.take(att.runnerID)) return sendTo(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
       const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
       if (!parsed.ok) return sendTo(ws, parsed.error);
       const frame = parsed.value;

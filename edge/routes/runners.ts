@@ -35,7 +35,9 @@ runnersRoutes.post("/registration-tokens", requireUser, async (c) => {
     throw fail(ErrorCode.Internal, "the edge cannot sign registration tokens: set CREDENTIAL_SECRET (or AUTH_SECRET)");
   }
   const { accountID } = c.get("user");
-  const { secret, expiresAt } = await accountStub(c.env, accountID).createRegistrationToken(accountID);
+  const minted = await accountStub(c.env, accountID).createRegistrationToken(accountID);
+  if ("error" in minted) throw failWith(minted);
+  const { secret, expiresAt } = minted;
   const token = await formatRegistrationToken(c.env, { accountID, secret });
   return c.json({ token, expiresAt } satisfies RegistrationTokenResponse, 201);
 });

@@ -51,6 +51,7 @@ taskRoutes.post("/", async (c) => {
   const { userID, accountID } = c.get("user");
   const task = newTaskRecord(newTaskID(), body, userID);
   const created = await accountStub(c.env, accountID).createTask(accountID, task);
+  if ("error" in created) throw failWith(created);
   return c.json({ task: created } satisfies TaskEnvelope, 201);
 });
 

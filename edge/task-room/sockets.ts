@@ -19,9 +19,10 @@ import {
 import { errorResponse } from "../http-error.ts";
 import type { FrameText } from "./frames.ts";
 
-export type ViewerAttachment = { role: "viewer"; user: string };
+/** `socketID` names the socket for the room's in-memory rates. */
+export type ViewerAttachment = { role: "viewer"; socketID: string; user: string };
 /** `epoch` is set once the socket has attached as the lease holder of that epoch. */
-export type RunnerAttachment = { role: "runner"; runnerID: string; epoch: number | null };
+export type RunnerAttachment = { role: "runner"; socketID: string; runnerID: string; epoch: number | null };
 export type Attachment = ViewerAttachment | RunnerAttachment;
 
 /**
@@ -33,13 +34,14 @@ export function readUpgrade(request: Request): { attachment: Attachment; after: 
   const url = new URL(request.url);
   const user = request.headers.get("x-tether-user");
   const runnerID = request.headers.get("x-tether-runner");
-  if (url.pathname === "/runner" && runnerID) return { attachment: { role: "runner", runnerID, epoch: null }, after: 0 };
+  const socketID = crypto.randomUUID();
+  if (url.pathname === "/runner" && runnerID) return { attachment: { role: "runner", socketID, runnerID, epoch: null }, after: 0 };
   if (url.pathname !== "/viewer" || !user) return notFound();
   const raw = url.searchParams.get("after") ?? "0";
   if (!/^\d{1,15}$/.test(raw)) {
     return errorResponse(ErrorCode.BadRequest, "after must be a non-negative integer");
   }
-  return { attachment: { role: "viewer", user }, after: Number(raw) };
+  return { attachment: { role: "viewer", socketID, user }, after: Number(raw) };
 }
 
 export function notFound(): Response {

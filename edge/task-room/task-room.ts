@@ -23,10 +23,14 @@
  *   reach the Account's index, which only projects them (`room-state.ts` keeps the record,
  *   the lease, the alarm and those reports in step).
  *
+ * - Caps (`CAPS`): viewers per task, frames per second per socket, follow-ups per minute and
+ *   events per task; over one is `rate_limited` (a 429 upgrade answer, or an error frame).
+ *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CAPS,
   CloseCode,
   ErrorCode,
   LEASE_SECONDS,
@@ -48,6 +52,7 @@ import {
   type Task,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
+import { SocketRates, TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
 import { frameText, type FrameText } from "./frames.ts";
@@ -81,6 +86,10 @@ export class TaskRoom extends DurableObject<Env> {
   private readonly log: TaskLog;
   /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
   private readonly held = new HeldFrames();
+  /** Rates of sockets and follow-ups, in memory: a hibernation starts them afresh. */
+  private readonly viewerRates = new SocketRates(CAPS.viewerFramesPerSecond);
+  private readonly runnerRates = new SocketRates(CAPS.runnerFramesPerSecond);
+  private readonly followUps = new TokenBucket(CAPS.followUpsPerMinute / 60, CAPS.followUpsPerMinute);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -133,7 +142,7 @@ export class TaskRoom extends DurableObject<Env> {
 
   /** Logs a user's command and hands it to the runner, or ends a task no runner has taken. */
   private runCommand(room: RoomRecord, by: string, command: UserCommand): { task: Task; seq: number } | Refusal {
-    const refusal = refuseCommand(room.task, room.lease, command);
+    const refusal = refuseCommand(room.task, room.lease, command) ?? this.refuseFollowUp(room.task, command);
     if (refusal) return refusal;
     const task = room.task;
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
@@ -159,6 +168,18 @@ export class TaskRoom extends DurableObject<Env> {
       this.sendToHolder(frameText<EdgeToRunnerData>({ type: "command", taskID: task.id, command: stored! }));
     }
     return { task, seq: stored!.seq };
+  }
+
+  /** A follow-up over the task's event cap or its rate per minute; finish and cancel always pass. */
+  private refuseFollowUp(task: Task, command: UserCommand): Refusal | null {
+    if (command.kind !== "message") return null;
+    if (task.lastSeq >= CAPS.maxEventsPerTask) {
+      return { code: ErrorCode.RateLimited, message: `task ${task.id} has ${CAPS.maxEventsPerTask} events, its cap: finish or cancel it` };
+    }
+    if (!this.followUps.take()) {
+      return { code: ErrorCode.RateLimited, message: `at most ${CAPS.followUpsPerMinute} follow-ups a minute: wait a little` };
+    }
+    return null;
   }
 
   async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
@@ -227,6 +248,9 @@ export class TaskRoom extends DurableObject<Env> {
     const read = readUpgrade(request);
     if (read instanceof Response) return read;
     const { attachment, after } = read;
+    if (attachment.role === "viewer" && this.ctx.getWebSockets("viewer").length >= CAPS.maxViewersPerTask) {
+      return errorResponse(ErrorCode.RateLimited, `task ${room.task.id} has ${CAPS.maxViewersPerTask} viewers, its cap`);
+    }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [attachment.role]);
     server.serializeAttachment(attachment);
@@ -238,6 +262,8 @@ export class TaskRoom extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as Attachment | null;
     try {
+      const rates = attachment?.role === "viewer" ? this.viewerRates : this.runnerRates;
+      if (attachment && !rates.take(attachment.socketID)) return sendError(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
       if (attachment?.role === "viewer") await this.onViewerFrame(ws, attachment, message);
       else if (attachment?.role === "runner") this.onRunnerFrame(ws, attachment, message);
     } catch (err) {
@@ -247,11 +273,18 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.forgetRates(ws);
     answerClose(ws, code, reason);
   }
 
-  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.forgetRates(ws);
     console.error({ msg: "task room socket error", taskID: this.state.taskID, err: String(error) });
+  }
+
+  private forgetRates(ws: WebSocket): void {
+    const attachment = ws.deserializeAttachment() as Attachment | null;
+    if (attachment) (attachment.role === "viewer" ? this.viewerRates : this.runnerRates).forget(attachment.socketID);
   }
 
   private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
@@ -346,6 +379,10 @@ export class TaskRoom extends DurableObject<Env> {
     if (overflow) {
       const first = Math.min(...walk.waiting.map((frame) => frame[0]!.rseq));
       stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
+    }
+    if (task.lastSeq + walk.accept.length > CAPS.maxEventsPerTask) {
+      const full = `task ${task.id} would pass ${CAPS.maxEventsPerTask} events, its cap: the batch was refused`;
+      return sendError(ws, errorFrameOf(ErrorCode.RateLimited, full, task.id));
     }
     const change: TaskChange = { status: false, summary: false };
     if (walk.accept.length > 0) {
