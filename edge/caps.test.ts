@@ -4,11 +4,11 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CAPS } from "../shared/index.ts";
+import { CAPS, LIMITS } from "../shared/index.ts";
 import { AccountStore } from "./account/store.ts";
 import { userAccountID } from "./auth/index.ts";
 import { JSON_HEADERS, accountStub, bearer, call, unique, userToken } from "./testing/edge.ts";
-import { ACCOUNT_ID, USER, attachedRunner, logEvents, makeTask, newRoom, openViewer, upgrade } from "./testing/task-room.ts";
+import { ACCOUNT_ID, TestSocket, USER, attachedRunner, logEvents, makeTask, newRoom, openViewer, upgrade } from "./testing/task-room.ts";
 import type { TaskRoom } from "./task-room/index.ts";
 
 describe("caps of a task", () => {
@@ -43,6 +43,33 @@ describe("caps of a task", () => {
     expect(answers.slice(0, CAPS.followUpsPerMinute).every((a) => a !== null && "seq" in a)).toBe(true);
     expect(answers.some((a) => a !== null && "error" in a && a.error.code === "rate_limited")).toBe(true);
     expect(await stub.command(ACCOUNT_ID, USER, { kind: "cancel" })).toMatchObject({ seq: expect.any(Number) });
+  });
+
+  it("A viewer replaying a long log does not hold the room: a command lands mid-replay, exactly once", async () => {
+    const { stub, taskID } = await newRoom();
+    const runner = await attachedRunner(stub, taskID);
+    const pageEvents = CAPS.replayFramesPerTurn * LIMITS.replayFrameEvents;
+    const batches = Math.ceil((pageEvents + 10) / LIMITS.maxEventsPerBatch);
+    for (let b = 0; b < batches; b++) runner.send({ type: "events", taskID, epoch: 1, events: logEvents(1 + b * LIMITS.maxEventsPerBatch, LIMITS.maxEventsPerBatch) });
+    await runner.until((f) => f.some((x) => x.type === "ack" && x.rseq === batches * LIMITS.maxEventsPerBatch));
+    const before = (await stub.getTask(ACCOUNT_ID))!.lastSeq;
+    expect(before).toBeGreaterThan(pageEvents);
+
+    // The viewer's upgrade, then a command right after it, in the room's own context.
+    const { seq, frames, seqs } = await runInDurableObject(stub, async (room: TaskRoom) => {
+      const res = await room.fetch(new Request("http://room/viewer?after=0", { headers: { Upgrade: "websocket", "x-tether-account": ACCOUNT_ID, "x-tether-user": USER } }));
+      const answer = await room.command(ACCOUNT_ID, USER, { kind: "message", text: "while replaying" });
+      const viewer = new TestSocket(res.webSocket!);
+      await viewer.next("replayed");
+      viewer.close();
+      return { seq: (answer as { seq: number }).seq, frames: viewer.frames.map((f) => (f.type === "replayed" ? f : { type: f.type })), seqs: viewer.seqs() };
+    });
+    expect(seq).toBe(before + 1);
+    const replayedAt = frames.findIndex((f: any) => f.type === "replayed");
+    expect((frames[replayedAt] as any).lastSeq).toBe(before + 1);
+    expect(seqs).toEqual(Array.from({ length: before + 1 }, (_, i) => i + 1));
+    expect(replayedAt).toBeGreaterThan(CAPS.replayFramesPerTurn);
+    runner.close();
   });
 
   it("A runner cannot grow a task's log past its event cap", async () => {

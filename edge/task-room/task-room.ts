@@ -7,9 +7,10 @@
  * `/viewer?after=N`, or `x-tether-runner` on `/runner`). Another account gets `null` (404).
  *
  * - Viewers get every event after `after` in `events` frames, then `replayed`, then live
- *   events. The replay and the accept happen in one synchronous turn, and every append fans
- *   out in the turn that writes it, so each socket sees each `seq` exactly once, also across
- *   hibernation (the state is in SQLite and the socket attachments).
+ *   events. The replay starts in the accept's turn and goes on a page per turn (`log.ts`);
+ *   every append fans out in the turn that writes it to the viewers done replaying, so each
+ *   socket sees each `seq` exactly once, also across hibernation (the state is in SQLite
+ *   and the socket attachments).
  * - The lease holder's data socket says `attach`, then sends `events` batches tagged
  *   `(epoch, rseq)`. A batch is one transaction; the cumulative `ack` follows the write (the
  *   output gate holds every send until the write is durable); repeats are dropped and acked;
@@ -254,8 +255,8 @@ export class TaskRoom extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [attachment.role]);
     server.serializeAttachment(attachment);
-    // Replay in the same turn as the accept: no append can fall between the two.
-    if (attachment.role === "viewer") this.log.replay(server, room.task, after);
+    // The replay starts in the same turn as the accept: no append can fall between the two.
+    if (attachment.role === "viewer") this.log.replay(server, attachment.socketID, () => this.state.load()!.task, after);
     return switchingProtocols(request, client);
   }
 
