@@ -60,7 +60,7 @@ export const CAPS = {
   /** Frames per second a viewer socket may send, sustained (bursts up to twice that). */
   viewerFramesPerSecond: 50,
   /** Frames per second a runner's data or control socket may send (runners batch events). */
-  runnerFramesPerSecond: 200,
+  runnerFramesPerSecond: 1_000,
   /** Follow-up messages to one task per minute, by REST and socket together. */
   followUpsPerMinute: 30,
   /** Tasks of one account that have not reached a terminal status. */
