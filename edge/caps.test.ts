@@ -4,7 +4,7 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { CAPS, LIMITS } from "../shared/index.ts";
+import { CAPS, CloseCode, LIMITS } from "../shared/index.ts";
 import { AccountStore } from "./account/store.ts";
 import { userAccountID } from "./auth/index.ts";
 import { JSON_HEADERS, accountStub, bearer, call, unique, userToken } from "./testing/edge.ts";
@@ -72,7 +72,7 @@ describe("caps of a task", () => {
     runner.close();
   });
 
-  it("A runner cannot grow a task's log past its event cap", async () => {
+  it("A runner cannot grow a task's log past its event cap: the task ends failed", async () => {
     const { stub, taskID } = await newRoom();
     const runner = await attachedRunner(stub, taskID);
     await runInDurableObject(stub, (room: TaskRoom) => {
@@ -80,18 +80,15 @@ describe("caps of a task", () => {
       record.task.lastSeq = CAPS.maxEventsPerTask - 1;
       (room as any).store.saveTask(record.task);
     });
-    runner.send({ type: "events", taskID, epoch: 1, events: logEvents(1, 2) });
-    expect(await runner.next("error")).toMatchObject({ code: "rate_limited", taskID });
-    expect(runner.frames.some((f) => f.type === "ack" && f.rseq > 0)).toBe(false);
     runner.send({ type: "events", taskID, epoch: 1, events: logEvents(1, 1) });
     await runner.until((f) => f.some((x) => x.type === "ack" && x.rseq === 1));
     expect((await stub.getTask(ACCOUNT_ID))?.lastSeq).toBe(CAPS.maxEventsPerTask);
+    expect(await stub.command(ACCOUNT_ID, USER, { kind: "message", text: "more" })).toMatchObject({ error: { code: "rate_limited" } });
     const before = runner.frames.length;
     runner.send({ type: "events", taskID, epoch: 1, events: logEvents(2, 1) });
     expect(await runner.next("error", before)).toMatchObject({ code: "rate_limited", taskID });
-    expect(await stub.command(ACCOUNT_ID, USER, { kind: "message", text: "more" })).toMatchObject({ error: { code: "rate_limited" } });
-    expect(await stub.command(ACCOUNT_ID, USER, { kind: "cancel" })).toMatchObject({ seq: CAPS.maxEventsPerTask + 1 });
-    runner.close();
+    expect((await runner.waitClosed()).code).toBe(CloseCode.Gone);
+    expect(await stub.getTask(ACCOUNT_ID)).toMatchObject({ status: "failed", statusReason: expect.stringContaining("cap"), lastSeq: CAPS.maxEventsPerTask + 1 });
   });
 });
 

@@ -25,7 +25,8 @@
  *   the lease, the alarm and those reports in step).
  *
  * - Caps (`CAPS`): viewers per task, frames per second per socket, follow-ups per minute and
- *   events per task; over one is `rate_limited` (a 429 upgrade answer, or an error frame).
+ *   events per task; over one is `rate_limited` (a 429 upgrade answer, or an error frame). A
+ *   runner batch that would pass the event cap ends the task `failed` (its sockets close 4410).
  *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
@@ -382,8 +383,9 @@ export class TaskRoom extends DurableObject<Env> {
       stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
     }
     if (task.lastSeq + walk.accept.length > CAPS.maxEventsPerTask) {
-      const full = `task ${task.id} would pass ${CAPS.maxEventsPerTask} events, its cap: the batch was refused`;
-      return sendError(ws, errorFrameOf(ErrorCode.RateLimited, full, task.id));
+      const full = `the task's log reached its cap of ${CAPS.maxEventsPerTask} events`;
+      sendError(ws, errorFrameOf(ErrorCode.RateLimited, full, task.id));
+      return this.endTask("failed", full);
     }
     const change: TaskChange = { status: false, summary: false };
     if (walk.accept.length > 0) {
@@ -425,10 +427,15 @@ export class TaskRoom extends DurableObject<Env> {
   // ── internals ─────────────────────────────────────────────────────────────
 
   private markLost(reason: string): void {
+    this.endTask("lost", reason);
+  }
+
+  /** Ends the task from the edge (its runner went silent, or its log is full); its runner's sockets close for good. */
+  private endTask(status: "lost" | "failed", reason: string): void {
     const room = this.state.load()!;
-    this.state.commit(() => this.log.setStatus(room.task, "lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.state.commit(() => this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
     this.state.cancelAlarm();
-    this.closeRunners(() => true, CloseCode.Gone, "the task is lost");
+    this.closeRunners(() => true, CloseCode.Gone, `the task is ${status}`);
     this.state.report(true);
   }
 
