@@ -3,5 +3,10 @@ declare namespace Cloudflare {
   interface Env {
     /** HS256 secret for user tokens (`.dev.vars` or `wrangler secret put AUTH_SECRET`). */
     AUTH_SECRET?: string;
+    /**
+     * Key of the account MACs in registration tokens and runner credentials; AUTH_SECRET
+     * when unset. An edge that takes only JWKS user tokens needs it to register runners.
+     */
+    CREDENTIAL_SECRET?: string;
   }
 }

@@ -8,15 +8,20 @@
  * each network attempt's `egress`). Clients must ignore event types they do not know.
  */
 import { z } from "zod";
+import { LIMITS } from "./limits.ts";
 import { ChangedFile, DiffStat, TaskStatus } from "./task.ts";
 
 const callID = z.string().min(1).max(128);
+const turn = z.number().int().nonnegative().max(LIMITS.maxTurn);
+const callTokens = z.number().int().nonnegative().max(LIMITS.maxCallTokens);
+/** A process's exit status (any 32-bit value a platform reports). */
+const exitCode = z.number().int().min(-(2 ** 31)).max(2 ** 32 - 1);
 
 export const StatusData = z.object({
   status: TaskStatus,
   reason: z.string().max(2000).optional(),
   runnerID: z.string().optional(),
-  exitCode: z.number().int().nullable().optional(),
+  exitCode: exitCode.nullable().optional(),
 });
 
 /** The data of each event type; the single source for the edge, the runner and the worker. */
@@ -27,14 +32,14 @@ export const EVENT_DATA = {
   "user.finish": z.object({ by: z.string() }),
   "user.cancel": z.object({ by: z.string() }),
   /** A piece of assistant text as the model streams it. */
-  "agent.text.delta": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
+  "agent.text.delta": z.object({ turn, text: z.string() }),
   /** The whole text of one assistant message. */
-  "agent.text": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
+  "agent.text": z.object({ turn, text: z.string() }),
   /** The model's reasoning as it returns it (summarized thinking, its notes between tool calls). */
-  "agent.thinking": z.object({ turn: z.number().int().nonnegative(), text: z.string() }),
+  "agent.thinking": z.object({ turn, text: z.string() }),
   /** The conversation neared the model's context window: the agent summarised it and went on from the summary. */
   "context.compacted": z.object({
-    turn: z.number().int().nonnegative(),
+    turn,
     /** The prompt's tokens when the agent compacted (the last call's, or what the API said was too long). */
     tokensBefore: z.number().int().nonnegative(),
     /** The prompt's tokens of the first call after the summary. */
@@ -47,20 +52,20 @@ export const EVENT_DATA = {
     callID,
     ok: z.boolean(),
     summary: z.string().max(4000),
-    exitCode: z.number().int().nullable().optional(),
+    exitCode: exitCode.nullable().optional(),
   }),
   "file.changed": z.object({ path: z.string().min(1).max(4096), change: z.enum(["created", "modified", "deleted"]) }),
   /** Tokens and cost of one model call; the cost is null when the model has no known price. */
   usage: z.object({
     model: z.string(),
-    inputTokens: z.number().int().nonnegative(),
-    outputTokens: z.number().int().nonnegative(),
-    cacheReadTokens: z.number().int().nonnegative(),
-    cacheWriteTokens: z.number().int().nonnegative(),
-    costUSD: z.number().nonnegative().nullable(),
+    inputTokens: callTokens,
+    outputTokens: callTokens,
+    cacheReadTokens: callTokens,
+    cacheWriteTokens: callTokens,
+    costUSD: z.number().nonnegative().max(LIMITS.maxCallCostUSD).nullable(),
   }),
   /** The agent finished a turn and waits for a follow-up. */
-  "turn.end": z.object({ turn: z.number().int().nonnegative(), stopReason: z.string() }),
+  "turn.end": z.object({ turn, stopReason: z.string() }),
   error: z.object({ code: z.string(), message: z.string().max(8000) }),
   /** The agent is done; the runner follows with `diff` and a terminal `status`. */
   done: z.object({ ok: z.boolean(), summary: z.string().max(8000) }),

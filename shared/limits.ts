@@ -1,4 +1,8 @@
-/** Size bounds enforced at every boundary (edge, runner, worker). */
+/**
+ * Size and number bounds enforced at every boundary (edge, runner, worker). Every number in
+ * the protocol is finite and bounded: an integer schema (`.int()`, which zod takes as a
+ * safe integer) or a `.max()` from here.
+ */
 export const LIMITS = {
   /** A REST request body. */
   maxBodyBytes: 256 * 1024,
@@ -42,4 +46,38 @@ export const LIMITS = {
   /** Tasks in one page of `GET /v1/tasks`. */
   maxTasksPage: 100,
   maxLabels: 16,
+  /** Tokens of one kind in one model call's `usage` event. */
+  maxCallTokens: 100_000_000,
+  /** The cost of one model call's `usage` event, in USD. */
+  maxCallCostUSD: 10_000,
+  /** A task's summed cost in USD: sums clamp here (token sums clamp at `Number.MAX_SAFE_INTEGER`). */
+  maxTaskCostUSD: 1_000_000_000,
+  /** A turn number, and the turns of a task. */
+  maxTurn: 1_000_000,
+} as const;
+
+/**
+ * Caps against abuse. Going over one is `rate_limited`: a 429 on REST, an error frame on a
+ * socket (the frame is dropped). Rates of a socket are kept in memory (a token bucket per
+ * socket, lost on hibernation, which is harmless); counts per account are read from SQLite.
+ */
+export const CAPS = {
+  /** Events in one task's log (about a long day of a busy agent). */
+  maxEventsPerTask: 200_000,
+  /** Viewer sockets open on one task at once. */
+  maxViewersPerTask: 20,
+  /** Frames per second a viewer socket may send, sustained (bursts up to twice that). */
+  viewerFramesPerSecond: 50,
+  /** Frames per second a runner's data or control socket may send (runners batch events). */
+  runnerFramesPerSecond: 1_000,
+  /** Follow-up messages to one task per minute, by REST and socket together. */
+  followUpsPerMinute: 30,
+  /** Tasks of one account that have not reached a terminal status. */
+  maxUnfinishedTasksPerAccount: 1_000,
+  /** Runners registered to one account. */
+  maxRunnersPerAccount: 50,
+  /** Unused, unexpired registration tokens of one account. */
+  maxOpenRegistrationTokens: 20,
+  /** Replay frames a new viewer gets per turn of its room; the rest follow in later turns. */
+  replayFramesPerTurn: 8,
 } as const;

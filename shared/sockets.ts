@@ -31,7 +31,7 @@ export const CloseCode = {
   Resync: 4408,
   /** A newer connection (control socket) or a newer epoch or data socket took this one's place. */
   Replaced: 4409,
-  /** The task is lost: its runner was silent for the lease. */
+  /** The task ended from the edge: lost (its runner was silent for the lease), or failed at its event cap. */
   Gone: 4410,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CreateTaskRequest, newTaskRecord, TITLE_CHARS, Task, TaskLimits, titleFromPrompt } from "./task.ts";
+import { EVENT_DATA } from "./events.ts";
+import { LIMITS } from "./limits.ts";
+import { CreateTaskRequest, EMPTY_USAGE, newTaskRecord, TITLE_CHARS, Task, TaskLimits, Usage, addUsage, titleFromPrompt } from "./task.ts";
 
 describe("TaskLimits", () => {
   it("takes container memory and CPUs a task asks for, within bounds", () => {
@@ -37,5 +39,23 @@ describe("titleFromPrompt", () => {
   it("cuts a line with no space near the end inside the word", () => {
     const title = titleFromPrompt("x".repeat(200));
     expect(title).toBe(`${"x".repeat(TITLE_CHARS - 1)}…`);
+  });
+});
+
+describe("addUsage", () => {
+  it("clamps each sum at its bound, so a total always parses as Usage", () => {
+    const near = { ...EMPTY_USAGE, inputTokens: Number.MAX_SAFE_INTEGER - 1, costUSD: LIMITS.maxTaskCostUSD - 1 };
+    const call = { inputTokens: 10, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 5 };
+    const total = addUsage(near, call);
+    expect(total).toEqual({ ...near, inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: 3, costUSD: LIMITS.maxTaskCostUSD, modelCalls: 1 });
+    expect(Usage.safeParse(total).success).toBe(true);
+    expect(addUsage(EMPTY_USAGE, { ...call, costUSD: 1e308 }).costUSD).toBe(LIMITS.maxTaskCostUSD);
+  });
+
+  it("refuses a usage event over the per-call bounds", () => {
+    const data = { model: "m", inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 1e308 };
+    expect(EVENT_DATA.usage.safeParse(data).success).toBe(false);
+    expect(EVENT_DATA.usage.safeParse({ ...data, costUSD: 0.1, inputTokens: LIMITS.maxCallTokens + 1 }).success).toBe(false);
+    expect(EVENT_DATA.usage.safeParse({ ...data, costUSD: 0.1 }).success).toBe(true);
   });
 });

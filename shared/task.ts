@@ -101,14 +101,31 @@ export const Usage = z.object({
   cacheReadTokens: z.number().int().nonnegative(),
   cacheWriteTokens: z.number().int().nonnegative(),
   /** Null once a call's model had no known price: the tokens still count, the cost is unknown. */
-  costUSD: z.number().nonnegative().nullable(),
+  costUSD: z.number().nonnegative().max(LIMITS.maxTaskCostUSD).nullable(),
   modelCalls: z.number().int().nonnegative(),
 });
 export type Usage = z.infer<typeof Usage>;
 
-/** Adds one call's cost to a running total; an unknown cost makes the total unknown. */
-export function addCost(total: number | null, cost: number | null): number | null {
-  return total === null || cost === null ? null : total + cost;
+/** One model call's tokens and cost, as a `usage` event carries them. */
+export type CallUsage = Pick<Usage, "inputTokens" | "outputTokens" | "cacheReadTokens" | "cacheWriteTokens" | "costUSD">;
+
+function clampedSum(a: number, b: number, max: number): number {
+  const sum = a + b;
+  return Number.isFinite(sum) && sum <= max ? sum : max;
+}
+
+/** Adds one call to a total; each sum clamps at its bound, so a total always parses as `Usage`. */
+export function addUsage(total: Usage, call: CallUsage): Usage {
+  const tokens = (a: number, b: number) => clampedSum(a, b, Number.MAX_SAFE_INTEGER);
+  return {
+    inputTokens: tokens(total.inputTokens, call.inputTokens),
+    outputTokens: tokens(total.outputTokens, call.outputTokens),
+    cacheReadTokens: tokens(total.cacheReadTokens, call.cacheReadTokens),
+    cacheWriteTokens: tokens(total.cacheWriteTokens, call.cacheWriteTokens),
+    // An unknown cost makes the total unknown.
+    costUSD: total.costUSD === null || call.costUSD === null ? null : clampedSum(total.costUSD, call.costUSD, LIMITS.maxTaskCostUSD),
+    modelCalls: tokens(total.modelCalls, 1),
+  };
 }
 
 export const EMPTY_USAGE: Usage = {
@@ -135,7 +152,7 @@ export const DiffStat = z.object({
 export type DiffStat = z.infer<typeof DiffStat>;
 
 /** One file a task's diff touches, with its line counts. */
-export const ChangedFile = z.object({ path: z.string(), insertions: z.number().int(), deletions: z.number().int() });
+export const ChangedFile = z.object({ path: z.string(), insertions: z.number().int().nonnegative(), deletions: z.number().int().nonnegative() });
 export type ChangedFile = z.infer<typeof ChangedFile>;
 
 export const Task = z.object({

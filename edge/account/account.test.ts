@@ -2,11 +2,12 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LEASE_SECONDS } from "../../shared/index.ts";
 import { type TestSocket, accountStub, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
+import { userAccountID } from "../auth/index.ts";
 import { AccountStore, type TaskRow } from "./store.ts";
 
 async function newAccount(): Promise<{ accountID: string; user: string }> {
-  const accountID = unique("acct");
-  return { accountID, user: await userToken({ sub: accountID }) };
+  const sub = unique("acct");
+  return { accountID: userAccountID(sub), user: await userToken({ sub }) };
 }
 
 async function taskOf(user: string, id: string): Promise<any> {

@@ -17,6 +17,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CAPS,
   CloseCode,
   ErrorCode,
   HEARTBEAT_SECONDS,
@@ -33,7 +34,6 @@ import {
   taskEnvironmentOf,
   type ErrorBody,
   type RegisterRunnerRequest,
-  type RegisterRunnerResponse,
   type RunnerInfo,
   RunnerToEdgeControl,
   type Task,
@@ -45,10 +45,11 @@ import {
   unhandledFrame,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
+import { SocketRates } from "../rate-limit.ts";
 import type { TaskRoom } from "../task-room/index.ts";
 import { EnvironmentStore } from "./environment-store.ts";
 import { TaskQueue } from "./queue.ts";
-import { checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
+import { type MintedSecret, type RegisteredRunner, checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
 import { encodeCursor } from "./task-cursor.ts";
 import { SWEEP_BATCH, earliest, nextSweepAt, retentionCutoff } from "./retention.ts";
@@ -62,6 +63,8 @@ export class Account extends DurableObject<Env> {
   private readonly store: AccountStore;
   private readonly queue: TaskQueue;
   #environments: EnvironmentStore | undefined;
+  /** Frames per second of each runner's control socket (one at a time), in memory. */
+  private readonly controlRates = new SocketRates(CAPS.runnerFramesPerSecond);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,9 +83,13 @@ export class Account extends DurableObject<Env> {
 
   /**
    * Creates a task: its TaskRoom first (the owner of its status and log), then the index
-   * row from the record the room answers, then a dispatch. Returns the room's record.
+   * row from the record the room answers, then a dispatch. Returns the room's record, or
+   * `rate_limited` when the account has its cap of unfinished tasks.
    */
-  async createTask(accountID: string, task: Task): Promise<Task> {
+  async createTask(accountID: string, task: Task): Promise<Task | ErrorBody> {
+    if (this.store.countUnfinishedTasks() >= CAPS.maxUnfinishedTasksPerAccount) {
+      return errorBody(ErrorCode.RateLimited, `this account has ${CAPS.maxUnfinishedTasksPerAccount} unfinished tasks: finish or cancel some first`);
+    }
     this.rememberAccount(accountID);
     const created = await this.room(task.id).create(accountID, task);
     this.store.insertTask(created);
@@ -152,15 +159,16 @@ export class Account extends DurableObject<Env> {
 
   // ── runners ────────────────────────────────────────────────────────────────
 
-  async createRegistrationToken(accountID: string): Promise<{ token: string; expiresAt: string }> {
+  /** A new registration token's secret; the Worker makes the token of it. */
+  async createRegistrationToken(accountID: string): Promise<MintedSecret | ErrorBody> {
     this.rememberAccount(accountID);
-    return mintRegistrationToken(this.store, accountID);
+    return mintRegistrationToken(this.store);
   }
 
-  /** Exchanges a registration token's secret (single use) for a runner and its credential. */
-  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisterRunnerResponse | ErrorBody> {
+  /** Exchanges a registration token's secret (single use) for a runner and its credential's secret. */
+  async registerRunner(accountID: string, secret: string, body: Omit<RegisterRunnerRequest, "token">): Promise<RegisteredRunner | ErrorBody> {
     this.rememberAccount(accountID);
-    return redeemRegistrationToken(this.store, accountID, secret, body);
+    return redeemRegistrationToken(this.store, secret, body);
   }
 
   async authenticateRunner(runnerID: string, secret: string): Promise<boolean> {
@@ -251,6 +259,7 @@ export class Account extends DurableObject<Env> {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     if (!att) return;
     try {
+      if (!this.controlRates.take(att.runnerID)) return sendTo(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
       const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
       if (!parsed.ok) return sendTo(ws, parsed.error);
       const frame = parsed.value;

@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../auth/index.ts";
+import { sha256Hex, userAccountID } from "../auth/index.ts";
 import { JSON_HEADERS, accountStub, bearer, call, unique, userToken } from "../testing/edge.ts";
 
 async function newRegistrationToken(user: string): Promise<string> {
@@ -36,7 +36,7 @@ describe("the registry at rest", () => {
     const secretOf = (text: string) => text.split(".").at(-1)!;
     const [unusedSecret, usedSecret, credentialSecret] = [secretOf(unused), secretOf(used), secretOf(credential)];
     expect(credentialSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const rows = await allRows(accountID);
+    const rows = await allRows(userAccountID(accountID));
     // What is stored is the SHA-256 of each live secret …
     expect(rows).toContain(await sha256Hex(unusedSecret));
     expect(rows).toContain(await sha256Hex(credentialSecret));

@@ -267,6 +267,15 @@ export class AccountStore {
     return r ? runnerRowOf(r) : null;
   }
 
+  countRunners(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM runners").one().n;
+  }
+
+  /** Tasks whose status is not terminal. */
+  countUnfinishedTasks(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE status NOT IN (${TERMINAL_SQL})`).one().n;
+  }
+
   listRunners(): RunnerRow[] {
     return this.sql.exec("SELECT * FROM runners ORDER BY created_at ASC, id ASC").toArray().map(runnerRowOf);
   }
@@ -321,6 +330,11 @@ export class AccountStore {
   insertRegistrationToken(hash: string, expiresAt: number, now: number): void {
     this.sql.exec("DELETE FROM registration_tokens WHERE expires_at <= ?", now);
     this.sql.exec("INSERT INTO registration_tokens (hash, expires_at) VALUES (?, ?)", hash, expiresAt);
+  }
+
+  /** Registration tokens not used and not expired. */
+  countOpenRegistrationTokens(now: number): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM registration_tokens WHERE expires_at > ?", now).one().n;
   }
 
   /** Uses up a registration token: true once, if it exists and has not expired. */

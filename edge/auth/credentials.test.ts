@@ -11,26 +11,44 @@ import {
   sha256Hex,
 } from "./credentials.ts";
 
+const KEYS = { AUTH_SECRET: "a-secret-of-the-edge-of-enough-length-1234" };
+
 describe("credentials", () => {
-  it("round-trips registration tokens and runner credentials, accounts with any characters included", () => {
+  it("round-trips registration tokens and runner credentials, accounts with any characters included", async () => {
     for (const accountID of ["alice", "org/with slashes.and:colons", "ünïcödé ✓"]) {
       const secret = newSecret();
-      expect(parseRegistrationToken(formatRegistrationToken({ accountID, secret }))).toEqual({ accountID, secret });
+      expect(await parseRegistrationToken(KEYS, await formatRegistrationToken(KEYS, { accountID, secret }))).toEqual({ accountID, secret });
       const runnerID = newRunnerID();
-      expect(parseRunnerCredential(formatRunnerCredential({ accountID, runnerID, secret }))).toEqual({ accountID, runnerID, secret });
+      expect(await parseRunnerCredential(KEYS, await formatRunnerCredential(KEYS, { accountID, runnerID, secret }))).toEqual({ accountID, runnerID, secret });
     }
   });
 
-  it("refuses malformed strings and never mistakes one kind for the other", () => {
+  it("refuses malformed strings and never mistakes one kind for the other", async () => {
     const secret = newSecret();
-    const reg = formatRegistrationToken({ accountID: "a", secret });
-    const cred = formatRunnerCredential({ accountID: "a", runnerID: newRunnerID(), secret });
-    expect(parseRunnerCredential(reg)).toBeNull();
-    expect(parseRegistrationToken(cred)).toBeNull();
-    for (const bad of ["", "trc_", "trc_YQ.rnr_0123456789abcdef", "trc_YQ.rnr_xyz.abc", `trc_!!.rnr_0123456789abcdef.${secret}`, `trr_YQ.${secret}x`, `trr_.${secret}`, "eyJhbGciOiJIUzI1NiJ9.e30.x"]) {
-      expect(parseRunnerCredential(bad), bad).toBeNull();
-      expect(parseRegistrationToken(bad), bad).toBeNull();
+    const reg = await formatRegistrationToken(KEYS, { accountID: "a", secret });
+    const cred = await formatRunnerCredential(KEYS, { accountID: "a", runnerID: newRunnerID(), secret });
+    expect(await parseRunnerCredential(KEYS, reg)).toBeNull();
+    expect(await parseRegistrationToken(KEYS, cred)).toBeNull();
+    const mac = "A".repeat(43);
+    for (const bad of ["", "trc_", "trc_YQ.rnr_0123456789abcdef", "trc_YQ.rnr_xyz.abc", `trc_!!.${mac}.rnr_0123456789abcdef.${secret}`, `trr_YQ.${mac}.${secret}x`, `trr_.${mac}.${secret}`, "eyJhbGciOiJIUzI1NiJ9.e30.x"]) {
+      expect(await parseRunnerCredential(KEYS, bad), bad).toBeNull();
+      expect(await parseRegistrationToken(KEYS, bad), bad).toBeNull();
     }
+  });
+
+  it("A credential for a made-up or swapped account fails its MAC", async () => {
+    const secret = newSecret();
+    const runnerID = newRunnerID();
+    const reg = await formatRegistrationToken(KEYS, { accountID: "user:alice", secret });
+    const cred = await formatRunnerCredential(KEYS, { accountID: "user:alice", runnerID, secret });
+    const swap = (token: string) => token.replace(btoa("user:alice").replace(/=+$/, ""), btoa("user:bobby").replace(/=+$/, ""));
+    expect(await parseRegistrationToken(KEYS, swap(reg))).toBeNull();
+    expect(await parseRunnerCredential(KEYS, swap(cred))).toBeNull();
+    const otherEdge = { AUTH_SECRET: "another-edge-secret-of-enough-length-5678" };
+    expect(await parseRegistrationToken(otherEdge, reg)).toBeNull();
+    expect(await parseRunnerCredential(otherEdge, cred)).toBeNull();
+    expect(await parseRunnerCredential({ ...otherEdge, CREDENTIAL_SECRET: KEYS.AUTH_SECRET }, cred)).toEqual({ accountID: "user:alice", runnerID, secret });
+    expect(await parseRunnerCredential({}, cred)).toBeNull();
   });
 
   it("makes ids of the agreed shapes and distinct secrets", () => {

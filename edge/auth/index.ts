@@ -3,8 +3,9 @@
  * makes, and the two middlewares that admit one kind of caller each.
  */
 export { requireRunner, requireUser } from "./middleware.ts";
-export { offeredProtocols, type UserIdentity } from "./user-auth.ts";
+export { offeredProtocols, orgAccountID, userAccountID, type UserIdentity } from "./user-auth.ts";
 export {
+  canSignCredentials,
   formatRegistrationToken,
   formatRunnerCredential,
   isRunnerID,
@@ -13,5 +14,6 @@ export {
   newSecret,
   newTaskID,
   parseRegistrationToken,
+  type CredentialKeys,
   sha256Hex,
 } from "./credentials.ts";

@@ -142,6 +142,18 @@ describe("credential kinds and accounts", () => {
     expect(list.tasks.map((t: any) => t.id)).not.toContain(task.id);
   });
 
+  it("A user whose sub equals an org's name does not land in that org", async () => {
+    const org = unique("acme");
+    const member = await userToken({ sub: "alice", org });
+    const impostor = await userToken({ sub: org });
+    const task = await createTask(member);
+    expect((await call(`/v1/tasks/${task.id}`, { headers: bearer(impostor) })).status).toBe(404);
+    const list = (await (await call("/v1/tasks", { headers: bearer(impostor) })).json()) as any;
+    expect(list.tasks).toEqual([]);
+    const theirs = await createTask(impostor);
+    expect((await call(`/v1/tasks/${theirs.id}`, { headers: bearer(member) })).status).toBe(404);
+  });
+
   it("Another account's `/finish` is a 404", async () => {
     const owner = await userToken({ sub: unique("owner") });
     const mallory = await userToken({ sub: unique("mallory") });

@@ -5,7 +5,9 @@
  * HS256 with AUTH_SECRET (self-hosting, `npm run token`), or RS256/ES256 keys from
  * AUTH_JWKS_URL (any OIDC provider; then AUTH_ISSUER and AUTH_AUDIENCE are required).
  * Algorithms are pinned per key source, so `alg: none` or a swapped algorithm is refused.
- * `sub` is the user; the account is the `org` claim when present, else the user.
+ * `sub` is the user; the account is the `org` claim when present, else the user. Account IDs
+ * of the two kinds live apart (`org:<org>`, `user:<sub>`), so a user whose `sub` equals an
+ * org's name never lands in that org.
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import { BEARER_SUBPROTOCOL_PREFIX } from "../../shared/index.ts";
@@ -57,6 +59,16 @@ export function offeredProtocols(req: Request): string[] {
     .filter((p) => p.length > 0);
 }
 
+/** The account of an org (`org` claim). */
+export function orgAccountID(org: string): string {
+  return `org:${org}`;
+}
+
+/** The personal account of a user without an `org` claim. */
+export function userAccountID(sub: string): string {
+  return `user:${sub}`;
+}
+
 function identityOf(payload: JWTPayload): AuthResult {
   const sub = payload.sub;
   if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_ID_CHARS) {
@@ -66,7 +78,7 @@ function identityOf(payload: JWTPayload): AuthResult {
   if (org !== undefined && (typeof org !== "string" || org.length === 0 || org.length > MAX_ID_CHARS)) {
     return { ok: false, message: "token's org claim is not a usable string" };
   }
-  return { ok: true, user: { userID: sub, accountID: org ?? sub } };
+  return { ok: true, user: { userID: sub, accountID: org === undefined ? userAccountID(sub) : orgAccountID(org) } };
 }
 
 function reasonOf(err: unknown): string {

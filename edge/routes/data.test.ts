@@ -1,6 +1,8 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CloseCode } from "../../shared/index.ts";
+import { userAccountID } from "../auth/index.ts";
+import { artifactKey, artifactPrefix } from "./artifact-names.ts";
 import { accountStub, bearer, call, connectRunner, createTask, JSON_HEADERS, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
 
 const now = () => new Date().toISOString();
@@ -25,8 +27,8 @@ async function finishedTask(token: string, accountID: string): Promise<any> {
   const task = await createTask(token, { labels: ["keep"] });
   expect((await call(`/v1/tasks/${task.id}/messages`, { method: "POST", headers: bearer(token, JSON_HEADERS), body: JSON.stringify({ text: "and the docs" }) })).status).toBe(202);
   expect((await call(`/v1/tasks/${task.id}/cancel`, { method: "POST", headers: bearer(token) })).status).toBe(202);
-  await env.ARTIFACTS.put(`${accountID}/${task.id}/diff.patch`, "--- a\n+++ b\n+fix\n", { httpMetadata: { contentType: "text/x-diff" } });
-  await env.ARTIFACTS.put(`${accountID}/${task.id}/summary.json`, JSON.stringify({ ok: true }), { httpMetadata: { contentType: "application/json" } });
+  await env.ARTIFACTS.put(artifactKey(accountID, task.id, "diff.patch"), "--- a\n+++ b\n+fix\n", { httpMetadata: { contentType: "text/x-diff" } });
+  await env.ARTIFACTS.put(artifactKey(accountID, task.id, "summary.json"), JSON.stringify({ ok: true }), { httpMetadata: { contentType: "application/json" } });
   return task;
 }
 
@@ -47,8 +49,9 @@ async function indexHas(accountID: string, taskID: string): Promise<boolean> {
 
 describe("DELETE /v1/tasks/:id", () => {
   it("removes the record, the log, the artifacts and the index row, so every route says 404", async () => {
-    const accountID = unique("del");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("del");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const task = await finishedTask(token, accountID);
     const viewer = await openSocket(`/v1/tasks/${task.id}/ws?after=0`, bearer(token));
     await viewer.next("replayed");
@@ -73,7 +76,7 @@ describe("DELETE /v1/tasks/:id", () => {
     const storage = await roomStorage(task.id);
     expect(Object.values(storage.rows).every((n) => n === 0), JSON.stringify(storage)).toBe(true);
     expect(storage.keys).toBe(0);
-    expect((await env.ARTIFACTS.list({ prefix: `${accountID}/${task.id}/` })).objects).toEqual([]);
+    expect((await env.ARTIFACTS.list({ prefix: artifactPrefix(accountID, task.id) })).objects).toEqual([]);
     expect(await indexHas(accountID, task.id)).toBe(false);
   });
 
@@ -100,8 +103,9 @@ describe("DELETE /v1/tasks/:id", () => {
   });
 
   it("keeps a deleted runner's tasks, their logs and their artifacts", async () => {
-    const accountID = unique("keep");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("keep");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const runner = await registerRunner(token);
     const control = await connectRunner(runner.credential);
     const task = await createTask(token);
@@ -123,8 +127,9 @@ describe("DELETE /v1/tasks/:id", () => {
 
 describe("export and import", () => {
   it("exports the record, the events in seq order, the artifacts with their SHA-256, then end", async () => {
-    const accountID = unique("exp");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("exp");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const task = await finishedTask(token, accountID);
     const lines = linesOf(await exportText(token, task.id));
     expect(lines.map((l) => l.kind)).toEqual(["task", "event", "event", "event", "event", "artifact", "artifact", "end"]);
@@ -141,8 +146,9 @@ describe("export and import", () => {
   });
 
   it("round-trips a task through delete and import: the same record, events, artifacts and export", async () => {
-    const accountID = unique("trip");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("trip");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const task = await finishedTask(token, accountID);
     const before = {
       task: ((await (await call(`/v1/tasks/${task.id}`, { headers: bearer(token) })).json()) as any).task,
@@ -168,7 +174,8 @@ describe("export and import", () => {
     expect(((await (await call(`/v1/tasks/${task.id}/events`, { headers: bearer(token) })).json()) as any).events).toEqual(before.events);
     expect(await exportText(token, task.id)).toBe(before.export);
     const artifact = await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(token) });
-    expect(artifact.headers.get("content-type")).toBe("text/x-diff");
+    // Downloads always leave as octet-stream attachments; the stored type comes back as it was.
+    expect((await env.ARTIFACTS.head(artifactKey(accountID, task.id, "diff.patch")))?.httpMetadata?.contentType).toBe("text/x-diff");
     expect(await artifact.text()).toBe(before.diff);
     const listed = ((await (await call("/v1/tasks", { headers: bearer(token) })).json()) as any).tasks;
     expect(listed).toEqual([before.task]);
@@ -177,8 +184,9 @@ describe("export and import", () => {
   });
 
   it("refuses a task that exists with 409, and replaces it when told to", async () => {
-    const accountID = unique("conf");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("conf");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const task = await finishedTask(token, accountID);
     const text = await exportText(token, task.id);
     const refused = await importText(token, text);
@@ -195,7 +203,7 @@ describe("export and import", () => {
     const replaced = await importText(token, text, "?replace=true");
     expect(replaced.status).toBe(201);
     expect(((await replaced.json()) as any).missingArtifacts).toEqual(["diff.patch", "summary.json"]);
-    expect((await env.ARTIFACTS.list({ prefix: `${accountID}/${task.id}/` })).objects).toEqual([]);
+    expect((await env.ARTIFACTS.list({ prefix: artifactPrefix(accountID, task.id) })).objects).toEqual([]);
     expect((await exportText(token, task.id)).split("\n").filter((l) => l.includes('"kind":"event"'))).toHaveLength(4);
   });
 
@@ -244,8 +252,9 @@ describe("export and import", () => {
   });
 
   it("refuses an export cut short, one with a gap in its seqs, and lines that are not an export; nothing shows", async () => {
-    const accountID = unique("bad");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("bad");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const task = await finishedTask(token, accountID);
     const text = await exportText(token, task.id);
     expect((await call(`/v1/tasks/${task.id}`, { method: "DELETE", headers: bearer(token) })).status).toBe(204);
@@ -270,8 +279,8 @@ describe("export and import", () => {
   });
 
   it("exports the whole account a page at a time, resumable from any task's cursor", async () => {
-    const accountID = unique("acct");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("acct");
+    const token = await userToken({ sub });
     const made = [];
     for (let i = 0; i < 3; i++) {
       made.push(await createTask(token, { prompt: `task ${i}` }));
@@ -345,8 +354,9 @@ describe("retention", () => {
   });
 
   it("deletes tasks that ended longer ago than the account keeps them, by the alarm, and keeps the rest", async () => {
-    const accountID = unique("ret");
-    const token = await userToken({ sub: accountID });
+    const sub = unique("ret");
+    const accountID = userAccountID(sub);
+    const token = await userToken({ sub });
     const old = await finishedTask(token, accountID);
     const recent = await finishedTask(token, accountID);
     const running = await createTask(token);
@@ -357,13 +367,13 @@ describe("retention", () => {
     lines[0].task.updatedAt = tenDaysAgo;
     lines[0].task.createdAt = tenDaysAgo;
     expect((await importText(token, lines.map((l) => JSON.stringify(l)).join("\n"), "?replace=true")).status).toBe(201);
-    await env.ARTIFACTS.put(`${accountID}/${old.id}/diff.patch`, "old");
+    await env.ARTIFACTS.put(artifactKey(accountID, old.id, "diff.patch"), "old");
 
     expect((await call("/v1/settings", { method: "PUT", headers: bearer(token, JSON_HEADERS), body: JSON.stringify({ retentionDays: 7 }) })).status).toBe(200);
     // The old task is due already, so the alarm set with the setting fires at once.
     await waitFor(async () => (await call(`/v1/tasks/${old.id}`, { headers: bearer(token) })).status, (status) => status === 404);
     expect((await call(`/v1/tasks/${old.id}`, { headers: bearer(token) })).status).toBe(404);
-    expect((await env.ARTIFACTS.list({ prefix: `${accountID}/${old.id}/` })).objects).toEqual([]);
+    expect((await env.ARTIFACTS.list({ prefix: artifactPrefix(accountID, old.id) })).objects).toEqual([]);
     expect(await indexHas(accountID, old.id)).toBe(false);
     for (const kept of [recent, running]) expect((await call(`/v1/tasks/${kept.id}`, { headers: bearer(token) })).status).toBe(200);
     // The next sweep is due when the recent task turns seven days old; an early run deletes nothing.

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken } from "../testing/edge.ts";
+import { orgAccountID } from "../auth/index.ts";
+import { artifactKey } from "./artifact-names.ts";
 
 describe("artifact uploads", () => {
   it("An artifact upload after the terminal status is refused", async () => {
@@ -26,8 +28,8 @@ describe("artifact uploads", () => {
     expect(late.status).toBe(409);
     expect(await late.json()).toEqual({ error: { code: "task_finished", message: `task ${task.id} is succeeded: uploads end with its terminal status` } });
     expect((await put("late.log", "x")).status).toBe(409);
-    expect(await (await env.ARTIFACTS.get(`${org}/${task.id}/diff.patch`))!.text()).toBe("+before\n");
-    expect(await env.ARTIFACTS.get(`${org}/${task.id}/late.log`)).toBeNull();
+    expect(await (await env.ARTIFACTS.get(artifactKey(orgAccountID(org), task.id, "diff.patch")))!.text()).toBe("+before\n");
+    expect(await env.ARTIFACTS.get(artifactKey(orgAccountID(org), task.id, "late.log"))).toBeNull();
     data.close();
     control.close();
   });

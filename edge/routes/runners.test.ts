@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { CloseCode, HEARTBEAT_SECONDS, LEASE_SECONDS } from "../../shared/index.ts";
 import { describe, expect, it } from "vitest";
+import { userAccountID } from "../auth/index.ts";
 import { JSON_HEADERS, accountStub, bearer, call, connectRunner, createTask, registerRunner, unique, userToken } from "../testing/edge.ts";
 
 async function newRegistrationToken(token: string): Promise<{ token: string; expiresAt: string }> {
@@ -43,7 +44,7 @@ describe("runner registration", () => {
     const user = await userToken({ sub: accountID });
     const made = await newRegistrationToken(user);
     // An hour passes: the stored expiry is moved into the past.
-    await runInDurableObject(accountStub(accountID), (_instance, state) => {
+    await runInDurableObject(accountStub(userAccountID(accountID)), (_instance, state) => {
       state.storage.sql.exec("UPDATE registration_tokens SET expires_at = ?", Date.now() - 1);
     });
     const res = await register({ token: made.token });

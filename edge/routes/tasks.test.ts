@@ -2,6 +2,8 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../shared/index.ts";
 import { JSON_HEADERS, TestSocket, bearer, call, createTask, unique, userToken } from "../testing/edge.ts";
+import { orgAccountID } from "../auth/index.ts";
+import { artifactKey } from "./artifact-names.ts";
 
 async function post(path: string, token: string, body: string | undefined, headers: Record<string, string> = JSON_HEADERS): Promise<Response> {
   return call(path, { method: "POST", headers: bearer(token, headers), body });
@@ -163,10 +165,10 @@ describe("one task's routes", () => {
     const token = await userToken({ sub: "a", org });
     const task = await createTask(token);
     expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(token) })).status).toBe(404);
-    await env.ARTIFACTS.put(`${org}/${task.id}/diff.patch`, "--- a\n+++ b\n", { httpMetadata: { contentType: "text/x-diff" } });
+    await env.ARTIFACTS.put(artifactKey(orgAccountID(org), task.id, "diff.patch"), "--- a\n+++ b\n", { httpMetadata: { contentType: "text/x-diff" } });
     const res = await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(token) });
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("text/x-diff");
+    expect(res.headers.get("content-type")).toBe("application/octet-stream");
     expect(await res.text()).toBe("--- a\n+++ b\n");
     const other = await userToken({ sub: unique("u") });
     expect((await call(`/v1/tasks/${task.id}/artifacts/diff.patch`, { headers: bearer(other) })).status).toBe(404);

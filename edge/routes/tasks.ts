@@ -55,6 +55,7 @@ taskRoutes.post("/", async (c) => {
   if (environment === null) throw fail(ErrorCode.BadRequest, "no such environment");
   const task = newTaskRecord(newTaskID(), body, userID, undefined, environment);
   const created = await account.createTask(accountID, task);
+  if ("error" in created) throw failWith(created);
   return c.json({ task: created } satisfies TaskEnvelope, 201);
 });
 
@@ -148,8 +149,12 @@ taskRoutes.get("/:id/artifacts/:name", async (c) => {
   if (!(await roomStub(c.env, id).getTask(accountID))) throw fail(ErrorCode.NotFound, "no such task");
   const object = await c.env.ARTIFACTS.get(artifactKey(accountID, id, name.data));
   if (!object) throw fail(ErrorCode.NotFound, "no such artifact");
+  // A runner writes the bytes: they leave as an inert download, never as a page of this origin.
   const headers = new Headers({
-    "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+    "content-type": "application/octet-stream",
+    "content-disposition": `attachment; filename="${name.data}"`,
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; sandbox",
     "content-length": String(object.size),
     etag: object.httpEtag,
   });

@@ -16,12 +16,13 @@
  * socket so the runner attaches again and resends after `ackedRseq`.
  */
 import {
-  addCost,
   ErrorCode,
   LIMITS,
   RUNNER_STATUSES,
+  addUsage,
   errorFrameOf,
   isTerminal,
+  type CallUsage,
   type ErrorFrame,
   type RunnerEvent,
   type Task,
@@ -144,15 +145,7 @@ export function applyRunnerEvent(task: Task, event: PreparedEvent, change: TaskC
     task.statusReason = typeof data.reason === "string" ? data.reason : null;
     change.status = true;
   } else if (event.type === "usage") {
-    const usage = data as { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; costUSD: number | null };
-    task.usage = {
-      inputTokens: task.usage.inputTokens + usage.inputTokens,
-      outputTokens: task.usage.outputTokens + usage.outputTokens,
-      cacheReadTokens: task.usage.cacheReadTokens + usage.cacheReadTokens,
-      cacheWriteTokens: task.usage.cacheWriteTokens + usage.cacheWriteTokens,
-      costUSD: addCost(task.usage.costUSD, usage.costUSD),
-      modelCalls: task.usage.modelCalls + 1,
-    };
+    task.usage = addUsage(task.usage, data as CallUsage);
     change.summary = true;
   } else if (event.type === "egress") {
     const egress = data as { allowed: boolean; bytes: number };

@@ -3,6 +3,9 @@
  * an upgrade the Worker forwarded is read, and the send and close helpers. Every frame the
  * room sends goes through a typed helper: `sendToViewer` and `sendToRunner` take a frame of
  * the socket's union, `sendAll` takes text that `frames.ts` serialized from such a frame.
+ * All of them end in `sendFrame`, the one place that calls `ws.send`: a socket that closed
+ * meanwhile throws there, and that is caught, so answering a frame on a closed socket never
+ * throws out of a handler (its close handler tidies up).
  */
 import {
   ErrorCode,
@@ -16,9 +19,10 @@ import {
 import { errorResponse } from "../http-error.ts";
 import type { FrameText } from "./frames.ts";
 
-export type ViewerAttachment = { role: "viewer"; user: string };
+/** `socketID` names the socket for the room's in-memory rates. */
+export type ViewerAttachment = { role: "viewer"; socketID: string; user: string };
 /** `epoch` is set once the socket has attached as the lease holder of that epoch. */
-export type RunnerAttachment = { role: "runner"; runnerID: string; epoch: number | null };
+export type RunnerAttachment = { role: "runner"; socketID: string; runnerID: string; epoch: number | null };
 export type Attachment = ViewerAttachment | RunnerAttachment;
 
 /**
@@ -30,13 +34,14 @@ export function readUpgrade(request: Request): { attachment: Attachment; after: 
   const url = new URL(request.url);
   const user = request.headers.get("x-tether-user");
   const runnerID = request.headers.get("x-tether-runner");
-  if (url.pathname === "/runner" && runnerID) return { attachment: { role: "runner", runnerID, epoch: null }, after: 0 };
+  const socketID = crypto.randomUUID();
+  if (url.pathname === "/runner" && runnerID) return { attachment: { role: "runner", socketID, runnerID, epoch: null }, after: 0 };
   if (url.pathname !== "/viewer" || !user) return notFound();
   const raw = url.searchParams.get("after") ?? "0";
   if (!/^\d{1,15}$/.test(raw)) {
     return errorResponse(ErrorCode.BadRequest, "after must be a non-negative integer");
   }
-  return { attachment: { role: "viewer", user }, after: Number(raw) };
+  return { attachment: { role: "viewer", socketID, user }, after: Number(raw) };
 }
 
 export function notFound(): Response {
@@ -50,32 +55,40 @@ export function switchingProtocols(request: Request, client: WebSocket): Respons
   return new Response(null, { status: 101, webSocket: client, headers });
 }
 
+/**
+ * The one call of `ws.send`. False when the socket is closed or closing (then `send`
+ * throws); the frame is dropped and the caller goes on.
+ */
+function sendFrame(ws: WebSocket, text: string): boolean {
+  try {
+    ws.send(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An error frame, which both of the room's sockets carry. */
 export function sendError(ws: WebSocket, frame: ErrorFrame): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
 export function sendToViewer(ws: WebSocket, frame: EdgeToViewer): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
 export function sendToRunner(ws: WebSocket, frame: EdgeToRunnerData): void {
-  ws.send(JSON.stringify(frame));
+  sendFrame(ws, JSON.stringify(frame));
 }
 
-export function sendText(ws: WebSocket, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
-  ws.send(frame);
+/** False when the socket is closed: a caller sending a series stops there. */
+export function sendText(ws: WebSocket, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): boolean {
+  return sendFrame(ws, frame);
 }
 
 /** Sends one serialized frame to many sockets; one closing meanwhile does not stop the others. */
 export function sendAll(sockets: Iterable<WebSocket>, frame: FrameText<EdgeToViewer | EdgeToRunnerData>): void {
-  for (const ws of sockets) {
-    try {
-      ws.send(frame);
-    } catch {
-      // A socket closing under us; its close handler tidies up.
-    }
-  }
+  for (const ws of sockets) sendFrame(ws, frame);
 }
 
 export function closeSocket(ws: WebSocket, code: CloseCode, reason: string): void {

@@ -7,9 +7,10 @@
  * `/viewer?after=N`, or `x-tether-runner` on `/runner`). Another account gets `null` (404).
  *
  * - Viewers get every event after `after` in `events` frames, then `replayed`, then live
- *   events. The replay and the accept happen in one synchronous turn, and every append fans
- *   out in the turn that writes it, so each socket sees each `seq` exactly once, also across
- *   hibernation (the state is in SQLite and the socket attachments).
+ *   events. The replay starts in the accept's turn and goes on a page per turn (`log.ts`);
+ *   every append fans out in the turn that writes it to the viewers done replaying, so each
+ *   socket sees each `seq` exactly once, also across hibernation (the state is in SQLite
+ *   and the socket attachments).
  * - The lease holder's data socket says `attach`, then sends `events` batches tagged
  *   `(epoch, rseq)`. A batch is one transaction; the cumulative `ack` follows the write (the
  *   output gate holds every send until the write is durable); repeats are dropped and acked;
@@ -24,11 +25,15 @@
  *   the lease, the alarm and those reports in step).
  *
  * - Export, import and delete (`archive.ts`) keep a task's data beyond its run.
+ * - Caps (`CAPS`): viewers per task, frames per second per socket, follow-ups per minute and
+ *   events per task; over one is `rate_limited` (a 429 upgrade answer, or an error frame). A
+ *   runner batch that would pass the event cap ends the task `failed` (its sockets close 4410).
  *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  CAPS,
   CloseCode,
   ErrorCode,
   LEASE_SECONDS,
@@ -52,6 +57,7 @@ import {
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
 import { RoomArchive, type ImportedEvent } from "./archive.ts";
+import { SocketRates, TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
 import { frameText, type FrameText } from "./frames.ts";
@@ -86,6 +92,10 @@ export class TaskRoom extends DurableObject<Env> {
   private readonly archive: RoomArchive;
   /** Runner events that arrived beyond a gap; memory only, the runner resends after attach. */
   private readonly held = new HeldFrames();
+  /** Rates of sockets and follow-ups, in memory: a hibernation starts them afresh. */
+  private readonly viewerRates = new SocketRates(CAPS.viewerFramesPerSecond);
+  private readonly runnerRates = new SocketRates(CAPS.runnerFramesPerSecond);
+  private readonly followUps = new TokenBucket(CAPS.followUpsPerMinute / 60, CAPS.followUpsPerMinute);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -142,7 +152,7 @@ export class TaskRoom extends DurableObject<Env> {
 
   /** Logs a user's command and hands it to the runner, or ends a task no runner has taken. */
   private runCommand(room: RoomRecord, by: string, command: UserCommand): { task: Task; seq: number } | Refusal {
-    const refusal = refuseCommand(room.task, room.lease, command);
+    const refusal = refuseCommand(room.task, room.lease, command) ?? this.refuseFollowUp(room.task, command);
     if (refusal) return refusal;
     const task = room.task;
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
@@ -170,6 +180,18 @@ export class TaskRoom extends DurableObject<Env> {
       this.sendToHolder(frameText<EdgeToRunnerData>({ type: "command", taskID: task.id, command: stored! }));
     }
     return { task, seq: stored!.seq };
+  }
+
+  /** A follow-up over the task's event cap or its rate per minute; finish and cancel always pass. */
+  private refuseFollowUp(task: Task, command: UserCommand): Refusal | null {
+    if (command.kind !== "message") return null;
+    if (task.lastSeq >= CAPS.maxEventsPerTask) {
+      return { code: ErrorCode.RateLimited, message: `task ${task.id} has ${CAPS.maxEventsPerTask} events, its cap: finish or cancel it` };
+    }
+    if (!this.followUps.take()) {
+      return { code: ErrorCode.RateLimited, message: `at most ${CAPS.followUpsPerMinute} follow-ups a minute: wait a little` };
+    }
+    return null;
   }
 
   async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
@@ -264,17 +286,22 @@ export class TaskRoom extends DurableObject<Env> {
     const read = readUpgrade(request);
     if (read instanceof Response) return read;
     const { attachment, after } = read;
+    if (attachment.role === "viewer" && this.ctx.getWebSockets("viewer").length >= CAPS.maxViewersPerTask) {
+      return errorResponse(ErrorCode.RateLimited, `task ${room.task.id} has ${CAPS.maxViewersPerTask} viewers, its cap`);
+    }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [attachment.role]);
     server.serializeAttachment(attachment);
-    // Replay in the same turn as the accept: no append can fall between the two.
-    if (attachment.role === "viewer") this.log.replay(server, room.task, after);
+    // The replay starts in the same turn as the accept: no append can fall between the two.
+    if (attachment.role === "viewer") this.log.replay(server, attachment.socketID, () => this.state.load()!.task, after);
     return switchingProtocols(request, client);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = ws.deserializeAttachment() as Attachment | null;
     try {
+      const rates = attachment?.role === "viewer" ? this.viewerRates : this.runnerRates;
+      if (attachment && !rates.take(attachment.socketID)) return sendError(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
       if (attachment?.role === "viewer") await this.onViewerFrame(ws, attachment, message);
       else if (attachment?.role === "runner") this.onRunnerFrame(ws, attachment, message);
     } catch (err) {
@@ -284,11 +311,18 @@ export class TaskRoom extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.forgetRates(ws);
     answerClose(ws, code, reason);
   }
 
-  override async webSocketError(_ws: WebSocket, error: unknown): Promise<void> {
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.forgetRates(ws);
     console.error({ msg: "task room socket error", taskID: this.state.taskID, err: String(error) });
+  }
+
+  private forgetRates(ws: WebSocket): void {
+    const attachment = ws.deserializeAttachment() as Attachment | null;
+    if (attachment) (attachment.role === "viewer" ? this.viewerRates : this.runnerRates).forget(attachment.socketID);
   }
 
   private async onViewerFrame(ws: WebSocket, viewer: ViewerAttachment, message: string | ArrayBuffer): Promise<void> {
@@ -384,6 +418,11 @@ export class TaskRoom extends DurableObject<Env> {
       const first = Math.min(...walk.waiting.map((frame) => frame[0]!.rseq));
       stop = errorFrameOf(ErrorCode.InvalidFrame, `rseq ${first} leaves a gap: the next expected is ${walk.maxRseq + 1}`, task.id);
     }
+    if (task.lastSeq + walk.accept.length > CAPS.maxEventsPerTask) {
+      const full = `the task's log reached its cap of ${CAPS.maxEventsPerTask} events`;
+      sendError(ws, errorFrameOf(ErrorCode.RateLimited, full, task.id));
+      return this.endTask("failed", full);
+    }
     const change: TaskChange = { status: false, summary: false };
     if (walk.accept.length > 0) {
       this.state.commit(() => {
@@ -424,10 +463,15 @@ export class TaskRoom extends DurableObject<Env> {
   // ── internals ─────────────────────────────────────────────────────────────
 
   private markLost(reason: string): void {
+    this.endTask("lost", reason);
+  }
+
+  /** Ends the task from the edge (its runner went silent, or its log is full); its runner's sockets close for good. */
+  private endTask(status: "lost" | "failed", reason: string): void {
     const room = this.state.load()!;
-    this.state.commit(() => this.log.setStatus(room.task, "lost", reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.state.commit(() => this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
     this.state.cancelAlarm();
-    this.closeRunners(() => true, CloseCode.Gone, "the task is lost");
+    this.closeRunners(() => true, CloseCode.Gone, `the task is ${status}`);
     this.state.report(true);
   }
 

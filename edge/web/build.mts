@@ -1,8 +1,9 @@
 /**
  * Builds the phone web app into edge/public (the Worker's static assets): app.js and
  * app.css bundled by esbuild (Preact, the client SDK, zod: nothing loaded from a CDN),
- * index.html, the web manifest, the icons (SVG, and PNGs drawn here) and the service
- * worker, whose cache is named after a hash of everything it serves.
+ * index.html, the web manifest, the icons (SVG, and PNGs drawn here), the service
+ * worker, whose cache is named after a hash of everything it serves, and `_headers` (the
+ * CSP and other security headers of every asset).
  *
  *   npm run build:web            one build
  *   npm run build:web -- --watch  rebuild on change
@@ -50,6 +51,7 @@ async function writeShell(): Promise<string> {
     writeFile(join(out, "sw.js"), sw),
     writeFile(join(out, "manifest.webmanifest"), await readFile(join(here, "manifest.webmanifest"))),
     writeFile(join(out, "icon.svg"), await readFile(join(here, "icon.svg"))),
+    writeFile(join(out, "_headers"), await readFile(join(here, "_headers"))),
     ...Object.entries(icons).map(([name, png]) => writeFile(join(out, name), png)),
   ]);
   return version;

@@ -10,7 +10,7 @@
  * objects only for the items that changed, so a renderer can compare by identity.
  */
 import type { EventData } from "../events.ts";
-import { addCost, EMPTY_USAGE, type TaskStatus, type Usage } from "../task.ts";
+import { EMPTY_USAGE, type TaskStatus, type Usage, addUsage } from "../task.ts";
 import type { KnownEvent } from "./task-stream.ts";
 
 /** Output kept per tool call; older output is cut from the front. */
@@ -177,14 +177,7 @@ function applyOne(feed: Feed, event: KnownEvent): void {
       items.push({ kind: event.type === "user.finish" ? "finish" : "cancel", key, seq: event.seq, by: event.data.by });
       return;
     case "usage":
-      feed.usage = {
-        inputTokens: feed.usage.inputTokens + event.data.inputTokens,
-        outputTokens: feed.usage.outputTokens + event.data.outputTokens,
-        cacheReadTokens: feed.usage.cacheReadTokens + event.data.cacheReadTokens,
-        cacheWriteTokens: feed.usage.cacheWriteTokens + event.data.cacheWriteTokens,
-        costUSD: addCost(feed.usage.costUSD, event.data.costUSD),
-        modelCalls: feed.usage.modelCalls + 1,
-      };
+      feed.usage = addUsage(feed.usage, event.data);
       return;
     case "turn.end":
       closeStreaming(items);
