@@ -3,6 +3,7 @@
  * machine, task-run.ts) and the `Journal` it writes through (journal.ts). Everything else in
  * this folder is internal to the run.
  */
-export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON, TaskRun, type TaskRunDeps } from "./task-run.ts";
+export { TaskRun, type TaskRunDeps } from "./task-run.ts";
+export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./prepare.ts";
 export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
 export type { EnvironmentDeps } from "./setup-phase.ts";

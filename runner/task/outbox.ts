@@ -43,11 +43,6 @@ export class TaskOutbox implements Outbox {
     private readonly heldMax = HELD_MAX,
   ) {}
 
-  /** The worker's output is paused: a worker started now starts paused too. */
-  get pausing(): boolean {
-    return this.paused;
-  }
-
   /** Events waiting in memory for room in the outbox. */
   get heldCount(): number {
     return this.held.length;

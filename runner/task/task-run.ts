@@ -7,58 +7,42 @@
  *   → finished (terminal `status` journaled) → gone (acked: container, proxy socket,
  *   workspace and journal row go; or abandoned on the edge's word)
  *
- * Around it: the task's record (task-record.ts: its journal row in memory, written through),
- * the clone and the worker's start (launch.ts, model-access.ts), the setup phase and the
- * task's egress proxy (setup-phase.ts), the worker's output
- * (worker-output.ts: replay, wseq dedup, `turn.end`), the outbox its data channel sends from
- * (outbox.ts) and the diff (diff.ts). Every event is journaled before it is sent. State
- * changes run one at a time on a promise chain: a cancel, an exit and a `done` never interleave.
+ * Around it: the task's record (task-record.ts), its preparation (prepare.ts), its worker
+ * (task-worker.ts) and the worker's output (worker-output.ts), the outbox its data channel
+ * sends from (outbox.ts), its timers (timers.ts) and the diff (diff.ts). Every event is
+ * journaled before it is sent. State changes run one at a time on a promise chain: a cancel,
+ * an exit and a `done` never interleave.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { Command } from "../../shared/protocol.ts";
 import type { Metrics } from "../metrics.ts";
 import type { ArtifactPort, DataChannel, DataChannelHandlers, ExitInfo, Outbox, WorkerHandle, WorkerSink } from "../ports.ts";
-import { publishDiff, redactURL } from "./diff.ts";
-import type { PriceTable } from "../proxy/prices.ts";
+import { publishDiff } from "./diff.ts";
+import { allowEgress } from "./egress-allow.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
-import { cloneWorkspace, type LaunchDeps, launchWorker } from "./launch.ts";
-import { registerModelAccess } from "./model-access.ts";
-import { openEgress, runSetupPhase } from "./setup-phase.ts";
 import { TaskOutbox } from "./outbox.ts";
-import { isLocalRepoURL, removesWorkspace, type TaskEnding, unpricedBudgetOf, workerTaskOf, type WorkspaceCleanup } from "./spec.ts";
+import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
+import { removesWorkspace, type TaskEnding, type WorkspaceCleanup } from "./spec.ts";
+import { fullDiskReason, unmountTaskDisk } from "./task-disk.ts";
 import { type TaskOutcome, TaskRecord } from "./task-record.ts";
-import { DiskWatch, fullDiskReason, mountTaskDisk, unmountTaskDisk } from "./task-disk.ts";
-import { WallClock } from "./wall-clock.ts";
+import { TaskWorker } from "./task-worker.ts";
+import { type TaskTimerDeps, TaskTimers } from "./timers.ts";
 import { WorkerOutput } from "./worker-output.ts";
 
-export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
-export const LOCAL_REPO_REASON = "this runner does not clone repositories from its own disk (a path or file:// URL); it allows that with TETHER_ALLOW_LOCAL_REPOS=true";
-
-export interface TaskRunDeps extends LaunchDeps {
+export interface TaskRunDeps extends PrepareDeps, TaskTimerDeps {
   home: string;
   journal: Journal;
   artifacts: ArtifactPort;
   logger: Logger;
   metrics?: Metrics;
-  hasModelKey: boolean;
   push: boolean;
-  /** Clone repositories given as a path or file:// URL on this host. */
-  allowLocalRepos: boolean;
-  /** Model prices (the built-in table when absent). */
-  prices?: PriceTable;
   stopGraceMs: number;
   workspaceCleanup: WorkspaceCleanup;
-  /** A task waiting this long for a follow-up finishes as succeeded. */
-  idleMs: number;
   /** Events held in memory past a full outbox before the worker's output is paused (default `HELD_MAX`). */
   outboxHeldMax?: number;
-  /** The length of a minute in a task's `timeoutMinutes` (60 000; less in tests). */
-  minuteMs?: number;
-  /** Each task's directory is a filesystem of this size (task-disk.ts); 0 or absent: no bound. */
-  diskMB?: number;
   /** Builds the task's data channel, reading `outbox`, with these handlers. */
   openChannel(taskID: string, epoch: number, outbox: Outbox, handlers: DataChannelHandlers): DataChannel;
   /** The run is over (acked, revoked): the owner drops it. */
@@ -69,8 +53,7 @@ export class TaskRun {
   readonly taskID: string;
   readonly epoch: number;
   private phase: LocalStatus;
-  private handle: WorkerHandle | undefined;
-  private workerAlive: boolean;
+  private readonly worker: TaskWorker;
   private readonly record: TaskRecord;
   private readonly output: WorkerOutput;
   private readonly outbox: TaskOutbox;
@@ -79,11 +62,9 @@ export class TaskRun {
   private readonly log: Logger;
   private readonly taskDir: string;
   private detached = false;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly timers: TaskTimers;
   /** Aborts the setup phase while it runs (a cancel). */
-  private setupAbort: AbortController | undefined;
-  private readonly wallClock: WallClock;
-  private readonly diskWatch = new DiskWatch();
+  private readonly setup: SetupAbort = {};
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -95,9 +76,9 @@ export class TaskRun {
     this.record = new TaskRecord(deps.journal, row);
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
-    this.wallClock = new WallClock(deps.minuteMs ?? 60_000);
+    this.timers = new TaskTimers(this.taskDir, deps);
     // A journaled container may still run: its output waits for `resume`.
-    this.workerAlive = row.containerID !== null;
+    const alive = row.containerID !== null;
     this.output = new WorkerOutput(
       {
         emit: (bodies, opts) => this.emit(bodies, opts),
@@ -106,16 +87,11 @@ export class TaskRun {
         exited: (info) => this.exited(info),
       },
       row.lastWseq,
-      this.workerAlive,
+      alive,
       this.log,
     );
-    this.outbox = new TaskOutbox(
-      this.record,
-      (rseq) => this.channel.notify(rseq),
-      this.log,
-      { pause: () => this.handle?.pauseOutput(), resume: () => this.handle?.resumeOutput() },
-      deps.outboxHeldMax,
-    );
+    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit: (bodies) => this.emit(bodies), log: this.log }, alive);
+    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.outboxHeldMax);
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
@@ -147,9 +123,7 @@ export class TaskRun {
   /** Continues a journaled task after a runner restart, with its worker if one survived. */
   resume(handle: WorkerHandle | undefined): Promise<void> {
     this.channel.start();
-    this.handle = handle;
-    if (!handle) this.workerAlive = false;
-    if (this.outbox.pausing) handle?.pauseOutput();
+    this.worker.adopt(handle);
     this.output.release(handle !== undefined);
     return this.serial(async () => {
       // The replayed output may have moved the task on (a `done`, an exit) before this runs.
@@ -174,8 +148,7 @@ export class TaskRun {
           }
           break;
       }
-      if (handle) await registerModelAccess(this.deps.proxy, this.record, (bodies) => this.emit(bodies));
-      if (handle && this.deps.environments) await openEgress(this.deps.environments, this.record, "agent", (bodies) => this.emit(bodies));
+      if (handle) await this.worker.reopenProxies();
       this.armLimits();
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
@@ -186,8 +159,7 @@ export class TaskRun {
   async detach(): Promise<void> {
     this.detached = true;
     this.output.detach();
-    clearTimeout(this.idleTimer);
-    this.clearLimits();
+    this.timers.clear();
     await this.channel.stop();
   }
 
@@ -205,7 +177,7 @@ export class TaskRun {
   }
 
   private exited(info: ExitInfo): void {
-    this.workerAlive = false;
+    this.worker.exited();
     void this.serial(async () => {
       if (this.phase === "finishing" || this.phase === "finished" || this.phase === "gone") return;
       if (this.phase === "waiting" && info.exitCode === 0) {
@@ -223,24 +195,13 @@ export class TaskRun {
       if (command.seq <= this.record.lastCommandSeq) continue;
       this.record.update({ lastCommandSeq: command.seq });
       if (command.kind === "cancel") {
-        this.setupAbort?.abort();
+        this.setup.abort?.abort();
         void this.serial(() => this.cancel());
       } else if (command.kind === "finish") void this.serial(() => this.finishByUser());
-      else if (command.kind === "egress.allow") this.allowEgress(command.host);
-      else void this.serial(() => this.message(command.text));
+      else if (command.kind === "egress.allow") {
+        if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
+      } else void this.serial(() => this.message(command.text));
     }
-  }
-
-  /** The user lets the task reach `rule` for the rest of its run: the proxy applies it at once. */
-  private allowEgress(rule: string): void {
-    if (!this.active || !this.deps.environments) return;
-    const allowed = this.deps.environments.egress.allow(this.taskID, rule);
-    if (!allowed.ok) {
-      this.emit([{ type: "log", data: { level: "warn", message: `egress rule not applied: ${allowed.error}` } }]);
-      return;
-    }
-    this.record.updateMeta({ egressAllowed: [...(this.record.meta.egressAllowed ?? []), rule] });
-    this.emit([{ type: "log", data: { level: "info", message: `egress to ${rule} allowed for the rest of this task` } }]);
   }
 
   private async finishByUser(): Promise<void> {
@@ -254,8 +215,8 @@ export class TaskRun {
       this.log.info({ phase: this.phase }, "ignoring a message: the task is over");
       return;
     }
-    if (this.handle && this.workerAlive) {
-      this.handle.send({ type: "message", text });
+    if (this.worker.running) {
+      this.worker.send({ type: "message", text });
       if (this.phase === "waiting") {
         this.setPhase("running");
         this.emit([{ type: "status", data: { status: "running" } }]);
@@ -263,13 +224,13 @@ export class TaskRun {
       return;
     }
     if (this.phase === "preparing") return;
-    if (this.handle) await this.removeWorker();
-    if (await this.startWorker(true)) this.handle?.send({ type: "message", text });
+    await this.worker.remove();
+    if (await this.startWorker(true)) this.worker.send({ type: "message", text });
   }
 
   private async cancel(): Promise<void> {
     if (this.phase === "finishing" || !this.active) return;
-    if (this.handle && this.workerAlive) {
+    if (this.worker.running) {
       this.emit([{ type: "log", data: { level: "info", message: `stopping the worker (grace ${this.deps.stopGraceMs / 1000} s)` } }]);
     }
     await this.conclude({ status: "cancelled", reason: "cancelled by a user" }, true);
@@ -284,42 +245,17 @@ export class TaskRun {
   // ── the steps ─────────────────────────────────────────────────────────────
 
   private async prepare(): Promise<void> {
-    if (!this.deps.hasModelKey) return this.finish({ status: "failed", reason: NO_MODEL_KEY_REASON });
-    const task = this.record.task;
-    if (!this.deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return this.finish({ status: "failed", reason: LOCAL_REPO_REASON });
-    const unpriced = unpricedBudgetOf(task, this.deps.prices);
-    if (unpriced !== null) return this.finish({ status: "failed", reason: unpriced });
-    if (this.deps.diskMB) {
-      const disk = await mountTaskDisk(this.taskDir, this.deps.diskMB);
-      if (!disk.ok) return this.finish({ status: "failed", reason: disk.error });
-    }
-    await mkdir(join(this.taskDir, "state"), { recursive: true });
-    this.emit([{ type: "log", data: { level: "info", message: `cloning ${redactURL(task.repo.url)}${task.repo.ref ? ` at ${task.repo.ref}` : ""}` } }]);
-    const cloned = await cloneWorkspace(this.deps, this.record, this.taskDir);
-    if (!cloned.ok) return this.finish({ status: "failed", reason: `could not clone the repository: ${cloned.error}`.slice(0, 2000) });
-    if (this.deps.environments) {
-      this.setupAbort = new AbortController();
-      const environments = this.deps.environments;
-      const setup = await runSetupPhase({ ...this.deps, env: environments }, this.record, this.taskDir, (bodies) => this.emit(bodies), this.setupAbort.signal).catch(
-        (err: unknown) => ({ ok: false as const, error: { reason: `the setup could not run: ${(err as Error).message}`.slice(0, 2000), cancelled: false } }),
-      );
-      this.setupAbort = undefined;
-      // A cancelled setup ends with the cancel that follows in the chain.
-      if (!setup.ok && setup.error.cancelled) return;
-      if (!setup.ok) return this.finish({ status: "failed", reason: setup.error.reason });
-    }
+    const prepared = await prepareTask(this.deps, this.record, this.taskDir, (bodies) => this.emit(bodies), this.setup);
+    // A cancelled setup ends with the cancel that follows in the chain.
+    if (!prepared.ok && prepared.error.cancelled) return;
+    if (!prepared.ok) return this.finish({ status: "failed", reason: prepared.error.reason });
     await this.startWorker(false);
   }
 
   private async startWorker(resume: boolean): Promise<boolean> {
     try {
       const started = Date.now();
-      const { handle, proxy } = await launchWorker(this.deps, this.record, this.taskDir, this.sink, (bodies) => this.emit(bodies));
-      this.handle = handle;
-      this.workerAlive = true;
-      if (this.outbox.pausing) handle.pauseOutput();
-      this.record.update({ containerID: handle.id });
-      handle.send({ type: "start", task: workerTaskOf(this.record.task, this.record.meta.branch), proxy, resume, lastWseq: this.output.lastWseq });
+      const handle = await this.worker.start(resume);
       this.setPhase("running");
       this.emit([{ type: "status", data: { status: "running" } }]);
       this.armLimits();
@@ -339,17 +275,13 @@ export class TaskRun {
   private async conclude(outcome: TaskOutcome, withExitCode: boolean): Promise<void> {
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
-    let exitCode: number | null | undefined;
-    if (this.handle && this.workerAlive) {
-      exitCode = (await this.handle.stop(this.deps.stopGraceMs)).exitCode;
-      this.workerAlive = false;
-    }
+    const exitCode = await this.worker.stop(this.deps.stopGraceMs);
     await this.finish(withExitCode && exitCode !== undefined ? { ...outcome, exitCode } : outcome);
   }
 
   /** Commit, diff, push, upload, then the terminal status (the task's last event). */
   private async finish(outcome: TaskOutcome): Promise<void> {
-    this.clearLimits();
+    this.timers.clearLimits();
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
     const { baseRef, branch } = this.record.meta;
@@ -392,17 +324,14 @@ export class TaskRun {
   private leave(): void {
     this.phase = "gone";
     this.output.mute();
-    clearTimeout(this.idleTimer);
-    this.clearLimits();
+    this.timers.clear();
   }
 
   /** Stops and removes the worker, closes the proxy socket, removes the workspace per policy, forgets the task. */
   private async tearDown(ending: TaskEnding): Promise<void> {
-    if (this.handle && this.workerAlive) await this.handle.stop(this.deps.stopGraceMs);
-    this.workerAlive = false;
-    await this.removeWorker();
-    await this.deps.proxy.unregister(this.taskID);
-    await this.deps.environments?.egress.unregister(this.taskID);
+    await this.worker.stop(this.deps.stopGraceMs);
+    await this.worker.remove();
+    await this.worker.closeProxies();
     const removes = removesWorkspace(this.deps.workspaceCleanup, ending);
     await unmountTaskDisk(this.taskDir, removes).catch((err: unknown) => this.log.warn({ err }, "could not unmount the task's disk"));
     if (removes) await rm(this.taskDir, { recursive: true, force: true });
@@ -413,17 +342,6 @@ export class TaskRun {
       this.log.info("task done and acked; cleaned up");
     }
     this.deps.forget(this.taskID);
-  }
-
-  private async removeWorker(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    if (!handle) return;
-    try {
-      await handle.remove();
-    } catch (err) {
-      this.log.warn({ err, containerID: handle.id }, "could not remove the worker");
-    }
   }
 
   private setPhase(phase: "running" | "waiting" | "finishing"): void {
@@ -437,16 +355,13 @@ export class TaskRun {
    * when it has been left waiting for `idleMs` with no follow-up.
    */
   private armIdle(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.timers.clearIdle();
     if (this.phase !== "waiting" || this.detached) return;
     if (this.record.meta.finishRequested) {
       void this.serial(() => this.wrapUp("finished by the user"));
       return;
     }
-    const minutes = Math.round(this.deps.idleMs / 60_000);
-    this.idleTimer = setTimeout(() => void this.serial(() => this.wrapUp(`no follow-up within ${minutes} minutes of the last turn`)), this.deps.idleMs);
-    this.idleTimer.unref();
+    this.timers.armIdle((reason) => void this.serial(() => this.wrapUp(reason)));
   }
 
   /**
@@ -454,21 +369,14 @@ export class TaskRun {
    * is doing and the task fails with the reason.
    */
   private armLimits(): void {
-    const startedAt = this.record.meta.proxy?.startedAt;
     if (this.detached) return;
-    const stop = (reason: string) =>
+    this.timers.armLimits(this.record.meta.proxy?.startedAt, this.record.task.limits.timeoutMinutes, (reason) =>
       void this.serial(async () => {
         if (!this.active || this.phase === "finishing") return;
         this.output.mute();
         await this.conclude({ status: "failed", reason }, false);
-      });
-    if (startedAt !== undefined) this.wallClock.arm(startedAt, this.record.task.limits.timeoutMinutes, stop);
-    if (this.deps.diskMB) this.diskWatch.arm(this.taskDir, this.deps.diskMB, stop);
-  }
-
-  private clearLimits(): void {
-    this.wallClock.clear();
-    this.diskWatch.clear();
+      }),
+    );
   }
 
   private async wrapUp(reason: string): Promise<void> {
