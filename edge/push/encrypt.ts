@@ -31,7 +31,9 @@ export async function encryptPayload(plaintext: Uint8Array, keys: PushKeys, fixt
   const salt = fixture?.salt ?? crypto.getRandomValues(new Uint8Array(16));
   const uaPublic = await crypto.subtle.importKey("raw", keys.p256dh, ECDH, true, []);
   const asPublic = new Uint8Array((await crypto.subtle.exportKey("raw", sender.publicKey)) as ArrayBuffer);
-  const shared = new Uint8Array(await crypto.subtle.deriveBits({ name: "ECDH", public: uaPublic }, sender.privateKey, 256));
+  // workerd reads `public`; its type declarations spell the member `$public`.
+  const agreement = { name: "ECDH", public: uaPublic };
+  const shared = new Uint8Array(await crypto.subtle.deriveBits(agreement, sender.privateKey, 256));
 
   const keyInfo = concat(text.encode("WebPush: info\0"), keys.p256dh, asPublic);
   const ikm = await hkdf(keys.auth, shared, keyInfo, 32);

@@ -18,6 +18,10 @@ import {
   EgressAllowRequest,
   ImportResult,
   MessageRequest,
+  PushKey,
+  PushPayload,
+  PushSubscriptionRequest,
+  PushUnsubscribeRequest,
   RegisterRunnerRequest,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
@@ -54,6 +58,10 @@ const SCHEMAS = {
   ImportResult,
   AccountSettings,
   SettingsEnvelope,
+  PushKey,
+  PushSubscriptionRequest,
+  PushUnsubscribeRequest,
+  PushPayload,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -120,6 +128,11 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/tasks/{id}/artifacts/{name}": {
     get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] },
     put: { summary: "Upload an imported task's artifact: only a name its export listed, with that size and SHA-256", ok: [201, "ArtifactStored"] },
+  },
+  "/v1/push/key": { get: { summary: "The edge's VAPID public key (applicationServerKey); 404 when push is not configured", ok: [200, "PushKey"] } },
+  "/v1/push/subscriptions": {
+    post: { summary: "Opt this device in to push: a PushSubscription (https endpoint, or http to a loopback host)", body: "PushSubscriptionRequest", ok: [204, null] },
+    delete: { summary: "Opt a device out: forget the subscription of this endpoint", body: "PushUnsubscribeRequest", ok: [204, null] },
   },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
   "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },
