@@ -5,6 +5,7 @@ import type { Task } from "../../shared/task.ts";
 import { TaskStatus } from "../../shared/task.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
 import { PhoneLinkButton } from "./phone-link.tsx";
+import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
@@ -145,6 +146,7 @@ export function TaskList() {
           Load more
         </button>
       )}
+      <NotifyToggle />
     </main>
   );
 }
