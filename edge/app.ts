@@ -6,7 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { ErrorCode, type Health } from "../shared/index.ts";
 import type { AppEnv } from "./app-env.ts";
 import { errorResponse } from "./http-error.ts";
-import { dataRoutes, environmentRoutes, openAPIDocument, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
+import { dataRoutes, environmentRoutes, openAPIDocument, pushRoutes, runnerRoutes, runnersRoutes, taskRoutes } from "./routes/index.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -18,6 +18,7 @@ app.route("/v1/tasks", taskRoutes);
 app.route("/v1/runners", runnersRoutes);
 app.route("/v1/environments", environmentRoutes);
 app.route("/v1/runner", runnerRoutes);
+app.route("/v1/push", pushRoutes);
 
 app.notFound((c) => errorResponse(ErrorCode.NotFound, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 

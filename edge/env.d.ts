@@ -8,5 +8,9 @@ declare namespace Cloudflare {
      * when unset. An edge that takes only JWKS user tokens needs it to register runners.
      */
     CREDENTIAL_SECRET?: string;
+    /** Web Push (edge/push/vapid.ts): the VAPID public key, private key (base64url) and contact (`mailto:`). */
+    VAPID_PUBLIC_KEY?: string;
+    VAPID_PRIVATE_KEY?: string;
+    VAPID_SUBJECT?: string;
   }
 }

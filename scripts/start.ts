@@ -1,7 +1,8 @@
 /**
  * `npm start`: Tether on this machine in one terminal.
  *
- * 1. `.dev.vars` with a fresh AUTH_SECRET on the first run;
+ * 1. `.dev.vars` with a fresh AUTH_SECRET on the first run, and a VAPID key pair for Web Push
+ *    when it has none;
  * 2. the phone web app built into edge/public;
  * 3. the edge under `wrangler dev` on 127.0.0.1:8787 (TETHER_PORT), state in .wrangler/state;
  * 4. a dev user token and its login link;
@@ -17,11 +18,12 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Docker from "dockerode";
 import { readConfigFile } from "../runner/config.ts";
 import { mintUserToken, parseDevVars } from "./token.ts";
+import { vapidDevVars } from "./vapid-keys.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const STATE = join(ROOT, ".tether");
@@ -43,6 +45,11 @@ function ensureDevVars(): Record<string, string> {
   if (!existsSync(path)) {
     writeFileSync(path, `# Written by npm start on its first run.\nAUTH_SECRET=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
     say("wrote .dev.vars with a fresh AUTH_SECRET");
+  }
+  const written = readFileSync(path, "utf8");
+  if (!parseDevVars(written).VAPID_PRIVATE_KEY) {
+    appendFileSync(path, `${written.endsWith("\n") || written === "" ? "" : "\n"}${vapidDevVars()}`);
+    say("added a fresh VAPID key pair (push notifications) to .dev.vars");
   }
   const vars = parseDevVars(readFileSync(path, "utf8"));
   if (!vars.AUTH_SECRET) throw new Error(".dev.vars has no AUTH_SECRET: add one or delete the file to have a fresh one written");

@@ -148,3 +148,46 @@ export type EnvironmentEnvelope = z.infer<typeof EnvironmentEnvelope>;
 /** `GET /v1/environments`: oldest first. */
 export const EnvironmentList = z.object({ environments: z.array(Environment) });
 export type EnvironmentList = z.infer<typeof EnvironmentList>;
+
+// ── push notifications ───────────────────────────────────────────────────────
+
+/** True for a push service URL the edge may post to: https, or http to a loopback host (a local stand-in). */
+export function isPushEndpoint(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(url.hostname);
+}
+
+const PushEndpoint = z.string().max(2048).refine(isPushEndpoint, "an https URL (http only to 127.0.0.1, [::1] or localhost)");
+
+/**
+ * `POST /v1/push/subscriptions`: a browser's `PushSubscription.toJSON()`. `p256dh` is the
+ * device's P-256 public key (65 bytes), `auth` its 16-byte secret, both base64url.
+ */
+export const PushSubscriptionRequest = z.object({
+  endpoint: PushEndpoint,
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({
+    p256dh: z.string().regex(/^B[A-Za-z0-9_-]{86}$/, "an uncompressed P-256 public key, base64url (87 characters)"),
+    auth: z.string().regex(/^[A-Za-z0-9_-]{22}$/, "16 bytes, base64url (22 characters)"),
+  }),
+});
+export type PushSubscriptionRequest = z.infer<typeof PushSubscriptionRequest>;
+
+/** `DELETE /v1/push/subscriptions`: the endpoint of the subscription to forget. */
+export const PushUnsubscribeRequest = z.object({ endpoint: z.string().min(1).max(2048) }).strict();
+export type PushUnsubscribeRequest = z.infer<typeof PushUnsubscribeRequest>;
+
+/** `GET /v1/push/key`: the edge's VAPID public key, the browser's `applicationServerKey`. */
+export const PushKey = z.object({ publicKey: z.string() });
+export type PushKey = z.infer<typeof PushKey>;
+
+/** What a push carries (encrypted): the service worker shows `title` and `body` and opens `url`. */
+export const PushPayload = z.object({ taskID: z.string(), title: z.string(), body: z.string(), url: z.string() });
+export type PushPayload = z.infer<typeof PushPayload>;

@@ -11,7 +11,9 @@
  * and artifacts, the row goes), indexes imported ones, and keeps the account's settings.
  * Its one alarm serves both the accept deadlines of the queue and the retention sweep
  * (`retention.ts`): it is set to the earlier of the two, and each run does whatever is due
- * of both (alarms are at-least-once; both jobs are idempotent).
+ * of both (alarms are at-least-once; both jobs are idempotent). It keeps the devices
+ * subscribed to Web Push and pushes when a task waits, reaches its budget or ends
+ * (`push-notifier.ts`).
  *
  * Errors callers map to HTTP come back as values (`ErrorBody`), never thrown.
  */
@@ -33,6 +35,7 @@ import {
   type TaskEnvironment,
   taskEnvironmentOf,
   type ErrorBody,
+  type PushSubscriptionRequest,
   type RegisterRunnerRequest,
   type RunnerInfo,
   RunnerToEdgeControl,
@@ -48,6 +51,8 @@ import { errorResponse } from "../http-error.ts";
 import { SocketRates } from "../rate-limit.ts";
 import type { TaskRoom } from "../task-room/index.ts";
 import { EnvironmentStore } from "./environment-store.ts";
+import type { PushReason } from "../push/notice.ts";
+import { PushNotifier } from "./push-notifier.ts";
 import { TaskQueue } from "./queue.ts";
 import { type MintedSecret, type RegisteredRunner, checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
 import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
@@ -65,15 +70,18 @@ export class Account extends DurableObject<Env> {
   #environments: EnvironmentStore | undefined;
   /** Frames per second of each runner's control socket (one at a time), in memory. */
   private readonly controlRates = new SocketRates(CAPS.runnerFramesPerSecond);
+  private readonly push: PushNotifier;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new AccountStore(ctx.storage.sql);
+    this.push = new PushNotifier(ctx, env);
     this.queue = new TaskQueue(this.store, {
       room: (taskID) => this.room(taskID),
       readyRunners: () => this.store.listRunners().filter((r) => this.isReady(r) && !this.store.isDraining(r.id)),
       send: (runnerID, frame) => this.send(runnerID, frame),
       setAlarm: (at) => this.setAlarm(at),
+      statusMoved: (before, task) => this.push.statusMoved(before, task),
     });
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
@@ -97,9 +105,11 @@ export class Account extends DurableObject<Env> {
     return created;
   }
 
-  /** The TaskRoom reports a change (status, usage, diff, lastSeq). */
-  async taskChanged(task: Task): Promise<void> {
+  /** The TaskRoom reports a change (status, usage, diff, lastSeq), and a moment to push when it saw one (a budget reached). */
+  async taskChanged(task: Task, notice?: PushReason): Promise<void> {
     await this.queue.taskChanged(task);
+    const indexed = notice ? this.store.getTask(task.id) : null;
+    if (notice && indexed) this.push.notify(indexed.task, notice);
     // A task that ended may be the next one retention deletes.
     if (isTerminal(task.status) && this.retentionDays() !== null) await this.setAlarm(this.store.nextAcceptDeadline());
   }
@@ -155,6 +165,25 @@ export class Account extends DurableObject<Env> {
   async runnerHolds(runnerID: string, taskID: string): Promise<boolean> {
     const row = this.store.getTask(taskID);
     return row !== null && row.runnerID === runnerID && HOLDING_STATUSES.includes(row.status);
+  }
+
+  // ── push notifications ─────────────────────────────────────────────────────
+
+  /** The VAPID public key devices subscribe with; null when push is not configured. */
+  async pushKey(): Promise<string | null> {
+    return this.push.keys()?.publicKey ?? null;
+  }
+
+  /** Adds (or refreshes) a device's subscription; false when push is not configured. */
+  async subscribePush(accountID: string, subscription: PushSubscriptionRequest): Promise<boolean> {
+    if (!this.push.keys()) return false;
+    this.rememberAccount(accountID);
+    this.push.subscribe(subscription);
+    return true;
+  }
+
+  async unsubscribePush(endpoint: string): Promise<boolean> {
+    return this.push.unsubscribe(endpoint);
   }
 
   // ── runners ────────────────────────────────────────────────────────────────

@@ -10,7 +10,7 @@
  * room's, moved by what the room reports or answers when read back (`fold.ts`), and run
  * ahead of the room only by the `assigned` mark set before the room is asked to assign.
  */
-import { ACCEPT_SECONDS, LEASE_SECONDS, type EdgeToRunnerControl, type HeldTask, type Task } from "../../shared/index.ts";
+import { ACCEPT_SECONDS, LEASE_SECONDS, type EdgeToRunnerControl, type HeldTask, type Task, type TaskStatus } from "../../shared/index.ts";
 import { isTaskID } from "../auth/index.ts";
 import type { TaskRoom } from "../task-room/index.ts";
 import { type Candidate, pickRunner } from "./dispatch.ts";
@@ -27,6 +27,8 @@ export type QueueLinks = {
   readyRunners(): RunnerRow[];
   send(runnerID: string, frame: EdgeToRunnerControl): void;
   setAlarm(at: number | null): Promise<void>;
+  /** A room's record moved the row's status (push notices follow it). */
+  statusMoved(before: TaskStatus, task: Task): void;
 };
 
 export class TaskQueue {
@@ -206,6 +208,7 @@ export class TaskQueue {
     const fold = foldRoomTask(row, task, authoritative);
     if (!fold) return false;
     this.store.saveTask(fold.next);
+    if (fold.next.status !== row.status) this.links.statusMoved(row.status, fold.next.task);
     if (fold.revoke && row.runnerID) this.links.send(row.runnerID, { type: "revoke", taskID: row.id, epoch: row.epoch, reason: fold.revoke });
     return fold.dispatch;
   }

@@ -21,6 +21,10 @@ import {
   EgressAllowRequest,
   ImportResult,
   MessageRequest,
+  PushKey,
+  PushPayload,
+  PushSubscriptionRequest,
+  PushUnsubscribeRequest,
   RegisterRunnerRequest,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
@@ -60,6 +64,10 @@ const SCHEMAS = {
   EnvironmentRequest,
   EnvironmentEnvelope,
   EnvironmentList,
+  PushKey,
+  PushSubscriptionRequest,
+  PushUnsubscribeRequest,
+  PushPayload,
 };
 
 type SchemaName = keyof typeof SCHEMAS;
@@ -134,6 +142,11 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/environments/{id}": {
     put: { summary: "Replace a saved environment's fields", body: "EnvironmentRequest", ok: [200, "EnvironmentEnvelope"] },
     delete: { summary: "Delete a saved environment (tasks keep their copy)", ok: [204, null] },
+  },
+  "/v1/push/key": { get: { summary: "The edge's VAPID public key (applicationServerKey); 404 when push is not configured", ok: [200, "PushKey"] } },
+  "/v1/push/subscriptions": {
+    post: { summary: "Opt this device in to push: a PushSubscription (https endpoint, or http to a loopback host)", body: "PushSubscriptionRequest", ok: [204, null] },
+    delete: { summary: "Opt a device out: forget the subscription of this endpoint", body: "PushUnsubscribeRequest", ok: [204, null] },
   },
   "/v1/runners": { get: { summary: "List runners", ok: [200, "RunnerList"] } },
   "/v1/runners/registration-tokens": { post: { summary: "Make a single-use registration token (1 h)", ok: [201, "RegistrationTokenResponse"] } },

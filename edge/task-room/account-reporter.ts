@@ -4,9 +4,10 @@
  * truth and the next report carries the whole task again.
  */
 import type { Task } from "../../shared/index.ts";
+import type { PushReason } from "../push/notice.ts";
 
 /** What the room needs of the Account. */
-type AccountIndex = { taskChanged(task: Task): Promise<void> };
+type AccountIndex = { taskChanged(task: Task, notice?: PushReason): Promise<void> };
 
 /** Usage and diff reach the Account at most this often; status changes go at once. */
 export const SUMMARY_REPORT_MS = 5_000;
@@ -20,15 +21,16 @@ export class AccountReporter {
     private readonly ctx: DurableObjectState,
   ) {}
 
-  report(accountID: string, task: Task, statusChanged: boolean): void {
+  /** `notice` names a moment the Account pushes to the owner's devices (a budget reached); it is never throttled. */
+  report(accountID: string, task: Task, statusChanged: boolean, notice?: PushReason): void {
     const now = Date.now();
-    if (!statusChanged && now - this.lastSummary < SUMMARY_REPORT_MS) return;
+    if (!statusChanged && !notice && now - this.lastSummary < SUMMARY_REPORT_MS) return;
     this.lastSummary = now;
     const snapshot = structuredClone(task);
     this.chain = this.chain.then(async () => {
       try {
         const account = this.env.ACCOUNT.get(this.env.ACCOUNT.idFromName(accountID)) as unknown as AccountIndex;
-        await account.taskChanged(snapshot);
+        await account.taskChanged(snapshot, notice);
       } catch (err) {
         console.error({ msg: "account taskChanged failed", taskID: snapshot.id, status: snapshot.status, err: String(err) });
       }

@@ -6,6 +6,7 @@
  * is read again. The lease's expiry is the room's alarm, and status changes (and usage, at
  * most every few seconds) reach the Account's index through the reporter.
  */
+import type { PushReason } from "../push/notice.ts";
 import { AccountReporter } from "./account-reporter.ts";
 import { renewed } from "./lease.ts";
 import { TaskLog } from "./log.ts";
@@ -100,8 +101,8 @@ export class RoomState {
     this.ctx.storage.deleteAlarm().catch((err: unknown) => console.error({ msg: "deleteAlarm failed", taskID: this.taskID, err: String(err) }));
   }
 
-  /** Tells the Account's index about the task: at once for a status change, else throttled. */
-  report(statusChanged: boolean): void {
-    this.account.report(this.record!.accountID, this.record!.task, statusChanged);
+  /** Tells the Account's index about the task: at once for a status change or a moment to push, else throttled. */
+  report(statusChanged: boolean, notice?: PushReason): void {
+    this.account.report(this.record!.accountID, this.record!.task, statusChanged, notice);
   }
 }

@@ -60,6 +60,7 @@ import { RoomArchive, type ImportedEvent } from "./archive.ts";
 import { SocketRates, TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
+import { reachesBudget } from "../push/notice.ts";
 import { frameText, type FrameText } from "./frames.ts";
 import { cancelEndsAtOnce, decideAssign, holderRefusal, holds, lostReason } from "./lease.ts";
 import type { TaskLog } from "./log.ts";
@@ -440,7 +441,8 @@ export class TaskRoom extends DurableObject<Env> {
     if (stop) sendError(ws, stop);
     if (overflow) closeSocket(ws, CloseCode.Resync, "rseq gap: attach again and resend");
     if (change.status && isTerminal(task.status)) this.state.cancelAlarm();
-    if (change.status || change.summary) this.state.report(change.status);
+    const budget = walk.accept.some(reachesBudget);
+    if (change.status || change.summary || budget) this.state.report(change.status, budget ? "budget" : undefined);
   }
 
   override async alarm(): Promise<void> {

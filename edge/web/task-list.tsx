@@ -4,6 +4,7 @@ import { TetherError } from "../../shared/client/index.ts";
 import type { Task } from "../../shared/task.ts";
 import { TaskStatus, titleFromPrompt } from "../../shared/task.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
+import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
 import { useRunners } from "./runners.tsx";
 import { useSession } from "./session.tsx";
@@ -148,6 +149,7 @@ export function TaskList() {
           Load more
         </button>
       )}
+      <NotifyToggle />
     </main>
   );
 }

@@ -26,8 +26,8 @@ const PORT_TAKEN = /EADDRINUSE|address already in use/i;
 const PORT_RETRIES = 40;
 
 /** A started edge; `dispose()` stops it and removes its state. */
-export async function startEdge(): Promise<WranglerEdge> {
-  const edge = new WranglerEdge();
+export async function startEdge(options: { vars?: Record<string, string> } = {}): Promise<WranglerEdge> {
+  const edge = new WranglerEdge(options.vars);
   try {
     await edge.start();
   } catch (err) {
@@ -44,6 +44,9 @@ export class WranglerEdge {
   #config = "";
   #log: string[] = [];
   port = 0;
+
+  /** `vars`: more env vars for the Worker (each passed with `--var`). */
+  constructor(readonly vars: Record<string, string> = {}) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -90,6 +93,7 @@ export class WranglerEdge {
         "--inspector-port", "0",
         "--persist-to", join(this.state, "persist"),
         "--var", `AUTH_SECRET:${this.secret}`,
+        ...Object.entries(this.vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
         "--show-interactive-dev-session=false",
         // Info, for the "Ready on" line that names the port.
         "--log-level", "info",
