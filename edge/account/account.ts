@@ -3,9 +3,10 @@
  *
  * It holds the task index (for lists and search), the runner registry with credential
  * hashes, single-use registration-token hashes, and the runners' control WebSockets
- * (hibernation; tag and attachment = runner id). It creates each task's TaskRoom and is
- * the dispatcher (`queue.ts`). A task's status has one owner, its TaskRoom: the index keeps
- * dispatch state and a projection of what the rooms report (`taskChanged`, `fold.ts`).
+ * (`control-sockets.ts`; hibernation; tag and attachment = runner id). It creates each
+ * task's TaskRoom and is the dispatcher (`queue.ts`). A task's status has one owner, its
+ * TaskRoom: the index keeps dispatch state and a projection of what the rooms report
+ * (`taskChanged`, `fold.ts`).
  *
  * It deletes tasks whole (`deleteTask`: the runner gets `revoke`, the room wipes its storage
  * and artifacts, the row goes), indexes imported ones, and keeps the account's settings.
@@ -22,13 +23,9 @@ import {
   CAPS,
   CloseCode,
   ErrorCode,
-  HEARTBEAT_SECONDS,
-  LEASE_SECONDS,
   LIMITS,
   PING_TEXT,
   PONG_TEXT,
-  SILENT_HEARTBEATS,
-  type EdgeToRunnerControl,
   type AccountSettings,
   type Environment,
   type EnvironmentRequest,
@@ -38,38 +35,26 @@ import {
   type PushSubscriptionRequest,
   type RegisterRunnerRequest,
   type RunnerInfo,
-  RunnerToEdgeControl,
   type Task,
-  answerCloseCode,
   errorBody,
-  errorFrameOf,
   isTerminal,
-  parseFrame,
-  unhandledFrame,
 } from "../../shared/index.ts";
-import { errorResponse } from "../http-error.ts";
-import { SocketRates } from "../rate-limit.ts";
 import type { TaskRoom } from "../task-room/index.ts";
+import { ControlSockets } from "./control-sockets.ts";
 import { EnvironmentStore } from "./environment-store.ts";
 import type { PushReason } from "../push/notice.ts";
 import { PushNotifier } from "./push-notifier.ts";
 import { TaskQueue } from "./queue.ts";
 import { type MintedSecret, type RegisteredRunner, checkRunnerSecret, mintRegistrationToken, redeemRegistrationToken } from "./registry.ts";
-import { AccountStore, HOLDING_STATUSES, type RunnerRow, type TaskQuery } from "./store.ts";
+import { AccountStore, HOLDING_STATUSES, type TaskQuery } from "./store.ts";
 import { encodeCursor } from "./task-cursor.ts";
 import { SWEEP_BATCH, earliest, nextSweepAt, retentionCutoff } from "./retention.ts";
-
-/** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
-const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
-
-type ControlAttachment = { runnerID: string; hello: boolean };
 
 export class Account extends DurableObject<Env> {
   private readonly store: AccountStore;
   private readonly queue: TaskQueue;
   #environments: EnvironmentStore | undefined;
-  /** Frames per second of each runner's control socket (one at a time), in memory. */
-  private readonly controlRates = new SocketRates(CAPS.runnerFramesPerSecond);
+  private readonly controls: ControlSockets;
   private readonly push: PushNotifier;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -78,11 +63,12 @@ export class Account extends DurableObject<Env> {
     this.push = new PushNotifier(ctx, env);
     this.queue = new TaskQueue(this.store, {
       room: (taskID) => this.room(taskID),
-      readyRunners: () => this.store.listRunners().filter((r) => this.isReady(r) && !this.store.isDraining(r.id)),
-      send: (runnerID, frame) => this.send(runnerID, frame),
+      readyRunners: () => this.store.listRunners().filter((r) => this.controls.isReady(r) && !this.store.isDraining(r.id)),
+      send: (runnerID, frame) => this.controls.send(runnerID, frame),
       setAlarm: (at) => this.setAlarm(at),
       statusMoved: (before, task) => this.push.statusMoved(before, task),
     });
+    this.controls = new ControlSockets(ctx, this.store, this.queue, (accountID) => this.rememberAccount(accountID));
     // Answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
   }
@@ -131,7 +117,7 @@ export class Account extends DurableObject<Env> {
   async deleteTask(accountID: string, taskID: string, reason = "the task was deleted"): Promise<boolean> {
     const row = this.store.getTask(taskID);
     if (row && row.runnerID && HOLDING_STATUSES.includes(row.status)) {
-      this.send(row.runnerID, { type: "revoke", taskID, epoch: row.epoch, reason });
+      this.controls.send(row.runnerID, { type: "revoke", taskID, epoch: row.epoch, reason });
     }
     const indexed = this.store.deleteTask(taskID);
     const purged = await this.room(taskID).purge(accountID, reason);
@@ -144,7 +130,7 @@ export class Account extends DurableObject<Env> {
     this.rememberAccount(accountID);
     const replaced = this.store.getTask(task.id);
     const held = replaced?.runnerID && HOLDING_STATUSES.includes(replaced.status) ? replaced : null;
-    if (held) this.send(held.runnerID!, { type: "revoke", taskID: task.id, epoch: held.epoch, reason: "the task was replaced by an import" });
+    if (held) this.controls.send(held.runnerID!, { type: "revoke", taskID: task.id, epoch: held.epoch, reason: "the task was replaced by an import" });
     this.store.putImportedTask(task);
     if (held) await this.queue.dispatch();
     await this.setAlarm(this.store.nextAcceptDeadline());
@@ -205,7 +191,7 @@ export class Account extends DurableObject<Env> {
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.isLive(r)));
+    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.controls.isLive(r)));
   }
 
   /** Drains a runner (no new assignments; what it holds runs on) or undrains it; false when there is no such runner. */
@@ -223,7 +209,7 @@ export class Account extends DurableObject<Env> {
    */
   async deleteRunner(runnerID: string): Promise<boolean> {
     if (!this.store.deleteRunner(runnerID)) return false;
-    for (const ws of this.controlSockets(runnerID)) ws.close(CloseCode.Revoked, "runner deleted");
+    this.controls.close(runnerID, CloseCode.Revoked, "runner deleted");
     await this.queue.releaseRunner(runnerID, `runner ${runnerID} was deleted`);
     return true;
   }
@@ -265,75 +251,19 @@ export class Account extends DurableObject<Env> {
   // ── control socket ─────────────────────────────────────────────────────────
 
   override async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    const runnerID = request.headers.get("x-tether-runner");
-    const accountID = request.headers.get("x-tether-account");
-    if (url.pathname !== "/control" || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !runnerID || !accountID) {
-      return errorResponse(ErrorCode.NotFound, "no such endpoint");
-    }
-    if (this.store.getRunner(runnerID) === null) {
-      return errorResponse(ErrorCode.NotFound, "no such runner");
-    }
-    this.rememberAccount(accountID);
-    for (const old of this.controlSockets(runnerID)) old.close(CloseCode.Replaced, "replaced by a newer connection");
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
-    this.ctx.acceptWebSocket(server, [runnerID]);
-    server.serializeAttachment({ runnerID, hello: false } satisfies ControlAttachment);
-    this.store.touchRunner(runnerID, new Date().toISOString());
-    return new Response(null, { status: 101, webSocket: client });
+    return this.controls.upgrade(request);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const att = ws.deserializeAttachment() as ControlAttachment | null;
-    if (!att) return;
-    try {
-      if (!this.controlRates.take(att.runnerID)) return sendTo(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
-      const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
-      if (!parsed.ok) return sendTo(ws, parsed.error);
-      const frame = parsed.value;
-      switch (frame.type) {
-        case "hello":
-          this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date().toISOString());
-          ws.serializeAttachment({ runnerID: att.runnerID, hello: true } satisfies ControlAttachment);
-          sendTo(ws, { type: "welcome", runnerID: att.runnerID, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
-          await this.queue.renewHeld(att.runnerID, frame.tasks);
-          await this.queue.dispatch();
-          return;
-        case "heartbeat": {
-          const before = this.store.getRunner(att.runnerID);
-          this.store.touchRunner(att.runnerID, new Date().toISOString());
-          await this.queue.renewHeld(att.runnerID, frame.tasks);
-          // A runner that was counted offline is back: its free slots count again.
-          if (before && !this.isLive(before)) await this.queue.dispatch();
-          return;
-        }
-        case "accept":
-          return this.queue.accept(att.runnerID, frame.taskID, frame.epoch);
-        case "reject":
-          return await this.queue.reject(att.runnerID, frame.taskID, frame.epoch, frame.reason);
-        case "ping":
-          return sendTo(ws, { type: "pong" });
-        default:
-          return unhandledFrame(frame);
-      }
-    } catch (err) {
-      console.error({ msg: "control frame failed", runnerID: att.runnerID, err: String(err) });
-      sendTo(ws, errorFrameOf(ErrorCode.Internal, "the edge could not handle this frame"));
-    }
+    await this.controls.onMessage(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      ws.close(answerCloseCode(code), reason);
-    } catch {
-      // Already closed by the runtime.
-    }
+    this.controls.onClose(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    const att = ws.deserializeAttachment() as ControlAttachment | null;
-    console.error({ msg: "control socket error", runnerID: att?.runnerID, err: String(error) });
+    this.controls.onError(ws, error);
   }
 
   /** Assignments not accepted in time go back to the queue; tasks past retention are deleted. */
@@ -374,35 +304,5 @@ export class Account extends DurableObject<Env> {
 
   private rememberAccount(accountID: string): void {
     if (this.store.getMeta("accountID") !== accountID) this.store.setMeta("accountID", accountID);
-  }
-
-  /**
-   * Online: an open control socket and a heartbeat within SILENT_SECONDS. A socket whose
-   * peer vanished can look open for minutes; its missing heartbeats tell.
-   */
-  private isLive(r: RunnerRow): boolean {
-    const seen = r.lastSeenAt === null ? 0 : Date.parse(r.lastSeenAt);
-    return this.controlSockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
-  }
-
-  /** Online, and has said hello on its control socket: dispatch may hand it tasks. */
-  private isReady(r: RunnerRow): boolean {
-    return this.isLive(r) && this.controlSockets(r.id).some((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.hello === true);
-  }
-
-  private controlSockets(runnerID: string): WebSocket[] {
-    return this.ctx.getWebSockets(runnerID).filter((ws) => ws.readyState === WebSocket.OPEN);
-  }
-
-  private send(runnerID: string, frame: EdgeToRunnerControl): void {
-    for (const ws of this.controlSockets(runnerID)) sendTo(ws, frame);
-  }
-}
-
-function sendTo(ws: WebSocket, frame: EdgeToRunnerControl): void {
-  try {
-    ws.send(JSON.stringify(frame));
-  } catch (err) {
-    console.error({ msg: "send on control socket failed", err: String(err) });
   }
 }

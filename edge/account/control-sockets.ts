@@ -1,0 +1,152 @@
+/**
+ * The runners' control sockets (internal to edge/account/): one per runner (tag and
+ * attachment = runner id; hibernation), a newer one replacing the older. The socket says
+ * `hello` (labels, capacity, what it holds), then `heartbeat`s, `accept`s and `reject`s,
+ * which go to the queue; the edge sends `welcome`, `assign` and `revoke`. Frames per second
+ * of each runner are capped in memory. A runner is live with an open socket and a heartbeat
+ * within SILENT_SECONDS, and ready for dispatch once it has said hello.
+ */
+import {
+  CAPS,
+  CloseCode,
+  ErrorCode,
+  HEARTBEAT_SECONDS,
+  LEASE_SECONDS,
+  LIMITS,
+  SILENT_HEARTBEATS,
+  RunnerToEdgeControl,
+  answerCloseCode,
+  errorFrameOf,
+  parseFrame,
+  unhandledFrame,
+  type EdgeToRunnerControl,
+} from "../../shared/index.ts";
+import { errorResponse } from "../http-error.ts";
+import { SocketRates } from "../rate-limit.ts";
+import type { TaskQueue } from "./queue.ts";
+import type { AccountStore, RunnerRow } from "./store.ts";
+
+/** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
+const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
+
+type ControlAttachment = { runnerID: string; hello: boolean };
+
+export class ControlSockets {
+  /** Frames per second of each runner's control socket (one at a time), in memory. */
+  private readonly rates = new SocketRates(CAPS.runnerFramesPerSecond);
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly store: AccountStore,
+    private readonly queue: TaskQueue,
+    private readonly rememberAccount: (accountID: string) => void,
+  ) {}
+
+  /** Accepts a registered runner's control socket (the Worker checked its credential), closing its older one. */
+  upgrade(request: Request): Response {
+    const url = new URL(request.url);
+    const runnerID = request.headers.get("x-tether-runner");
+    const accountID = request.headers.get("x-tether-account");
+    if (url.pathname !== "/control" || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !runnerID || !accountID) {
+      return errorResponse(ErrorCode.NotFound, "no such endpoint");
+    }
+    if (this.store.getRunner(runnerID) === null) {
+      return errorResponse(ErrorCode.NotFound, "no such runner");
+    }
+    this.rememberAccount(accountID);
+    this.close(runnerID, CloseCode.Replaced, "replaced by a newer connection");
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [runnerID]);
+    server.serializeAttachment({ runnerID, hello: false } satisfies ControlAttachment);
+    this.store.touchRunner(runnerID, new Date().toISOString());
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const att = ws.deserializeAttachment() as ControlAttachment | null;
+    if (!att) return;
+    try {
+      if (!this.rates.take(att.runnerID)) return sendTo(ws, errorFrameOf(ErrorCode.RateLimited, "too many frames: the frame was dropped, slow down"));
+      const parsed = parseFrame(RunnerToEdgeControl, message, LIMITS.maxControlFrameBytes);
+      if (!parsed.ok) return sendTo(ws, parsed.error);
+      const frame = parsed.value;
+      switch (frame.type) {
+        case "hello":
+          this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date().toISOString());
+          ws.serializeAttachment({ runnerID: att.runnerID, hello: true } satisfies ControlAttachment);
+          sendTo(ws, { type: "welcome", runnerID: att.runnerID, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
+          await this.queue.renewHeld(att.runnerID, frame.tasks);
+          await this.queue.dispatch();
+          return;
+        case "heartbeat": {
+          const before = this.store.getRunner(att.runnerID);
+          this.store.touchRunner(att.runnerID, new Date().toISOString());
+          await this.queue.renewHeld(att.runnerID, frame.tasks);
+          // A runner that was counted offline is back: its free slots count again.
+          if (before && !this.isLive(before)) await this.queue.dispatch();
+          return;
+        }
+        case "accept":
+          return this.queue.accept(att.runnerID, frame.taskID, frame.epoch);
+        case "reject":
+          return await this.queue.reject(att.runnerID, frame.taskID, frame.epoch, frame.reason);
+        case "ping":
+          return sendTo(ws, { type: "pong" });
+        default:
+          return unhandledFrame(frame);
+      }
+    } catch (err) {
+      console.error({ msg: "control frame failed", runnerID: att.runnerID, err: String(err) });
+      sendTo(ws, errorFrameOf(ErrorCode.Internal, "the edge could not handle this frame"));
+    }
+  }
+
+  /** Completes a close the runner started. */
+  onClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(answerCloseCode(code), reason);
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+
+  onError(ws: WebSocket, error: unknown): void {
+    const att = ws.deserializeAttachment() as ControlAttachment | null;
+    console.error({ msg: "control socket error", runnerID: att?.runnerID, err: String(error) });
+  }
+
+  /**
+   * Online: an open control socket and a heartbeat within SILENT_SECONDS. A socket whose
+   * peer vanished can look open for minutes; its missing heartbeats tell.
+   */
+  isLive(r: RunnerRow): boolean {
+    const seen = r.lastSeenAt === null ? 0 : Date.parse(r.lastSeenAt);
+    return this.sockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
+  }
+
+  /** Online, and has said hello on its control socket: dispatch may hand it tasks. */
+  isReady(r: RunnerRow): boolean {
+    return this.isLive(r) && this.sockets(r.id).some((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.hello === true);
+  }
+
+  send(runnerID: string, frame: EdgeToRunnerControl): void {
+    for (const ws of this.sockets(runnerID)) sendTo(ws, frame);
+  }
+
+  close(runnerID: string, code: CloseCode, reason: string): void {
+    for (const ws of this.sockets(runnerID)) ws.close(code, reason);
+  }
+
+  private sockets(runnerID: string): WebSocket[] {
+    return this.ctx.getWebSockets(runnerID).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+}
+
+function sendTo(ws: WebSocket, frame: EdgeToRunnerControl): void {
+  try {
+    ws.send(JSON.stringify(frame));
+  } catch (err) {
+    console.error({ msg: "send on control socket failed", err: String(err) });
+  }
+}
