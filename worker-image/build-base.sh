@@ -35,6 +35,7 @@ echo "building $tag from Debian bookworm ($mirror) with $("$node_bin" --version)
 start=$(date +%s)
 mmdebstrap --variant=minbase --include="$packages" \
   --customize-hook="copy-in $node_bin /usr/local/bin" \
+  --customize-hook='chmod 0711 "$1"/usr/local/bin/node' \
   --customize-hook='mkdir -p "$1"/usr/local/lib/node_modules' \
   --customize-hook="copy-in $node_modules/npm $node_modules/corepack /usr/local/lib/node_modules" \
   --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1"/usr/local/bin/npm' \
