@@ -89,7 +89,7 @@ describeDocker("web app on the whole stack", () => {
 
       // The agent's own events, relayed by the runner from the container.
       await page.getByText(FIX_SUMMARY).waitFor({ timeout: 90_000 });
-      await page.locator(".task-head .pill", { hasText: "Waiting for you" }).waitFor();
+      await page.locator(".task-bar .pill", { hasText: "Waiting for you" }).waitFor();
       await page.locator(".conn", { hasText: "Live" }).waitFor();
       const tests = page.locator("details.tool", { hasText: "node test.js" });
       await expect.poll(() => tests.count()).toBe(2);
@@ -102,11 +102,11 @@ describeDocker("web app on the whole stack", () => {
       await page.getByLabel("Follow-up message").fill("Add a subtraction helper.");
       await page.getByRole("button", { name: "Send" }).click();
       await page.getByText("Added sub.js.").waitFor({ timeout: 60_000 });
-      await page.locator(".task-head .pill", { hasText: "Waiting for you" }).waitFor({ timeout: 30_000 });
+      await page.locator(".task-bar .pill", { hasText: "Waiting for you" }).waitFor({ timeout: 30_000 });
 
       await page.getByRole("button", { name: "Cancel task" }).click();
       await page.getByRole("button", { name: "Yes, cancel" }).click();
-      await page.locator(".task-head .pill", { hasText: "Cancelled" }).waitFor({ timeout: 60_000 });
+      await page.locator(".task-bar .pill", { hasText: "Cancelled" }).waitFor({ timeout: 60_000 });
       await screenshot(page, "stack-02-cancelled");
 
       await page.getByRole("link", { name: /Changes/ }).click();

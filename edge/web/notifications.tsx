@@ -69,11 +69,11 @@ export function NotifyToggle() {
   if (state === "unsupported" || state === "unknown") return null;
   return (
     <div class="notify-toggle" style={{ marginTop: "1.5rem" }}>
-      {/* Styled here rather than in styles.css, whose form rules make inputs full-width blocks. */}
+      {/* Styled here rather than in styles.css, whose form rules make inputs full-width blocks; the box is a 44 px touch target. */}
       <label style={{ display: "flex", alignItems: "center", gap: "0.6rem", fontWeight: "normal" }}>
         <input
           type="checkbox"
-          style={{ width: "1.25rem", height: "1.25rem", margin: 0, flex: "none" }}
+          style={{ width: "44px", height: "44px", margin: 0, flex: "none" }}
           checked={state === "on"}
           disabled={state === "busy"}
           onChange={(e) => void toggle(e.currentTarget.checked)}

@@ -22,7 +22,7 @@ import type { GitPort, Sandbox } from "../ports.ts";
 import { ModelProxy } from "../proxy/index.ts";
 import { withOverrides } from "../proxy/prices.ts";
 import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
-import { Journal } from "../task/index.ts";
+import { Journal, canMountTaskDisks } from "../task/index.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
@@ -97,10 +97,9 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   } else if (config.gitToken) {
     logger.info({ hosts: config.gitCredentialHosts }, "the git token is given to these hosts, over https only");
   }
-  const diskMB = config.diskMB > 0 && process.getuid?.() !== 0 ? 0 : config.diskMB;
-  if (diskMB !== config.diskMB) {
-    logger.warn({ diskMB: config.diskMB }, "tasks' disks are not bounded: a loop-mounted disk per task needs a runner running as root (set diskMB to 0 to silence this)");
-  }
+  const disks = config.diskMB > 0 ? await canMountTaskDisks(config.home) : ({ ok: true, value: undefined } as const);
+  const diskMB = disks.ok ? config.diskMB : 0;
+  if (!disks.ok) logger.warn({ diskMB: config.diskMB, reason: disks.error }, "tasks' disks are not bounded (set diskMB to 0 to silence this)");
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const prices = withOverrides(config.modelPrices);
   const proxy = new ModelProxy({

@@ -7,3 +7,4 @@ export { TaskRun, type TaskRunDeps } from "./task-run.ts";
 export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./prepare.ts";
 export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
 export type { EnvironmentDeps } from "./setup-phase.ts";
+export { canMountTaskDisks } from "./task-disk.ts";

@@ -6,8 +6,9 @@
  * ext4 keeps 5% of its blocks for root: the worker (uid 1000) cannot use them, the runner's own
  * git (root) can, so the commit of a full workspace still has some room.
  *
- * Mounting needs root and e2fsprogs on the host (the runner checks at start and runs with no
- * bound, saying so, when it cannot). `DiskWatch` tells the run when the space left to the
+ * Mounting needs root, loop devices and e2fsprogs (`canMountTaskDisks` tries it once at start;
+ * the runner runs with no bound, saying why, when it cannot: a non-root runner, or a root one
+ * in a container without CAP_SYS_ADMIN). `DiskWatch` tells the run when the space left to the
  * worker is under a megabyte, so the task ends with the reason rather than an agent that
  * flounders on ENOSPC.
  */
@@ -41,6 +42,16 @@ export async function mountTaskDisk(taskDir: string, diskMB: number): Promise<Re
     const e = err as { stderr?: string; message: string };
     return { ok: false, error: `the task's ${diskMB} MB disk could not be made: ${(e.stderr || e.message).trim().slice(0, 500)}` };
   }
+}
+
+/** Whether this process can make and mount a task disk: one tiny disk made, mounted and removed under `dir`. */
+export async function canMountTaskDisks(dir: string): Promise<Result> {
+  if (process.getuid?.() !== 0) return { ok: false, error: "a loop-mounted disk per task needs a runner running as root" };
+  const probe = `${dir.replace(/\/+$/, "")}/.disk-probe-${process.pid}`;
+  const mounted = await mountTaskDisk(probe, 1);
+  await unmountTaskDisk(probe, true).catch(() => undefined);
+  await rm(probe, { recursive: true, force: true });
+  return mounted;
 }
 
 /** Unmounts the task's image if it is mounted; with `removeImage` the image goes too. */
