@@ -33,6 +33,15 @@ describe("saved environments", () => {
     expect(EnvironmentRequest.safeParse({ name: "", repository: "r" }).success).toBe(false);
   });
 
+  it("takes an image reference and refuses what is not one", () => {
+    for (const image of ["tether-worker:envs-alt", "node", "registry.test:5000/team/node:22", "ghcr.io/acme/app@sha256:" + "a".repeat(64), "a/b_c/d__e-f:v1.2"]) {
+      expect(EnvironmentRequest.safeParse({ name: "n", repository: "r", image }).success, image).toBe(true);
+    }
+    for (const image of ["", "Node:22", "node:", "node:-x", "http://registry.test/node", "node 22", "-node", "node:22@sha256:zz", "a//b"]) {
+      expect(EnvironmentRequest.safeParse({ name: "n", repository: "r", image }).success, image).toBe(false);
+    }
+  });
+
   it("matches a prefix, or a glob when the pattern holds *", () => {
     expect(matchesRepository("https://git.test/acme/", "https://git.test/acme/app.git")).toBe(true);
     expect(matchesRepository("https://git.test/acme/", "https://git.test/other/app.git")).toBe(false);

@@ -4,7 +4,9 @@
  *
  * An environment has a name, a repository match, a setup script, a network policy (hosts
  * the setup phase and the agent phase may reach besides the runner's defaults) and
- * non-secret variables (set in the task's containers). The match is a prefix of the
+ * non-secret variables (set in the task's containers), and may name a container image for the
+ * task's containers (`image`: a reference such as `registry.test:5000/team/node:22`; the edge
+ * checks its syntax, the runner decides whether it allows it). The match is a prefix of the
  * repository URL, or a glob when it holds `*` (any run of characters, `/` included,
  * anchored at both ends). Among several matches the longest pattern wins, then the oldest.
  * Variables whose names look secret (containing TOKEN, KEY, SECRET or PASSWORD, any case)
@@ -43,6 +45,15 @@ export const Variables = z
   .refine((vars) => Object.keys(vars).length <= LIMITS.maxVariables, `at most ${LIMITS.maxVariables} variables`);
 export type Variables = z.infer<typeof Variables>;
 
+/**
+ * A container image reference: `[host[:port]/]path[:tag][@algorithm:digest]`, the path in
+ * lower case (Docker's reference grammar).
+ */
+export const IMAGE_REFERENCE_PATTERN =
+  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d{1,5})?)\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
+
+export const ImageReference = z.string().trim().min(1).max(512).regex(IMAGE_REFERENCE_PATTERN, "an image reference such as name:tag or host:port/path:tag");
+
 /** A prefix of the repository URL, or a glob with `*`. */
 export const RepositoryMatch = z.string().trim().min(1).max(2048);
 
@@ -54,6 +65,7 @@ export const EnvironmentRequest = z
     setup: z.string().trim().min(1).max(LIMITS.maxSetupChars).optional(),
     network: NetworkPolicy.default({ setup: [], agent: [] }),
     variables: Variables.default({}),
+    image: ImageReference.optional(),
   })
   .strict();
 export type EnvironmentRequest = z.infer<typeof EnvironmentRequest>;
@@ -65,13 +77,14 @@ export const Environment = z.object({
   setup: z.string().optional(),
   network: NetworkPolicy,
   variables: z.record(z.string(), z.string()),
+  image: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 export type Environment = z.infer<typeof Environment>;
 
 /** What a task record keeps of its environment, copied at creation: the runner needs nothing else. */
-export const TaskEnvironment = Environment.pick({ id: true, name: true, setup: true, network: true, variables: true });
+export const TaskEnvironment = Environment.pick({ id: true, name: true, setup: true, network: true, variables: true, image: true });
 export type TaskEnvironment = z.infer<typeof TaskEnvironment>;
 
 /** Whether `pattern` matches the repository URL: a prefix, or a glob when it holds `*`. */
@@ -93,5 +106,5 @@ export function environmentFor(environments: readonly Environment[], url: string
 
 /** The part of an environment a task record carries. */
 export function taskEnvironmentOf(env: Environment): TaskEnvironment {
-  return { id: env.id, name: env.name, ...(env.setup ? { setup: env.setup } : {}), network: env.network, variables: env.variables };
+  return { id: env.id, name: env.name, ...(env.setup ? { setup: env.setup } : {}), network: env.network, variables: env.variables, ...(env.image ? { image: env.image } : {}) };
 }

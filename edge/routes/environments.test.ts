@@ -40,6 +40,7 @@ describe("saved environments", () => {
       { name: "n", repository: "r", variables: { GITHUB_TOKEN: "x" } },
       { name: "n", repository: "r", variables: { db_password: "x" } },
       { name: "n", repository: "r", network: { setup: ["not a host"] } },
+      { name: "n", repository: "r", image: "Not An Image" },
       { name: "n" },
     ]) {
       const res = await send(user, "POST", "/v1/environments", body);
@@ -54,10 +55,10 @@ describe("saved environments", () => {
     const user = await userToken({ sub: unique("u") });
     const make = async (body: unknown) => ((await (await send(user, "POST", "/v1/environments", body)).json()) as any).environment;
     const broad = await make({ name: "broad", repository: "https://git.test/", setup: "make" });
-    const narrow = await make({ name: "narrow", repository: "https://git.test/acme/", setup: "npm ci", network: { setup: ["mirror.test"] }, variables: { CI: "1" } });
+    const narrow = await make({ name: "narrow", repository: "https://git.test/acme/", setup: "npm ci", network: { setup: ["mirror.test"] }, variables: { CI: "1" }, image: "registry.test:5000/node:22" });
 
     const matched = (await (await send(user, "POST", "/v1/tasks", { repo: { url: REPO }, prompt: "p" })).json()) as any;
-    expect(matched.task.environment).toEqual({ id: narrow.id, name: "narrow", setup: "npm ci", network: { setup: ["mirror.test"], agent: [] }, variables: { CI: "1" } });
+    expect(matched.task.environment).toEqual({ id: narrow.id, name: "narrow", setup: "npm ci", network: { setup: ["mirror.test"], agent: [] }, variables: { CI: "1" }, image: "registry.test:5000/node:22" });
 
     const named = (await (await send(user, "POST", "/v1/tasks", { repo: { url: REPO }, prompt: "p", environment: broad.id })).json()) as any;
     expect(named.task.environment.id).toBe(broad.id);
