@@ -8,11 +8,12 @@
 import { join } from "node:path";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
+import { egressOf } from "../egress/index.ts";
 import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
 import { registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
-import { egressOf, type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
+import { type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 export interface LaunchDeps {

@@ -2,37 +2,29 @@
  * A task's setup phase (internal to task/), between the clone and the agent.
  *
  * The setup script comes from the task request's `setup`, else its saved environment's,
- * else the repository's `.tether/setup.sh`; with none there is no setup. The phase opens the task's egress
- * proxy (phase `setup`: the host's registries, the operator's `egressAllow`, what the user
- * allowed), then either restores a cached result (`setup.done` with `cache: "hit"` and the
- * time saved) or runs each step in a setup sandbox, streaming `setup.step` and
+ * else the repository's `.tether/setup.sh`; with none there is no setup. The phase opens the
+ * task's egress proxy in phase `setup` (what that reaches is runner/egress/'s decision), then
+ * either restores a cached result (`setup.done` with `cache: "hit"` and the time saved) or runs each step in a setup sandbox, streaming `setup.step` and
  * `setup.output`, under one time limit, and caches the result of a setup that succeeds.
  * Whatever happens, the egress proxy then moves to the agent phase. A failing, timed-out or
  * cancelled setup comes back as an error: the step, its exit code and the tail of its output.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import { LIMITS } from "../../shared/limits.ts";
 import { cacheKeyOf, lockfileDigests, type SetupCache } from "../cache/index.ts";
-import { parseHostRule } from "../egress/index.ts";
-import type { EgressPort, GitPort, HostRule, Result, Sandbox, SandboxResources, SandboxSpec } from "../ports.ts";
+import { type EgressDeps, egressOf } from "../egress/index.ts";
+import type { GitPort, Result, Sandbox, SandboxResources } from "../ports.ts";
 import { redactURL } from "./diff.ts";
 import type { TaskRecord } from "./task-record.ts";
+import { openEgress } from "./task-egress.ts";
 
 export const REPOSITORY_SETUP = ".tether/setup.sh";
 const TAIL_CHARS = 1500;
 
-/** What the runner gives tasks' environments: the egress proxy, its defaults, the cache. */
-export interface EnvironmentDeps {
-  egress: EgressPort;
-  /** Where the tasks' egress sockets go, one directory each. */
-  egressDir: string;
-  /** What every setup phase may reach: the host's package registries and the operator's `egressAllow`. */
-  setupRules: HostRule[];
-  /** The tools' environment in every container: the proxy variables and the host's registries. */
-  toolEnv: Record<string, string>;
+/** What the runner gives tasks' environments: the egress proxy and its defaults (runner/egress/), the cache. */
+export interface EnvironmentDeps extends EgressDeps {
   cache?: SetupCache;
   setupTimeoutMs: number;
 }
@@ -42,37 +34,6 @@ export interface SetupStep {
   source: EventData<"setup.step">["source"];
   /** What the step runs, for the cache key (the repository's script by its content). */
   content: string;
-}
-
-/** The egress a task's containers get: its socket on the host and the tools' environment. */
-export function egressOf(env: EnvironmentDeps, taskID: string): NonNullable<SandboxSpec["egress"]> {
-  const dir = createHash("sha256").update(taskID).digest("hex").slice(0, 16);
-  return { socketPath: join(env.egressDir, dir, "egress.sock"), env: env.toolEnv };
-}
-
-/** Rules from their text form; the edge validated them, so one that does not parse is dropped. */
-function rulesOf(rules: readonly string[]): HostRule[] {
-  return rules.flatMap((rule) => {
-    const parsed = parseHostRule(rule);
-    return parsed.ok ? [parsed.value] : [];
-  });
-}
-
-/**
- * Opens the task's egress proxy in `phase`: the setup phase reaches the runner's defaults and
- * the environment's setup hosts, the agent phase the environment's agent hosts, both what the
- * user has already allowed.
- */
-export async function openEgress(env: EnvironmentDeps, record: TaskRecord, phase: "setup" | "agent", emit: (bodies: RunnerEventBody[]) => void): Promise<void> {
-  const network = record.task.environment?.network;
-  await env.egress.register(record.taskID, {
-    socketPath: egressOf(env, record.taskID).socketPath,
-    phase,
-    setupRules: [...env.setupRules, ...rulesOf(network?.setup ?? [])],
-    agentRules: rulesOf(network?.agent ?? []),
-    allowed: rulesOf(record.meta.egressAllowed ?? []),
-    onEvent: (data) => emit([{ type: "egress", data }]),
-  });
 }
 
 /** The task's setup steps: the request's script, else its environment's, else the repository's, else none. */

@@ -14,8 +14,8 @@ import type { WorkerHandle } from "../ports.ts";
 import { type LaunchDeps, launchWorker } from "./launch.ts";
 import { registerModelAccess } from "./model-access.ts";
 import type { OutputFlow } from "./outbox.ts";
-import { openEgress } from "./setup-phase.ts";
 import { workerTaskOf } from "./spec.ts";
+import { openEgress } from "./task-egress.ts";
 import type { TaskRecord } from "./task-record.ts";
 import type { WorkerOutput } from "./worker-output.ts";
 
