@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { IMAGE_REFERENCE_PATTERN } from "../shared/environment.ts";
 import { Label } from "../shared/task.ts";
 import { parseHostRule } from "./egress/index.ts";
 import { CREDENTIAL_HOST_PATTERN } from "./git/credentials.ts";
@@ -43,6 +44,10 @@ const egressRules = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(z.string().refine((r) => parseHostRule(r).ok, "host, *.domain or host:port, comma-separated")).max(256),
 );
+const images = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().regex(IMAGE_REFERENCE_PATTERN, "image references (name:tag, host:port/path:tag), comma-separated")).max(64),
+);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const url = z.string().url().refine((u) => /^https?:\/\//.test(u), "an http(s) URL");
 
@@ -58,6 +63,7 @@ export const RunnerConfig = z.object({
   anthropicBaseURL: url.default("https://api.anthropic.com"),
   modelServerTools: bool.default(false),
   workerImage: z.string().min(1).default("tether-worker:latest"),
+  allowedImages: images.default([]),
   sandbox: z.enum(["docker", "process"]).default("docker"),
   memoryMB: int(32, 1_048_576).default(2048),
   cpus: z.coerce.number().positive().max(1024).default(2),
@@ -114,6 +120,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
     help: "let agents use the model provider's server-side tools (web fetch/search, code execution, MCP servers, URL sources), which reach the network from the provider (default false)",
   },
   workerImage: { env: "TETHER_WORKER_IMAGE", flag: "--worker-image", help: "the worker image (default tether-worker:latest)" },
+  allowedImages: {
+    env: "TETHER_ALLOWED_IMAGES",
+    flag: "--allowed-images",
+    help: "comma-separated images a saved environment may name besides the worker image; each must have node 20 or later, not readable by the agent's uid (mode 0711), and runs the runner's agent, mounted read-only (default none)",
+  },
   sandbox: { env: "TETHER_SANDBOX", flag: "--sandbox", help: "docker (default) or process (isolates nothing)" },
   memoryMB: { env: "TETHER_MEMORY_MB", flag: "--memory-mb", help: "memory per container in MB (default 2048)" },
   cpus: { env: "TETHER_CPUS", flag: "--cpus", help: "CPUs per container (default 2)" },

@@ -55,6 +55,8 @@ export interface SandboxSpec {
   egress?: { socketPath: string; env: Record<string, string> };
   /** The task's environment variables (a saved environment's, non-secret); the runner's own variables win over them. */
   env?: Record<string, string>;
+  /** Another image than the worker image, one `checkImage` passed; absent: the worker image. */
+  image?: string;
 }
 
 /** What a setup sandbox gets: a worker's spec without the model proxy. */
@@ -106,8 +108,13 @@ export interface Sandbox {
   start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle>;
   /** Opens a setup sandbox for `spec` (the worker's mounts, limits and egress; no model proxy). */
   openSetup(spec: SetupSpec): Promise<SetupSession>;
-  /** What identifies the worker's image (Docker: its ID), for the setup cache's key. */
-  imageID(): Promise<string>;
+  /** What identifies the worker's image, or `image` (Docker: its ID), for the setup cache's key. */
+  imageID(image?: string): Promise<string>;
+  /**
+   * Whether `image` (another than the worker image) can run the agent under the same
+   * hardening; the error is the reason it cannot. Docker caches the answer per image ID.
+   */
+  checkImage(image: string): Promise<Result<void>>;
   /** The model proxy socket as the worker started from `spec` sees it (what the `start` line names). */
   workerProxySocket(spec: SandboxSpec): string;
   /** Workers this runner started that still exist (running or exited, not removed). */

@@ -48,7 +48,9 @@ const hostGit: GitPort = {
 };
 
 function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Sandbox {
-  if (config.sandbox === "docker") return new DockerSandbox({ image: config.workerImage, runnerID, logger: logger.child({ component: "docker" }) });
+  if (config.sandbox === "docker") {
+    return new DockerSandbox({ image: config.workerImage, runnerID, agentDir: join(config.home, "agent"), logger: logger.child({ component: "docker" }) });
+  }
   return new ProcessSandbox({ runnerID, logger: logger.child({ component: "process" }) });
 }
 
@@ -127,6 +129,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     hasModelKey: Boolean(config.anthropicAPIKey),
     resources: { memoryMB: config.memoryMB, cpus: config.cpus, pids: config.pids },
     environments,
+    images: { workerImage: config.workerImage, allowed: config.allowedImages },
     credentials: {
       ...(config.gitToken ? { httpsToken: config.gitToken, httpsUser: config.gitUser, hosts: config.gitCredentialHosts } : {}),
       ...(config.gitSSHKey ? { sshKeyPath: config.gitSSHKey } : {}),

@@ -9,6 +9,10 @@
  * so the worker reaches the proxy at /run/tether/<socket> (`workerProxySocket`); with egress,
  * also the directory of its egress proxy socket (/run/tether-egress, read-only), which the
  * relay inside reaches for the tools (TETHER_EGRESS_SOCKET, the proxy variables in the spec).
+ * A task whose environment names another image (one the runner allows) runs in that image
+ * under the same hardening (hardening.ts), once `checkImage` has passed it (image-check.ts):
+ * the worker image's agent is mounted read-only at /opt/tether/agent.mjs (agent-bundle.ts)
+ * and run with that image's `node`.
  * A task's setup phase runs in a container made the same way (`openSetup`, docker-setup.ts),
  * labelled `tether.role=setup`; a restart removes such a container instead of recovering it.
  * Containers carry the labels `tether.runner` and `tether.task`, are never auto-removed, and
@@ -27,15 +31,18 @@ import { StringDecoder } from "node:string_decoder";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import type { Logger } from "pino";
+import { AGENT_PATH, agentBundleOf } from "./agent-bundle.ts";
 import { DockerSetupSession } from "./docker-setup.ts";
+import { type Hardening, hardenedHostConfig } from "./hardening.ts";
+import { ImageCheck } from "./image-check.ts";
 import { WorkerLineSplitter } from "./worker-lines.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { ExitInfo, Result, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 
 const run = promisify(execFile);
 
 export const LABEL_RUNNER = "tether.runner";
 export const LABEL_TASK = "tether.task";
-/** `setup` on a setup phase's container; a worker's has no role label. */
+/** `setup` on a setup phase's container, `check` on an image check's, `agent-copy` on the one the agent is copied from; a worker's has none. */
 export const LABEL_ROLE = "tether.role";
 /** Where the container sees the directory of its model proxy socket. */
 export const CONTAINER_PROXY_DIR = "/run/tether";
@@ -58,22 +65,33 @@ export interface DockerSandboxOptions {
   user?: string;
   /** Read-only root filesystem with a tmpfs /tmp (default true). */
   readonlyRootfs?: boolean;
+  /** A host directory for the agent copied out of the worker image, which other images run; without it, no other image runs. */
+  agentDir?: string;
 }
 
 export class DockerSandbox implements Sandbox {
   readonly kind = "docker" as const;
   private readonly docker: Docker;
   private readonly user: string;
+  private readonly hardening: Hardening;
+  private readonly imageCheck: ImageCheck;
 
   constructor(private readonly opts: DockerSandboxOptions) {
     this.docker = opts.docker ?? new Docker();
     this.user = opts.user ?? "1000:1000";
     if (!/^\d+:\d+$/.test(this.user)) throw new Error(`docker sandbox: user must be uid:gid, got ${this.user}`);
+    this.hardening = { network: opts.network ?? "none", readonlyRootfs: opts.readonlyRootfs ?? true };
+    this.imageCheck = new ImageCheck(this.docker, {
+      hardening: this.hardening,
+      user: this.user,
+      labels: { [LABEL_RUNNER]: opts.runnerID, [LABEL_ROLE]: "check" },
+      agentBundle: () => this.agentBundle(),
+    });
   }
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     await this.prepareDirs(spec);
-    const container = await this.create(this.containerOptions(spec, "worker"));
+    const container = await this.create(this.containerOptions(spec, "worker", await this.agentFor(spec)));
     try {
       // Attach before start so not one byte of output is missed.
       const stream = await this.attach(container, false);
@@ -90,23 +108,46 @@ export class DockerSandbox implements Sandbox {
 
   async openSetup(spec: SetupSpec): Promise<SetupSession> {
     await this.prepareDirs(spec);
-    const container = await this.create(this.containerOptions(spec, "setup"));
+    const container = await this.create(this.containerOptions(spec, "setup", await this.agentFor(spec)));
     return DockerSetupSession.open(container, this.user);
   }
 
-  async imageID(): Promise<string> {
-    const info = (await this.docker.getImage(this.opts.image).inspect()) as { Id: string };
+  async imageID(image?: string): Promise<string> {
+    const info = (await this.docker.getImage(image ?? this.opts.image).inspect()) as { Id: string };
     return info.Id;
   }
 
-  /** The worker's container, or the setup's (the same but for its program: the egress relay alone). */
-  private containerOptions(spec: SetupSpec & { proxySocketPath?: string }, role: "worker" | "setup"): Docker.ContainerCreateOptions {
-    const { memoryMB, cpus, pids } = spec.resources;
+  async checkImage(image: string): Promise<Result<void>> {
+    if (!this.opts.agentDir) return { ok: false, error: "this runner has no directory for the agent other images run (agentDir)" };
+    return this.imageCheck.check(image);
+  }
+
+  /** The agent's bundle on the host, which a container of another image mounts. */
+  private agentBundle(): Promise<string> {
+    if (!this.opts.agentDir) throw new Error("docker sandbox: no agentDir for other images");
+    return agentBundleOf(this.docker, this.opts.image, this.opts.agentDir, { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_ROLE]: "agent-copy" });
+  }
+
+  /** For a spec naming another image: that image passes the check, and the agent's bundle it mounts. */
+  private async agentFor(spec: SetupSpec): Promise<string | undefined> {
+    if (!spec.image) return undefined;
+    const checked = await this.checkImage(spec.image);
+    if (!checked.ok) throw new Error(`the image ${spec.image} cannot run the agent: ${checked.error}`);
+    return this.agentBundle();
+  }
+
+  /**
+   * The worker's container, or the setup's (the same but for its program: the egress relay
+   * alone). In another image (`agent`: the bundle's path on the host) the program is that
+   * image's node running the mounted agent.
+   */
+  private containerOptions(spec: SetupSpec & { proxySocketPath?: string }, role: "worker" | "setup", agent: string | undefined): Docker.ContainerCreateOptions {
     const egressEnv = spec.egress ? [...Object.entries(spec.egress.env).map(([k, v]) => `${k}=${v}`), `TETHER_EGRESS_SOCKET=${CONTAINER_EGRESS_DIR}/${basename(spec.egress.socketPath)}`] : [];
     const worker = role === "worker";
+    const command = worker ? this.opts.command : ["relay"];
     return {
-      Image: this.opts.image,
-      ...(worker ? (this.opts.command ? { Cmd: this.opts.command } : {}) : { Cmd: ["relay"] }),
+      Image: agent && spec.image ? spec.image : this.opts.image,
+      ...(agent ? { Entrypoint: ["node", AGENT_PATH], Cmd: command ?? [] } : command ? { Cmd: command } : {}),
       User: this.user,
       WorkingDir: "/workspace",
       // Docker keeps the last of a repeated name: the task's variables first, the runner's after.
@@ -118,27 +159,14 @@ export class DockerSandbox implements Sandbox {
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
-      HostConfig: {
-        NetworkMode: this.opts.network ?? "none",
-        CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges"],
-        Memory: memoryMB * 1024 * 1024,
-        MemorySwap: memoryMB * 1024 * 1024,
-        NanoCpus: Math.round(cpus * 1e9),
-        PidsLimit: pids,
-        Init: true,
-        AutoRemove: false,
-        ReadonlyRootfs: this.opts.readonlyRootfs ?? true,
-        Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${Math.max(64, Math.floor(memoryMB / 2))}m` },
-        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "2" } },
-        Binds: [
-          `${spec.workspaceDir}:/workspace:rw`,
-          `${spec.stateDir}:/state:rw`,
-          ...(spec.proxySocketPath ? [`${dirname(spec.proxySocketPath)}:${CONTAINER_PROXY_DIR}:ro`] : []),
-          ...(spec.egress ? [`${dirname(spec.egress.socketPath)}:${CONTAINER_EGRESS_DIR}:ro`] : []),
-          ...(this.opts.extraBinds ?? []),
-        ],
-      },
+      HostConfig: hardenedHostConfig(this.hardening, spec.resources, [
+        `${spec.workspaceDir}:/workspace:rw`,
+        `${spec.stateDir}:/state:rw`,
+        ...(spec.proxySocketPath ? [`${dirname(spec.proxySocketPath)}:${CONTAINER_PROXY_DIR}:ro`] : []),
+        ...(spec.egress ? [`${dirname(spec.egress.socketPath)}:${CONTAINER_EGRESS_DIR}:ro`] : []),
+        ...(agent ? [`${agent}:${AGENT_PATH}:ro`] : []),
+        ...(this.opts.extraBinds ?? []),
+      ]),
     };
   }
 
@@ -150,8 +178,8 @@ export class DockerSandbox implements Sandbox {
     const handles: WorkerHandle[] = [];
     for (const info of await this.listOwn()) {
       const taskID = info.Labels[LABEL_TASK];
-      if (info.Labels[LABEL_ROLE] === "setup") {
-        // A setup cut short by a restart is run again from the start: its container goes.
+      if (info.Labels[LABEL_ROLE] !== undefined) {
+        // A setup cut short by a restart is run again from the start, a check or a copy made again: its container goes.
         await this.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone);
         continue;
       }

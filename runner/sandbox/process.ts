@@ -16,7 +16,7 @@ import { StringDecoder } from "node:string_decoder";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
-import type { ExitInfo, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { ExitInfo, Result, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
 import { WorkerLineSplitter } from "./worker-lines.ts";
 
 export const DEFAULT_AGENT_PATH = fileURLToPath(new URL("../../worker-image/dist/agent.mjs", import.meta.url));
@@ -79,6 +79,11 @@ export class ProcessSandbox implements Sandbox {
 
   async imageID(): Promise<string> {
     return "process";
+  }
+
+  /** A process runs on the host: there is no image to run it in. */
+  async checkImage(image: string): Promise<Result<void>> {
+    return { ok: false, error: `this runner runs tasks as processes on its host (sandbox: process), so it cannot run them in the image ${image}` };
   }
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {

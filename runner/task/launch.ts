@@ -3,7 +3,8 @@
  * its own branch, then the worker started in the sandbox with its model proxy socket (and
  * its egress proxy's, when the runner has environments), told
  * (in the `start` line) where the sandbox lets it see that socket. An expected failure comes
- * back as a `Result`; a sandbox that cannot start throws.
+ * back as a `Result`; a sandbox that cannot start throws. The worker runs in the image its
+ * environment names when that is another (task-image.ts checked it), else the worker image.
  */
 import { join } from "node:path";
 import type { RunnerEventBody } from "../../shared/events.ts";
@@ -13,6 +14,7 @@ import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
 import { registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
+import { type ImagePolicy, taskImageOf } from "./task-image.ts";
 import { type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
 import type { TaskRecord } from "./task-record.ts";
 
@@ -26,6 +28,8 @@ export interface LaunchDeps {
   resources: SandboxResources;
   /** Setup phases, egress and the setup cache; without them a task has no setup and no network. */
   environments?: EnvironmentDeps;
+  /** The worker image and the others environments may name; without it, only the worker image. */
+  images?: ImagePolicy;
 }
 
 /** Clones the task's repository into `<taskDir>/workspace` and records the base commit and branch. */
@@ -54,6 +58,7 @@ export interface LaunchedWorker {
 /** Registers the task with the model proxy and starts its worker in the sandbox. */
 export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir: string, sink: WorkerSink, emit: (bodies: RunnerEventBody[]) => void): Promise<LaunchedWorker> {
   const reg = await registerModelAccess(deps.proxy, record, emit);
+  const image = taskImageOf(record, deps.images);
   const spec = {
     taskID: record.taskID,
     workspaceDir: join(taskDir, "workspace"),
@@ -62,6 +67,7 @@ export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir
     resources: resourcesFor(record.task.limits, deps.resources),
     ...(deps.environments ? { egress: egressOf(deps.environments, record.taskID) } : {}),
     ...variablesOf(record),
+    ...(image ? { image } : {}),
   };
   const started = Date.now();
   const handle = await deps.sandbox.start(spec, sink);

@@ -1,7 +1,7 @@
 /**
  * A task's preparation before its worker starts (internal to task/): the runner's refusals
  * (no model key, a repository on the runner's own disk it does not allow, a budget it has no
- * price for), the task's bounded disk, the clone into its workspace, then the setup phase
+ * price for, an image it does not allow or that cannot run the agent), the task's bounded disk, the clone into its workspace, then the setup phase
  * when the runner has environments. A refusal or a failure comes back as the task's failure
  * reason; a setup aborted through `setup.abort` (a cancel) comes back as `cancelled`.
  */
@@ -15,6 +15,7 @@ import { cloneWorkspace, type LaunchDeps } from "./launch.ts";
 import { runSetupPhase } from "./setup-phase.ts";
 import { isLocalRepoURL, unpricedBudgetOf } from "./spec.ts";
 import { mountTaskDisk } from "./task-disk.ts";
+import { checkTaskImage, taskImageOf } from "./task-image.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 export const NO_MODEL_KEY_REASON = "the runner has no model key (ANTHROPIC_API_KEY)";
@@ -49,6 +50,8 @@ export async function prepareTask(
   if (!deps.allowLocalRepos && isLocalRepoURL(task.repo.url)) return fail(LOCAL_REPO_REASON);
   const unpriced = unpricedBudgetOf(task, deps.prices);
   if (unpriced !== null) return fail(unpriced);
+  const image = await checkTaskImage(deps.sandbox, deps.images, record);
+  if (!image.ok) return fail(image.error.slice(0, 2000));
   if (deps.diskMB) {
     const disk = await mountTaskDisk(taskDir, deps.diskMB);
     if (!disk.ok) return fail(disk.error);
@@ -60,7 +63,7 @@ export async function prepareTask(
   if (!deps.environments) return { ok: true, value: undefined };
   setup.abort = new AbortController();
   try {
-    return await runSetupPhase({ ...deps, env: deps.environments }, record, taskDir, emit, setup.abort.signal).catch((err: unknown) =>
+    return await runSetupPhase({ ...deps, env: deps.environments, image: taskImageOf(record, deps.images) }, record, taskDir, emit, setup.abort.signal).catch((err: unknown) =>
       fail(`the setup could not run: ${(err as Error).message}`.slice(0, 2000)),
     );
   } finally {

@@ -52,6 +52,8 @@ export interface SetupPhaseDeps {
   git: GitPort;
   env: EnvironmentDeps;
   resources: SandboxResources;
+  /** The task's other image (task-image.ts), if it has one. */
+  image?: string;
 }
 
 /**
@@ -88,7 +90,7 @@ async function setUp(
   const started = Date.now();
   const { cache } = deps.env;
   const key = cache
-    ? cacheKeyOf({ imageID: await deps.sandbox.imageID(), repoURL: redactURL(record.task.repo.url), steps: steps.map((s) => s.content), lockfiles: await lockfileDigests(workspaceDir) })
+    ? cacheKeyOf({ imageID: await deps.sandbox.imageID(deps.image), repoURL: redactURL(record.task.repo.url), steps: steps.map((s) => s.content), lockfiles: await lockfileDigests(workspaceDir) })
     : undefined;
   if (cache && key) {
     const hit = await cache.restore(key, workspaceDir);
@@ -104,6 +106,7 @@ async function setUp(
     resources: deps.resources,
     egress: egressOf(deps.env, record.taskID),
     ...variablesOf(record),
+    ...(deps.image ? { image: deps.image } : {}),
   });
   let timedOut = false;
   const timer = setTimeout(() => {

@@ -107,8 +107,18 @@ export class FakeSandbox implements Sandbox {
     };
   }
 
-  async imageID(): Promise<string> {
-    return "sha256:fake";
+  /** What `checkImage` answers per image (ok unless listed), and each image checked. */
+  imageRefusals = new Map<string, string>();
+  readonly imagesChecked: string[] = [];
+
+  async imageID(image?: string): Promise<string> {
+    return image ? `sha256:fake-${image}` : "sha256:fake";
+  }
+
+  async checkImage(image: string): Promise<Result<void>> {
+    this.imagesChecked.push(image);
+    const refusal = this.imageRefusals.get(image);
+    return refusal === undefined ? { ok: true, value: undefined } : { ok: false, error: refusal };
   }
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
