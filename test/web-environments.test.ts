@@ -1,6 +1,8 @@
 /**
  * Environments on the phone, in Debian's Chromium at 390×844 against the real edge under
- * `wrangler dev` and a scripted runner: the new-task form offers the account's saved
+ * `wrangler dev` and a scripted runner: the environments screens list, create (each
+ * validation message at its field), edit and delete a saved environment, its image included,
+ * each screen held to the phone's rules (axe-core, 44 px targets); the new-task form offers the account's saved
  * environments and a setup script field, and the task the runner gets carries both; the
  * feed shows a setup step with its output, exit code and duration, the egress attempts with a
  * denial and its "Allow … for this task" button, whose click reaches the runner as an
@@ -10,7 +12,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { checkScreen, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
 import { WranglerEdge } from "./support/edge.ts";
 import { type HeldTask, ScriptedRunner } from "./web-runner.ts";
 
@@ -48,6 +50,84 @@ describeBrowser("environments in the web app", () => {
   }
 
   const end = (held: HeldTask) => held.emit({ type: "status", data: { status: "cancelled", reason: "the test is over" } });
+
+  it("the environments screens list, create with each error at its field, edit, pick in the new-task form and delete an environment", async () => {
+    const { phone, page } = await signedIn("/settings");
+    await page.getByRole("link", { name: "Environments" }).click();
+    await page.getByRole("heading", { name: "Environments" }).waitFor();
+    await page.getByText("No environment yet.", { exact: false }).waitFor();
+    await checkScreen(page, "env-05-list-empty");
+
+    await page.getByRole("link", { name: "New", exact: true }).click();
+    await page.getByRole("heading", { name: "New environment" }).waitFor();
+    await page.getByLabel("Hosts the setup may reach").fill("registry.example.test\nhttp://not-a-host/");
+    await page.getByLabel("Variables").fill("NODE_ENV=test\nGITHUB_TOKEN=x");
+    await page.getByLabel("Image").fill("Not An Image");
+    await page.getByRole("button", { name: "Save environment" }).click();
+    await expect.poll(() => page.locator("#e-name").textContent()).toBe("Give the environment a name.");
+    expect(await page.locator("#e-repository").textContent()).toBe("Give a repository URL prefix, or a pattern with *.");
+    expect(await page.locator("#e-setupHosts").textContent()).toBe('"http://not-a-host/" is not a host, *.domain or host:port.');
+    expect(await page.locator("#e-variables").textContent()).toMatch(/^GITHUB_TOKEN: looks like a secret/);
+    expect(await page.locator("#e-image").textContent()).toBe("Write an image reference such as node:22 or registry.example:5000/team/node:22.");
+    expect(await page.getByLabel("Name").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)).toBe("f-name");
+    await checkScreen(page, "env-06-form-errors");
+
+    await page.getByLabel("Name").fill("calculator (alt image)");
+    await page.getByLabel("Repository match").fill("https://example.com/acme/calc");
+    await page.getByLabel("Setup script").fill("npm ci");
+    await page.getByLabel("Hosts the setup may reach").fill("registry.example.test");
+    await page.getByLabel("Hosts the agent may reach").fill("api.example.test:8443");
+    await page.getByLabel("Variables").fill("NODE_ENV=test\nCI=1");
+    await page.getByLabel("Image").fill("tether-worker:envs-alt");
+    await page.getByRole("button", { name: "Save environment" }).click();
+    const card = page.locator("a.env-card", { hasText: "calculator (alt image)" });
+    await card.waitFor();
+    await card.getByText("tether-worker:envs-alt").waitFor();
+    await card.getByText("1 setup · 1 agent").waitFor();
+    await checkScreen(page, "env-07-list");
+    const [saved] = await client.listEnvironments();
+    expect(saved).toMatchObject({
+      name: "calculator (alt image)",
+      repository: "https://example.com/acme/calc",
+      setup: "npm ci",
+      network: { setup: ["registry.example.test"], agent: ["api.example.test:8443"] },
+      variables: { NODE_ENV: "test", CI: "1" },
+      image: "tether-worker:envs-alt",
+    });
+
+    await card.click();
+    await page.getByRole("heading", { name: "Edit environment" }).waitFor();
+    expect(await page.getByLabel("Variables").inputValue()).toBe("NODE_ENV=test\nCI=1");
+    await page.getByLabel("Setup script").fill("npm ci --ignore-scripts");
+    await checkScreen(page, "env-08-edit");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("heading", { name: "Environments" }).waitFor();
+    expect((await client.listEnvironments())[0]!.setup).toBe("npm ci --ignore-scripts");
+
+    await page.goto(`${edge.url}/new`);
+    const select = page.getByLabel("Environment");
+    await select.locator("option", { hasText: "calculator (alt image)" }).waitFor({ state: "attached" });
+    await page.getByLabel("Repository").fill(REPO);
+    await page.getByLabel("What should the agent do?").fill("Fix the failing test");
+    await select.selectOption(saved!.id);
+    await page.getByRole("button", { name: "Start task" }).click();
+    await page.waitForURL(/\/tasks\/[^/]+$/);
+    const held = await runner.take();
+    expect(held.assignment.task.environment).toMatchObject({ id: saved!.id, setup: "npm ci --ignore-scripts", image: "tether-worker:envs-alt" });
+    await end(held);
+
+    await page.goto(`${edge.url}/environments/${saved!.id}`);
+    await page.getByRole("button", { name: "Delete environment" }).click();
+    const confirm = page.getByRole("group", { name: "Confirm deleting calculator (alt image)" });
+    await confirm.waitFor();
+    await confirm.evaluate((el) => (el as unknown as { scrollIntoView(options: unknown): void }).scrollIntoView({ block: "center" }));
+    await checkScreen(page, "env-09-delete-confirm");
+    await page.getByRole("button", { name: "Yes, delete" }).click();
+    await page.getByText("No environment yet.", { exact: false }).waitFor();
+    expect(await client.listEnvironments()).toEqual([]);
+    await phone.close();
+  });
 
   it("the new-task form picks a saved environment and takes a setup script; the task carries both", async () => {
     const env = await client.createEnvironment({ name: "calculator (node)", repository: "https://example.com/acme/", setup: "npm ci", network: { setup: [], agent: [] }, variables: { NODE_ENV: "test" } });

@@ -2,6 +2,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { TetherClient } from "../../shared/client/index.ts";
 import { AddRunner } from "./add-runner.tsx";
+import { EnvironmentEditor, Environments } from "./environments.tsx";
 import { NewTask } from "./new-task.tsx";
 import { Link, usePath } from "./router.tsx";
 import { clearToken, loadToken, saveToken, SessionContext, takeTokenFromURL, tokenSubject, type Session } from "./session.tsx";
@@ -58,6 +59,9 @@ function Screens() {
   if (path === "/runners") return <Runners />;
   if (path === "/runners/new") return <AddRunner />;
   if (path === "/settings") return <Settings />;
+  if (path === "/environments") return <Environments />;
+  const env = /^\/environments\/([^/]+)\/?$/.exec(path);
+  if (env) return env[1] === "new" ? <EnvironmentEditor key="new" /> : <EnvironmentEditor key={env[1]} id={decodeURIComponent(env[1]!)} />;
   const task = /^\/tasks\/([^/]+)(\/diff)?\/?$/.exec(path);
   if (task) {
     const id = decodeURIComponent(task[1]!);

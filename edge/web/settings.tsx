@@ -1,4 +1,4 @@
-/** Settings: who is signed in, the runners, opening the app on a phone, and signing out (confirmed). */
+/** Settings: who is signed in, the runners, the saved environments, opening the app on a phone, and signing out (confirmed). */
 import { useState } from "preact/hooks";
 import { PhoneLinkButton } from "./phone-link.tsx";
 import { Link } from "./router.tsx";
@@ -21,6 +21,9 @@ export function Settings() {
           <p class="settings-line">{user ? `Signed in as ${user}` : "Signed in with a token"}</p>
           <Link href="/runners" class="button ghost">
             Runners
+          </Link>
+          <Link href="/environments" class="button ghost">
+            Environments
           </Link>
           <PhoneLinkButton />
         </section>
