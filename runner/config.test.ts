@@ -43,6 +43,20 @@ describe("loadConfig", () => {
     }
   });
 
+  it("takes allowed images as a comma-separated list or a file's array, and names a bad reference", () => {
+    const h = home();
+    const none = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(none.ok && none.value.allowedImages).toEqual([]);
+    const fromEnv = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_ALLOWED_IMAGES: "tether-worker:envs-alt, registry.test:5000/team/node:22" });
+    expect(fromEnv.ok && fromEnv.value.allowedImages).toEqual(["tether-worker:envs-alt", "registry.test:5000/team/node:22"]);
+    writeConfigFile(h, { allowedImages: ["node:22"] });
+    const fromFile = loadConfig({}, { TETHER_RUNNER_HOME: h });
+    expect(fromFile.ok && fromFile.value.allowedImages).toEqual(["node:22"]);
+    const bad = loadConfig({ allowedImages: "node:22,Not An Image" }, { TETHER_RUNNER_HOME: h });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error.join("\n")).toMatch(/allowedImages \(--allowed-images, TETHER_ALLOWED_IMAGES/);
+  });
+
   it("splits comma labels and rejects bad ones, naming flag and variable", () => {
     const h = home();
     const good = loadConfig({ labels: "a, b:c" }, { TETHER_RUNNER_HOME: h });

@@ -66,8 +66,8 @@ describe("the setup phase", () => {
     return { record: new TaskRecord(journal, journal.addTask(assignment, join(taskDir, "workspace"))), taskDir };
   }
 
-  function run(env: EnvironmentDeps, record: TaskRecord, taskDir: string, signal = new AbortController().signal) {
-    return runSetupPhase({ sandbox, git: new FakeGit(), env, resources: { memoryMB: 256, cpus: 1, pids: 64 } }, record, taskDir, (b) => events.push(...b), signal);
+  function run(env: EnvironmentDeps, record: TaskRecord, taskDir: string, signal = new AbortController().signal, image?: string) {
+    return runSetupPhase({ sandbox, git: new FakeGit(), env, resources: { memoryMB: 256, cpus: 1, pids: 64 }, ...(image ? { image } : {}) }, record, taskDir, (b) => events.push(...b), signal);
   }
 
   it("runs the request's script as a step, streams it, then moves the egress proxy to the agent phase", async () => {
@@ -150,6 +150,20 @@ describe("the setup phase", () => {
     const third = await task("npm ci", { "package-lock.json": '{"changed":true}' });
     expect((await run(env(cache), third.record, third.taskDir)).ok).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: "setup.done", data: { cache: "miss" } });
+    expect(sandbox.setupCommands).toEqual(["npm ci", "npm ci"]);
+  });
+
+  it("runs the setup in the task's other image, whose cache entries are its own", async () => {
+    const cache = new SetupCache(join(root, "cache"), 1024 * 1024);
+    const first = await task("npm ci", { "package-lock.json": "{}" });
+    expect((await run(env(cache), first.record, first.taskDir, undefined, "tether-worker:envs-alt")).ok).toBe(true);
+    expect(sandbox.setupSpecs[0]?.image).toBe("tether-worker:envs-alt");
+
+    events = [];
+    const second = await task("npm ci", { "package-lock.json": "{}" });
+    expect((await run(env(cache), second.record, second.taskDir)).ok).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: "setup.done", data: { cache: "miss" } });
+    expect(sandbox.setupSpecs[1]?.image).toBeUndefined();
     expect(sandbox.setupCommands).toEqual(["npm ci", "npm ci"]);
   });
 
