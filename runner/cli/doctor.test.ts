@@ -65,6 +65,27 @@ describe("runDoctor", () => {
     expect(down.find((c) => c.name === "edge")).toMatchObject({ ok: false, detail: expect.stringContaining("cannot reach") });
   });
 
+  it("checks each allowed image as tasks get it, and says how to fix one that cannot run the agent", async () => {
+    const checked: string[] = [];
+    const checks = await runDoctor(
+      config({ edgeURL, credential: edge.credential, anthropicAPIKey: "k", allowedImages: "tether-worker:envs-alt,tether-worker:envs-nonode" }),
+      docker(true, ["tether-worker:latest"]),
+      10_000,
+      async (image) => {
+        checked.push(image);
+        return image.endsWith("nonode") ? { ok: false, error: "it has no node on its PATH: the agent needs node 20 or later" } : { ok: true, value: undefined };
+      },
+    );
+    expect(checked).toEqual(["tether-worker:envs-alt", "tether-worker:envs-nonode"]);
+    const images = checks.filter((c) => c.name.startsWith("allowed image"));
+    expect(images.map((c) => [c.name, c.ok])).toEqual([
+      ["allowed image tether-worker:envs-alt", true],
+      ["allowed image tether-worker:envs-nonode", false],
+    ]);
+    expect(images[1]!.detail).toBe("tasks whose environment names it fail: it has no node on its PATH: the agent needs node 20 or later");
+    expect(images[1]!.fix).toMatch(/take it out of allowedImages/);
+  });
+
   it("warns loudly about the process sandbox", async () => {
     const checks = await runDoctor(config({ sandbox: "process", anthropicAPIKey: "k" }), docker(false, []));
     expect(checks.find((c) => c.name === "sandbox")).toMatchObject({ ok: true, warn: true, detail: expect.stringContaining("isolates NOTHING") });

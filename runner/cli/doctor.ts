@@ -1,7 +1,8 @@
 /**
  * `tether-runner doctor`: checks what the runner needs and says how to fix what is wrong —
  * the registration, the model key, the Docker engine and the worker image (or the process
- * sandbox's warning), and the edge (reachable, credential accepted).
+ * sandbox's warning), each of `allowedImages` (it can run the agent: the check tasks get),
+ * and the edge (reachable, credential accepted).
  */
 import type { RunnerConfig } from "../config.ts";
 import { configPath } from "../config.ts";
@@ -22,7 +23,10 @@ export interface DockerProbe {
   getImage(name: string): { inspect(): Promise<{ Id: string; Size?: number }> };
 }
 
-export async function runDoctor(config: RunnerConfig, docker: DockerProbe, timeoutMs = 10_000): Promise<Check[]> {
+/** The sandbox's check of another image (`Sandbox.checkImage`). */
+export type ImageChecker = (image: string) => Promise<Result<void>>;
+
+export async function runDoctor(config: RunnerConfig, docker: DockerProbe, timeoutMs = 10_000, checkImage?: ImageChecker): Promise<Check[]> {
   const checks: Check[] = [];
   const file = configPath(config.home);
 
@@ -81,6 +85,7 @@ export async function runDoctor(config: RunnerConfig, docker: DockerProbe, timeo
               fix: `build it in the Tether checkout: TETHER_WORKER_IMAGE=${config.workerImage} npm run image`,
             },
       );
+      if (image.ok && checkImage) for (const allowed of config.allowedImages) checks.push(await checkAllowedImage(allowed, checkImage));
     }
   }
 
@@ -98,6 +103,22 @@ export async function runDoctor(config: RunnerConfig, docker: DockerProbe, timeo
     }
   }
   return checks;
+}
+
+async function checkAllowedImage(image: string, checkImage: ImageChecker): Promise<Check> {
+  const name = `allowed image ${image}`;
+  try {
+    const checked = await checkImage(image);
+    if (checked.ok) return { name, ok: true, detail: "can run the agent under the workers' hardening" };
+    return {
+      name,
+      ok: false,
+      detail: `tasks whose environment names it fail: ${checked.error}`,
+      fix: "fix the image (runner/README.md, \"Other images\") or take it out of allowedImages",
+    };
+  } catch (err) {
+    return { name, ok: false, detail: `could not be checked: ${(err as Error).message}` };
+  }
 }
 
 /** Asks the control route without upgrading: 401/403 means the credential is refused. */

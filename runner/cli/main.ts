@@ -5,6 +5,7 @@
  * imports its modules when it runs, so `--help` loads commander and the config schema only
  * (no Docker client, SQLite or sockets).
  */
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { CONFIG_KEYS, type ConfigKey, loadConfig, type RunnerConfig, type StoredConfig } from "../config.ts";
 import { RUNNER_VERSION } from "./version.ts";
@@ -96,11 +97,13 @@ export function buildProgram(): Command {
     },
   );
 
-  withConfigOptions(program.command("doctor").description("check Docker, the worker image, the edge and the model key")).action(
+  withConfigOptions(program.command("doctor").description("check Docker, the worker image and the allowed images, the edge and the model key")).action(
     async (opts: Record<string, unknown>) => {
       const config = configOrExit(opts);
-      const [{ formatChecks, runDoctor }, { default: Docker }] = await Promise.all([import("./doctor.ts"), import("dockerode")]);
-      const checks = await runDoctor(config, new Docker());
+      const [{ formatChecks, runDoctor }, { default: Docker }, { DockerSandbox }] = await Promise.all([import("./doctor.ts"), import("dockerode"), import("../sandbox/index.ts")]);
+      const docker = new Docker();
+      const sandbox = new DockerSandbox({ docker, image: config.workerImage, runnerID: `${config.runnerID ?? "runner"}-doctor`, agentDir: join(config.home, "agent") });
+      const checks = await runDoctor(config, docker, undefined, (image) => sandbox.checkImage(image));
       process.stdout.write(`${formatChecks(checks)}\n`);
       process.exitCode = checks.every((c) => c.ok) ? 0 : 1;
     },
