@@ -48,6 +48,17 @@ describe("an environment's image", () => {
     expect(sandbox.workers).toHaveLength(0);
   });
 
+  it("fails the task with the reason when the check itself cannot be made", async () => {
+    sandbox.checkImage = async () => {
+      throw new Error("the check of the image did not end within 60 s");
+    };
+    await started(daemon({ images: IMAGES }));
+    assignWithImage("t1", "tether-worker:envs-alt");
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed");
+    expect(failure("t1").reason).toBe("the environment's image tether-worker:envs-alt could not be checked: the check of the image did not end within 60 s");
+    expect(sandbox.workers).toHaveLength(0);
+  });
+
   it("runs the worker in an allowed image that passes the check (a reference without a tag is :latest); the worker image needs no check", async () => {
     await started(daemon({ images: IMAGES }));
     assignWithImage("t1", "registry.test:5000/node:latest");

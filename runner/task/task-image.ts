@@ -2,7 +2,8 @@
  * The image a task's containers run (internal to task/): the worker image, unless the task's
  * environment names another. Another image must be in the runner's `allowedImages` (the
  * worker image always is) and pass the sandbox's check that it can run the agent; otherwise
- * the task fails before anything runs, with the reason. References compare with `:latest`
+ * the task fails before anything runs, with the reason (a check that cannot be made, say
+ * the engine failing, fails it too). References compare with `:latest`
  * added to one that names no tag or digest.
  */
 import type { Result, Sandbox } from "../ports.ts";
@@ -36,6 +37,11 @@ export async function checkTaskImage(sandbox: Sandbox, policy: ImagePolicy | und
     const list = allowed.length > 0 ? `it allows ${allowed.join(", ")} besides its worker image` : "it allows no image besides its worker image";
     return { ok: false, error: `the environment's image ${image} is not allowed on this runner (allowedImages): ${list}` };
   }
-  const checked = await sandbox.checkImage(image);
+  let checked: Result<void>;
+  try {
+    checked = await sandbox.checkImage(image);
+  } catch (err) {
+    return { ok: false, error: `the environment's image ${image} could not be checked: ${(err as Error).message}` };
+  }
   return checked.ok ? checked : { ok: false, error: `the environment's image ${image} cannot run the agent: ${checked.error}` };
 }
