@@ -4,7 +4,8 @@
  * The setup script comes from the task request's `setup`, else its saved environment's,
  * else the repository's `.tether/setup.sh`; with none there is no setup. The phase opens the
  * task's egress proxy in phase `setup` (what that reaches is runner/egress/'s decision), then
- * either restores a cached result (`setup.done` with `cache: "hit"` and the time saved) or runs each step in a setup sandbox, streaming `setup.step` and
+ * either restores a cached result (`setup.done` with `cache: "hit"` and the time saved) or
+ * runs each step in a setup sandbox (in the task's image), streaming `setup.step` and
  * `setup.output`, under one time limit, and caches the result of a setup that succeeds.
  * Whatever happens, the egress proxy then moves to the agent phase. A failing, timed-out or
  * cancelled setup comes back as an error: the step, its exit code and the tail of its output.

@@ -3,8 +3,8 @@
  * environment names another. Another image must be in the runner's `allowedImages` (the
  * worker image always is) and pass the sandbox's check that it can run the agent; otherwise
  * the task fails before anything runs, with the reason (a check that cannot be made, say
- * the engine failing, fails it too). References compare with `:latest`
- * added to one that names no tag or digest.
+ * the engine failing, fails it too). References compare with `:latest` added to one that
+ * names no tag or digest.
  */
 import type { Result, Sandbox } from "../ports.ts";
 import type { TaskRecord } from "./task-record.ts";
