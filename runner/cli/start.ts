@@ -13,7 +13,7 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import type { RunnerConfig } from "../config.ts";
 import { Daemon, type RunnerState } from "../daemon.ts";
-import { EgressProxy, parseHostRule, proxyEnv, readHostRegistries, registryEnv, rulesOfRegistries } from "../egress/index.ts";
+import { EgressProxy, egressDefaultsOf, readHostRegistries } from "../egress/index.ts";
 import type { EnvironmentDeps } from "../task/index.ts";
 import { cacheOf } from "./cache.ts";
 import { cloneRepo, commitAll, listUntracked, makeDiff, pushBranch } from "../git/index.ts";
@@ -60,19 +60,14 @@ function makeSandbox(config: RunnerConfig, runnerID: string, logger: Logger): Sa
  * environment in the containers, and the setup cache.
  */
 async function makeEnvironments(config: RunnerConfig, logger: Logger): Promise<EnvironmentDeps> {
-  const registries = await readHostRegistries();
-  const operator = config.egressAllow.flatMap((r) => {
-    const parsed = parseHostRule(r);
-    return parsed.ok ? [parsed.value] : [];
-  });
-  const setupRules = [...rulesOfRegistries(registries), ...operator];
+  const { setupRules, toolEnv } = egressDefaultsOf(await readHostRegistries(), config.egressAllow, config.egressAllowLoopbackForTests);
   if (config.egressAllowLoopbackForTests) logger.warn("egressAllowLoopbackForTests: containers may reach this host's loopback through the egress proxy (a test runner only)");
   logger.info({ setupRules: setupRules.length }, "egress: setup phases may reach this host's package registries and egressAllow");
   return {
     egress: new EgressProxy({ allowLoopback: config.egressAllowLoopbackForTests, logger: logger.child({ component: "egress" }) }),
     egressDir: join(config.home, "egress"),
     setupRules,
-    toolEnv: { ...proxyEnv({ loopbackThroughProxy: config.egressAllowLoopbackForTests }), ...registryEnv(registries) },
+    toolEnv,
     ...(config.cacheMaxMB > 0 ? { cache: cacheOf(config) } : {}),
     setupTimeoutMs: config.setupTimeoutMinutes * 60_000,
   };

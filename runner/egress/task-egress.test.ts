@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { EgressPhase, EgressPort, EgressRegistration, HostRule, Result } from "../ports.ts";
 import { parseHostRule } from "./host-rule.ts";
-import { allowTaskEgress, type EgressDeps, egressOf, openTaskEgress } from "./task-egress.ts";
+import { allowTaskEgress, type EgressDeps, egressDefaultsOf, egressOf, openTaskEgress } from "./task-egress.ts";
 
 class RecordingEgress implements EgressPort {
   readonly registrations: { taskID: string; reg: EgressRegistration }[] = [];
@@ -26,6 +26,14 @@ function depsWith(egress: EgressPort): EgressDeps {
 }
 
 describe("a task's egress policy", () => {
+  it("lets every setup phase reach the host's registries and the operator's rules, and points the tools at the same registries", () => {
+    const registries = { npmRegistry: "https://npm.mirror.test/", pipIndexURL: "https://pypi.mirror.test:8443/simple", pipExtraIndexURLs: [], aptURLs: [] };
+    const defaults = egressDefaultsOf(registries, ["*.cdn.test", "git.test:8080"], false);
+    expect(defaults.setupRules).toEqual([{ host: "npm.mirror.test", port: 443 }, { host: "pypi.mirror.test", port: 8443 }, { host: "*.cdn.test" }, { host: "git.test", port: 8080 }]);
+    expect(defaults.toolEnv).toMatchObject({ HTTPS_PROXY: "http://127.0.0.1:3128", npm_config_registry: "https://npm.mirror.test/", NO_PROXY: "localhost,127.0.0.1,::1" });
+    expect(egressDefaultsOf(registries, [], true).toolEnv.NO_PROXY).toBe("localhost");
+  });
+
   it("gives each task its own socket directory and the tools' environment", () => {
     const deps = depsWith(new RecordingEgress());
     const a = egressOf(deps, "t1");

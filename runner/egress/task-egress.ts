@@ -1,6 +1,9 @@
 /**
  * A task's egress policy, the one place that decides what a task's containers may reach:
  *
+ * - the runner-wide defaults (`egressDefaultsOf`): every setup phase reaches the package
+ *   registries the host is configured to use and the operator's `egressAllow`; every
+ *   container's tools get the proxy variables and those same registries;
  * - where its proxy socket goes on the host (one directory per task, named by a hash of the
  *   task ID) and the tools' environment every container gets (`egressOf`);
  * - what each phase reaches (`openTaskEgress`): the setup phase the runner's defaults (the
@@ -17,7 +20,9 @@ import { join } from "node:path";
 import type { NetworkPolicy } from "../../shared/environment.ts";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { EgressPhase, EgressPort, HostRule, SandboxSpec } from "../ports.ts";
+import { type HostRegistries, registryEnv, rulesOfRegistries } from "./host-registries.ts";
 import { parseHostRule } from "./host-rule.ts";
+import { proxyEnv } from "./proxy-env.ts";
 
 /** What the runner gives every task's egress. */
 export interface EgressDeps {
@@ -36,6 +41,17 @@ export interface TaskEgressPolicy {
   network?: NetworkPolicy;
   /** The rules the user allowed for the rest of the task. */
   allowed: readonly string[];
+}
+
+/**
+ * The runner-wide defaults from the host's registries and the operator's rules (validated by
+ * the config). `loopbackThroughProxy`: a test runner's stand-in registry on 127.0.0.1.
+ */
+export function egressDefaultsOf(registries: HostRegistries, operatorRules: readonly string[], loopbackThroughProxy: boolean): Pick<EgressDeps, "setupRules" | "toolEnv"> {
+  return {
+    setupRules: [...rulesOfRegistries(registries), ...rulesOf(operatorRules)],
+    toolEnv: { ...proxyEnv({ loopbackThroughProxy }), ...registryEnv(registries) },
+  };
 }
 
 /** The egress a task's containers get: its socket on the host and the tools' environment. */
