@@ -1,8 +1,8 @@
 /** The task list: newest first, searched and filtered, refreshed while the page is visible. */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { TetherError } from "../../shared/client/index.ts";
-import type { Task } from "../../shared/task.ts";
-import { TaskStatus, titleFromPrompt } from "../../shared/task.ts";
+import { TetherError } from "../../shared/client/light.ts";
+import type { Task, TaskStatus } from "../../shared/task.ts";
+import { TASK_STATUSES, titleFromPrompt } from "../../shared/task-helpers.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
 import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
@@ -98,7 +98,7 @@ export function TaskList() {
         </label>
         <select id="status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value as TaskStatus | "")}>
           <option value="">All statuses</option>
-          {TaskStatus.options.map((s) => (
+          {TASK_STATUSES.map((s) => (
             <option value={s} key={s}>
               {STATUS_LABEL[s]}
             </option>
