@@ -255,6 +255,27 @@ describe("TaskStream", () => {
     expect(sockets[0]!.closed).toBe(true);
   });
 
+  it("drops a socket that answers pings but never says replayed, and goes live on the next", () => {
+    const { stream, sockets, last } = setup({ pingIntervalMs: 1000 });
+    stream.start();
+    last().open();
+    last().frame({ type: "event", event: ev(1) });
+    vi.advanceTimersByTime(1000);
+    last().frame({ type: "pong" });
+    vi.advanceTimersByTime(1000);
+    expect(sockets).toHaveLength(1);
+    last().frame({ type: "pong" });
+    vi.advanceTimersByTime(1000);
+    expect(sockets[0]!.closed).toBe(true);
+    expect(stream.state).toBe("reconnecting");
+    vi.advanceTimersToNextTimer();
+    expect(sockets).toHaveLength(2);
+    expect(last().url).toContain("after=1");
+    last().open();
+    last().replayed(1);
+    expect(stream.state).toBe("live");
+  });
+
   it("ends by itself when a finished task's socket closes", () => {
     const { stream, sockets, last } = setup();
     stream.start();

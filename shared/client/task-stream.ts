@@ -83,6 +83,7 @@ export class TaskStream {
   #failures = 0;
   #liveSince = 0;
   #lastFrameAt = 0;
+  #lastProgressAt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #started = false;
@@ -159,7 +160,7 @@ export class TaskStream {
       return;
     }
     this.#socket = socket;
-    this.#lastFrameAt = Date.now();
+    this.#lastFrameAt = this.#lastProgressAt = Date.now();
     socket.onmessage = (ev) => {
       if (this.#socket !== socket) return;
       this.#lastFrameAt = Date.now();
@@ -171,9 +172,16 @@ export class TaskStream {
     this.#watchdog = setInterval(() => this.#checkAlive(socket), this.#options.pingIntervalMs);
   }
 
+  /**
+   * Drops a socket silent for two ping periods, and one that is not live yet and has had
+   * nothing but pongs for as long: the runtime answers pings by itself, so pongs alone do
+   * not show that the edge is replaying.
+   */
   #checkAlive(socket: SocketLike): void {
     if (this.#socket !== socket) return;
-    if (Date.now() - this.#lastFrameAt >= 2 * this.#options.pingIntervalMs) {
+    const limit = 2 * this.#options.pingIntervalMs;
+    const now = Date.now();
+    if (now - this.#lastFrameAt >= limit || (this.#state !== "live" && now - this.#lastProgressAt >= limit)) {
       this.#onDrop(socket);
       return;
     }
@@ -192,6 +200,7 @@ export class TaskStream {
     const frame = this.#options.checks.frame(json);
     if (!frame.ok) return;
     const f = frame.value;
+    if (f.type !== "pong") this.#lastProgressAt = Date.now();
     switch (f.type) {
       case "event":
         this.#onEvents([f.event]);
