@@ -6,7 +6,7 @@ import { Link, usePath } from "./router.tsx";
 import { clearToken, loadToken, saveToken, SessionContext, takeTokenFromURL, tokenSubject, type Session } from "./session.tsx";
 import { Runners } from "./runners.tsx";
 import { SignIn } from "./sign-in.tsx";
-import { TaskList } from "./task-list.tsx";
+import { prefetchTasks, TaskList } from "./task-list.tsx";
 import { TaskView } from "./task-view.tsx";
 
 // Off the way to the task list: each loads on first use (see lazy-screen.tsx).
@@ -20,6 +20,7 @@ export function App() {
   const session = useMemo<Session | null>(() => {
     if (!token) return null;
     const client = new TetherClient({ baseURL: location.origin, token });
+    if (location.pathname === "/") prefetchTasks(client);
     return {
       client,
       token,
