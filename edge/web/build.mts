@@ -101,6 +101,12 @@ async function main(): Promise<void> {
   const { all, firstLoad } = scriptsOf(meta);
   const gzipped = (files: string[]) => Promise.all(files.map(async (f) => gzipSync(await readFile(join(out, f)), { level: 9 }).length)).then((sizes) => sizes.reduce((a, b) => a + b, 0));
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  const zodFirst = Object.entries(meta.outputs)
+    .filter(([file]) => firstLoad.includes(file.split("/").pop()!))
+    .some(([, o]) => Object.keys(o.inputs).some((input) => input.includes("node_modules/zod/")));
+  // The first load imports the light SDK (shared/client/light.ts) and zod-free helpers only;
+  // a value import of a schema module (shared/task.ts, api.ts, …) brings zod back.
+  if (zodFirst) console.warn("web app: zod is in the first load: some module on the way to the task list imports a schema as a value");
   console.log(
     `web app ${version} built into edge/public in ${Date.now() - started} ms: first load ${firstLoad.length} scripts, ${kib(await gzipped(firstLoad))} gzipped; ` +
       `${all.length} scripts in all, ${kib(await gzipped(all))} gzipped`,
