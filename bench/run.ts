@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark in one go, side by side, on the real parts — dispatch,
- * event latency, runner start and memory (this folder), then `npm run bench:edge` and
- * `npm run bench:worker` — and bench/results.md with the machine described.
+ * event latency, runner start and memory, the phone app's first load (this folder), then
+ * `npm run bench:edge` and `npm run bench:worker` — and bench/results.md with the machine
+ * described.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { benchDispatch, dispatchMarkdown } from "./dispatch.ts";
 import { benchEventLatency, eventLatencyMarkdown } from "./event-latency.ts";
+import { benchPhoneLoad, phoneLoadAimRow, phoneLoadMarkdown } from "./phone-load.ts";
 import { BUSY_AIM_MB, benchRunnerRSS, IDLE_AIM_MB, runnerRSSMarkdown } from "./runner-rss.ts";
 import { benchRunnerStart, HELP_AIM_MS, runnerStartMarkdown } from "./runner-start.ts";
 
@@ -59,6 +61,9 @@ console.log(runnerStartMarkdown(start));
 console.log("bench: runner memory");
 const rss = await benchRunnerRSS();
 console.log(runnerRSSMarkdown(rss));
+console.log("bench: phone app first load");
+const phone = await benchPhoneLoad();
+console.log(phoneLoadMarkdown(phone));
 console.log("bench: edge throughput (npm run bench:edge)");
 const edge = runScript("bench:edge", "results-edge.md");
 console.log("bench: worker start (npm run bench:worker)");
@@ -83,11 +88,13 @@ const results = [
   `| \`tether-runner --help\` (bundle, median) | ≤ ${HELP_AIM_MS} ms | ${Math.round(start.bundle.wallMs)} ms (peak RSS ${start.bundle.peakRSSMB.toFixed(0)} MB; bare \`node -e 0\` ${Math.round(start.bare.wallMs)} ms) ${start.bundle.wallMs <= HELP_AIM_MS ? "✓" : "✗"} |`,
   `| runner RSS idle | ≤ ${IDLE_AIM_MB} MB | ${rss.idleMB.toFixed(0)} MB ${rss.idleMB <= IDLE_AIM_MB ? "✓" : "✗"} |`,
   `| runner RSS, 5 running tasks | ≤ ${BUSY_AIM_MB} MB | ${rss.busyMB.toFixed(0)} MB ${rss.busyMB <= BUSY_AIM_MB ? "✓" : "✗"} |`,
+  phoneLoadAimRow(phone),
   "",
   dispatchMarkdown(dispatch),
   eventLatencyMarkdown(latency),
   runnerStartMarkdown(start),
   runnerRSSMarkdown(rss),
+  phoneLoadMarkdown(phone),
   edge,
   worker,
 ].join("\n");

@@ -144,6 +144,7 @@ export class ScriptedRunner {
   credential = "";
   control: Socket<EdgeToRunnerControl> | null = null;
   readonly held = new Map<string, HeldTask>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly edgeURL: string,
@@ -166,14 +167,25 @@ export class ScriptedRunner {
     this.credential = ((await res.json()) as { credential: string }).credential;
   }
 
-  /** Opens (or reopens, after the edge restarted) the control socket and says hello. */
+  /**
+   * Opens (or reopens, after the edge restarted) the control socket, says hello, and then says
+   * `heartbeat` as often as `welcome` asks, as a real runner does: the edge counts a runner
+   * silent for SILENT_HEARTBEATS intervals (a minute) offline and assigns it nothing more.
+   */
   async connect(): Promise<void> {
-    this.control = await Socket.open(`${this.wsBase}/v1/runner/connect`, this.credential, EdgeToRunnerControl);
-    const live = [...this.held.values()].filter((t) => !t.finished);
-    const tasks = live.map((t) => ({ taskID: t.id, epoch: t.epoch }));
-    this.control.send({ type: "hello", version: "web-test", labels: this.labels, capacity: 4, tasks });
-    await this.control.next("welcome");
-    for (const task of live) await task.attach();
+    const control = await Socket.open(`${this.wsBase}/v1/runner/connect`, this.credential, EdgeToRunnerControl);
+    this.control = control;
+    control.send({ type: "hello", version: "web-test", labels: this.labels, capacity: 4, tasks: this.#heldNow() });
+    const welcome = await control.next("welcome");
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      if (!control.closed) control.send({ type: "heartbeat", tasks: this.#heldNow() });
+    }, welcome.heartbeatSeconds * 1000);
+    for (const task of this.held.values()) if (!task.finished) await task.attach();
+  }
+
+  #heldNow(): Array<{ taskID: string; epoch: number }> {
+    return [...this.held.values()].filter((t) => !t.finished).map((t) => ({ taskID: t.id, epoch: t.epoch }));
   }
 
   /** Waits for the next assignment, accepts it and attaches its data socket. */
@@ -188,6 +200,7 @@ export class ScriptedRunner {
   }
 
   close(): void {
+    clearInterval(this.#heartbeat);
     this.control?.close();
     for (const t of this.held.values()) t.data?.close();
   }

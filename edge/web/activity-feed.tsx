@@ -1,6 +1,6 @@
 /** The live activity of a task, item by item, as the feed model describes it; the agent's reasoning shows collapsed beside its tool calls. */
 import { useEffect, useState } from "preact/hooks";
-import type { FeedItem } from "../../shared/client/index.ts";
+import type { FeedItem } from "../../shared/client/light.ts";
 import { AnsiText } from "./ansi-text.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
 import { Link } from "./router.tsx";

@@ -1,6 +1,6 @@
 /** Terminal output with its colours. Text goes into text nodes, never into markup. */
 import { useMemo } from "preact/hooks";
-import { ansiToSpans, type AnsiSpan } from "../../shared/client/index.ts";
+import { ansiToSpans, type AnsiSpan } from "../../shared/client/light.ts";
 
 export function AnsiText({ text }: { text: string }) {
   const spans = useMemo(() => ansiToSpans(text), [text]);

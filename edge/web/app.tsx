@@ -1,16 +1,20 @@
 /** The app: signed out, the sign-in screen; signed in, the screens by path. */
 import { useMemo, useState } from "preact/hooks";
-import { TetherClient } from "../../shared/client/index.ts";
-import { AddRunner } from "./add-runner.tsx";
-import { EnvironmentEditor, Environments } from "./environments.tsx";
-import { NewTask } from "./new-task.tsx";
+import { TetherClient } from "../../shared/client/light.ts";
+import { lazyScreen } from "./lazy-screen.tsx";
 import { Link, usePath } from "./router.tsx";
 import { clearToken, loadToken, saveToken, SessionContext, takeTokenFromURL, tokenSubject, type Session } from "./session.tsx";
 import { Runners } from "./runners.tsx";
-import { Settings } from "./settings.tsx";
 import { SignIn } from "./sign-in.tsx";
-import { TaskList } from "./task-list.tsx";
+import { prefetchTasks, TaskList } from "./task-list.tsx";
 import { TaskView } from "./task-view.tsx";
+
+// Off the way to the task list: each loads on first use (see lazy-screen.tsx).
+const NewTask = lazyScreen(() => import("./new-task.tsx").then((m) => m.NewTask));
+const AddRunner = lazyScreen(() => import("./add-runner.tsx").then((m) => m.AddRunner));
+const Settings = lazyScreen(() => import("./settings.tsx").then((m) => m.Settings));
+const Environments = lazyScreen(() => import("./environments.tsx").then((m) => m.Environments));
+const EnvironmentEditor = lazyScreen(() => import("./environments.tsx").then((m) => m.EnvironmentEditor));
 
 export function App() {
   const [token, setToken] = useState<string | null>(() => takeTokenFromURL() ?? loadToken());
@@ -18,6 +22,7 @@ export function App() {
   const session = useMemo<Session | null>(() => {
     if (!token) return null;
     const client = new TetherClient({ baseURL: location.origin, token });
+    if (location.pathname === "/") prefetchTasks(client);
     return {
       client,
       token,

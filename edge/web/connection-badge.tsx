@@ -4,7 +4,7 @@
  * (the stream's watchdog drops a silent socket) and the browser is online. A finished task
  * says "Finished": nothing more is coming, live or not.
  */
-import type { ConnectionState, TetherError } from "../../shared/client/index.ts";
+import type { ConnectionState, TetherError } from "../../shared/client/light.ts";
 
 const LABEL: Record<ConnectionState, string> = {
   connecting: "Connecting…",

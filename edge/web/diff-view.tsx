@@ -1,6 +1,6 @@
 /** The task's change (the `diff.patch` artifact), file by file, with added and removed lines. */
 import { useEffect, useState } from "preact/hooks";
-import { parseDiff, TetherError, type DiffFile, type DiffLine } from "../../shared/client/index.ts";
+import { parseDiff, TetherError, type DiffFile, type DiffLine } from "../../shared/client/light.ts";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 

@@ -4,7 +4,7 @@
  */
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
-import type { TetherClient } from "../../shared/client/index.ts";
+import type { TetherClient } from "../../shared/client/light.ts";
 
 const KEY = "tether.token";
 

@@ -1,6 +1,6 @@
 /** Sign in by pasting a token; the login link (`/#token=…`) signs in without this screen. */
 import { useState } from "preact/hooks";
-import { TetherClient, TetherError } from "../../shared/client/index.ts";
+import { TetherClient, TetherError } from "../../shared/client/light.ts";
 
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (token: string) => void; notice: string | null }) {
   const [token, setToken] = useState("");

@@ -1,8 +1,8 @@
 /** The task list: newest first, searched and filtered, refreshed while the page is visible. */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { TetherError } from "../../shared/client/index.ts";
-import type { Task } from "../../shared/task.ts";
-import { TaskStatus, titleFromPrompt } from "../../shared/task.ts";
+import { TetherError, type TaskPage, type TetherClient } from "../../shared/client/light.ts";
+import type { Task, TaskStatus } from "../../shared/task.ts";
+import { TASK_STATUSES, titleFromPrompt } from "../../shared/task-helpers.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
 import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
@@ -13,6 +13,22 @@ import { StatusPill } from "./status-pill.tsx";
 
 const POLL_MS = 4000;
 const PAGE = 30;
+
+/** The first page, asked for while the app renders for the first time (see `prefetchTasks`). */
+let early: { client: TetherClient; page: Promise<TaskPage> } | null = null;
+
+/** Asks for the list's first page now, so that the request overlaps the app's first render. */
+export function prefetchTasks(client: TetherClient): void {
+  early = { client, page: client.listTasks({ limit: PAGE }) };
+  early.page.catch(() => undefined);
+}
+
+/** The prefetched first page when it is the one asked for, once. */
+function takeEarly(client: TetherClient, q: string, status: string): Promise<TaskPage> | null {
+  const taken = early;
+  early = null;
+  return taken && taken.client === client && q === "" && status === "" ? taken.page : null;
+}
 
 export function TaskList() {
   const { client, signOut } = useSession();
@@ -28,7 +44,7 @@ export function TaskList() {
   const refresh = useCallback(async () => {
     const id = ++request.current;
     try {
-      const page = await client.listTasks({ q: q.trim() || undefined, status: status || undefined, limit: PAGE });
+      const page = await (takeEarly(client, q.trim(), status) ?? client.listTasks({ q: q.trim() || undefined, status: status || undefined, limit: PAGE }));
       if (id !== request.current) return;
       setTasks(page.tasks);
       setCursor((c) => (extra.length ? c : page.nextCursor));
@@ -98,7 +114,7 @@ export function TaskList() {
         </label>
         <select id="status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value as TaskStatus | "")}>
           <option value="">All statuses</option>
-          {TaskStatus.options.map((s) => (
+          {TASK_STATUSES.map((s) => (
             <option value={s} key={s}>
               {STATUS_LABEL[s]}
             </option>

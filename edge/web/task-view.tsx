@@ -4,16 +4,20 @@
  * one-line follow-up box that grows while the reader writes.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { isTerminal, MessageRequest, type Task } from "../../shared/task.ts";
+import { LIMITS } from "../../shared/limits.ts";
+import type { Task } from "../../shared/task.ts";
+import { isTerminal } from "../../shared/task-helpers.ts";
 import { ActivityFeed } from "./activity-feed.tsx";
 import { ConnectionBadge } from "./connection-badge.tsx";
-import { DiffView } from "./diff-view.tsx";
+import { lazyScreen } from "./lazy-screen.tsx";
 import { formatCost, formatTokens, repoName } from "./format.tsx";
 import { Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 import { StatusPill } from "./status-pill.tsx";
 import { useTaskStream } from "./use-task-stream.tsx";
+
+const DiffView = lazyScreen(() => import("./diff-view.tsx").then((m) => m.DiffView));
 
 export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "diff" }) {
   const { client } = useSession();
@@ -153,15 +157,16 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
 
   async function send(event: Event) {
     event.preventDefault();
-    const parsed = MessageRequest.safeParse({ text });
-    if (!parsed.success) {
-      setError(text.trim() ? "That message is too long." : "Write a message first.");
+    // The edge checks the message against MessageRequest; this says why before a round trip.
+    const message = text.trim();
+    if (!message || message.length > LIMITS.maxMessageChars) {
+      setError(message ? "That message is too long." : "Write a message first.");
       return;
     }
     setBusy(true);
     setError(null);
     try {
-      await client.sendMessage(taskID, parsed.data.text);
+      await client.sendMessage(taskID, message);
       setText("");
     } catch (err) {
       setError(messageOf(err));

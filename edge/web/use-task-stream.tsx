@@ -5,7 +5,7 @@
  * once instead of after the backoff. A socket silent for two ping periods is dropped.
  */
 import { useEffect, useState } from "preact/hooks";
-import { applyEvents, EMPTY_FEED, type ConnectionState, type Feed, type TetherClient, type TetherError } from "../../shared/client/index.ts";
+import { applyEvents, EMPTY_FEED, type ConnectionState, type Feed, type TetherClient, type TetherError } from "../../shared/client/light.ts";
 
 /** Pings go out this often; a silent socket is dropped after two periods. */
 const PING_MS = 10_000;

@@ -10,7 +10,8 @@
  * objects only for the items that changed, so a renderer can compare by identity.
  */
 import type { EventData } from "../events.ts";
-import { EMPTY_USAGE, type TaskStatus, type Usage, addUsage } from "../task.ts";
+import type { TaskStatus, Usage } from "../task.ts";
+import { EMPTY_USAGE, addUsage } from "../task-helpers.ts";
 import type { KnownEvent } from "./task-stream.ts";
 
 /** Output kept per tool call; older output is cut from the front. */

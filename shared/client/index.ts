@@ -2,21 +2,19 @@
  * The Tether client SDK: typed REST calls for every public route, a resuming task stream,
  * and pure helpers to show a task (activity feed, diff, terminal colours). Needs only
  * `fetch` and `WebSocket`, so browsers, React Native and Node (with `ws`) can all use it.
+ * Answers and frames are parsed with the shared zod schemas (`ZOD_CHECKS`); `light.ts` is
+ * the same SDK with plain shape checks and no zod, for bundles that count their bytes.
  */
-export { TetherClient, type FetchLike, type ListTasksQuery, type TetherClientOptions } from "./tether-client.ts";
-export type { AccountExportLine, AccountSettings, ArtifactEntry, EventPage, ExportLine, ImportResult, TaskPage } from "../api.ts";
-export { readLines, toNDJSON } from "./ndjson.ts";
-export {
-  TaskStream,
-  type ConnectionState,
-  type KnownEvent,
-  type SocketFactory,
-  type SocketLike,
-  type TaskStreamListeners,
-  type TaskStreamOptions,
-} from "./task-stream.ts";
-export { TetherError } from "./errors.ts";
-export { backoffDelay } from "../backoff.ts";
-export { applyEvents, EMPTY_FEED, MAX_TOOL_OUTPUT_CHARS, type Feed, type FeedItem, type ToolOutput } from "./feed.ts";
-export { parseDiff, type DiffFile, type DiffHunk, type DiffLine } from "./diff.ts";
-export { ansiToSpans, stripAnsi, ANSI_PALETTE, type AnsiSpan, type AnsiStyle } from "./ansi.ts";
+import { TetherClient as ClientCore, type TetherClientOptions } from "./tether-client.ts";
+import { ZOD_CHECKS } from "./zod-checks.ts";
+
+// Everything of light.ts but its TetherClient: this module's own export below takes the name.
+export * from "./light.ts";
+export { ZOD_CHECKS } from "./zod-checks.ts";
+
+/** A `TetherClient` whose answers and frames are parsed with the zod schemas unless `checks` says otherwise. */
+export class TetherClient extends ClientCore {
+  constructor(options: TetherClientOptions) {
+    super({ ...options, checks: options.checks ?? ZOD_CHECKS });
+  }
+}

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Event } from "../events.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, CLOSE_ABNORMAL, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
 import { TetherError } from "./errors.ts";
+import { SHAPE_CHECKS } from "./shape-checks.ts";
+import { ZOD_CHECKS } from "./zod-checks.ts";
 import { TaskStream, type ConnectionState, type KnownEvent, type SocketLike, type TaskStreamOptions } from "./task-stream.ts";
 
 class FakeSocket implements SocketLike {
@@ -53,6 +55,7 @@ function setup(options: Partial<TaskStreamOptions> = {}) {
   const stream = new TaskStream({
     url: "ws://edge/v1/tasks/t1/ws",
     token: () => "tok",
+    checks: ZOD_CHECKS,
     random: () => 0.5,
     socket: (url, protocols) => {
       const s = new FakeSocket(url, protocols);
@@ -252,6 +255,27 @@ describe("TaskStream", () => {
     expect(sockets[0]!.closed).toBe(true);
   });
 
+  it("drops a socket that answers pings but never says replayed, and goes live on the next", () => {
+    const { stream, sockets, last } = setup({ pingIntervalMs: 1000 });
+    stream.start();
+    last().open();
+    last().frame({ type: "event", event: ev(1) });
+    vi.advanceTimersByTime(1000);
+    last().frame({ type: "pong" });
+    vi.advanceTimersByTime(1000);
+    expect(sockets).toHaveLength(1);
+    last().frame({ type: "pong" });
+    vi.advanceTimersByTime(1000);
+    expect(sockets[0]!.closed).toBe(true);
+    expect(stream.state).toBe("reconnecting");
+    vi.advanceTimersToNextTimer();
+    expect(sockets).toHaveLength(2);
+    expect(last().url).toContain("after=1");
+    last().open();
+    last().replayed(1);
+    expect(stream.state).toBe("live");
+  });
+
   it("ends by itself when a finished task's socket closes", () => {
     const { stream, sockets, last } = setup();
     stream.start();
@@ -290,6 +314,31 @@ describe("TaskStream", () => {
     expect(stream.status).toBe("waiting");
     const first = known[0]!;
     expect(first.type === "agent.text.delta" ? first.data.text : null).toBe("Hel");
+  });
+
+  it("with the light shape checks, passes aside an event of a type it does not know and ignores frames that are not protocol", () => {
+    const { stream, last } = setup({ checks: SHAPE_CHECKS });
+    const known: KnownEvent[] = [];
+    const unknown: Event[] = [];
+    stream.on("events", (e) => known.push(...e));
+    stream.on("unknown", (e) => unknown.push(e));
+    stream.start();
+    last().open();
+    last().frame({ type: "mystery" });
+    last().frame({ type: "events", events: [{ seq: 1, ts: "t", type: "log" }] });
+    last().frame({
+      type: "events",
+      events: [
+        { seq: 1, ts: "t", type: "agent.text.delta", data: { turn: 0, text: "Hel" } },
+        { seq: 2, ts: "t", type: "future.thing", data: {} },
+        { seq: 3, ts: "t", type: "status", data: { status: "waiting" } },
+      ],
+    });
+    expect(known.map((e) => e.seq)).toEqual([1, 3]);
+    expect(unknown.map((e) => e.seq)).toEqual([2]);
+    expect(stream.status).toBe("waiting");
+    last().frame({ type: "replayed", lastSeq: 3, status: "waiting" });
+    expect(stream.state).toBe("live");
   });
 
   it("closes for good on an unauthorized error frame, and close() stops every retry", () => {

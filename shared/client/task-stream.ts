@@ -16,11 +16,12 @@
  * cannot set headers on a WebSocket and a token in the URL would land in logs.
  * Needs only a WebSocket constructor (browsers, React Native, `ws` in Node).
  */
-import { Event, EventBody, type EventData, type EventType } from "../events.ts";
-import { EdgeToViewer, unhandledFrame } from "../protocol.ts";
+import type { Event, EventData, EventType } from "../events.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, HEARTBEAT_SECONDS, PING_TEXT, SUBPROTOCOL } from "../sockets.ts";
 import { Backoff, DEFAULT_BACKOFF } from "../backoff.ts";
-import { isTerminal, type TaskStatus } from "../task.ts";
+import type { TaskStatus } from "../task.ts";
+import { isTerminal } from "../task-helpers.ts";
+import type { Checks } from "./checks.ts";
 import { TetherError } from "./errors.ts";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "closed";
@@ -46,6 +47,8 @@ export interface TaskStreamOptions {
   /** `ws(s)://edge/v1/tasks/:id/ws`, without the query. */
   url: string;
   token: () => string | null | undefined;
+  /** How frames and events are checked (`ZOD_CHECKS` or `SHAPE_CHECKS`, see `checks.ts`). */
+  checks: Checks;
   /** The highest `seq` the caller already holds (0: replay everything). */
   after?: number;
   /** Makes a socket; defaults to the global `WebSocket`. */
@@ -80,6 +83,7 @@ export class TaskStream {
   #failures = 0;
   #liveSince = 0;
   #lastFrameAt = 0;
+  #lastProgressAt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #started = false;
@@ -92,6 +96,7 @@ export class TaskStream {
     this.#options = {
       url: options.url,
       token: options.token,
+      checks: options.checks,
       socket: options.socket ?? defaultSocket,
       probe: options.probe,
       random: options.random ?? Math.random,
@@ -155,7 +160,7 @@ export class TaskStream {
       return;
     }
     this.#socket = socket;
-    this.#lastFrameAt = Date.now();
+    this.#lastFrameAt = this.#lastProgressAt = Date.now();
     socket.onmessage = (ev) => {
       if (this.#socket !== socket) return;
       this.#lastFrameAt = Date.now();
@@ -167,9 +172,16 @@ export class TaskStream {
     this.#watchdog = setInterval(() => this.#checkAlive(socket), this.#options.pingIntervalMs);
   }
 
+  /**
+   * Drops a socket silent for two ping periods, and one that is not live yet and has had
+   * nothing but pongs for as long: the runtime answers pings by itself, so pongs alone do
+   * not show that the edge is replaying.
+   */
   #checkAlive(socket: SocketLike): void {
     if (this.#socket !== socket) return;
-    if (Date.now() - this.#lastFrameAt >= 2 * this.#options.pingIntervalMs) {
+    const limit = 2 * this.#options.pingIntervalMs;
+    const now = Date.now();
+    if (now - this.#lastFrameAt >= limit || (this.#state !== "live" && now - this.#lastProgressAt >= limit)) {
       this.#onDrop(socket);
       return;
     }
@@ -185,9 +197,10 @@ export class TaskStream {
     } catch {
       return;
     }
-    const frame = EdgeToViewer.safeParse(json);
-    if (!frame.success) return;
-    const f = frame.data;
+    const frame = this.#options.checks.frame(json);
+    if (!frame.ok) return;
+    const f = frame.value;
+    if (f.type !== "pong") this.#lastProgressAt = Date.now();
     switch (f.type) {
       case "event":
         this.#onEvents([f.event]);
@@ -215,7 +228,7 @@ export class TaskStream {
       case "pong":
         break;
       default:
-        unhandledFrame(f);
+        f satisfies never;
     }
   }
 
@@ -229,9 +242,9 @@ export class TaskStream {
         break;
       }
       this.#lastSeq = event.seq;
-      const body = EventBody.safeParse({ type: event.type, data: event.data });
-      if (body.success) {
-        const typed = { seq: event.seq, ts: event.ts, ...body.data } as KnownEvent;
+      const body = this.#options.checks.event({ type: event.type, data: event.data });
+      if (body.ok) {
+        const typed = { seq: event.seq, ts: event.ts, ...body.value } as KnownEvent;
         if (typed.type === "status") this.#status = typed.data.status;
         known.push(typed);
       } else {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Task } from "../task.ts";
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from "../sockets.ts";
 import { TetherError } from "./errors.ts";
-import { TetherClient } from "./tether-client.ts";
+import { TetherClient } from "./index.ts";
 
 const TASK: Task = {
   id: "t1",

@@ -1,31 +1,25 @@
 /**
  * The typed REST client for the edge's public routes. It needs only `fetch`, so it runs
- * unchanged in browsers, React Native, Node and Workers. Every response is parsed with the
- * shared schemas; an answer that does not fit them rejects with `invalid_response`. Exports
- * stream: each NDJSON line is parsed as it arrives.
+ * unchanged in browsers, React Native, Node and Workers. Every response is checked with the
+ * client's `Checks` (the entry point picks them: `index.ts` the full zod schemas, `light.ts`
+ * the plain shape checks); an answer that does not fit rejects with `invalid_response`.
+ * Exports stream: each NDJSON line is checked as it arrives.
  */
-import { z } from "zod";
-import {
+import type {
   AccountExportLine,
-  type AccountSettings,
+  AccountSettings,
   ArtifactStored,
-  EnvironmentEnvelope,
-  EnvironmentList,
   EventPage,
   ExportLine,
   Health,
   ImportResult,
+  RegisterRunnerRequest,
   RegisterRunnerResponse,
   RegistrationTokenResponse,
-  RunnerList,
-  SettingsEnvelope,
-  TaskEnvelope,
+  RunnerInfo,
   TaskPage,
-  type RegisterRunnerRequest,
-  type RunnerInfo,
 } from "../api.ts";
-import { ErrorBody } from "../errors.ts";
-import { describeIssues } from "../protocol.ts";
+import type { AnswerName, Answers, Checks } from "./checks.ts";
 import type { Environment, EnvironmentRequest } from "../environment.ts";
 import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
 import { TetherError } from "./errors.ts";
@@ -40,6 +34,8 @@ export interface TetherClientOptions {
   /** A user token, or a function read before each request (so a new sign-in takes effect). */
   token?: string | (() => string | null | undefined);
   fetch?: FetchLike;
+  /** How answers and frames are checked; each entry point (`index.ts`, `light.ts`) sets its own. */
+  checks?: Checks;
 }
 
 export interface ListTasksQuery {
@@ -53,8 +49,10 @@ export class TetherClient {
   readonly baseURL: string;
   readonly #token: () => string | null | undefined;
   readonly #fetch: FetchLike;
+  readonly #checks: Checks;
 
-  constructor(options: TetherClientOptions) {
+  constructor(options: TetherClientOptions & { checks: Checks }) {
+    this.#checks = options.checks;
     this.baseURL = options.baseURL.replace(/\/+$/, "");
     const token = options.token;
     this.#token = typeof token === "function" ? token : () => token;
@@ -67,20 +65,20 @@ export class TetherClient {
   }
 
   async createTask(body: CreateTaskRequest): Promise<Task> {
-    return (await this.#json("POST", "/v1/tasks", TaskEnvelope, body)).task;
+    return (await this.#json("POST", "/v1/tasks", "TaskEnvelope", body)).task;
   }
 
   async listTasks(query: ListTasksQuery = {}): Promise<TaskPage> {
     const { status, q, limit, cursor } = query;
-    return this.#json("GET", `/v1/tasks${queryString({ status, q, limit, cursor })}`, TaskPage);
+    return this.#json("GET", `/v1/tasks${queryString({ status, q, limit, cursor })}`, "TaskPage");
   }
 
   async getTask(taskID: string): Promise<Task> {
-    return (await this.#json("GET", `/v1/tasks/${enc(taskID)}`, TaskEnvelope)).task;
+    return (await this.#json("GET", `/v1/tasks/${enc(taskID)}`, "TaskEnvelope")).task;
   }
 
   async listEvents(taskID: string, query: { after?: number; limit?: number } = {}): Promise<EventPage> {
-    return this.#json("GET", `/v1/tasks/${enc(taskID)}/events${queryString({ after: query.after ?? 0, limit: query.limit })}`, EventPage);
+    return this.#json("GET", `/v1/tasks/${enc(taskID)}/events${queryString({ after: query.after ?? 0, limit: query.limit })}`, "EventPage");
   }
 
   async sendMessage(taskID: string, text: string): Promise<void> {
@@ -103,16 +101,16 @@ export class TetherClient {
 
   /** The account's saved environments, oldest first. */
   async listEnvironments(): Promise<Environment[]> {
-    return (await this.#json("GET", "/v1/environments", EnvironmentList)).environments;
+    return (await this.#json("GET", "/v1/environments", "EnvironmentList")).environments;
   }
 
   async createEnvironment(body: EnvironmentRequest): Promise<Environment> {
-    return (await this.#json("POST", "/v1/environments", EnvironmentEnvelope, body)).environment;
+    return (await this.#json("POST", "/v1/environments", "EnvironmentEnvelope", body)).environment;
   }
 
   /** Replaces every field of the environment. */
   async updateEnvironment(environmentID: string, body: EnvironmentRequest): Promise<Environment> {
-    return (await this.#json("PUT", `/v1/environments/${enc(environmentID)}`, EnvironmentEnvelope, body)).environment;
+    return (await this.#json("PUT", `/v1/environments/${enc(environmentID)}`, "EnvironmentEnvelope", body)).environment;
   }
 
   async deleteEnvironment(environmentID: string): Promise<void> {
@@ -137,12 +135,12 @@ export class TetherClient {
 
   /** One task's export, line by line: the task, its events in `seq` order, its artifacts, `end`. */
   exportTask(taskID: string): AsyncGenerator<ExportLine> {
-    return this.#ndjson(`/v1/tasks/${enc(taskID)}/export`, ExportLine);
+    return this.#ndjson(`/v1/tasks/${enc(taskID)}/export`, "ExportLine");
   }
 
   /** A page of the account's export; resume with a `cursor` line's cursor or the `page` line's `nextCursor`. */
   exportAccount(query: { cursor?: string; limit?: number } = {}): AsyncGenerator<AccountExportLine> {
-    return this.#ndjson(`/v1/export${queryString({ cursor: query.cursor, limit: query.limit })}`, AccountExportLine);
+    return this.#ndjson(`/v1/export${queryString({ cursor: query.cursor, limit: query.limit })}`, "AccountExportLine");
   }
 
   /** Imports one task's export; 409 `conflict` when it exists, unless `replace`. */
@@ -153,26 +151,26 @@ export class TetherClient {
       raw: body,
       contentType: "application/x-ndjson",
     });
-    return this.#parse(res, "POST", "/v1/import", ImportResult);
+    return this.#parse(res, "POST", "/v1/import", "ImportResult");
   }
 
   /** Uploads an imported task's artifact: the bytes its export listed (size and SHA-256 are checked). */
   async uploadImportedArtifact(taskID: string, name: string, bytes: Uint8Array): Promise<ArtifactStored> {
     const path = `/v1/tasks/${enc(taskID)}/artifacts/${enc(name)}`;
     const res = await this.#request("PUT", path, undefined, { raw: bytes, contentType: "application/octet-stream" });
-    return this.#parse(res, "PUT", path, ArtifactStored);
+    return this.#parse(res, "PUT", path, "ArtifactStored");
   }
 
   async getSettings(): Promise<AccountSettings> {
-    return (await this.#json("GET", "/v1/settings", SettingsEnvelope)).settings;
+    return (await this.#json("GET", "/v1/settings", "SettingsEnvelope")).settings;
   }
 
   async putSettings(settings: AccountSettings): Promise<AccountSettings> {
-    return (await this.#json("PUT", "/v1/settings", SettingsEnvelope, settings)).settings;
+    return (await this.#json("PUT", "/v1/settings", "SettingsEnvelope", settings)).settings;
   }
 
   async health(): Promise<Health> {
-    return this.#json("GET", "/healthz", Health);
+    return this.#json("GET", "/healthz", "Health");
   }
 
   async openAPI(): Promise<unknown> {
@@ -180,16 +178,16 @@ export class TetherClient {
   }
 
   async createRegistrationToken(): Promise<RegistrationTokenResponse> {
-    return this.#json("POST", "/v1/runners/registration-tokens", RegistrationTokenResponse);
+    return this.#json("POST", "/v1/runners/registration-tokens", "RegistrationTokenResponse");
   }
 
   /** Exchanges a registration token for a runner credential (needs no user token). */
   async registerRunner(body: RegisterRunnerRequest): Promise<RegisterRunnerResponse> {
-    return this.#json("POST", "/v1/runners/register", RegisterRunnerResponse, body);
+    return this.#json("POST", "/v1/runners/register", "RegisterRunnerResponse", body);
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    return (await this.#json("GET", "/v1/runners", RunnerList)).runners;
+    return (await this.#json("GET", "/v1/runners", "RunnerList")).runners;
   }
 
   /** Drains a runner (`true`: it takes no new task) or undoes the drain. */
@@ -202,44 +200,43 @@ export class TetherClient {
   }
 
   /** A live, resuming stream of a task's events (see `TaskStream`). */
-  streamTask(taskID: string, options: Omit<TaskStreamOptions, "url" | "token" | "probe"> = {}): TaskStream {
+  streamTask(taskID: string, options: Omit<TaskStreamOptions, "url" | "token" | "probe" | "checks"> = {}): TaskStream {
     const url = `${this.baseURL.replace(/^http/, "ws")}/v1/tasks/${enc(taskID)}/ws`;
-    return new TaskStream({ ...options, url, token: () => this.token, probe: () => this.getTask(taskID) });
+    return new TaskStream({ ...options, url, token: () => this.token, probe: () => this.getTask(taskID), checks: this.#checks });
   }
 
-  async #json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
-    return this.#parse(await this.#request(method, path, body), method, path, schema);
+  async #json<K extends AnswerName>(method: string, path: string, name: K, body?: unknown): Promise<Answers[K]> {
+    return this.#parse(await this.#request(method, path, body), method, path, name);
   }
 
-  async #parse<S extends z.ZodType>(res: Response, method: string, path: string, schema: S): Promise<z.infer<S>> {
+  async #parse<K extends AnswerName>(res: Response, method: string, path: string, name: K): Promise<Answers[K]> {
     let json: unknown;
     try {
       json = await res.json();
     } catch {
       throw new TetherError(res.status, "invalid_response", `${method} ${path} answered with something that is not JSON`);
     }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new TetherError(res.status, "invalid_response", `${method} ${path} answered an unexpected shape: ${describeIssues(parsed.error)}`);
-    }
-    return parsed.data;
+    const checked = this.#checks.answer(name, json);
+    if (!checked.ok) throw new TetherError(res.status, "invalid_response", `${method} ${path} answered an unexpected shape: ${checked.problem}`);
+    return checked.value;
   }
 
-  /** An NDJSON answer, each line parsed with `schema` as it arrives. */
-  async *#ndjson<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.infer<S>> {
+  /** An NDJSON answer, each line checked as `name` as it arrives. */
+  async *#ndjson<K extends AnswerName>(path: string, name: K): AsyncGenerator<Answers[K]> {
     const res = await this.#request("GET", path);
     if (!res.body) throw new TetherError(res.status, "invalid_response", `GET ${path} answered with no body`);
     let n = 0;
     for await (const text of readLines(res.body, NDJSON_LINE_BYTES)) {
       n += 1;
-      let parsed;
+      let json: unknown;
       try {
-        parsed = schema.safeParse(JSON.parse(text));
+        json = JSON.parse(text);
       } catch {
         throw new TetherError(res.status, "invalid_response", `GET ${path}: line ${n} is not JSON`);
       }
-      if (!parsed.success) throw new TetherError(res.status, "invalid_response", `GET ${path}: line ${n}: ${describeIssues(parsed.error)}`);
-      yield parsed.data;
+      const checked = this.#checks.answer(name, json);
+      if (!checked.ok) throw new TetherError(res.status, "invalid_response", `GET ${path}: line ${n}: ${checked.problem}`);
+      yield checked.value;
     }
   }
 
@@ -261,7 +258,18 @@ export class TetherClient {
       throw new TetherError(0, "network", `cannot reach the edge: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (res.ok) return res;
-    throw await errorFrom(res);
+    throw await this.#errorFrom(res);
+  }
+
+  async #errorFrom(res: Response): Promise<TetherError> {
+    const text = await res.text().catch(() => "");
+    try {
+      const checked = this.#checks.answer("ErrorBody", JSON.parse(text));
+      if (checked.ok) return new TetherError(res.status, checked.value.error.code, checked.value.error.message);
+    } catch {
+      // Not JSON: fall through to a message made from the status.
+    }
+    return new TetherError(res.status, `http_${res.status}`, `the edge answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`);
   }
 }
 
@@ -269,17 +277,6 @@ export class TetherClient {
 const NDJSON_LINE_BYTES = 4 * 1024 * 1024;
 
 type RawBody = { raw: string | Uint8Array; contentType: string };
-
-async function errorFrom(res: Response): Promise<TetherError> {
-  const text = await res.text().catch(() => "");
-  try {
-    const parsed = ErrorBody.safeParse(JSON.parse(text));
-    if (parsed.success) return new TetherError(res.status, parsed.data.error.code, parsed.data.error.message);
-  } catch {
-    // Not JSON: fall through to a message made from the status.
-  }
-  return new TetherError(res.status, `http_${res.status}`, `the edge answered ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`);
-}
 
 function enc(part: string): string {
   return encodeURIComponent(part);

@@ -45,8 +45,11 @@ export class WranglerEdge {
   #log: string[] = [];
   port = 0;
 
-  /** `vars`: more env vars for the Worker (each passed with `--var`). */
-  constructor(readonly vars: Record<string, string> = {}) {}
+  /** `vars`: more env vars for the Worker (each passed with `--var`); `publicDir`: the web app build to serve. */
+  constructor(
+    readonly vars: Record<string, string> = {},
+    readonly publicDir = join(ROOT, "edge", "public"),
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -60,7 +63,7 @@ export class WranglerEdge {
     const dir = join(this.state, "worker");
     mkdirSync(dir, { recursive: true });
     execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", join(dir, "dist")], { cwd: ROOT, env: WRANGLER_ENV, stdio: "pipe" });
-    cpSync(join(ROOT, "edge", "public"), join(dir, "public"), { recursive: true });
+    cpSync(this.publicDir, join(dir, "public"), { recursive: true });
     const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
       .replace(/^main = .*$/m, `main = ${JSON.stringify(join(dir, "dist", "index.js"))}`)
       .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(dir, "public"))}`);
