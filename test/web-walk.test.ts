@@ -1,7 +1,7 @@
 /**
  * What a walk through the phone web app found, each held in Debian's Chromium against the
  * real edge under `wrangler dev` and a scripted runner: an honest connection badge (offline
- * with the browser, not "Live" once frames stop or the task is over), a task page whose
+ * with the browser, not "Live" once the task is over), a task page whose
  * sticky bar keeps status and cost in view without covering the summary and that opens at
  * the summary, a compact reply box, short titles, a running command's elapsed time and its
  * full text wrapped (not as JSON), a cancelled task said once with no empty diff, a branch
@@ -58,19 +58,9 @@ describeBrowser("what the walk through the web app found", () => {
 
   const badge = (page: Page) => page.locator(".task-bar .conn");
 
-  it("the badge goes offline with the browser and when frames stop, and a finished task is not Live", async () => {
+  it("the badge goes offline with the browser, and a finished task is not Live", async () => {
     const held = await runningTask("Keep the badge honest");
-    // Every frame of the task's socket passes through here; `mute` stops those from the edge.
-    let mute = false;
-    const { phone, page } = await signedIn(`/tasks/${held.id}`, (ctx) =>
-      ctx.routeWebSocket(/\/v1\/tasks\/[^/]+\/ws/, (ws) => {
-        const server = ws.connectToServer();
-        server.onMessage((message) => {
-          if (!mute) ws.send(message);
-        });
-        ws.onMessage((message) => server.send(message));
-      }),
-    );
+    const { phone, page } = await signedIn(`/tasks/${held.id}`);
     await badge(page).getByText("Live").waitFor();
     await phone.setOffline(true);
     await badge(page).getByText(/Offline/).waitFor();
@@ -78,17 +68,12 @@ describeBrowser("what the walk through the web app found", () => {
     await phone.setOffline(false);
     await badge(page).getByText("Live").waitFor({ timeout: 30_000 });
 
-    mute = true;
-    await badge(page).getByText(/Reconnecting|Offline/).waitFor({ timeout: 60_000 });
-    mute = false;
-    await badge(page).getByText("Live").waitFor({ timeout: 60_000 });
-
     await held.emit({ type: "done", data: { ok: true, summary: "All done." } }, { type: "status", data: { status: "succeeded" } });
     await page.locator(".task-bar .pill", { hasText: "Succeeded" }).waitFor();
     await badge(page).getByText("Finished").waitFor();
     expect(await page.getByText("Live", { exact: true }).count()).toBe(0);
     await phone.close();
-  }, 180_000);
+  }, 120_000);
 
   it("keeps status and cost in a bar that covers nothing, opens at the summary, and has a compact reply box", async () => {
     const held = await runningTask("Refactor the build scripts so that every package builds with esbuild and the tests run a lot faster");

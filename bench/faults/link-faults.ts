@@ -26,14 +26,18 @@ function figureOf(fault: string, detail: string, end: TaskEnd, recoveries: numbe
   };
 }
 
+/** The worker container's own output so far (its JSON lines), read from the engine. */
+async function containerLog(id: string): Promise<string> {
+  const docker = new Docker();
+  const infos = await docker.listContainers({ all: true, filters: { label: [`tether.task=${id}`] } });
+  const worker = infos.find((c) => c.Labels["tether.role"] !== "setup");
+  return worker ? ((await docker.getContainer(worker.Id).logs({ stdout: true })) as Buffer).toString("latin1") : "";
+}
+
 /** Waits until the task's container has printed `line n` (the runner may be down). */
 async function containerPrinted(id: string, n: number): Promise<void> {
-  const docker = new Docker();
   for (let i = 0; i < 600; i++) {
-    const infos = await docker.listContainers({ all: true, filters: { label: [`tether.task=${id}`] } });
-    const worker = infos.find((c) => c.Labels["tether.role"] !== "setup");
-    const log = worker ? ((await docker.getContainer(worker.Id).logs({ stdout: true })) as Buffer).toString("latin1") : "";
-    if (log.includes(`line ${n}\\n`)) return;
+    if ((await containerLog(id)).includes(`line ${n}\\n`)) return;
     await sleep(100);
   }
   throw new Error(`the container of ${id} never printed line ${n}`);
@@ -107,11 +111,18 @@ export async function edgeUnreachable(stack: FaultStack, runner: RunnerProcess, 
   const t1 = performance.now();
   await sleep(seconds * 1000);
   await containerPrinted(task.id, before + 10);
+  const printed = Math.max(0, ...[...(await containerLog(task.id)).matchAll(/line (\d+)\\n/g)].map((m) => Number(m[1])));
   const seq = task.viewer.lastSeq;
   await stack.relay.accept();
   const t0 = performance.now();
   const ms = await stack.nextEvent(task.viewer, seq, t0, 120_000);
   const down = ((t0 - t1) / 1000).toFixed(0);
   const end = await stack.endLines(task);
-  return figureOf("edge unreachable", `connections refused for ${down} s while the task prints`, end, ms === null ? [] : [ms], [`the viewer held line ${before} when the link went down`]);
+  // A task that ended without its `end N` line is counted against what its container printed.
+  const unsent = end.count.notes.includes("no `end N` line") ? Math.max(0, printed - end.count.lines) : 0;
+  end.count.lost += unsent;
+  return figureOf("edge unreachable", `connections refused for ${down} s while the task prints`, end, ms === null ? [] : [ms], [
+    `the viewer held line ${before} when the link went down; the container had printed ${printed} lines when it came back`,
+    ...(unsent > 0 ? [`${unsent} lines the container printed never reached the phone`] : []),
+  ]);
 }

@@ -6,7 +6,7 @@
  * their containers by their `tether.runner` label, tmpfs mounts, the edge, the model.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
 import type { Event } from "../../shared/events.ts";
@@ -81,9 +81,10 @@ export class FaultStack {
     return { id: task.id, viewer, runner };
   }
 
-  /** Tells the command to stop, lets the turn end, finishes the task and counts its log. */
+  /** Tells the command to stop, lets the turn end, finishes the task and counts its log. A task already ended (its workspace gone) is only counted. */
   async endLines(task: LinesTask): Promise<TaskEnd> {
-    writeFileSync(join(task.runner.home, "tasks", task.id, "workspace", STOP_FILE), "");
+    const workspace = join(task.runner.home, "tasks", task.id, "workspace");
+    if (existsSync(workspace)) writeFileSync(join(workspace, STOP_FILE), "");
     await task.viewer.waitForStatus(["waiting", ...TERMINAL], 300_000);
     if (!task.viewer.events.some((e) => e.type === "status" && TERMINAL.includes(String(e.data.status)))) await this.phone.finish(task.id);
     return this.awaitEnd(task.id, task.viewer, true);
