@@ -12,6 +12,11 @@
  * for its ack gather into the next frame, sent on that ack, at `batchMaxEvents`, or after
  * `batchMaxMs` (Nagle's rule: a lone event never waits, a stream still batches). An ack
  * drops events from the outbox. A frame the runner cannot parse is logged and ignored.
+ *
+ * `rate_limited` means the edge dropped a frame of this socket (rate-pause.ts): sending
+ * pauses, then goes on from the last ack (or says attach again, if no `attached` came), so
+ * whatever was dropped is sent again and the edge drops the repeats; while the socket is
+ * slow, one frame is in flight at a time.
  */
 import type { Logger } from "pino";
 import { ErrorCode } from "../../shared/errors.ts";
@@ -20,6 +25,7 @@ import { EdgeToRunnerData, parseFrame, type RunnerEvent, type RunnerToEdgeData, 
 import { DATA_FATAL_CLOSE_CODES } from "../../shared/sockets.ts";
 import type { BackoffOptions } from "../../shared/backoff.ts";
 import { EdgeSocket } from "./edge-socket.ts";
+import { DEFAULT_RATE_PAUSE, RatePause, type RatePauseOptions } from "./rate-pause.ts";
 import type { Metrics } from "../metrics.ts";
 import type { DataChannel, DataChannelHandlers, Outbox } from "../ports.ts";
 
@@ -40,6 +46,7 @@ export interface TaskChannelOptions {
   batchMaxMs: number;
   heartbeatMs?: number;
   backoff?: BackoffOptions;
+  ratePause?: RatePauseOptions;
 }
 
 const REFUSALS: string[] = [ErrorCode.StaleEpoch, ErrorCode.NotLeased, ErrorCode.TaskFinished, ErrorCode.Gone, ErrorCode.NotFound, ErrorCode.Forbidden];
@@ -53,12 +60,14 @@ export class TaskChannel implements DataChannel {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  private readonly pause: RatePause;
 
   constructor(
     private readonly opts: TaskChannelOptions,
     private readonly handlers: DataChannelHandlers,
   ) {
     this.log = opts.logger;
+    this.pause = new RatePause(opts.ratePause ?? DEFAULT_RATE_PAUSE, () => this.resume());
     const url = new URL(`/v1/runner/tasks/${encodeURIComponent(opts.taskID)}/ws`, opts.edgeURL);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new EdgeSocket<RunnerToEdgeData>(
@@ -76,6 +85,7 @@ export class TaskChannel implements DataChannel {
         message: (text) => this.message(text),
         closed: () => {
           this.attached = false;
+          this.pause.cancel();
           clearTimeout(this.timer);
           this.timer = undefined;
         },
@@ -115,6 +125,7 @@ export class TaskChannel implements DataChannel {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.pause.cancel();
     this.attached = false;
     await this.socket.stop();
   }
@@ -166,7 +177,10 @@ export class TaskChannel implements DataChannel {
         if (frame.taskID === taskID) this.handlers.commands([frame.command]);
         return;
       case "error":
-        if (REFUSALS.includes(frame.code)) {
+        if (frame.code === ErrorCode.RateLimited) {
+          const pauseMs = this.pause.refused();
+          if (pauseMs !== null) this.log.warn({ pauseMs, message: frame.message }, "the edge dropped frames over its rate: pausing, then sending them again");
+        } else if (REFUSALS.includes(frame.code)) {
           this.log.warn({ code: frame.code, message: frame.message }, "the edge refuses this task's data");
           this.handlers.refused(frame.code, frame.message);
         } else {
@@ -180,19 +194,32 @@ export class TaskChannel implements DataChannel {
     }
   }
 
-  /** Sends every outbox event after what is already sent, in frames within both bounds. */
+  /** After a rate pause: everything after the last ack again, or the attach if it went unanswered. */
+  private resume(): void {
+    if (this.stopped) return;
+    if (!this.attached) {
+      this.opened();
+      return;
+    }
+    this.sentUpTo = this.ackedUpTo;
+    this.flush();
+  }
+
+  /** Sends every outbox event after what is already sent, in frames within both bounds (one frame in flight while slow). */
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.attached) return;
+    if (!this.attached || this.pause.paused) return;
     const { outbox, taskID, epoch, batchMaxEvents } = this.opts;
     while (this.socket.buffered < MAX_BUFFERED) {
+      if (this.pause.slow && this.sentUpTo > this.ackedUpTo) return;
       const events = outbox.unacked(this.sentUpTo, batchMaxEvents);
       if (events.length === 0) return;
       for (const frame of splitBySize(events)) {
         if (!this.socket.send({ type: "events", taskID, epoch, events: frame })) return;
         this.sentUpTo = frame.at(-1)!.rseq;
         this.opts.metrics?.count("eventsSent", frame.length);
+        if (this.pause.slow) return;
       }
     }
   }

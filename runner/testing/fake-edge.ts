@@ -3,7 +3,9 @@
  * protocol just enough to drive the runner. It checks the credential, answers `hello` with
  * `welcome` and `attach` with `attached`, stores events once by `(epoch, rseq)` and acks them
  * cumulatively (unless told to hold acks), accepts diff.patch uploads and registrations, and
- * records every frame it receives. Tests push `assign`, `command` and `revoke` frames through it.
+ * records every frame it receives. Tests push `assign`, `command` and `revoke` frames through it,
+ * and can have it drop frames as the real edge drops those over its rate (`refuse`: the frame
+ * is answered `rate_limited` and not handled).
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,6 +33,9 @@ export class FakeEdge {
   dataConnects = 0;
   holdAcks = false;
   heartbeatSeconds = HEARTBEAT_SECONDS;
+  /** Frames to drop with a `rate_limited` answer, as the edge drops those over its rate; `socket` is "control" or "task:<id>". */
+  refuse: ((socket: string, frame: Record<string, unknown>) => boolean) | undefined;
+  readonly refused: { socket: string; frame: Record<string, unknown> }[] = [];
   private waiters: (() => void)[] = [];
 
   constructor() {
@@ -120,8 +125,13 @@ export class FakeEdge {
       } catch {
         frame = { type: "(not json)", raw: raw.toString() };
       }
-      this.received.push({ socket, frame });
-      this.handle(ws, frame);
+      if (this.refuse?.(socket, frame)) {
+        this.refused.push({ socket, frame });
+        ws.send(JSON.stringify({ type: "error", code: "rate_limited", message: "too many frames: the frame was dropped, slow down" }));
+      } else {
+        this.received.push({ socket, frame });
+        this.handle(ws, frame);
+      }
       for (const w of this.waiters.splice(0)) w();
     });
   }

@@ -43,6 +43,7 @@ export class WranglerEdge {
   #child: ChildProcess | null = null;
   #config = "";
   #log: string[] = [];
+  #output: string[] = [];
   port = 0;
 
   /** `vars`: more env vars for the Worker (each passed with `--var`); `publicDir`: the web app build to serve. */
@@ -114,6 +115,7 @@ export class WranglerEdge {
       const text = chunk.toString();
       ready ||= READY.exec(text)?.[1] ?? "";
       this.#log.push(text);
+      this.#output.push(text);
       if (this.#log.length > 200) this.#log.shift();
     };
     child.stdout?.on("data", keep);
@@ -176,6 +178,11 @@ export class WranglerEdge {
 
   log(): string {
     return this.#log.join("").slice(-4000);
+  }
+
+  /** Everything wrangler and workerd have written since this edge was made, across restarts. */
+  output(): string {
+    return this.#output.join("");
   }
 
   /** A user token as `npm run token` makes one, a day long. */
