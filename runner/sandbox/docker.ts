@@ -306,8 +306,18 @@ class DockerWorker implements WorkerHandle {
     paused?.resume();
   }
 
+  async freeze(): Promise<void> {
+    await this.container.pause();
+  }
+
+  /** A container that is not paused (or gone) is left as it is. */
+  async thaw(): Promise<void> {
+    await this.container.unpause().catch(ignoreNotPaused);
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     this.stopping = true;
+    await this.thaw();
     await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);
     return this.exited;
   }
@@ -347,6 +357,11 @@ function exitInfo(code: number, state: Docker.ContainerInspectInfo, stopping: bo
 function ignoreGone(err: { statusCode?: number }): void {
   // 304: already stopped; 404: already gone.
   if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
+}
+
+function ignoreNotPaused(err: { statusCode?: number }): void {
+  // 409: not paused (or not running); 404: gone.
+  if (err.statusCode !== 409 && err.statusCode !== 404) throw err;
 }
 
 function delay(ms: number): Promise<void> {

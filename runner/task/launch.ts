@@ -6,11 +6,10 @@
  * back as a `Result`; a sandbox that cannot start throws.
  */
 import { join } from "node:path";
-import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
 import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
-import { registerModelAccess } from "./model-access.ts";
+import { type ModelAccessHooks, registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
 import { egressOf, type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
 import type { TaskRecord } from "./task-record.ts";
@@ -51,8 +50,8 @@ export interface LaunchedWorker {
 }
 
 /** Registers the task with the model proxy and starts its worker in the sandbox. */
-export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir: string, sink: WorkerSink, emit: (bodies: RunnerEventBody[]) => void): Promise<LaunchedWorker> {
-  const reg = await registerModelAccess(deps.proxy, record, emit);
+export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir: string, sink: WorkerSink, hooks: ModelAccessHooks): Promise<LaunchedWorker> {
+  const reg = await registerModelAccess(deps.proxy, record, hooks);
   const spec = {
     taskID: record.taskID,
     workspaceDir: join(taskDir, "workspace"),
