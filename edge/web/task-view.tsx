@@ -1,11 +1,12 @@
 /**
  * One task: a sticky bar (status, cost, connection), its summary (title, repo, branch, usage,
- * finish and cancel while it runs), the live activity or the diff, its artifacts, and a
+ * a reached budget to raise (budget-card.tsx), finish and cancel while it runs), the live activity or the diff, its artifacts, and a
  * one-line follow-up box that grows while the reader writes.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { isTerminal, MessageRequest, type Task } from "../../shared/task.ts";
 import { ActivityFeed } from "./activity-feed.tsx";
+import { BudgetCard } from "./budget-card.tsx";
 import { ConnectionBadge } from "./connection-badge.tsx";
 import { DiffView } from "./diff-view.tsx";
 import { formatCost, formatTokens, repoName } from "./format.tsx";
@@ -77,7 +78,11 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
             </span>
           )}
         </div>
-        {task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>}
+        {feed.budget && status === "waiting" ? (
+          <BudgetCard key={feed.budget.seq} taskID={taskID} reached={feed.budget.reached} />
+        ) : (
+          task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>
+        )}
         {usage && (
           <dl class="usage" aria-label="Usage">
             <div>

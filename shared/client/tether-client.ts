@@ -9,6 +9,7 @@ import {
   AccountExportLine,
   type AccountSettings,
   ArtifactStored,
+  CommandAccepted,
   EnvironmentEnvelope,
   EnvironmentList,
   EventPage,
@@ -24,6 +25,7 @@ import {
   type RegisterRunnerRequest,
   type RunnerInfo,
 } from "../api.ts";
+import type { RaiseLimitsRequest } from "../budget.ts";
 import { ErrorBody } from "../errors.ts";
 import { describeIssues } from "../protocol.ts";
 import type { Environment, EnvironmentRequest } from "../environment.ts";
@@ -99,6 +101,11 @@ export class TetherClient {
   /** Lets the task reach `host` (host, *.domain or host:port) through its egress proxy for the rest of its run. */
   async allowEgress(taskID: string, host: string): Promise<void> {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/egress`, { host });
+  }
+
+  /** Raises the task's budget limits (owner only, only upwards); a task paused at a reached limit goes on. */
+  async raiseLimits(taskID: string, limits: RaiseLimitsRequest): Promise<Task> {
+    return (await this.#json("PATCH", `/v1/tasks/${enc(taskID)}/limits`, CommandAccepted, limits)).task;
   }
 
   /** The account's saved environments, oldest first. */
