@@ -310,9 +310,10 @@ class DockerWorker implements WorkerHandle {
     await this.container.pause();
   }
 
-  /** A container that is not paused (or gone) is left as it is. */
+  /** A container that is not paused (or gone) is left as it is: Docker answers an unpause of one with a 500. */
   async thaw(): Promise<void> {
-    await this.container.unpause().catch(ignoreNotPaused);
+    const info = (await this.container.inspect().catch(ignoreGone)) as Docker.ContainerInspectInfo | undefined;
+    if (info?.State.Paused) await this.container.unpause().catch(ignoreGone);
   }
 
   async stop(graceMs: number): Promise<ExitInfo> {
@@ -357,11 +358,6 @@ function exitInfo(code: number, state: Docker.ContainerInspectInfo, stopping: bo
 function ignoreGone(err: { statusCode?: number }): void {
   // 304: already stopped; 404: already gone.
   if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
-}
-
-function ignoreNotPaused(err: { statusCode?: number }): void {
-  // 409: not paused (or not running); 404: gone.
-  if (err.statusCode !== 409 && err.statusCode !== 404) throw err;
 }
 
 function delay(ms: number): Promise<void> {
