@@ -85,7 +85,7 @@ export function BudgetCard({ taskID, reached }: { taskID: string; reached: Budge
       {atMaximum ? (
         <p class="hint">This limit is at its maximum: finish or cancel the task.</p>
       ) : (
-        <form class="budget-raise" onSubmit={raise} aria-label="Raise the limit">
+        <form class="budget-raise" onSubmit={raise} aria-label="Raise the limit" noValidate>
           <label for={id}>New {NOUN[limit]}</label>
           <div class="row">
             <input
