@@ -173,7 +173,7 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   taskMinuteMs: {
     env: "TETHER_TASK_MINUTE_MS",
     flag: "--task-minute-ms",
-    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) (default 60000)",
+    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) and of budgetPauseMinutes (default 60000)",
   },
 };
 

@@ -137,7 +137,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     prices,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
-    budgetPauseMs: config.budgetPauseMinutes * 60_000,
+    budgetPauseMs: config.budgetPauseMinutes * config.taskMinuteMs,
     minuteMs: config.taskMinuteMs,
     diskMB,
     workspaceCleanup: config.workspaceCleanup,
