@@ -49,6 +49,25 @@ describe("budget pause", () => {
     await edge.until(() => types("t1").includes("status:succeeded"), 5000, "succeeded");
   });
 
+  it("a task idle after its turn pauses at the wall clock too; a follow-up then starts no worker until the raise", async () => {
+    const d = daemon({ minuteMs: 200 });
+    await started(d);
+    edge.sendControl({ type: "assign", assignment: assignmentOf("t1", 1, { limits: { timeoutMinutes: 1 } }) });
+    await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker");
+    const w = sandbox.worker("t1")!;
+    w.emit("turn.end", { turn: 0, stopReason: "end_turn" });
+    w.exit({ exitCode: 0, reason: "exited", message: "exited with code 0" });
+    await edge.until(() => types("t1").includes("budget.reached"), 5000, "paused while idle");
+    edge.command("t1", { seq: 5, kind: "message", text: "one more thing" });
+    await edge.until(() => types("t1").at(-1) === "log", 5000, "the message refused with a log line");
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ level: "warn", message: expect.stringMatching(/paused at its budget/) });
+    expect(sandbox.workers).toHaveLength(1);
+    edge.command("t1", { seq: 6, kind: "limits", limits: { timeoutMinutes: 100 } });
+    edge.command("t1", { seq: 7, kind: "message", text: "one more thing" });
+    await edge.until(() => sandbox.workers.length === 2, 5000, "a new worker after the raise");
+    await edge.until(() => sandbox.worker("t1")!.received.some((m) => m.type === "message"), 5000, "the message to the new worker");
+  });
+
   it("a cancel ends a task paused at a budget (its frozen worker stopped)", async () => {
     const d = daemon({ minuteMs: 30 });
     await started(d);

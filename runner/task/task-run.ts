@@ -235,6 +235,8 @@ export class TaskRun {
       return;
     }
     if (this.phase === "preparing") return;
+    // A new worker would only meet the reached budget: the message is sent again after the raise.
+    if (this.pause.active) return this.emit([{ type: "log", data: { level: "warn", message: "the task is paused at its budget: raise the limit, then send the message again" } }]);
     await this.worker.remove();
     if (await this.startWorker(true)) this.worker.send({ type: "message", text });
   }
