@@ -84,6 +84,7 @@ export const RunnerConfig = z.object({
   outboxMax: int(100, 10_000_000).default(100_000),
   stopGraceSeconds: int(0, 3600).default(10),
   idleMinutes: int(1, 7 * 24 * 60).default(60),
+  budgetPauseMinutes: int(1, 30 * 24 * 60).default(24 * 60),
   setupTimeoutMinutes: int(1, 24 * 60).default(20),
   egressAllow: egressRules.default([]),
   egressAllowLoopbackForTests: bool.default(false),
@@ -153,6 +154,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   outboxMax: { env: "TETHER_OUTBOX_MAX", flag: "--outbox-max", help: "unacked events kept on disk before output is paused (default 100000)" },
   stopGraceSeconds: { env: "TETHER_STOP_GRACE_SECONDS", flag: "--stop-grace-seconds", help: "grace before a cancelled worker is killed (default 10)" },
   idleMinutes: { env: "TETHER_IDLE_MINUTES", flag: "--idle-minutes", help: "a task waiting this long for a follow-up finishes as succeeded (default 60)" },
+  budgetPauseMinutes: {
+    env: "TETHER_BUDGET_PAUSE_MINUTES",
+    flag: "--budget-pause-minutes",
+    help: "a task paused at a reached budget waits this long for its owner to raise it, then fails (default 1440, a day)",
+  },
   setupTimeoutMinutes: { env: "TETHER_SETUP_TIMEOUT_MINUTES", flag: "--setup-timeout-minutes", help: "time limit of a task's setup phase (default 20)" },
   egressAllow: {
     env: "TETHER_EGRESS_ALLOW",
@@ -178,7 +184,7 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   taskMinuteMs: {
     env: "TETHER_TASK_MINUTE_MS",
     flag: "--task-minute-ms",
-    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) (default 60000)",
+    help: "for tests: the length in ms of a minute of a task's wall-clock limit (timeoutMinutes) and of budgetPauseMinutes (default 60000)",
   },
 };
 

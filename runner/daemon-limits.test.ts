@@ -1,7 +1,8 @@
 /**
- * A task's limits as a hostile task author meets them, on fakes: the wall-clock limit stops
- * a worker that never finishes (its tools may sleep forever), and the outbox's memory stays
- * bounded when the edge stops acking (the worker's output is paused instead).
+ * A task's limits as a hostile task author meets them, on fakes: the wall-clock limit freezes
+ * a worker that never finishes (its tools may sleep forever) and, unraised, ends the task, and
+ * the outbox's memory stays bounded when the edge stops acking (the worker's output is paused
+ * instead).
  */
 import { describe, expect, it } from "vitest";
 import type { RunnerEvent } from "../shared/protocol.ts";
@@ -11,16 +12,18 @@ import { assignmentOf } from "./testing/fixtures.ts";
 useDaemonHarness();
 
 describe("task limits", () => {
-  it("wall-clock limit: a worker stuck in a tool is stopped at timeoutMinutes and the task fails with the reason, diff kept", async () => {
+  it("wall-clock limit: a worker stuck in a tool is frozen at timeoutMinutes; unraised within the pause bound, the task fails with the reason, diff kept", async () => {
     // A minute of 30 ms: the limit of 1 minute passes at once, whatever the worker does.
-    const d = daemon({ minuteMs: 30 });
+    const d = daemon({ minuteMs: 30, budgetPauseMs: 200 });
     await started(d);
     edge.sendControl({ type: "assign", assignment: assignmentOf("t1", 1, { limits: { timeoutMinutes: 1 } }) });
     await edge.until(() => sandbox.worker("t1") !== undefined, 5000, "worker start");
     const w = sandbox.worker("t1")!;
     w.emit("tool.start", { turn: 0, toolUseID: "tu1", name: "bash", input: { command: "sleep 100000" } });
-    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed at the wall-clock limit");
-    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "wall-clock limit of 1 min reached" });
+    await edge.until(() => types("t1").includes("budget.reached"), 5000, "paused at the wall-clock limit");
+    expect(w.frozen).toBe(true);
+    await edge.until(() => types("t1").includes("status:failed"), 5000, "failed at the end of the pause");
+    expect(edge.task("t1").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "wall-clock limit of 1 min reached; the limit was not raised within 200 ms" });
     expect(types("t1")).toContain("diff");
     expect(w.stopGrace).toBe(10_000);
   });

@@ -79,7 +79,7 @@ describe("Daemon", () => {
     expect(sandbox.workers).toHaveLength(0);
   });
 
-  it("turns a bad worker line into an error event and carries on; usage and budget refusals come from the proxy", async () => {
+  it("turns a bad worker line into an error event and carries on; usage and budget refusals (a pause) come from the proxy", async () => {
     const d = daemon();
     await started(d);
     assign("t1");
@@ -89,11 +89,12 @@ describe("Daemon", () => {
     w.raw(JSON.stringify({ wseq: 1, type: "agent.text", data: { turn: "x" } }));
     w.emit("usage", { model: "m", inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0 });
     proxy.registered.get("t1")!.onUsage({ model: "m", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, costUSD: 0.01 });
-    proxy.registered.get("t1")!.onRefusal("turn budget spent: 3 of 3 model calls made");
+    proxy.registered.get("t1")!.onRefusal({ limit: "maxTurns", reason: "turn budget spent: 3 of 3 model calls made" }, { limits: { maxTurns: 3 }, spent: { maxTurns: 3 }, remaining: { maxTurns: 0 } });
+    await edge.until(() => types("t1").includes("status:waiting"), 5000, "paused at the budget");
     w.emit("agent.text", { turn: 0, text: "still here" });
     await edge.until(() => types("t1").includes("agent.text"), 5000, "text after bad lines");
-    expect(types("t1")).toEqual(["log", "status:running", "error", "error", "usage", "log", "agent.text"]);
-    expect(edge.task("t1").events[5]!.data).toEqual({ level: "warn", message: "model call refused: turn budget spent: 3 of 3 model calls made" });
+    expect(types("t1")).toEqual(["log", "status:running", "error", "error", "usage", "budget.reached", "status:waiting", "agent.text"]);
+    expect(edge.task("t1").events[5]!.data).toMatchObject({ limit: "maxTurns", reason: "turn budget spent: 3 of 3 model calls made" });
     expect(edge.task("t1").events[2]!.data).toMatchObject({ code: "bad_worker_line" });
     expect(edge.task("t1").events[4]!.data).toMatchObject({ inputTokens: 10 });
   });

@@ -17,9 +17,10 @@ import type { Command, Parsed, RunnerEvent, RunnerToWorker, WorkerToRunner } fro
 import type { ChangedFile, DiffStat } from "../shared/task.ts";
 import type { HostRule } from "./egress/host-rule.ts";
 import type { GitCredentials } from "./git/index.ts";
-import type { Spent, TaskBudget } from "./proxy/index.ts";
+import type { BudgetLimits } from "../shared/budget.ts";
+import type { BudgetReport, Reached, Spent, TaskBudget } from "./proxy/index.ts";
 
-export type { GitCredentials, HostRule, Spent, TaskBudget };
+export type { BudgetReport, GitCredentials, HostRule, Reached, Spent, TaskBudget };
 
 /**
  * An expected failure as a value, the runner's one result shape (the shape of `Parsed` in
@@ -99,6 +100,12 @@ export interface WorkerHandle {
    */
   pauseOutput(): void;
   resumeOutput(): void;
+  /**
+   * Freezes every process of the worker (Docker: `docker pause`, the cgroup freezer); nothing
+   * in it runs until `thaw`. Stopping a frozen worker thaws it first.
+   */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   /** Forgets the worker: removes the container (only after its result is acked by the edge). */
   remove(): Promise<void>;
 }
@@ -145,11 +152,15 @@ export interface ProxyPort {
     taskID: string,
     budget: TaskBudget,
     onUsage: (u: EventData<"usage">) => void,
-    onRefusal: (reason: string) => void,
+    onRefusal: (reached: Reached, report: BudgetReport) => void,
     resume?: ResumeBudget,
   ): Promise<ProxyRegistration>;
   unregister(taskID: string): Promise<void>;
   spent(taskID: string): Spent | undefined;
+  /** Applies raised limits; the task's time counts from `startedAt`. False when the task is not registered. */
+  raise(taskID: string, limits: BudgetLimits, startedAt: number): boolean;
+  /** The task's limits, and per limit what is spent and what remains. */
+  report(taskID: string): BudgetReport | undefined;
 }
 
 // ── the egress proxy ────────────────────────────────────────────────────────

@@ -3,12 +3,13 @@
  *
  * An event is `{ seq, ts, type, data }`. `seq` is 1, 2, 3 … with no gaps. Events come from
  * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`,
- * `user.egress`) and from the runner (the agent's words and tools relayed from the worker,
+ * `user.egress`, `budget.raised`) and from the runner (the agent's words and tools relayed from the worker,
  * `status` for running/waiting/terminal states, `diff`, `log`, the setup phase's `setup.*`,
- * each network attempt's `egress`). Clients must ignore event types they do not know.
+ * each network attempt's `egress`, `budget.reached`). Clients must ignore event types they do not know.
  */
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
+import { BudgetRaisedData, BudgetReachedData } from "./budget.ts";
 import { ChangedFile, DiffStat, TaskStatus } from "./task.ts";
 
 const callID = z.string().min(1).max(128);
@@ -109,6 +110,10 @@ export const EVENT_DATA = {
   }),
   /** A user let the task reach a host (a rule: host, *.domain or host:port) for the rest of its run. */
   "user.egress": z.object({ host: z.string().max(300), by: z.string() }),
+  /** The task reached one of its limits and waits, paused, for its owner to raise it (budget.ts). */
+  "budget.reached": BudgetReachedData,
+  /** A user raised the task's limits; a task paused at one goes on. */
+  "budget.raised": BudgetRaisedData,
   /** Progress from the runner itself (cloning, starting the container). */
   log: z.object({ level: z.enum(["info", "warn", "error"]), message: z.string().max(8000) }),
 } as const;
@@ -156,7 +161,7 @@ export const AgentEventBody = z.discriminatedUnion("type", variants(AGENT_EVENT_
 export type AgentEventBody = z.infer<typeof AgentEventBody>;
 
 /** Event types a runner may put into a task's log (everything but what users do). */
-export const RUNNER_EVENT_TYPES = [...AGENT_EVENT_TYPES, "status", "diff", "log", "setup.step", "setup.output", "setup.done", "egress"] as const satisfies readonly EventType[];
+export const RUNNER_EVENT_TYPES = [...AGENT_EVENT_TYPES, "status", "diff", "log", "setup.step", "setup.output", "setup.done", "egress", "budget.reached"] as const satisfies readonly EventType[];
 export const RunnerEventBody = z.discriminatedUnion("type", variants(RUNNER_EVENT_TYPES));
 export type RunnerEventBody = z.infer<typeof RunnerEventBody>;
 

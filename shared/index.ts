@@ -1,4 +1,5 @@
 /** The protocol shared by the edge, the runner and the worker. */
+export * from "./budget.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
 export * from "./limits.ts";

@@ -19,7 +19,7 @@
  * with its own per-task `rseq`; the TaskRoom stores them once, in order, and acks
  * cumulatively after the write. Follow-ups, finish and cancel reach the runner as `command`.
  *
- * The worker reads one `start` line, then `message` and `cancel` lines; it writes agent events
+ * The worker reads one `start` line, then `message`, `cancel` and `budget.raised` lines; it writes agent events
  * as `{ wseq, type, data }` lines, `wseq` counting 1, 2, 3 … across the whole task (a resumed
  * worker continues the count it is given).
  *
@@ -29,6 +29,7 @@
  * and timings are in `sockets.ts`; the size bounds in `limits.ts`.
  */
 import { z } from "zod";
+import { BudgetLimits } from "./budget.ts";
 import { ErrorCode } from "./errors.ts";
 import { AgentEventBody, Event, RunnerEventBody } from "./events.ts";
 import { LIMITS } from "./limits.ts";
@@ -128,6 +129,8 @@ export const Command = z.discriminatedUnion("kind", [
   z.object({ seq: z.number().int().positive(), kind: z.literal("cancel") }),
   /** Let the task reach a host (host, *.domain or host:port) through its egress proxy for the rest of its run. */
   z.object({ seq: z.number().int().positive(), kind: z.literal("egress.allow"), host: z.string().min(1).max(300) }),
+  /** The task's budget limits as they now stand (raised by a user): the runner applies them and a paused task goes on. */
+  z.object({ seq: z.number().int().positive(), kind: z.literal("limits"), limits: BudgetLimits }),
 ]);
 export type Command = z.infer<typeof Command>;
 
@@ -194,6 +197,8 @@ export const RunnerToWorker = z.discriminatedUnion("type", [
   }),
   z.object({ v, type: z.literal("message"), text: z.string().min(1).max(LIMITS.maxMessageChars) }),
   z.object({ v, type: z.literal("cancel") }),
+  /** The task's budget was raised: a model call the proxy refused is made again. */
+  z.object({ v, type: z.literal("budget.raised") }),
 ]);
 export type RunnerToWorker = z.input<typeof RunnerToWorker>;
 

@@ -7,6 +7,9 @@ import type { CallUsage, TaskStatus, Usage } from "./task.ts";
 
 export const TASK_STATUSES = ["queued", "assigned", "running", "waiting", "succeeded", "failed", "cancelled", "lost"] as const;
 
+/** The four limits a reached budget pauses at and a raise may name (see `budget.ts`). */
+export const BUDGET_LIMITS = ["maxTurns", "maxTokens", "maxCostUSD", "timeoutMinutes"] as const;
+
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ["succeeded", "failed", "cancelled", "lost"];
 export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

@@ -163,25 +163,28 @@ describeDocker("end to end: one task's life through the public API", () => {
       expect(done.data.status, describeEvents(viewer.events)).toBe("succeeded");
     }, 240_000);
 
-    it("a model that never stops is refused by the runner's proxy at the token limit, and the task fails with the reason", async () => {
+    it("a model that never stops is refused by the runner's proxy at the token limit: the task waits at its budget, and a cancel ends it", async () => {
       const { phone } = stack;
       // Every call costs 100 + 20 tokens; the proxy admits one only while its input (held at its
       // size in bytes, about 2.5 KB and growing) and an output token fit in what is left.
       const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:forever] Keep going.", limits: { maxTokens: 4000 } });
       const viewer = await open(task.id);
-      const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost", "waiting"], 120_000);
-      expect(end.data.status, describeEvents(viewer.events)).toBe("failed");
-      expect(String(end.data.reason)).toMatch(/budget/i);
-      const error = viewer.events.find((e) => e.type === "error");
-      expect(error?.data.code, describeEvents(viewer.events)).toBe("budget_exceeded");
+      const reached = await viewer.waitFor("budget.reached", (e) => e.type === "budget.reached", 120_000);
+      expect(reached.data, describeEvents(viewer.events)).toMatchObject({ limit: "maxTokens", limits: { maxTokens: 4000 }, reason: expect.stringMatching(/budget/) });
+      const paused = await viewer.waitForStatus(["waiting", "succeeded", "failed", "cancelled", "lost"], 60_000);
+      expect(paused.data.status, describeEvents(viewer.events)).toBe("waiting");
+      expect(viewer.events.some((e) => e.type === "error"), describeEvents(viewer.events)).toBe(false);
       const calls = requestsFor(stack.model, "[e2e:forever]");
       expect(calls).toBeGreaterThan(1);
-      const final = await phone.task(task.id);
-      expect(final.status).toBe("failed");
-      expect(final.statusReason).toMatch(/budget/i);
-      expect(final.usage.modelCalls).toBe(calls);
-      const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens } = final.usage;
+      const waiting = await phone.task(task.id);
+      expect(waiting.status).toBe("waiting");
+      expect(waiting.usage.modelCalls).toBe(calls);
+      const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens } = waiting.usage;
       expect(inputTokens + outputTokens + cacheReadTokens + cacheWriteTokens).toBeLessThanOrEqual(4000);
+      await phone.cancel(task.id);
+      const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
+      expect(end.data.status, describeEvents(viewer.events)).toBe("cancelled");
+      expect(requestsFor(stack.model, "[e2e:forever]")).toBe(calls);
     }, 180_000);
   });
 });

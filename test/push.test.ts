@@ -55,7 +55,7 @@ describe("push notifications through a push service stand-in", () => {
     expect(await res.json()).toEqual({ publicKey: VAPID.publicKey });
   });
 
-  it("pushes once each when a task waits, reaches its budget and ends, encrypted for the device and signed with the edge's key", async () => {
+  it("pushes once each when a task waits, reaches its budget (once, not also as waiting) and ends, encrypted for the device and signed with the edge's key", async () => {
     const phone = service.device("phone");
     expect((await api("POST", "/v1/push/subscriptions", phone.subscription())).status).toBe(204);
 
@@ -68,13 +68,21 @@ describe("push notifications through a push service stand-in", () => {
     await task.emit({ type: "status", data: { status: "running" } });
     await task.emit({ type: "error", data: { code: "budget_exceeded", message: "the task spent its $1.00" } });
     await service.until(() => pushesOf("phone", id).length === 2);
-    await task.emit({ type: "status", data: { status: "succeeded" } });
+    // A budget reached pauses the task in waiting: one push, the budget's, says so.
+    await task.emit({ type: "status", data: { status: "running" } });
+    await task.emit(
+      { type: "budget.reached", data: { limit: "maxTurns", reason: "turn budget spent: 3 of 3 model calls made", limits: { maxTurns: 3 }, spent: { maxTurns: 3 }, remaining: { maxTurns: 0 } } },
+      { type: "status", data: { status: "waiting", reason: "turn budget spent: 3 of 3 model calls made: raise the limit to go on" } },
+    );
     await service.until(() => pushesOf("phone", id).length === 3);
+    await task.emit({ type: "status", data: { status: "succeeded" } });
+    await service.until(() => pushesOf("phone", id).length === 4);
 
     const url = `/tasks/${id}`;
     expect(pushesOf("phone", id).map((p) => p.payload)).toEqual([
       { taskID: id, title: "Make the tests pass", body: "Waiting for you", url },
       { taskID: id, title: "Make the tests pass", body: "Reached its budget", url },
+      { taskID: id, title: "Make the tests pass", body: "Reached its budget: turn budget spent: 3 of 3 model calls made: raise the limit to go on", url },
       { taskID: id, title: "Make the tests pass", body: "Succeeded", url },
     ]);
     expect(service.received[0]!.ttl).toBe("86400");
@@ -96,7 +104,7 @@ describe("push notifications through a push service stand-in", () => {
     await service.until(() => pushesOf("tablet", third).length === 1);
     expect(pushesOf("phone", third)).toEqual([]);
     // Every task's every transition pushed once per device, no more.
-    expect(service.received.filter((p) => p.device === "phone")).toHaveLength(4);
+    expect(service.received.filter((p) => p.device === "phone")).toHaveLength(5);
     expect(service.received.filter((p) => p.device === "tablet")).toHaveLength(2);
 
     expect((await api("DELETE", "/v1/push/subscriptions", { endpoint: phone.endpoint })).status).toBe(404);

@@ -141,18 +141,21 @@ describeDocker("tether-runner with Docker", () => {
     // Its own budget: waits of up to 60 s and 90 s, and a restart.
   }, 180_000);
 
-  it("wall-clock limit: a worker stuck in `sleep 100000` is stopped when timeoutMinutes pass, the task fails with the reason, diff kept", async () => {
+  it("wall-clock limit: a worker stuck in `sleep 100000` is frozen when timeoutMinutes pass; unraised, the task fails with the reason, diff kept", async () => {
     script = [
       { reply: { content: [{ type: "tool_use", id: "toolu_stuck", name: "bash", input: { command: "echo stuck > stuck.txt && sleep 100000" } }] } },
       { reply: { content: [{ type: "text", text: "never reached" }], stop_reason: "end_turn" } },
     ];
-    // A minute of 20 s: long enough for the container to start and the tool to begin.
-    const runner = start({ TETHER_TASK_MINUTE_MS: "20000" });
+    // A minute of 20 s: long enough for the container to start and the tool to begin; the pause lasts one such minute.
+    const runner = start({ TETHER_TASK_MINUTE_MS: "20000", TETHER_BUDGET_PAUSE_MINUTES: "1" });
     await hello();
     edge.sendControl({ type: "assign", assignment: assignmentOf("dk3", 1, { repo: { url: repo }, prompt: "Hang.", limits: { timeoutMinutes: 1 } }) });
-    await edge.until(() => types("dk3").includes("status:failed"), 90_000, "failed at the wall-clock limit");
+    await edge.until(() => types("dk3").includes("budget.reached"), 90_000, "paused at the wall-clock limit");
+    const [container] = await ownContainers();
+    expect((await docker.getContainer(container!.Id).inspect()).State.Paused).toBe(true);
+    await edge.until(() => types("dk3").includes("status:failed"), 90_000, "failed at the end of the pause");
     const events = edge.task("dk3").events;
-    expect(events.at(-1)!.data).toMatchObject({ status: "failed", reason: "wall-clock limit of 1 min reached" });
+    expect(events.at(-1)!.data).toMatchObject({ status: "failed", reason: expect.stringMatching(/^wall-clock limit of 1 min reached; the limit was not raised within/) });
     const t = types("dk3");
     expect(t.indexOf("tool.start")).toBeGreaterThan(-1);
     expect(t).not.toContain("tool.end");
@@ -160,7 +163,7 @@ describeDocker("tether-runner with Docker", () => {
     expect(model.requests).toHaveLength(1);
     await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
     runner.kill("SIGTERM");
-  }, 150_000);
+  }, 200_000);
 
   it("worker takeover by SIGUSR1: a tool signals the agent, no inspector opens, the agent goes on", async () => {
     // Port 9229 is 240D in /proc/net/tcp; state 0A is LISTEN. The outputs name a variable, so the commands do not hold them.

@@ -284,6 +284,24 @@ describeDocker("docker sandbox (real engine)", () => {
     await worker.remove();
   }, 30_000);
 
+  it("freezes a worker (docker pause) and thaws it; a second thaw is no error; a frozen worker stops", async () => {
+    const s = await spec();
+    const { sink, got } = collector();
+    const worker = await sandbox.start(s, sink);
+    worker.send(startLine(s.taskID, "echo"));
+    await waitFor("started", () => got.texts.includes("started"));
+    await worker.freeze();
+    expect((await docker.getContainer(worker.id).inspect()).State).toMatchObject({ Running: true, Paused: true });
+    await worker.thaw();
+    expect((await docker.getContainer(worker.id).inspect()).State.Paused).toBe(false);
+    await worker.thaw();
+    await worker.freeze();
+    const info = await worker.stop(10_000);
+    expect(info.reason).toBe("killed");
+    expect((await docker.getContainer(worker.id).inspect()).State).toMatchObject({ Running: false, Paused: false });
+    await worker.remove();
+  }, 30_000);
+
   it("contains a fork bomb within the pids limit, and the host goes on", async () => {
     const s = await spec({ memoryMB: 128, cpus: 1, pids: 32 });
     const { sink, got } = collector();

@@ -203,23 +203,43 @@ describe("worker agent process", () => {
     expect(a.events.at(-1)).toMatchObject({ type: "done", data: { ok: false } });
   });
 
-  it("stops when the proxy refuses the budget", async () => {
+  it("waits when the proxy refuses the budget, and makes the same call again after budget.raised", async () => {
     // What runner/proxy/model-proxy.ts answers once a task's budget is spent.
     const refusal = { status: 400, type: "invalid_request_error", message: "Tether task budget exceeded: cost budget spent: $1.0012 of $1 used", headers: { "x-tether-budget-exceeded": "true" } };
+    await setUp([{ reply: { content: [{ type: "tool_use", id: "toolu_1", name: "bash", input: { command: "true" } }] } }, { error: refusal }, { reply: { content: [{ type: "text", text: "went on" }] } }]);
+    const a = run();
+    a.send(startLine({ socketPath: socket() }));
+    await a.waitFor((e) => e.type === "tool.end");
+    const deadline = Date.now() + 20_000;
+    while (model!.requests.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(model!.requests).toHaveLength(2);
+    a.send({ type: "budget.raised" });
+    expect((await a.waitFor((e) => e.type === "turn.end")).data).toEqual({ turn: 0, stopReason: "end_turn" });
+    expect(model!.requests).toHaveLength(3);
+    expect(model!.requests[2]!.body.messages).toEqual(model!.requests[1]!.body.messages);
+    expect(a.events.some((e) => e.type === "error")).toBe(false);
+    a.child.stdin.end();
+    expect(await a.exit).toBe(0);
+  });
+
+  it("a cancel ends the wait at a refused budget", async () => {
+    const refusal = { status: 400, type: "invalid_request_error", message: "Tether task budget exceeded: turn budget spent", headers: { "x-tether-budget-exceeded": "true" } };
     await setUp([{ error: refusal }]);
     const a = run();
     a.send(startLine({ socketPath: socket() }));
-    expect(await a.exit).toBe(1);
-    expect(a.events.find((e) => e.type === "error")?.data).toMatchObject({ code: "budget_exceeded", message: expect.stringContaining("cost budget spent: $1.0012 of $1 used") });
+    const deadline = Date.now() + 20_000;
+    while (model!.requests.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    a.send({ type: "cancel" });
+    expect(await a.exit).toBe(130);
     expect(model!.requests).toHaveLength(1);
   });
 
-  it("keeps to maxTurns model calls in a turn", async () => {
-    await setUp((_, i) => ({ reply: { content: [{ type: "tool_use", id: `toolu_${i}`, name: "bash", input: { command: "true" } }] } }));
+  it("counts no model calls of its own: maxTurns is the proxy's", async () => {
+    await setUp((_, i) => (i < 4 ? { reply: { content: [{ type: "tool_use", id: `toolu_${i}`, name: "bash", input: { command: "true" } }] } } : { reply: { content: [{ type: "text", text: "done" }] } }));
     const a = run();
     a.send(startLine({ socketPath: socket(), maxTurns: 3 }));
-    expect((await a.waitFor((e) => e.type === "turn.end")).data).toEqual({ turn: 0, stopReason: "max_turns" });
-    expect(model!.requests).toHaveLength(3);
+    expect((await a.waitFor((e) => e.type === "turn.end")).data).toEqual({ turn: 0, stopReason: "end_turn" });
+    expect(model!.requests).toHaveLength(5);
     a.child.stdin.end();
     expect(await a.exit).toBe(0);
   });

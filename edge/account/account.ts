@@ -93,7 +93,8 @@ export class Account extends DurableObject<Env> {
 
   /** The TaskRoom reports a change (status, usage, diff, lastSeq), and a moment to push when it saw one (a budget reached). */
   async taskChanged(task: Task, notice?: PushReason): Promise<void> {
-    await this.queue.taskChanged(task);
+    // A budget reached also moves the task to waiting: its own push says it, not a second one.
+    await this.push.withMoment(notice === "budget" ? task.id : null, () => this.queue.taskChanged(task));
     const indexed = notice ? this.store.getTask(task.id) : null;
     if (notice && indexed) this.push.notify(indexed.task, notice);
     // A task that ended may be the next one retention deletes.

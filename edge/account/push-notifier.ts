@@ -14,6 +14,7 @@ import { PushSubscriptions } from "./push-subscriptions.ts";
 
 export class PushNotifier {
   private readonly subscriptions: PushSubscriptions;
+  private budgetMoment: string | null = null;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -35,10 +36,21 @@ export class PushNotifier {
     return this.subscriptions.delete(endpoint);
   }
 
-  /** The index moved a task's status: pushes when it began to wait or ended. */
+  /** The index moved a task's status: pushes when it began to wait (unless a budget moment of it says so) or ended. */
   statusMoved(before: TaskStatus, task: Task): void {
     const reason = statusPushReason(before, task.status);
+    if (reason === "waiting" && this.budgetMoment === task.id) return;
     if (reason) this.notify(task, reason);
+  }
+
+  /** Runs `fn` while `taskID`'s budget moment stands for its move to waiting. */
+  async withMoment<T>(taskID: string | null, fn: () => Promise<T>): Promise<T> {
+    this.budgetMoment = taskID;
+    try {
+      return await fn();
+    } finally {
+      this.budgetMoment = null;
+    }
   }
 
   /** Pushes `reason` for the task to every subscribed device, in the background. */

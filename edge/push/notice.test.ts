@@ -29,6 +29,8 @@ describe("pushPayloadOf", () => {
     const task = { ...newTaskRecord("tsk_0123456789abcdef", { repo: { url: "/r" }, prompt: "Fix it" }, "u"), status: "failed" as const, statusReason: "tests failed" };
     expect(pushPayloadOf(task, "ended")).toEqual({ taskID: task.id, title: "Fix it", body: "Failed: tests failed", url: "/tasks/tsk_0123456789abcdef" });
     expect(pushPayloadOf(task, "waiting").body).toBe("Waiting for you");
-    expect(pushPayloadOf(task, "budget").body).toBe("Reached its budget");
+    expect(pushPayloadOf({ ...task, statusReason: null }, "budget").body).toBe("Reached its budget");
+    const paused = { ...task, status: "waiting" as const, statusReason: "turn budget spent: 3 of 3 model calls made: raise the limit to go on" };
+    expect(pushPayloadOf(paused, "budget").body).toBe("Reached its budget: turn budget spent: 3 of 3 model calls made: raise the limit to go on");
   });
 });

@@ -32,7 +32,7 @@ export function pushPayloadOf(task: Task, reason: PushReason): PushPayload {
     reason === "waiting"
       ? "Waiting for you"
       : reason === "budget"
-        ? "Reached its budget"
+        ? `Reached its budget${task.statusReason ? `: ${task.statusReason}` : ""}`
         : `${task.status[0]!.toUpperCase()}${task.status.slice(1)}${task.statusReason ? `: ${task.statusReason}` : ""}`;
   return { taskID: task.id, title: task.title, body: body.slice(0, 200), url: `/tasks/${encodeURIComponent(task.id)}` };
 }

@@ -22,6 +22,7 @@ import {
   ImportResult,
   MessageRequest,
   PushKey,
+  RaiseLimitsRequest,
   PushPayload,
   PushSubscriptionRequest,
   PushUnsubscribeRequest,
@@ -43,6 +44,7 @@ const SCHEMAS = {
   CreateTaskRequest,
   EgressAllowRequest,
   MessageRequest,
+  RaiseLimitsRequest,
   ErrorBody,
   RegistrationTokenResponse,
   RegisterRunnerRequest,
@@ -128,6 +130,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
   "/v1/tasks/{id}/messages": { post: { summary: "Send a follow-up", body: "MessageRequest", ok: [202, "CommandAccepted"] } },
   "/v1/tasks/{id}/finish": { post: { summary: "Wrap the task up after the agent's current turn: commit, diff, push, succeeded", ok: [202, "CommandAccepted"] } },
   "/v1/tasks/{id}/cancel": { post: { summary: "Cancel the task", ok: [202, "CommandAccepted"] } },
+  "/v1/tasks/{id}/limits": {
+    patch: { summary: "Raise the task's budget limits (owner only, only upwards); a task paused at a reached limit goes on", body: "RaiseLimitsRequest", ok: [200, "CommandAccepted"] },
+  },
   "/v1/tasks/{id}/egress": {
     post: { summary: "Let the task reach a host through its egress proxy for the rest of its run", body: "EgressAllowRequest", ok: [202, "CommandAccepted"] },
   },

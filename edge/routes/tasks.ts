@@ -1,6 +1,6 @@
 /**
  * The public task API (user token): create, list, read, events, the viewer WebSocket,
- * follow-ups, cancel and artifacts.
+ * follow-ups, cancel, raising the budget's limits and artifacts.
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -13,6 +13,7 @@ import {
   EgressAllowRequest,
   MessageRequest,
   newTaskRecord,
+  RaiseLimitsRequest,
   type TaskEnvelope,
   type TaskPage,
   TaskStatus,
@@ -117,6 +118,17 @@ taskRoutes.post("/:id/egress", async (c) => {
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
   if ("error" in result) throw failWith(result);
   return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);
+});
+
+/** The owner raises the task's budget limits (only upwards); a task paused at a reached limit goes on. */
+taskRoutes.patch("/:id/limits", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const limits = await readJSON(c.req.raw, RaiseLimitsRequest, LIMITS.maxBodyBytes);
+  const { userID, accountID } = c.get("user");
+  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "limits", limits });
+  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+  if ("error" in result) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 200);
 });
 
 /** `finish` and `cancel` take no body, or `{}`. */

@@ -1,18 +1,19 @@
 /**
  * Internal to the TaskRoom: the users' commands (a follow-up message, finish, cancel, an
- * egress allowance) and
+ * egress allowance, a raise of the budget's limits: limits.ts) and
  * which of them a task takes, as a pure function of the task and its lease.
  */
-import { EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
+import { type BudgetLimits, EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
 import { cancelEndsAtOnce } from "./lease.ts";
+import { refuseRaise } from "./limits.ts";
 import type { Lease } from "./store.ts";
 
-export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" } | { kind: "egress.allow"; host: string };
+export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" } | { kind: "egress.allow"; host: string } | { kind: "limits"; limits: BudgetLimits };
 
 /** Why a command is refused; the RPC answers it as an error body, a viewer socket as an error frame. */
 export type Refusal = { code: ErrorCode; message: string };
 
-export function refuseCommand(task: Task, lease: Lease | null, command: UserCommand): Refusal | null {
+export function refuseCommand(task: Task, lease: Lease | null, command: UserCommand, by: string): Refusal | null {
   if (isTerminal(task.status)) return { code: ErrorCode.TaskFinished, message: `task ${task.id} is ${task.status}` };
   switch (command.kind) {
     case "message": {
@@ -33,7 +34,9 @@ export function refuseCommand(task: Task, lease: Lease | null, command: UserComm
         return { code: ErrorCode.InvalidBody, message: "host is a host, *.domain or host:port" };
       }
       return null;
+    case "limits":
+      return refuseRaise(task, by, command.limits);
     default:
-      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish, a cancel or an egress allowance" };
+      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish, a cancel, an egress allowance or a raise of limits" };
   }
 }

@@ -4,7 +4,7 @@
  *   room      one row: the account, the task record (JSON: what a task was created with,
  *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
- *   commands  the users' messages and cancels, by the `seq` of their log event
+ *   commands  the users' commands (a raise of limits as JSON in `text`), by the `seq` of their log event
  *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
  *   staged_events  an import's events on their way in, apart until the import is whole
  *
@@ -14,7 +14,7 @@
  * All calls are synchronous (the Durable Object's SQLite API); callers group the writes of
  * one input into `ctx.storage.transactionSync`.
  */
-import type { ArtifactEntry, Command, Event, Task } from "../../shared/index.ts";
+import { BudgetLimits, type ArtifactEntry, type Command, type Event, type Task } from "../../shared/index.ts";
 
 /** Who holds the task, under which fence, and until when (epoch milliseconds). */
 export type Lease = {
@@ -211,7 +211,7 @@ export class TaskRoomStore {
   }
 
   insertCommand(command: Command): void {
-    const text = command.kind === "message" ? command.text : command.kind === "egress.allow" ? command.host : null;
+    const text = command.kind === "message" ? command.text : command.kind === "egress.allow" ? command.host : command.kind === "limits" ? JSON.stringify(command.limits) : null;
     this.sql.exec("INSERT INTO commands (seq, kind, text) VALUES (?, ?, ?)", command.seq, command.kind, text);
   }
 
@@ -222,6 +222,7 @@ export class TaskRoomStore {
       .map((row): Command => {
         if (row.kind === "message") return { seq: row.seq, kind: "message", text: row.text ?? "" };
         if (row.kind === "egress.allow") return { seq: row.seq, kind: "egress.allow", host: row.text ?? "" };
+        if (row.kind === "limits") return { seq: row.seq, kind: "limits", limits: BudgetLimits.parse(JSON.parse(row.text ?? "{}")) };
         return { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" };
       });
   }

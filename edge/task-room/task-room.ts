@@ -16,7 +16,7 @@
  *   the write (the output gate holds every send until the write is durable); repeats are
  *   dropped and acked; a batch that arrives ahead of a gap waits (bounded) for the gap to
  *   fill. Frames of an older epoch get `stale_epoch` and the socket is closed.
- * - Users' messages, finishes and cancels (`commands.ts` says which a task takes) become
+ * - Users' messages, finishes, cancels and raises of limits (`commands.ts` says which a task takes) become
  *   log events and reach the attached runner as `command`; `attach` re-delivers those after
  *   the runner's `afterCommandSeq`.
  * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`.
@@ -57,6 +57,7 @@ import { TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { frameText } from "./frames.ts";
 import { cancelEndsAtOnce, decideAssign, holds, lostReason } from "./lease.ts";
+import { logRaise } from "./limits.ts";
 import type { TaskLog } from "./log.ts";
 import { RoomState } from "./room-state.ts";
 import { RunnerSockets } from "./runner-sockets.ts";
@@ -136,7 +137,7 @@ export class TaskRoom extends DurableObject<Env> {
 
   /** Logs a user's command and hands it to the runner, or ends a task no runner has taken. */
   private runCommand(room: RoomRecord, by: string, command: UserCommand): { task: Task; seq: number } | Refusal {
-    const refusal = refuseCommand(room.task, room.lease, command) ?? this.refuseFollowUp(room.task, command);
+    const refusal = refuseCommand(room.task, room.lease, command, by) ?? this.refuseFollowUp(room.task, command);
     if (refusal) return refusal;
     const task = room.task;
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
@@ -145,6 +146,8 @@ export class TaskRoom extends DurableObject<Env> {
       if (command.kind === "message") {
         const text = command.text.trim();
         stored = { seq: this.log.appendEdge(task, "user.message", { text, by }).seq, kind: "message", text };
+      } else if (command.kind === "limits") {
+        stored = logRaise(this.log, task, command.limits, by);
       } else if (command.kind === "egress.allow") {
         stored = { seq: this.log.appendEdge(task, "user.egress", { host: command.host, by }).seq, kind: "egress.allow", host: command.host };
       } else {

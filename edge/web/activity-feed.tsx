@@ -1,5 +1,7 @@
 /** The live activity of a task, item by item, as the feed model describes it; the agent's reasoning shows collapsed beside its tool calls. */
 import { useEffect, useState } from "preact/hooks";
+import type { BudgetRaisedData } from "../../shared/budget.ts";
+import { BUDGET_LIMITS } from "../../shared/task-helpers.ts";
 import type { FeedItem } from "../../shared/client/light.ts";
 import { AnsiText } from "./ansi-text.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
@@ -119,7 +121,18 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
           Allowed <code>{item.host}</code> for this task ({item.by})
         </p>
       );
+    case "budget-reached":
+      return <p class="status-line budget-line">Budget reached: {item.reached.reason}</p>;
+    case "budget-raised":
+      return <p class="status-line">Limits raised by {item.raised.by}: {raisedText(item.raised)}</p>;
   }
+}
+
+/** The limits a raise changed, as `name old → new`. */
+function raisedText(raised: BudgetRaisedData): string {
+  const names = { maxTurns: "model calls", maxTokens: "tokens", maxCostUSD: "cost ($)", timeoutMinutes: "minutes" } as const;
+  const changed = BUDGET_LIMITS.filter((name) => raised.limits[name] !== raised.previous[name]);
+  return changed.map((name) => `${names[name]} ${raised.previous[name] ?? "none"} → ${raised.limits[name]}`).join(", ");
 }
 
 function seconds(ms: number | null | undefined): string {

@@ -1,6 +1,6 @@
 /**
  * One task: a sticky bar (status, cost, connection), its summary (title, repo, branch, usage,
- * finish and cancel while it runs), the live activity or the diff, its artifacts, and a
+ * a reached budget to raise (budget-card.tsx), finish and cancel while it runs), the live activity or the diff, its artifacts, and a
  * one-line follow-up box that grows while the reader writes.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
@@ -17,6 +17,8 @@ import { messageOf } from "./sign-in.tsx";
 import { StatusPill } from "./status-pill.tsx";
 import { useTaskStream } from "./use-task-stream.tsx";
 
+// Shown only while a task is paused at a reached budget; its form checks carry the schemas.
+const BudgetCard = lazyScreen(() => import("./budget-card.tsx").then((m) => m.BudgetCard));
 const DiffView = lazyScreen(() => import("./diff-view.tsx").then((m) => m.DiffView));
 
 export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "diff" }) {
@@ -81,7 +83,11 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
             </span>
           )}
         </div>
-        {task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>}
+        {feed.budget && status === "waiting" ? (
+          <BudgetCard key={feed.budget.seq} taskID={taskID} reached={feed.budget.reached} />
+        ) : (
+          task?.statusReason && !(status === "cancelled" && cancelAsked) && <p class="reason">{task.statusReason}</p>
+        )}
         {usage && (
           <dl class="usage" aria-label="Usage">
             <div>

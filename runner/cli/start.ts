@@ -135,6 +135,7 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     prices,
     stopGraceMs: config.stopGraceSeconds * 1000,
     idleMs: config.idleMinutes * 60_000,
+    budgetPauseMs: config.budgetPauseMinutes * config.taskMinuteMs,
     minuteMs: config.taskMinuteMs,
     diskMB,
     workspaceCleanup: config.workspaceCleanup,

@@ -13,7 +13,11 @@
  *   when the API reported none, or nothing when the API refused the call (a non-2xx answer, or
  *   an upstream that could not be reached), whose turn is then given back too.
  * Tokens count everything the API bills: input, output, cache writes and cache reads.
+ *
+ * A refusal names the limit it reached; `raise` applies higher limits, after which the same
+ * call is admitted again. Time spent paused at a reached budget does not count as the task's.
  */
+import type { BudgetAmounts, BudgetLimit, BudgetLimits } from "../../shared/budget.ts";
 import type { ModelPrice } from "./prices.ts";
 
 export interface TaskBudget {
@@ -52,15 +56,28 @@ export interface Reservation {
   costUSD: number;
 }
 
-export type Admission = { ok: true; reservation: Reservation } | { ok: false; reason: string };
+/** Which limit a refused call reached, and the words for it. */
+export interface Reached {
+  limit: BudgetLimit;
+  reason: string;
+}
+
+/** The budget as the phone shows it: the limits, and per limit what is spent and what remains. */
+export interface BudgetReport {
+  limits: BudgetLimits;
+  spent: BudgetAmounts;
+  remaining: BudgetAmounts;
+}
+
+export type Admission = { ok: true; reservation: Reservation } | ({ ok: false } & Reached);
 
 export class BudgetMeter {
   private readonly settled: Spent;
   private readonly held: Spent = { ...NOTHING_SPENT };
 
   constructor(
-    readonly budget: TaskBudget,
-    readonly startedAt: number,
+    public budget: TaskBudget,
+    public startedAt: number,
     private readonly now: () => number,
     spent: Spent = NOTHING_SPENT,
   ) {
@@ -76,47 +93,74 @@ export class BudgetMeter {
     };
   }
 
-  /** Why the next call is refused, or undefined while the budget lasts. */
-  exceeded(): string | undefined {
+  /** Minutes the task has run (`startedAt` moves on past the time it sat paused at a budget). */
+  get minutes(): number {
+    return Math.max(0, (this.now() - this.startedAt) / 60_000);
+  }
+
+  /** Which limit refuses the next call, or undefined while the budget lasts. */
+  exceeded(): Reached | undefined {
     const { budget } = this;
     const spent = this.spent;
     if (budget.maxTurns !== undefined && spent.turns >= budget.maxTurns) {
-      return `turn budget spent: ${spent.turns} of ${budget.maxTurns} model calls made`;
+      return { limit: "maxTurns", reason: `turn budget spent: ${spent.turns} of ${budget.maxTurns} model calls made` };
     }
     if (budget.maxTokens !== undefined && spent.tokens >= budget.maxTokens) {
-      return `token budget spent: ${spent.tokens} of ${budget.maxTokens} tokens used`;
+      return { limit: "maxTokens", reason: `token budget spent: ${spent.tokens} of ${budget.maxTokens} tokens used` };
     }
     if (budget.maxCostUSD !== undefined && spent.costUSD >= budget.maxCostUSD) {
-      return `cost budget spent: $${spent.costUSD.toFixed(4)} of $${budget.maxCostUSD} used`;
+      return { limit: "maxCostUSD", reason: `cost budget spent: $${spent.costUSD.toFixed(4)} of $${budget.maxCostUSD} used` };
     }
-    if (budget.timeoutMinutes !== undefined) {
-      const minutes = (this.now() - this.startedAt) / 60_000;
-      if (minutes >= budget.timeoutMinutes) {
-        return `time budget spent: ${minutes.toFixed(1)} of ${budget.timeoutMinutes} minutes passed`;
-      }
+    if (budget.timeoutMinutes !== undefined && this.minutes >= budget.timeoutMinutes) {
+      return { limit: "timeoutMinutes", reason: `time budget spent: ${this.minutes.toFixed(1)} of ${budget.timeoutMinutes} minutes passed` };
     }
     return undefined;
   }
 
-  /** Admits one call: counts its turn and holds its worst case, its `max_tokens` clamped; or says why not. */
+  /**
+   * Applies raised limits (the model stays); `pausedMs` of pause at a reached budget do not
+   * count as the task's time.
+   */
+  raise(limits: BudgetLimits, pausedMs: number): void {
+    this.budget = { ...this.budget, ...limits };
+    this.startedAt += Math.max(0, pausedMs);
+  }
+
+  /** The limits, and per limit what is spent (calls in flight at their worst case) and what remains. */
+  report(): BudgetReport {
+    const { budget } = this;
+    const spent = this.spent;
+    const used: Required<BudgetAmounts> = { maxTurns: spent.turns, maxTokens: spent.tokens, maxCostUSD: spent.costUSD, timeoutMinutes: this.minutes };
+    const limits: BudgetLimits = {};
+    const remaining: BudgetAmounts = {};
+    for (const name of ["maxTurns", "maxTokens", "maxCostUSD", "timeoutMinutes"] as const) {
+      const limit = budget[name];
+      if (limit === undefined) continue;
+      limits[name] = limit;
+      remaining[name] = Math.max(0, limit - used[name]);
+    }
+    return { limits, spent: used, remaining };
+  }
+
+  /** Admits one call: counts its turn and holds its worst case, its `max_tokens` clamped; or says which limit refuses it. */
   admit(plan: CallPlan): Admission {
     const over = this.exceeded();
-    if (over) return { ok: false, reason: over };
+    if (over) return { ok: false, ...over };
     const { budget } = this;
     const spent = this.spent;
     const price = plan.price;
-    if (price === null && budget.maxCostUSD !== undefined) return { ok: false, reason: "budget: the model has no known price, so the task's cost limit cannot be kept" };
+    if (price === null && budget.maxCostUSD !== undefined) return { ok: false, limit: "maxCostUSD", reason: "budget: the model has no known price, so the task's cost limit cannot be kept" };
     const inputCost = price === null ? 0 : (plan.inputTokens * price.cacheWrite) / 1_000_000;
     let maxTokens = plan.maxTokens;
-    const limits: number[] = [];
-    if (budget.maxTokens !== undefined) limits.push(budget.maxTokens - spent.tokens - plan.inputTokens);
-    if (budget.maxCostUSD !== undefined && price !== null) limits.push(Math.floor(((budget.maxCostUSD - spent.costUSD - inputCost) * 1_000_000) / price.output));
-    if (limits.length > 0) {
-      const left = Math.min(...limits);
+    const tokensLeft = budget.maxTokens === undefined ? Infinity : budget.maxTokens - spent.tokens - plan.inputTokens;
+    const dollarsLeft = budget.maxCostUSD === undefined || price === null ? Infinity : Math.floor(((budget.maxCostUSD - spent.costUSD - inputCost) * 1_000_000) / price.output);
+    if (Number.isFinite(tokensLeft) || Number.isFinite(dollarsLeft)) {
+      const left = Math.min(tokensLeft, dollarsLeft);
       if (left < 1) {
         const tokens = budget.maxTokens === undefined ? "" : `${budget.maxTokens - spent.tokens} tokens `;
         const dollars = budget.maxCostUSD === undefined ? "" : `$${(budget.maxCostUSD - spent.costUSD).toFixed(4)} `;
-        return { ok: false, reason: `budget spent: the ${tokens}${dollars}left do not cover this call's input (up to ${plan.inputTokens} tokens) and one output token` };
+        const limit = tokensLeft <= dollarsLeft ? "maxTokens" : "maxCostUSD";
+        return { ok: false, limit, reason: `budget spent: the ${tokens}${dollars}left do not cover this call's input (up to ${plan.inputTokens} tokens) and one output token` };
       }
       maxTokens = Math.min(maxTokens ?? left, left);
     }

@@ -3,4 +3,4 @@
  * to the Messages API with the runner's key and keeps the task's budget (model-proxy.ts).
  */
 export { ModelProxy } from "./model-proxy.ts";
-export type { Spent, TaskBudget } from "./budget.ts";
+export type { BudgetReport, Reached, Spent, TaskBudget } from "./budget.ts";

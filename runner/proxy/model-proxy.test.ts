@@ -6,6 +6,7 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { EventData } from "../../shared/events.ts";
 import type { ProxyRegistration } from "../ports.ts";
+import type { BudgetReport, Reached } from "./budget.ts";
 import { ModelProxy, type TaskBudget } from "./model-proxy.ts";
 import { costOf } from "./prices.ts";
 import { callProxy as call, startStandInAPI as startUpstream } from "./testing/stand-in-api.ts";
@@ -23,7 +24,7 @@ describe("ModelProxy", () => {
   let logs: string;
 
   async function register(budget: TaskBudget = {}, taskID = "task-1"): Promise<ProxyRegistration> {
-    return proxy.register(taskID, budget, (u) => usage.push(u), (r) => refusals.push(r));
+    return proxy.register(taskID, budget, (u) => usage.push(u), (r) => refusals.push(r.reason));
   }
 
   beforeEach(async () => {
@@ -195,8 +196,38 @@ describe("ModelProxy", () => {
     expect(refused.body).toMatch(/time budget spent: 5\.0 of 5 minutes/);
   });
 
+  it("a reached limit, then raised, lets the same call through; each limit's refusal names it, once per raise", async () => {
+    const reached: Reached[] = [];
+    const reports: BudgetReport[] = [];
+    const reg = await proxy.register("task-x", { maxTurns: 1, timeoutMinutes: 5 }, () => {}, (r, report) => {
+      reached.push(r);
+      reports.push(report);
+    });
+    expect((await call(reg)).status).toBe(200);
+    const refused = await call(reg);
+    expect(refused.status).toBe(400);
+    expect(refused.headers["x-tether-budget-limit"]).toBe("maxTurns");
+    expect((await call(reg)).status).toBe(400);
+    expect(reached).toEqual([{ limit: "maxTurns", reason: "turn budget spent: 1 of 1 model calls made" }]);
+    expect(reports[0]).toMatchObject({ limits: { maxTurns: 1, timeoutMinutes: 5 }, spent: { maxTurns: 1 }, remaining: { maxTurns: 0, timeoutMinutes: 5 } });
+    expect(proxy.raise("task-x", { maxTurns: 2 }, now)).toBe(true);
+    expect((await call(reg)).status).toBe(200);
+    now += 6 * 60_000;
+    expect((await call(reg)).status).toBe(400);
+    expect(reached.at(-1)).toMatchObject({ limit: "maxTurns" });
+    // Five of the six minutes were a pause at the budget: the raise moves the start on by them.
+    proxy.raise("task-x", { maxTurns: 10 }, now - 60_000);
+    expect((await call(reg)).status).toBe(200);
+    expect(proxy.report("task-x")).toMatchObject({ spent: { maxTurns: 3, timeoutMinutes: 1 }, remaining: { maxTurns: 7, timeoutMinutes: 4 } });
+    now += 4 * 60_000;
+    expect((await call(reg)).headers["x-tether-budget-limit"]).toBe("timeoutMinutes");
+    proxy.raise("task-x", { timeoutMinutes: 6 }, now - 5 * 60_000);
+    expect((await call(reg)).status).toBe(200);
+    expect(proxy.raise("no-such-task", { maxTurns: 1 }, now)).toBe(false);
+  });
+
   it("keeps a resumed task's token, start time and spending", async () => {
-    const reg = await proxy.register("task-r", { maxTurns: 3 }, () => {}, (r) => refusals.push(r), {
+    const reg = await proxy.register("task-r", { maxTurns: 3 }, () => {}, (r) => refusals.push(r.reason), {
       token: "tether-proxy-kept",
       startedAt: now,
       spent: { turns: 3, tokens: 0, costUSD: 0 },

@@ -13,8 +13,10 @@
  *
  * A spent budget refuses further calls with HTTP 400 `invalid_request_error`, the shape the
  * API itself uses for an exhausted credit balance: the SDK does not retry a 400 (it retries
- * 429 and 5xx), so the agent stops at once with a message that names the budget. The header
- * `x-tether-budget-exceeded: true` marks such a refusal. Each message call is admitted by the
+ * 429 and 5xx). The header `x-tether-budget-exceeded: true` marks such a refusal; the worker
+ * then waits for the runner's word that the budget was raised and makes the same call again.
+ * The runner hears of the first refusal after each raise (`onRefusal`, with the limit reached
+ * and the budget's report), and `raise` applies higher limits. Each message call is admitted by the
  * budget before it is forwarded (its turn counted, its worst case held, its `max_tokens`
  * clamped to what is left) and charged however it ends (budget.ts). The input estimate is the
  * request's size in bytes, which no text's token count exceeds. At most four calls of a task
@@ -31,14 +33,15 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData } from "../../shared/events.ts";
 import type { ProxyPort, ProxyRegistration, ResumeBudget } from "../ports.ts";
-import { BudgetMeter, clampMaxTokens, type Reservation, type Spent, type TaskBudget } from "./budget.ts";
+import type { BudgetLimits } from "../../shared/budget.ts";
+import { BudgetMeter, type BudgetReport, clampMaxTokens, type Reached, type Reservation, type Spent, type TaskBudget } from "./budget.ts";
 import { SecretRedactor, redactText } from "./redact.ts";
 import { authorized, readBody, sendError } from "./proxy-http.ts";
 import { refuseBody, refuseHeaders } from "./request-policy.ts";
 import { UsageReader } from "./usage.ts";
 import { costOf, DEFAULT_PRICES, type PriceTable, priceOf, type TokenCounts } from "./prices.ts";
 
-export type { Spent, TaskBudget } from "./budget.ts";
+export type { BudgetReport, Reached, Spent, TaskBudget } from "./budget.ts";
 
 const SOCKET_FILE = "model.sock";
 /** The API accepts requests up to 32 MB. */
@@ -80,7 +83,7 @@ interface Entry {
   refused: boolean;
   inFlight: number;
   onUsage: (u: EventData<"usage">) => void;
-  onRefusal: (reason: string) => void;
+  onRefusal: (reached: Reached, report: BudgetReport) => void;
   logger: Logger | undefined;
 }
 
@@ -121,7 +124,7 @@ export class ModelProxy implements ProxyPort {
     taskID: string,
     budget: TaskBudget,
     onUsage: (u: EventData<"usage">) => void,
-    onRefusal: (reason: string) => void,
+    onRefusal: (reached: Reached, report: BudgetReport) => void,
     resume: ResumeBudget = {},
   ): Promise<ProxyRegistration> {
     await this.unregister(taskID);
@@ -182,6 +185,23 @@ export class ModelProxy implements ProxyPort {
     return entry && { ...entry.meter.spent };
   }
 
+  /**
+   * Applies raised limits to a registered task (its time budget counts on from `startedAt`); the
+   * next refusal is reported again. False when the task is not registered.
+   */
+  raise(taskID: string, limits: BudgetLimits, startedAt: number): boolean {
+    const entry = this.entries.get(taskID);
+    if (!entry) return false;
+    entry.meter.raise(limits, startedAt - entry.meter.startedAt);
+    entry.refused = false;
+    return true;
+  }
+
+  /** The task's limits, and per limit what is spent and what remains. */
+  report(taskID: string): BudgetReport | undefined {
+    return this.entries.get(taskID)?.meter.report();
+  }
+
   /** The task is over: its server, socket and directory go. */
   async unregister(taskID: string): Promise<void> {
     const entry = await this.shut(taskID);
@@ -228,10 +248,10 @@ export class ModelProxy implements ProxyPort {
     }
     const isMessage = pathname === "/v1/messages";
     if (isMessage) {
-      const reason = entry.meter.exceeded();
-      if (reason) {
+      const reached = entry.meter.exceeded();
+      if (reached) {
         req.resume();
-        return this.refuse(entry, res, reason);
+        return this.refuse(entry, res, reached);
       }
     }
     const body = await readBody(req, MAX_REQUEST_BYTES);
@@ -261,7 +281,7 @@ export class ModelProxy implements ProxyPort {
       maxTokens: typeof asked === "number" && Number.isInteger(asked) && asked > 0 ? asked : undefined,
       price: priceOf(model, this.prices),
     });
-    if (!admission.ok) return this.refuse(entry, res, admission.reason);
+    if (!admission.ok) return this.refuse(entry, res, { limit: admission.limit, reason: admission.reason });
     const { reservation } = admission;
     if (reservation.maxTokens !== undefined) clampMaxTokens(request, reservation.maxTokens);
     await this.forward(entry, req, res, `${pathname}${search}`, Buffer.from(JSON.stringify(request)), { model, reservation });
@@ -371,15 +391,16 @@ export class ModelProxy implements ProxyPort {
     entry.onUsage({ model, ...tokens, costUSD });
   }
 
-  /** The budget's refusal: an API-shaped 400 the SDK does not retry; the runner hears of it once. */
-  private refuse(entry: Entry, res: http.ServerResponse, reason: string): void {
-    entry.logger?.info({ reason }, "model call refused: budget spent");
+  /** The budget's refusal: an API-shaped 400 the SDK does not retry; the runner hears of it once per raise. */
+  private refuse(entry: Entry, res: http.ServerResponse, reached: Reached): void {
+    entry.logger?.info({ limit: reached.limit, reason: reached.reason }, "model call refused: budget spent");
     if (!entry.refused) {
       entry.refused = true;
-      entry.onRefusal(reason);
+      entry.onRefusal(reached, entry.meter.report());
     }
     res.setHeader("x-tether-budget-exceeded", "true");
-    sendError(res, 400, "invalid_request_error", `Tether task budget exceeded: ${reason}`);
+    res.setHeader("x-tether-budget-limit", reached.limit);
+    sendError(res, 400, "invalid_request_error", `Tether task budget exceeded: ${reached.reason}`);
   }
 
   private safeError(err: unknown): string {

@@ -334,8 +334,19 @@ class DockerWorker implements WorkerHandle {
     paused?.resume();
   }
 
+  async freeze(): Promise<void> {
+    await this.container.pause();
+  }
+
+  /** A container that is not paused (or gone) is left as it is: Docker answers an unpause of one with a 500. */
+  async thaw(): Promise<void> {
+    const info = (await this.container.inspect().catch(ignoreGone)) as Docker.ContainerInspectInfo | undefined;
+    if (info?.State.Paused) await this.container.unpause().catch(ignoreGone);
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     this.stopping = true;
+    await this.thaw();
     await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);
     return this.exited;
   }

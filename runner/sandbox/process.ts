@@ -177,8 +177,17 @@ class ProcessWorker implements WorkerHandle {
     this.child.stderr?.resume();
   }
 
+  async freeze(): Promise<void> {
+    killGroup(this.child, "SIGSTOP");
+  }
+
+  async thaw(): Promise<void> {
+    killGroup(this.child, "SIGCONT");
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    killGroup(this.child, "SIGCONT");
     this.stopping = true;
     killGroup(this.child, "SIGTERM");
     const timer = setTimeout(() => killGroup(this.child, "SIGKILL"), graceMs);

@@ -8,6 +8,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import type { BudgetLimit, BudgetLimits } from "../../shared/budget.ts";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { Assignment, RunnerEvent } from "../../shared/protocol.ts";
 
@@ -43,6 +44,10 @@ export interface TaskMeta {
   finishRequested?: boolean;
   /** Egress rules (host, *.domain, host:port) the user allowed for the rest of the task. */
   egressAllowed?: string[];
+  /** The budget limits as the owner last raised them (over the task's own). */
+  limits?: BudgetLimits;
+  /** The task waits at a reached budget (budget-pause.ts): since when, frozen or not, and the phase it goes back to. */
+  budgetPause?: { limit: BudgetLimit; reason: string; pausedAt: number; frozen: boolean; resumeTo: "running" | "waiting" };
   /** The terminal status decided before finishing began. */
   outcome?: { status: "succeeded" | "failed" | "cancelled"; reason?: string; exitCode?: number | null };
 }

@@ -7,12 +7,11 @@
  * environment names when that is another (task-image.ts checked it), else the worker image.
  */
 import { join } from "node:path";
-import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
 import { egressOf } from "../egress/index.ts";
 import type { Metrics } from "../metrics.ts";
 import type { GitCredentials, GitPort, ProxyPort, Result, Sandbox, SandboxResources, WorkerHandle, WorkerSink } from "../ports.ts";
-import { registerModelAccess } from "./model-access.ts";
+import { type ModelAccessHooks, registerModelAccess } from "./model-access.ts";
 import { branchOf, resourcesFor } from "./spec.ts";
 import { type ImagePolicy, taskImageOf } from "./task-image.ts";
 import { type EnvironmentDeps, variablesOf } from "./setup-phase.ts";
@@ -56,8 +55,8 @@ export interface LaunchedWorker {
 }
 
 /** Registers the task with the model proxy and starts its worker in the sandbox. */
-export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir: string, sink: WorkerSink, emit: (bodies: RunnerEventBody[]) => void): Promise<LaunchedWorker> {
-  const reg = await registerModelAccess(deps.proxy, record, emit);
+export async function launchWorker(deps: LaunchDeps, record: TaskRecord, taskDir: string, sink: WorkerSink, hooks: ModelAccessHooks): Promise<LaunchedWorker> {
+  const reg = await registerModelAccess(deps.proxy, record, hooks);
   const image = taskImageOf(record, deps.images);
   const spec = {
     taskID: record.taskID,

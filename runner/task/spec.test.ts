@@ -21,6 +21,7 @@ describe("task spec", () => {
   it("gives the proxy only the budget and the worker the task with its branch", () => {
     const { task } = assignmentOf("t1", 1, { model: "claude-x", limits: { maxTurns: 4, maxCostUSD: 1, memoryMB: 512 } });
     expect(budgetOf(task)).toEqual({ maxTokens: undefined, maxCostUSD: 1, maxTurns: 4, timeoutMinutes: undefined, model: "claude-x" });
+    expect(budgetOf(task, { maxTurns: 9 })).toEqual({ maxTokens: undefined, maxCostUSD: 1, maxTurns: 9, timeoutMinutes: undefined, model: "claude-x" });
     expect(workerTaskOf(task, "tether/t1")).toEqual({
       taskID: "t1",
       prompt: "fix it",

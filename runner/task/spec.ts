@@ -3,6 +3,7 @@
  * branch, the model budget the proxy enforces, the task as the worker sees it, the
  * container's resources, and whether its workspace goes when the task ends.
  */
+import type { BudgetLimits } from "../../shared/budget.ts";
 import type { WorkerTask } from "../../shared/protocol.ts";
 import { DEFAULT_MODEL, type Task, type TaskLimits } from "../../shared/task.ts";
 import type { SandboxResources, TaskBudget } from "../ports.ts";
@@ -17,9 +18,10 @@ export function branchOf(taskID: string): string {
   return `tether/${taskID}`;
 }
 
-export function budgetOf(task: Task): TaskBudget {
+/** The proxy's budget: the task's limits with any raise (`raised`) over them, and its model. */
+export function budgetOf(task: Task, raised: BudgetLimits = {}): TaskBudget {
   const { maxTokens, maxCostUSD, maxTurns, timeoutMinutes } = task.limits;
-  return { maxTokens, maxCostUSD, maxTurns, timeoutMinutes, ...(task.model ? { model: task.model } : {}) };
+  return { maxTokens, maxCostUSD, maxTurns, timeoutMinutes, ...raised, ...(task.model ? { model: task.model } : {}) };
 }
 
 /** Why the task cannot run here: a USD budget on a model this runner has no price for. */

@@ -3,6 +3,7 @@
  * state machine.
  *
  *   preparing (clone, setup phase, model proxy, sandbox start, `start` line) → running ⇄ waiting
+ *   (waiting also at a reached budget until it is raised: budget-pause.ts)
  *   → finishing (stop the worker, commit, diff, push, upload diff.patch, `diff` event)
  *   → finished (terminal `status` journaled) → gone (acked: container, proxy socket,
  *   workspace and journal row go; or abandoned on the edge's word)
@@ -19,8 +20,9 @@ import type { Logger } from "pino";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { Command } from "../../shared/protocol.ts";
 import type { Metrics } from "../metrics.ts";
-import type { ArtifactPort, DataChannel, DataChannelHandlers, ExitInfo, Outbox, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { ArtifactPort, BudgetReport, DataChannel, DataChannelHandlers, ExitInfo, Outbox, Reached, WorkerHandle, WorkerSink } from "../ports.ts";
 import { publishDiff } from "./diff.ts";
+import { BudgetPause, limitsOf } from "./budget-pause.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
@@ -65,6 +67,7 @@ export class TaskRun {
   private readonly timers: TaskTimers;
   /** Aborts the setup phase while it runs (a cancel). */
   private readonly setup: SetupAbort = {};
+  private readonly pause: BudgetPause;
 
   constructor(
     private readonly deps: TaskRunDeps,
@@ -90,7 +93,13 @@ export class TaskRun {
       alive,
       this.log,
     );
-    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit: (bodies) => this.emit(bodies), log: this.log }, alive);
+    const emit = (bodies: RunnerEventBody[]) => this.emit(bodies);
+    const reached = (r: Reached, report: BudgetReport) => void this.serial(() => this.pause.reach(r, report, false));
+    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit, reached, log: this.log }, alive);
+    const phase = () => (this.phase === "running" || this.phase === "waiting" ? this.phase : "other");
+    const expire = (reason: string) => void this.serial(() => this.stopForLimit(reason));
+    const host = { record: this.record, worker: this.worker, proxy: deps.proxy, log: this.log, emit, phase, setPhase: (p: "running" | "waiting") => this.setPhase(p), rearmLimits: () => this.armLimits(), expire };
+    this.pause = new BudgetPause(host, deps.budgetPauseMs);
     this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.outboxHeldMax);
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
@@ -149,6 +158,7 @@ export class TaskRun {
           break;
       }
       if (handle) await this.worker.reopenProxies();
+      this.pause.restore();
       this.armLimits();
       this.armIdle();
       this.log.info({ phase: this.phase, containerID: handle?.id }, "task resumed after restart");
@@ -198,6 +208,7 @@ export class TaskRun {
         this.setup.abort?.abort();
         void this.serial(() => this.cancel());
       } else if (command.kind === "finish") void this.serial(() => this.finishByUser());
+      else if (command.kind === "limits") void this.serial(() => this.pause.raise(command.limits));
       else if (command.kind === "egress.allow") {
         if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
       } else void this.serial(() => this.message(command.text));
@@ -217,13 +228,15 @@ export class TaskRun {
     }
     if (this.worker.running) {
       this.worker.send({ type: "message", text });
-      if (this.phase === "waiting") {
+      if (this.phase === "waiting" && !this.pause.active) {
         this.setPhase("running");
         this.emit([{ type: "status", data: { status: "running" } }]);
       }
       return;
     }
     if (this.phase === "preparing") return;
+    // A new worker would only meet the reached budget: the message is sent again after the raise.
+    if (this.pause.active) return this.emit([{ type: "log", data: { level: "warn", message: "the task is paused at its budget: raise the limit, then send the message again" } }]);
     await this.worker.remove();
     if (await this.startWorker(true)) this.worker.send({ type: "message", text });
   }
@@ -282,6 +295,7 @@ export class TaskRun {
   /** Commit, diff, push, upload, then the terminal status (the task's last event). */
   private async finish(outcome: TaskOutcome): Promise<void> {
     this.timers.clearLimits();
+    this.pause.clearTimer();
     this.setPhase("finishing");
     this.record.updateMeta({ outcome });
     const { baseRef, branch } = this.record.meta;
@@ -325,6 +339,7 @@ export class TaskRun {
     this.phase = "gone";
     this.output.mute();
     this.timers.clear();
+    this.pause.clearTimer();
   }
 
   /** Stops and removes the worker, closes the proxy socket, removes the workspace per policy, forgets the task. */
@@ -361,22 +376,29 @@ export class TaskRun {
       void this.serial(() => this.wrapUp("finished by the user"));
       return;
     }
+    if (this.pause.active) return;
     this.timers.armIdle((reason) => void this.serial(() => this.wrapUp(reason)));
   }
 
   /**
-   * Past the task's wall-clock limit, or with its disk full, the worker is stopped whatever it
-   * is doing and the task fails with the reason.
+   * Past the task's wall-clock limit the worker is frozen and the task waits for a raise
+   * (budget-pause.ts); with its disk full the worker is stopped whatever it is doing and the
+   * task fails with the reason.
    */
   private armLimits(): void {
     if (this.detached) return;
-    this.timers.armLimits(this.record.meta.proxy?.startedAt, this.record.task.limits.timeoutMinutes, (reason) =>
-      void this.serial(async () => {
-        if (!this.active || this.phase === "finishing") return;
-        this.output.mute();
-        await this.conclude({ status: "failed", reason }, false);
-      }),
+    this.timers.armLimits(
+      this.record.meta.proxy?.startedAt,
+      limitsOf(this.record).timeoutMinutes,
+      (reason) => void this.serial(() => this.pause.reach({ limit: "timeoutMinutes", reason }, this.deps.proxy.report(this.taskID), true)),
+      (reason) => void this.serial(() => this.stopForLimit(reason)),
     );
+  }
+
+  private async stopForLimit(reason: string): Promise<void> {
+    if (!this.active || this.phase === "finishing") return;
+    this.output.mute();
+    await this.conclude({ status: "failed", reason }, false);
   }
 
   private async wrapUp(reason: string): Promise<void> {

@@ -12,7 +12,7 @@ import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerToWorker } from "../../shared/protocol.ts";
 import type { WorkerHandle } from "../ports.ts";
 import { type LaunchDeps, launchWorker } from "./launch.ts";
-import { registerModelAccess } from "./model-access.ts";
+import { type ModelAccessHooks, registerModelAccess } from "./model-access.ts";
 import type { OutputFlow } from "./outbox.ts";
 import { workerTaskOf } from "./spec.ts";
 import { openEgress } from "./task-egress.ts";
@@ -26,6 +26,8 @@ export interface WorkerContext {
   taskDir: string;
   output: WorkerOutput;
   emit: (bodies: RunnerEventBody[]) => void;
+  /** The model proxy refused a call at a reached limit. */
+  reached: ModelAccessHooks["reached"];
   log: Logger;
 }
 
@@ -52,8 +54,8 @@ export class TaskWorker implements OutputFlow {
 
   /** Launches a worker, records its container and sends its `start` line (`resume`: it picks up the saved conversation). */
   async start(resume: boolean): Promise<WorkerHandle> {
-    const { deps, record, taskDir, output, emit } = this.context;
-    const { handle, proxy } = await launchWorker(deps, record, taskDir, output.sink, emit);
+    const { deps, record, taskDir, output, emit, reached } = this.context;
+    const { handle, proxy } = await launchWorker(deps, record, taskDir, output.sink, { emit, reached });
     this.handle = handle;
     this.alive = true;
     if (this.paused) handle.pauseOutput();
@@ -64,8 +66,8 @@ export class TaskWorker implements OutputFlow {
 
   /** For a worker that survived a restart: its model proxy socket, and its egress proxy in the agent phase. */
   async reopenProxies(): Promise<void> {
-    const { deps, record, emit } = this.context;
-    await registerModelAccess(deps.proxy, record, emit);
+    const { deps, record, emit, reached } = this.context;
+    await registerModelAccess(deps.proxy, record, { emit, reached });
     if (deps.environments) await openEgress(deps.environments, record, "agent", emit);
   }
 
@@ -82,6 +84,15 @@ export class TaskWorker implements OutputFlow {
 
   send(message: RunnerToWorker): void {
     this.handle?.send(message);
+  }
+
+  /** Freezes the worker's processes (a wall-time budget reached); `thaw` lets them run on. */
+  async freeze(): Promise<void> {
+    if (this.running) await this.handle!.freeze();
+  }
+
+  async thaw(): Promise<void> {
+    await this.handle?.thaw();
   }
 
   pause(): void {

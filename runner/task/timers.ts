@@ -1,6 +1,7 @@
 /**
  * A task's timers (internal to task/): the idle timer of a task waiting for a follow-up, its
- * wall-clock limit (wall-clock.ts) and the watch on its bounded disk (task-disk.ts). Each
+ * wall-clock limit (wall-clock.ts) and the watch on its bounded disk (task-disk.ts); the
+ * bound of a budget pause is budget-pause.ts's. Each
  * calls back once with the reason; arming one replaces it, clearing stops it. The run decides
  * when to arm them and what their callbacks do.
  */
@@ -14,6 +15,8 @@ export interface TaskTimerDeps {
   minuteMs?: number;
   /** The size of the task's disk; 0 or absent: no bound, no watch. */
   diskMB?: number;
+  /** How long a task paused at a reached budget waits for a raise before it fails (default 24 h). */
+  budgetPauseMs?: number;
 }
 
 export class TaskTimers {
@@ -42,12 +45,12 @@ export class TaskTimers {
   }
 
   /**
-   * Calls `stop` with the reason once `timeoutMinutes` have passed since `startedAt` (when the
-   * worker has started), or once the task's disk is full (when it is bounded).
+   * Calls `outOfTime` with the reason once `timeoutMinutes` have passed since `startedAt` (when
+   * the worker has started), and `diskFull` once the task's disk is full (when it is bounded).
    */
-  armLimits(startedAt: number | undefined, timeoutMinutes: number | undefined, stop: (reason: string) => void): void {
-    if (startedAt !== undefined) this.wallClock.arm(startedAt, timeoutMinutes, stop);
-    if (this.deps.diskMB) this.diskWatch.arm(this.taskDir, this.deps.diskMB, stop);
+  armLimits(startedAt: number | undefined, timeoutMinutes: number | undefined, outOfTime: (reason: string) => void, diskFull: (reason: string) => void): void {
+    if (startedAt !== undefined) this.wallClock.arm(startedAt, timeoutMinutes, outOfTime);
+    if (this.deps.diskMB) this.diskWatch.arm(this.taskDir, this.deps.diskMB, diskFull);
   }
 
   clearLimits(): void {

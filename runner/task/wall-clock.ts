@@ -1,7 +1,8 @@
 /**
  * A task's wall-clock limit (internal to task/): `timeoutMinutes` counted from the task's
  * first worker launch (the `startedAt` its model access keeps, so a restarted runner counts
- * from the same moment). When it passes, the run stops the worker whatever it is doing; the
+ * from the same moment, which moves on by the time the task sat paused at a reached budget).
+ * When it passes, the run freezes the worker whatever it is doing (budget-pause.ts); the
  * model proxy's time budget only refuses the next model call.
  *
  * `minuteMs` is the length of a minute here: 60 000 in use, a few milliseconds in tests

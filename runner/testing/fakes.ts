@@ -7,12 +7,15 @@ import { basename, join } from "node:path";
 import type { EventData } from "../../shared/events.ts";
 import { parseFrame, type RunnerToWorker, WorkerToRunner } from "../../shared/protocol.ts";
 import type { ChangedFile } from "../../shared/task.ts";
+import { type BudgetLimits, budgetLimitsOf } from "../../shared/budget.ts";
 import type {
+  BudgetReport,
   ExitInfo,
   GitCredentials,
   GitPort,
   ProxyPort,
   ProxyRegistration,
+  Reached,
   Result,
   ResumeBudget,
   Sandbox,
@@ -34,6 +37,8 @@ export class FakeWorker implements WorkerHandle {
   stopGrace: number | undefined;
   /** The runner has stopped reading this worker's output. */
   paused = false;
+  /** The runner has frozen the worker's processes. */
+  frozen = false;
   private wseq = 0;
 
   constructor(
@@ -71,7 +76,16 @@ export class FakeWorker implements WorkerHandle {
     this.paused = false;
   }
 
+  async freeze(): Promise<void> {
+    this.frozen = true;
+  }
+
+  async thaw(): Promise<void> {
+    this.frozen = false;
+  }
+
   async stop(graceMs: number): Promise<ExitInfo> {
+    this.frozen = false;
     this.stopGrace = graceMs;
     if (!this.exitInfo) this.exit({ exitCode: 143, reason: "killed", message: "stopped by the runner" });
     return this.exitInfo!;
@@ -164,13 +178,15 @@ export class FakeSandbox implements Sandbox {
 export class FakeProxy implements ProxyPort {
   readonly registered = new Map<
     string,
-    { budget: TaskBudget; resume: ResumeBudget; onUsage: (u: EventData<"usage">) => void; onRefusal: (reason: string) => void }
+    { budget: TaskBudget; resume: ResumeBudget; onUsage: (u: EventData<"usage">) => void; onRefusal: (reached: Reached, report: BudgetReport) => void }
   >();
+  /** Each raise applied: the task, its limits and the start its time counts from. */
+  readonly raises: { taskID: string; limits: BudgetLimits; startedAt: number }[] = [];
   readonly unregistered: string[] = [];
 
   constructor(private readonly dir: string) {}
 
-  async register(taskID: string, budget: TaskBudget, onUsage: (u: EventData<"usage">) => void, onRefusal: (r: string) => void, resume: ResumeBudget = {}): Promise<ProxyRegistration> {
+  async register(taskID: string, budget: TaskBudget, onUsage: (u: EventData<"usage">) => void, onRefusal: (reached: Reached, report: BudgetReport) => void, resume: ResumeBudget = {}): Promise<ProxyRegistration> {
     this.registered.set(taskID, { budget, resume, onUsage, onRefusal });
     const proxyDir = join(this.dir, taskID);
     await mkdir(proxyDir, { recursive: true });
@@ -183,6 +199,20 @@ export class FakeProxy implements ProxyPort {
 
   spent(): Spent | undefined {
     return { tokens: 0, costUSD: 0, turns: 0 };
+  }
+
+  raise(taskID: string, limits: BudgetLimits, startedAt: number): boolean {
+    const entry = this.registered.get(taskID);
+    if (!entry) return false;
+    entry.budget = { ...entry.budget, ...limits };
+    this.raises.push({ taskID, limits, startedAt });
+    return true;
+  }
+
+  report(taskID: string): BudgetReport | undefined {
+    const entry = this.registered.get(taskID);
+    if (!entry) return undefined;
+    return { limits: budgetLimitsOf(entry.budget), spent: {}, remaining: {} };
   }
 }
 

@@ -13,6 +13,7 @@
 import type {
   AccountExportLine,
   ArtifactStored,
+  CommandAccepted,
   EnvironmentEnvelope,
   EnvironmentList,
   EventPage,
@@ -34,6 +35,7 @@ import type { EdgeToViewer } from "../protocol.ts";
 export interface Answers {
   AccountExportLine: AccountExportLine;
   ArtifactStored: ArtifactStored;
+  CommandAccepted: CommandAccepted;
   EnvironmentEnvelope: EnvironmentEnvelope;
   EnvironmentList: EnvironmentList;
   ErrorBody: ErrorBody;

@@ -136,4 +136,16 @@ describe("applyEvents", () => {
     ]);
     expect(feed.egress).toEqual({ allowed: 2, denied: 3, bytes: 1200 });
   });
+
+  it("holds a reached budget until the raise, and shows both in the feed", () => {
+    seq = 0;
+    const reached = { limit: "maxTurns" as const, reason: "turn budget spent: 2 of 2 model calls made", limits: { maxTurns: 2 }, spent: { maxTurns: 2 }, remaining: { maxTurns: 0 } };
+    let feed = applyEvents(EMPTY_FEED, [e("budget.reached", reached), e("status", { status: "waiting", reason: "raise the limit to go on" })]);
+    expect(feed.budget).toEqual({ seq: 1, reached });
+    feed = applyEvents(feed, [e("budget.raised", { limits: { maxTurns: 4 }, previous: { maxTurns: 2 }, by: "alice" })]);
+    expect(feed.budget).toBeNull();
+    expect(feed.items.map((i) => i.kind)).toEqual(["budget-reached", "status", "budget-raised"]);
+    feed = applyEvents(feed, [e("budget.reached", reached), e("status", { status: "cancelled" })]);
+    expect(feed.budget).toBeNull();
+  });
 });

@@ -5,13 +5,16 @@
  * changes, the user's follow-ups, the running usage, the setup phase (each step with its
  * output, exit code and duration; the end, or a cache hit with the time saved) and egress
  * (attempts grouped by phase, host, port and decision, with counts and bytes; the user's
- * allowances, which settle the denials of the host they allow). Pure and platform-free, so a web
+ * allowances, which settle the denials of the host they allow) and the budget (a limit reached,
+ * which the feed holds as `budget` until a raise, the task running again, or its end, and the
+ * raise). Pure and platform-free, so a web
  * app and a native app render the same model. `applyEvents` returns a new `Feed` and new
  * objects only for the items that changed, so a renderer can compare by identity.
  */
+import type { BudgetRaisedData, BudgetReachedData } from "../budget.ts";
 import type { EventData } from "../events.ts";
 import type { TaskStatus, Usage } from "../task.ts";
-import { EMPTY_USAGE, addUsage } from "../task-helpers.ts";
+import { EMPTY_USAGE, addUsage, isTerminal } from "../task-helpers.ts";
 import type { KnownEvent } from "./task-stream.ts";
 
 /** Output kept per tool call; older output is cut from the front. */
@@ -79,7 +82,9 @@ export type FeedItem =
       /** A denial the user has since allowed. */
       settled: boolean;
     }
-  | { kind: "egress-allow"; key: string; seq: number; host: string; by: string };
+  | { kind: "egress-allow"; key: string; seq: number; host: string; by: string }
+  | { kind: "budget-reached"; key: string; seq: number; reached: BudgetReachedData }
+  | { kind: "budget-raised"; key: string; seq: number; raised: BudgetRaisedData };
 
 export type EgressTotals = { allowed: number; denied: number; bytes: number };
 
@@ -89,10 +94,12 @@ export interface Feed {
   usage: Usage;
   diff: EventData<"diff"> | null;
   egress: EgressTotals;
+  /** The budget the task is paused at, until a raise or the end; its `seq`. */
+  budget: { seq: number; reached: BudgetReachedData } | null;
   lastSeq: number;
 }
 
-export const EMPTY_FEED: Feed = { items: [], status: null, usage: EMPTY_USAGE, diff: null, egress: { allowed: 0, denied: 0, bytes: 0 }, lastSeq: 0 };
+export const EMPTY_FEED: Feed = { items: [], status: null, usage: EMPTY_USAGE, diff: null, egress: { allowed: 0, denied: 0, bytes: 0 }, budget: null, lastSeq: 0 };
 
 export function applyEvents(feed: Feed, events: readonly KnownEvent[]): Feed {
   if (events.length === 0) return feed;
@@ -167,6 +174,7 @@ function applyOne(feed: Feed, event: KnownEvent): void {
       return;
     case "status":
       feed.status = event.data.status;
+      if (event.data.status === "running" || isTerminal(event.data.status)) feed.budget = null;
       items.push({ kind: "status", key, seq: event.seq, ts: event.ts, status: event.data.status, reason: event.data.reason ?? null });
       return;
     case "user.message":
@@ -229,6 +237,14 @@ function applyOne(feed: Feed, event: KnownEvent): void {
         if (item.kind === "egress" && !item.allowed && !item.settled && item.rule === event.data.host) items[i] = { ...item, settled: true };
       }
       items.push({ kind: "egress-allow", key, seq: event.seq, host: event.data.host, by: event.data.by });
+      return;
+    case "budget.reached":
+      feed.budget = { seq: event.seq, reached: event.data };
+      items.push({ kind: "budget-reached", key, seq: event.seq, reached: event.data });
+      return;
+    case "budget.raised":
+      feed.budget = null;
+      items.push({ kind: "budget-raised", key, seq: event.seq, raised: event.data });
       return;
   }
 }

@@ -13,6 +13,7 @@ import type { AnswerName, Answers, Checked, Checks } from "./checks.ts";
 const ENVELOPE: { [K in AnswerName]: keyof Answers[K] & string } = {
   AccountExportLine: "kind",
   ArtifactStored: "name",
+  CommandAccepted: "task",
   EnvironmentEnvelope: "environment",
   EnvironmentList: "environments",
   ErrorBody: "error",
@@ -61,6 +62,8 @@ const EVENT: Record<EventType, true> = {
   "setup.done": true,
   egress: true,
   "user.egress": true,
+  "budget.reached": true,
+  "budget.raised": true,
   log: true,
 };
 

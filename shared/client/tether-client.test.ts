@@ -78,6 +78,15 @@ describe("TetherClient", () => {
     expect(JSON.parse(f.calls[4]!.body!)).toEqual({ host: "registry.test:8443" });
   });
 
+  it("raises a task's limits with PATCH and returns the task as it now stands", async () => {
+    const raised = { ...TASK, limits: { maxTurns: 8 } };
+    const f = fakeFetch(() => Response.json({ seq: 4, task: raised }));
+    const client = new TetherClient({ baseURL: "http://edge", token: "tok", fetch: f.fetch });
+    expect(await client.raiseLimits("t1", { maxTurns: 8 })).toEqual(raised);
+    expect(f.calls[0]).toMatchObject({ url: "http://edge/v1/tasks/t1/limits", method: "PATCH" });
+    expect(JSON.parse(f.calls[0]!.body!)).toEqual({ maxTurns: 8 });
+  });
+
   it("builds list and event queries and reads the token anew for each request", async () => {
     const f = fakeFetch((call) =>
       call.url.includes("/events") ? Response.json({ events: [], nextAfter: 5 }) : Response.json({ tasks: [TASK], nextCursor: null }),

@@ -19,6 +19,7 @@ import type {
   RunnerInfo,
   TaskPage,
 } from "../api.ts";
+import type { RaiseLimitsRequest } from "../budget.ts";
 import type { AnswerName, Answers, Checks } from "./checks.ts";
 import type { Environment, EnvironmentRequest } from "../environment.ts";
 import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
@@ -97,6 +98,11 @@ export class TetherClient {
   /** Lets the task reach `host` (host, *.domain or host:port) through its egress proxy for the rest of its run. */
   async allowEgress(taskID: string, host: string): Promise<void> {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/egress`, { host });
+  }
+
+  /** Raises the task's budget limits (owner only, only upwards); a task paused at a reached limit goes on. */
+  async raiseLimits(taskID: string, limits: RaiseLimitsRequest): Promise<Task> {
+    return (await this.#json("PATCH", `/v1/tasks/${enc(taskID)}/limits`, "CommandAccepted", limits)).task;
   }
 
   /** The account's saved environments, oldest first. */

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import {
   AccountExportLine,
   ArtifactStored,
+  CommandAccepted,
   EnvironmentEnvelope,
   EnvironmentList,
   EventPage,
@@ -24,6 +25,7 @@ import type { Answers, Checked, Checks } from "./checks.ts";
 const ANSWERS: { [K in keyof Answers]: z.ZodType<Answers[K]> } = {
   AccountExportLine,
   ArtifactStored,
+  CommandAccepted,
   EnvironmentEnvelope,
   EnvironmentList,
   ErrorBody,

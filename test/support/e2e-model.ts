@@ -17,6 +17,8 @@ export const SLOW_SUMMARY = "Fixed `add`; the test passes.";
 export const CANCEL_NOTE = "started on the notes\n";
 export const QUICK_ANSWER = "Nothing to change.";
 export const E2E_CONTEXT_WINDOW = 40_000;
+export const BUDGET_ANSWER = "Went on after the raise.";
+export const WALL_TICKS = 60;
 export const LONG_SUMMARY = "Printed long listings in several rounds; nothing is left but to answer.";
 export const LONG_ANSWER = "Finished after compacting the conversation.";
 export const ENV_ANSWER = "The tests pass and the registry answers.";
@@ -50,6 +52,10 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
   ],
   /** Run the project's tests (they need the dependency setup installed) and show an environment variable, then ask the registry until it answers. */
   env: [bash("toolu_env_test", 'npm test && echo "mode=$FIXTURE_MODE"'), bash("toolu_env_view", ENV_RETRY), { reply: { content: [{ type: "text", text: ENV_ANSWER }], stop_reason: "end_turn" } }],
+  /** Two commands and an answer: three model calls, one past a `maxTurns` of 2. */
+  turns: [bash("toolu_turns_1", "echo one > one.txt"), bash("toolu_turns_2", "echo two > two.txt"), { reply: { content: [{ type: "text", text: BUDGET_ANSWER }], stop_reason: "end_turn" } }],
+  /** A command that ticks for about 15 s (past a short wall-time limit), then an answer. */
+  wall: [bash("toolu_wall_ticks", `for i in $(seq 1 ${WALL_TICKS}); do echo tick $i; sleep 0.25; done`), { reply: { content: [{ type: "text", text: BUDGET_ANSWER }], stop_reason: "end_turn" } }],
   /** One answer, no tools. */
   quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
 };

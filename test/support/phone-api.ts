@@ -59,6 +59,12 @@ export class PhoneAPI {
     await this.#call("POST", `/v1/tasks/${id}/cancel`, {}, [202]);
   }
 
+  /** Raises the task's budget limits (`PATCH /limits`); the task record as it now stands. */
+  async raiseLimits(id: string, limits: Record<string, number>): Promise<Task> {
+    const res = await this.#call("PATCH", `/v1/tasks/${id}/limits`, limits, [200]);
+    return Task.parse(((await res.json()) as { task: unknown }).task);
+  }
+
   /** Lets the task reach `host` (host, *.domain or host:port) for the rest of its run. */
   async allowEgress(id: string, host: string): Promise<void> {
     await this.#call("POST", `/v1/tasks/${id}/egress`, { host }, [202]);

@@ -8,6 +8,7 @@
  *   cancel at any time ─► the running command is killed ─► done not ok, exit 130
  *   an error in a turn ─► error event ─► done not ok, exit 1
  *
+ * A model call refused at a reached budget waits for `budget.raised` and is made again.
  * A `message` during a turn waits for the turn to end. `start` with `resume` loads the saved
  * conversation and waits for a `message`.
  */
@@ -16,6 +17,7 @@ import { ErrorCode } from "../../shared/errors.ts";
 import type { RunnerToWorker, WorkerTask } from "../../shared/protocol.ts";
 import { loadConversation, saveConversation } from "./conversation-store.ts";
 import type { EventsWriter } from "./events-writer.ts";
+import { BudgetGate } from "./budget-gate.ts";
 import { describeFailure } from "./failure.ts";
 import type { ContextState } from "./compaction.ts";
 import { appendUserText, Cancelled, runTurn } from "./loop.ts";
@@ -23,9 +25,6 @@ import { contextWindowOf, createModelClient, DEFAULT_MODEL, MAX_OUTPUT_TOKENS } 
 import { systemPrompt } from "./system-prompt.ts";
 
 export const EXIT = { ok: 0, failed: 1, cancelled: 130 } as const;
-
-/** Model calls per user turn when the task sets no `maxTurns`. */
-const DEFAULT_MAX_CALLS = 100;
 
 export interface AgentOptions {
   workspace: string;
@@ -51,6 +50,7 @@ export class Agent {
   private readonly queued: string[] = [];
   private inputEnded = false;
   private controller = new AbortController();
+  private readonly budget = new BudgetGate();
   private resolveExit!: (code: number) => void;
   /** Resolves with the exit code once `done` is written. */
   readonly exited = new Promise<number>((resolve) => {
@@ -80,6 +80,9 @@ export class Agent {
         return;
       case "cancel":
         this.cancel();
+        return;
+      case "budget.raised":
+        this.budget.raised();
         return;
     }
   }
@@ -166,7 +169,7 @@ export class Agent {
         context: this.context,
         root: this.options.workspace,
         turn: this.turn,
-        maxCalls: this.task!.limits.maxTurns ?? DEFAULT_MAX_CALLS,
+        budget: this.budget,
         commandTimeoutMs: this.options.commandTimeoutMs,
         emit: this.emit,
         signal: this.controller.signal,

@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentEventBody } from "../../shared/events.ts";
 import { startFakeModel, type FakeModel, type ScriptStep } from "../../test/fake-model/index.ts";
+import { BudgetGate } from "./budget-gate.ts";
 import { appendUserText, MalformedAnswer, runTurn, withCacheBreakpoint, type LoopContext } from "./loop.ts";
 import { makeTestWorkspace, type TestWorkspace } from "./tools/test-context.ts";
 
@@ -19,7 +20,7 @@ afterEach(async () => {
   await ws.cleanup();
 });
 
-async function turn(script: ScriptStep[], messages: Anthropic.MessageParam[] = [{ role: "user", content: "go" }], maxCalls = 10) {
+async function turn(script: ScriptStep[], messages: Anthropic.MessageParam[] = [{ role: "user", content: "go" }], budget = new BudgetGate()) {
   model = await startFakeModel({ script, listen: { port: 0 } });
   const ctx: LoopContext = {
     client: new Anthropic({ baseURL: model.url!, apiKey: "k", maxRetries: 0 }),
@@ -30,7 +31,7 @@ async function turn(script: ScriptStep[], messages: Anthropic.MessageParam[] = [
     context: { window: 1_000_000, lastPromptTokens: 0 },
     root: ws.root,
     turn: 0,
-    maxCalls,
+    budget,
     commandTimeoutMs: 10_000,
     emit: (e) => events.push(e),
     signal: new AbortController().signal,
@@ -66,12 +67,29 @@ describe("runTurn", () => {
     expect(events.some((e) => e.type === "tool.start")).toBe(false);
   });
 
-  it("ends the turn on a refusal, and on maxTurns", async () => {
+  it("ends the turn on a refusal", async () => {
     expect((await turn([{ reply: { content: [{ type: "text", text: "no" }], stop_reason: "refusal" } }])).result.stopReason).toBe("refusal");
-    await model!.close();
+  });
+
+  it("counts no model calls of its own: a turn goes on until the model ends it", async () => {
     const loop = { reply: { content: [{ type: "tool_use" as const, name: "glob", input: { pattern: "*" } }] } };
-    expect((await turn([loop, loop, loop], undefined, 2)).result.stopReason).toBe("max_turns");
+    const { result } = await turn([loop, loop, loop, loop, loop, { reply: { content: [{ type: "text", text: "done" }] } }]);
+    expect(result.stopReason).toBe("end_turn");
+    expect(model!.requests).toHaveLength(6);
+  });
+
+  it("a call refused at a reached budget waits for budget.raised and is made again with the same history", async () => {
+    const refusal = { status: 400, type: "invalid_request_error", message: "Tether task budget exceeded: turn budget spent", headers: { "x-tether-budget-exceeded": "true" } };
+    const gate = new BudgetGate();
+    const running = turn([{ reply: { content: [{ type: "tool_use", name: "glob", input: { pattern: "*" } }] } }, { error: refusal }, { reply: { content: [{ type: "text", text: "went on" }] } }], undefined, gate);
+    const deadline = Date.now() + 10_000;
+    while (model?.requests.length !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(model!.requests).toHaveLength(2);
+    gate.raised();
+    const { result } = await running;
+    expect(result).toEqual({ stopReason: "end_turn", text: "went on" });
+    expect(model!.requests).toHaveLength(3);
+    expect(model!.requests[2]!.body.messages).toEqual(model!.requests[1]!.body.messages);
   });
 
   it("refuses an answer that stops for tool_use without a tool call", async () => {

@@ -1,7 +1,9 @@
 /**
  * One user turn of the tool loop: call the model (streaming), relay its text and reasoning,
  * run the tools it asks for, answer with their results, and go on until the model ends its
- * turn, refuses, or the turn's model calls reach `maxTurns`. Every block of an answer goes
+ * turn or refuses. The runner's proxy alone counts the task's model calls against its budget;
+ * a call it refuses at a reached budget waits for a raise and is made again (budget-gate.ts).
+ * Every block of an answer goes
  * back into the history unchanged (thinking blocks are signed and checked by the API). When
  * the prompt nears the context window, or the API finds it too long, the conversation is
  * compacted (compaction.ts) and the call made again. The history is saved after every step.
@@ -14,6 +16,7 @@ import { requestOf, streamMessage, type CallSettings } from "./model-client.ts";
 import { runTool, TOOLS } from "./tools/index.ts";
 import type { Emit } from "./tools/tool.ts";
 import { diffSnapshots, snapshotChanges } from "./workspace-changes.ts";
+import type { BudgetGate } from "./budget-gate.ts";
 
 type MessageParam = Anthropic.MessageParam;
 type BlockParam = Anthropic.ContentBlockParam;
@@ -38,8 +41,8 @@ export interface LoopContext {
   context: ContextState;
   root: string;
   turn: number;
-  /** Model calls allowed in this turn. */
-  maxCalls: number;
+  /** Holds a call refused at a reached budget until the runner says it was raised. */
+  budget: BudgetGate;
   commandTimeoutMs: number;
   emit: Emit;
   signal: AbortSignal;
@@ -157,11 +160,12 @@ async function runTools(uses: Anthropic.ToolUseBlock[], ctx: LoopContext): Promi
 export async function runTurn(messages: MessageParam[], ctx: LoopContext): Promise<TurnResult> {
   let lastText = "";
   let paused = false;
-  for (let call = 0; ; call++) {
-    if (call >= ctx.maxCalls) return { stopReason: "max_turns", text: lastText };
+  const settings: CallSettings = { model: ctx.model, maxTokens: ctx.maxTokens, system: ctx.system, tools: TOOLS.map((t) => t.definition), effort: ctx.effort };
+  // Bounded by the task's budget: the proxy refuses the call past any limit.
+  for (;;) {
     let answer: Anthropic.Message;
     try {
-      answer = await callModel(messages, ctx, { model: ctx.model, maxTokens: ctx.maxTokens, system: ctx.system, tools: TOOLS.map((t) => t.definition), effort: ctx.effort });
+      answer = await ctx.budget.call(() => callModel(messages, ctx, settings), ctx.signal, () => new Cancelled("cancelled while waiting for a budget raise"));
     } catch (err) {
       if (ctx.signal.aborted) throw new Cancelled("cancelled during a model call");
       throw err;

@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AgentEventBody } from "../../shared/events.ts";
 import { startFakeModel, type FakeModel, type RecordedRequest, type Script } from "../../test/fake-model/index.ts";
+import { BudgetGate } from "./budget-gate.ts";
 import { SUMMARY_HEADING, SUMMARY_REQUEST, type ContextState } from "./compaction.ts";
 import { runTurn, type LoopContext } from "./loop.ts";
 import { contextWindowOf, requestOf } from "./model-client.ts";
@@ -30,7 +31,7 @@ function contextOf(client: Anthropic, context: ContextState, effort?: "low" | "m
     context,
     root: ws.root,
     turn: 0,
-    maxCalls: 30,
+    budget: new BudgetGate(),
     commandTimeoutMs: 10_000,
     emit: (e) => events.push(e),
     signal: new AbortController().signal,
