@@ -14,7 +14,7 @@
  * an exit and a `done` never interleave.
  */
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { Command } from "../../shared/protocol.ts";
@@ -24,6 +24,7 @@ import { publishDiff } from "./diff.ts";
 import { allowEgress } from "./egress-allow.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { TaskOutbox } from "./outbox.ts";
+import type { PoolSlot } from "./pool-slot.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
 import { removesWorkspace, type TaskEnding, type WorkspaceCleanup } from "./spec.ts";
 import { fullDiskReason, unmountTaskDisk } from "./task-disk.ts";
@@ -66,15 +67,17 @@ export class TaskRun {
   /** Aborts the setup phase while it runs (a cancel). */
   private readonly setup: SetupAbort = {};
 
+  /** `slot`: the pool slot the task took; its directory is the task's (the row's workspace is in it). */
   constructor(
     private readonly deps: TaskRunDeps,
     row: TaskRow,
+    slot?: PoolSlot,
   ) {
     this.taskID = row.taskID;
     this.epoch = row.epoch;
     this.phase = row.status;
     this.record = new TaskRecord(deps.journal, row);
-    this.taskDir = join(deps.home, "tasks", row.taskID);
+    this.taskDir = row.workspace ? dirname(row.workspace) : join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
     this.timers = new TaskTimers(this.taskDir, deps);
     // A journaled container may still run: its output waits for `resume`.
@@ -90,7 +93,7 @@ export class TaskRun {
       alive,
       this.log,
     );
-    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit: (bodies) => this.emit(bodies), log: this.log }, alive);
+    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit: (bodies) => this.emit(bodies), log: this.log }, alive, slot);
     this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.outboxHeldMax);
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
