@@ -55,7 +55,7 @@ describeDocker("tether-runner's warm pool with Docker", () => {
   afterEach(async () => {
     for (const c of children.splice(0)) await stopChild(c, "SIGKILL");
     await edge.close();
-    for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
+    for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
     const tasks = join(home, "tasks");
     for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
       if (isMountpoint(join(tasks, name))) spawnSync("umount", ["--lazy", join(tasks, name)]);

@@ -31,6 +31,8 @@ export class PoolSlot implements SlotPaths {
 
   constructor(
     paths: SlotPaths,
+    /** Settles once the slot's disk and directories are made (or could not be): the task's preparation waits for it. */
+    readonly settled: Promise<void>,
     /** The slot's worker once it is up; undefined when it could not be made. */
     private readonly ready: Promise<WarmWorker | undefined>,
     /** The worker image's ID now (checked when the slot was taken); undefined when unknown. */

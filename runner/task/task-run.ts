@@ -248,6 +248,7 @@ export class TaskRun {
   // ── the steps ─────────────────────────────────────────────────────────────
 
   private async prepare(): Promise<void> {
+    await this.worker.slotSettled();
     const prepared = await prepareTask(this.deps, this.record, this.taskDir, (bodies) => this.emit(bodies), this.setup);
     // A cancelled setup ends with the cancel that follows in the chain.
     if (!prepared.ok && prepared.error.cancelled) return;

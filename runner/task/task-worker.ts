@@ -53,6 +53,11 @@ export class TaskWorker implements OutputFlow {
     if (this.paused) handle?.pauseOutput();
   }
 
+  /** Settles once the directories of the pool slot the task took (if any) are made: the preparation works in them. */
+  slotSettled(): Promise<void> {
+    return this.slot?.settled ?? Promise.resolve();
+  }
+
   /** Launches a worker, records its container and sends its `start` line (`resume`: it picks up the saved conversation). */
   async start(resume: boolean): Promise<WorkerHandle> {
     const { deps, record, taskDir, output, emit, log } = this.context;

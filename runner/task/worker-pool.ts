@@ -141,8 +141,9 @@ export class WorkerPool {
       proxyDir: join(this.opts.proxySocketDir, `${SLOT_PREFIX}${id}`),
       ...(this.opts.environments ? { egressDir: join(this.opts.environments.egressDir, `${SLOT_PREFIX}${id}`) } : {}),
     };
-    const ready = this.startSlot(paths);
-    const slot = new PoolSlot(paths, ready, () => this.imageCheck ?? this.checkImage());
+    const dirs = this.makeDirs(paths);
+    const ready = dirs.then((made) => (made ? this.startWorker(paths) : undefined));
+    const slot = new PoolSlot(paths, dirs.then(() => undefined), ready, () => this.imageCheck ?? this.checkImage());
     const entry: { slot: PoolSlot; worker?: WarmWorker } = { slot };
     this.slots.set(id, entry);
     void ready.then((worker) => {
@@ -163,15 +164,25 @@ export class WorkerPool {
     });
   }
 
-  /** The slot's directories, disk and worker; undefined (and said) when one cannot be made. */
-  private async startSlot(paths: SlotPaths): Promise<WarmWorker | undefined> {
-    const { sandbox, diskMB, environments, resources } = this.opts;
+  /** The slot's disk and directories; false (and said) when they cannot be made. */
+  private async makeDirs(paths: SlotPaths): Promise<boolean> {
     try {
-      if (diskMB) {
-        const disk = await mountTaskDisk(paths.dir, diskMB);
+      if (this.opts.diskMB) {
+        const disk = await mountTaskDisk(paths.dir, this.opts.diskMB);
         if (!disk.ok) throw new Error(disk.error);
       }
       await makeSlotDirs(paths);
+      return true;
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message, slotID: paths.id }, "pool: could not make a slot's directories");
+      return false;
+    }
+  }
+
+  /** The slot's worker, started with its directories mounted; undefined (and said) when it cannot be. */
+  private async startWorker(paths: SlotPaths): Promise<WarmWorker | undefined> {
+    const { sandbox, environments, resources } = this.opts;
+    try {
       if (!sandbox.prestart) throw new Error(`the ${sandbox.kind} sandbox has no pool`);
       return await sandbox.prestart({
         slotID: paths.id,
