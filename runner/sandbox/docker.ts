@@ -13,6 +13,9 @@
  * labelled `tether.role=setup`; a restart removes such a container instead of recovering it.
  * Containers carry the labels `tether.runner` and `tether.task`, are never auto-removed, and
  * survive the runner: `OpenStdin` without `StdinOnce` keeps stdin open when the runner goes.
+ * `prestart` makes a worker for the pool with the same options but for its labels
+ * (`tether.role=pool`, `tether.slot`; no task yet) and name (docker-warm.ts); `recover` and
+ * `removeOrphans` learn the task of such a container from the journal's container IDs.
  *
  * Output: the attach stream is split with `modem.demuxStream`; stdout lines are parsed one by
  * one (worker-lines.ts), stderr is passed on as text. After a runner restart,
