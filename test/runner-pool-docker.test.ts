@@ -4,7 +4,8 @@
  * the fake edge. A task runs end to end in a pooled worker (the container that waited, renamed
  * for its task), the pool refills after the take, a pooled worker has the limits and
  * isolation of any other (their inspected HostConfig compared), a new image under the tag
- * replaces the waiting workers, a waiting worker that dies is replaced, poolSize 0 takes the
+ * replaces the waiting workers, a waiting worker that dies is replaced, the egress proxy
+ * reaches a pooled worker through the moved socket, poolSize 0 takes the
  * path with no pool, and a stopped runner leaves no pooled container behind.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -129,6 +130,25 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     // A stopped runner leaves no pooled worker and no slot behind.
     expect(await ownContainers()).toEqual([]);
     expect(readdirSync(join(home, "tasks")).filter((n) => n.startsWith("slot-"))).toEqual([]);
+  }, 300_000);
+
+  it("gives a pooled worker its task's egress proxy: the socket moved into the slot's directory reaches it", async () => {
+    script = [
+      { reply: { content: [{ type: "tool_use", id: "toolu_net", name: "bash", input: { command: "curl -sS -m 10 -o /dev/null http://pool-egress.invalid/ ; echo rc=$?" } }] } },
+      { reply: { content: [{ type: "text", text: "Tried." }] } },
+    ];
+    start();
+    await hello();
+    await waitFor(async () => (await waiting()).length === 1, 90_000, "a pooled worker waiting", log);
+    const [pooled] = await waiting();
+    assign("pl5");
+    await edge.until(() => types("pl5").includes("status:waiting") || types("pl5").includes("status:failed"), 90_000, "the turn");
+    expect(types("pl5"), log()).toContain("status:waiting");
+    expect((await docker.getContainer(pooled!.Id).inspect()).Name).toBe("/tether-task-pl5");
+    // The attempt reached the runner's egress proxy, which decided it (denied: no rule allows the host).
+    const egress = edge.task("pl5").events.filter((e) => e.type === "egress");
+    expect(egress, log()).not.toHaveLength(0);
+    expect(egress[0]!.data).toMatchObject({ host: "pool-egress.invalid", phase: "agent", allowed: false });
   }, 300_000);
 
   it("gives a pooled worker exactly the HostConfig of a worker started for its task", async () => {
