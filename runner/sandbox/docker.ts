@@ -245,13 +245,15 @@ export class DockerSandbox implements Sandbox {
   private async prepareDirs(spec: Omit<SetupSpec, "taskID"> & { proxySocketPath?: string }): Promise<void> {
     const sockets = [spec.proxySocketPath, spec.egress?.socketPath].flatMap((p) => (p ? [dirname(p)] : []));
     await Promise.all([spec.workspaceDir, spec.stateDir, ...sockets].map((d) => mkdir(d, { recursive: true })));
-    for (const dir of [spec.workspaceDir, spec.stateDir]) {
-      try {
-        await run("chown", ["-R", this.user, dir]);
-      } catch {
-        await run("chmod", ["-R", "a+rwX", dir]);
-      }
-    }
+    await Promise.all(
+      [spec.workspaceDir, spec.stateDir].map(async (dir) => {
+        try {
+          await run("chown", ["-R", this.user, dir]);
+        } catch {
+          await run("chmod", ["-R", "a+rwX", dir]);
+        }
+      }),
+    );
   }
 
   private log(taskID: string): Logger | undefined {
