@@ -1,30 +1,41 @@
 /**
  * Dispatch: `POST /v1/tasks` → the first worker event at a phone's viewer socket, through the
- * real edge under `wrangler dev`, the real runner process (accept, clone, proxy socket,
- * container create and start), the worker image and the stand-in model; beside a raw
- * `docker run --rm --network none` of the same image until its first line of output. One
- * warm-up, then RUNS samples of each, one at a time.
+ * real edge under `wrangler dev`, the real runner process (accept, clone, proxy socket, the
+ * worker: a pooled one handed its task, or a container created and started for it), the worker
+ * image and the stand-in model; with the pool and without, beside a raw
+ * `docker run --rm --network none` of the same image until its first line of output, all in
+ * one run. One warm-up, then RUNS rounds of each, one at a time.
  *
  *   npx tsx bench/dispatch.ts
  */
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
+import Docker from "dockerode";
 import { AGENT_EVENT_TYPES } from "../shared/events.ts";
 import { E2EStack } from "../test/support/e2e-stack.ts";
+import type { RunnerProcess } from "../test/support/runner-process.ts";
 import { ViewerSocket } from "../test/support/viewer-socket.ts";
 import { DEFAULT_WORKER_IMAGE } from "../worker-image/build.ts";
 import { ms, summarize, type Summary, wallNow } from "./stats.ts";
 
 const RUNS = 12;
 
-export interface DispatchResult {
+/** One way of dispatching, from `POST /v1/tasks`. */
+export interface DispatchPath {
   toAssigned: Summary;
   /** The runner's first event about the task (its `log` "cloning …", stamped by the runner). */
   toRunnerAccepted: Summary;
   toRunning: Summary;
-  /** dockerode create + start as the runner logs it ("worker started", `ms`). */
+  /** The worker's start as the runner logs it ("worker started", `ms`): create + start, or the pooled worker's hand-over. */
   containerStart: Summary;
   toFirstEvent: Summary;
+}
+
+export interface DispatchResult {
+  /** A runner with its default pool (one worker waiting). */
+  pooled: DispatchPath;
+  /** The same runner settings with TETHER_POOL_SIZE=0: each task's container made for it. */
+  unpooled: DispatchPath;
   rawDocker: Summary;
 }
 
@@ -46,9 +57,9 @@ function rawDockerRun(image: string): Promise<number> {
 
 type Sample = { assigned: number; accepted: number; running: number; first: number };
 
-async function oneDispatch(stack: E2EStack): Promise<Sample> {
+async function oneDispatch(stack: E2EStack, label: string): Promise<Sample> {
   const t0 = wallNow();
-  const task = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:quick] dispatch" });
+  const task = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:quick] dispatch", labels: [label] });
   const viewer = await ViewerSocket.open(stack.edge.url, task.id, stack.token);
   try {
     const assigned = await viewer.waitForStatus("assigned", 60_000);
@@ -67,33 +78,67 @@ async function oneDispatch(stack: E2EStack): Promise<Sample> {
   }
 }
 
+/** Waits (bounded) until the runner's containers are only its pool's waiting ones, `waiting` of them. */
+async function settle(runner: RunnerProcess, waiting: number): Promise<void> {
+  const docker = new Docker();
+  for (let i = 0; i < 300; i++) {
+    const own = await docker.listContainers({ all: true, filters: { label: [`tether.runner=${runner.runnerID}`] } });
+    const idle = own.filter((c) => c.Names.some((n) => n.startsWith("/tether-slot-")) && c.State === "running");
+    if (own.length === waiting && idle.length === waiting) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`runner ${runner.runnerID} did not settle to ${waiting} waiting worker(s)`);
+}
+
+function pathOf(samples: Sample[], starts: number[]): DispatchPath {
+  return {
+    toAssigned: summarize(samples.map((s) => s.assigned)),
+    toRunnerAccepted: summarize(samples.map((s) => s.accepted)),
+    toRunning: summarize(samples.map((s) => s.running)),
+    containerStart: summarize(starts),
+    toFirstEvent: summarize(samples.map((s) => s.first)),
+  };
+}
+
+function workerStarts(runner: RunnerProcess, n: number): number[] {
+  const starts = runner
+    .records()
+    .filter((r) => r.msg === "worker started" && typeof r.ms === "number")
+    .map((r) => r.ms as number);
+  if (starts.length < n) throw new Error(`the runner logged ${starts.length} worker starts, not ${n}`);
+  return starts.slice(-n);
+}
+
+/**
+ * Two runners on one edge, the same settings but for the pool: one with its default pool, one
+ * with TETHER_POOL_SIZE=0, each reached by its own label. Rounds alternate: a pooled task, an
+ * unpooled one, a raw `docker run`, so the machine's load weighs on all three alike. Before
+ * each task its runner is left to settle (its last task's container gone, the pool refilled).
+ */
 export async function benchDispatch(): Promise<DispatchResult> {
   const image = process.env.TETHER_WORKER_IMAGE ?? DEFAULT_WORKER_IMAGE;
   const stack = new E2EStack();
   try {
     await stack.start();
-    const runner = await stack.addRunner({ name: "dispatch", capacity: 2 });
-    const samples: Sample[] = [];
-    await oneDispatch(stack);
-    for (let i = 0; i < RUNS; i++) {
-      samples.push(await oneDispatch(stack));
-      // Let the previous container's removal finish, so runs do not overlap.
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const starts = runner
-      .records()
-      .filter((r) => r.msg === "worker started" && typeof r.ms === "number")
-      .map((r) => r.ms as number);
-    if (starts.length < RUNS) throw new Error(`the runner logged ${starts.length} worker starts, not ${RUNS}`);
+    const pooledRunner = await stack.addRunner({ name: "dispatch-pool", capacity: 2, labels: ["pool"] });
+    const unpooledRunner = await stack.addRunner({ name: "dispatch-nopool", capacity: 2, labels: ["nopool"], env: { TETHER_POOL_SIZE: "0" } });
+    const pooled: Sample[] = [];
+    const unpooled: Sample[] = [];
     const raw: number[] = [];
+    await settle(pooledRunner, 1);
+    await oneDispatch(stack, "pool");
+    await oneDispatch(stack, "nopool");
     await rawDockerRun(image);
-    for (let i = 0; i < RUNS; i++) raw.push(await rawDockerRun(image));
+    for (let i = 0; i < RUNS; i++) {
+      await settle(pooledRunner, 1);
+      pooled.push(await oneDispatch(stack, "pool"));
+      await settle(unpooledRunner, 0);
+      unpooled.push(await oneDispatch(stack, "nopool"));
+      raw.push(await rawDockerRun(image));
+    }
     return {
-      toAssigned: summarize(samples.map((s) => s.assigned)),
-      toRunnerAccepted: summarize(samples.map((s) => s.accepted)),
-      toRunning: summarize(samples.map((s) => s.running)),
-      containerStart: summarize(starts.slice(-RUNS)),
-      toFirstEvent: summarize(samples.map((s) => s.first)),
+      pooled: pathOf(pooled, workerStarts(pooledRunner, RUNS)),
+      unpooled: pathOf(unpooled, workerStarts(unpooledRunner, RUNS)),
       rawDocker: summarize(raw),
     };
   } finally {
@@ -101,22 +146,27 @@ export async function benchDispatch(): Promise<DispatchResult> {
   }
 }
 
+/** The aim: the median first worker event, with the pool, no later than a raw `docker run`'s first line. */
+export const DISPATCH_AIM_RATIO = 1.0;
+
 export function dispatchMarkdown(r: DispatchResult): string {
-  const aim = 1.15 * r.rawDocker.median + 50;
-  const row = (what: string, s: Summary) => `| ${what} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.min)} | ${ms(s.max)} | ${s.n} |`;
+  const aim = DISPATCH_AIM_RATIO * r.rawDocker.median;
+  const cell = (s: Summary) => `${ms(s.median)} / ${ms(s.p90)} / ${ms(s.min)}–${ms(s.max)}`;
+  const row = (what: string, pooled: Summary, unpooled: Summary) => `| ${what} | ${cell(pooled)} | ${cell(unpooled)} |`;
+  const ratio = (s: Summary) => (s.median / r.rawDocker.median).toFixed(2);
   return [
     "## Dispatch",
     "",
-    `\`POST /v1/tasks\` → events at a viewer socket opened right after the POST, through the real edge, runner (accept, clone of the fixture repository, model proxy socket, container create and start), the worker image and the stand-in model (it answers at once); one warm-up, then ${r.toFirstEvent.n} tasks one after another. Beside it, \`docker run --rm --network none\` of the same image running \`node -e "console.log('ready')"\` until that line arrives. Aim: first worker event ≤ 1.15 × raw docker + 50 ms = ${ms(aim)} (median); measured ${ms(r.toFirstEvent.median)}, ${(r.toFirstEvent.median / r.rawDocker.median).toFixed(2)} × raw docker. The raw run prints at once; the worker's own path to its first event (container start, Node loading the 2 MB agent bundle, one model round trip over the proxy socket) is \`npm run bench:worker\`'s "dockerode create → first event" below, and the runner's part before the container (clone into the workspace and the agent's own .git copy, the proxy socket) lies between the clone's start and \`running\`.`,
+    `\`POST /v1/tasks\` → events at a viewer socket opened right after the POST, through the real edge, runner (accept, clone of the fixture repository, model proxy socket, the worker), the worker image and the stand-in model (it answers at once). Two runners with the same settings but for the pool: one with its default pool (one worker started ahead, waiting for its \`start\` line), one with \`TETHER_POOL_SIZE=0\` (the container created and started for the task); beside them \`docker run --rm --network none\` of the same image running \`node -e "console.log('ready')"\` until that line arrives. One warm-up each, then ${r.pooled.toFirstEvent.n} rounds of a pooled task, an unpooled task and a raw run, one at a time. Aim: first worker event with the pool ≤ ${DISPATCH_AIM_RATIO.toFixed(1)} × raw docker = ${ms(aim)} (median); measured ${ms(r.pooled.toFirstEvent.median)}, ${ratio(r.pooled.toFirstEvent)} × raw docker (without the pool ${ms(r.unpooled.toFirstEvent.median)}, ${ratio(r.unpooled.toFirstEvent)} ×). With the pool, what is left is the runner's own work (the clone into the workspace and the agent's .git copy, the proxy socket, the hand-over) and one model round trip over the proxy socket.`,
     "",
-    "| from `POST /v1/tasks` to | median | p90 | min | max | runs |",
-    "|---|---:|---:|---:|---:|---:|",
-    row("`status: assigned` at the viewer", r.toAssigned),
-    row("the runner starts the clone (its `log` event's `ts`, whole ms)", r.toRunnerAccepted),
-    row("`status: running` at the viewer (container started)", r.toRunning),
-    row("… of which the container's create + start (the runner's log)", r.containerStart),
-    row("**first worker event at the viewer**", r.toFirstEvent),
-    row("raw `docker run --rm --network none` → first line", r.rawDocker),
+    "| from `POST /v1/tasks` to (median / p90 / min–max) | with the pool | without (`TETHER_POOL_SIZE=0`) |",
+    "|---|---:|---:|",
+    row("`status: assigned` at the viewer", r.pooled.toAssigned, r.unpooled.toAssigned),
+    row("the runner starts the clone (its `log` event's `ts`, whole ms)", r.pooled.toRunnerAccepted, r.unpooled.toRunnerAccepted),
+    row("`status: running` at the viewer (the worker has its start line)", r.pooled.toRunning, r.unpooled.toRunning),
+    row("… of which the worker's start (the runner's log: the hand-over, or create + start)", r.pooled.containerStart, r.unpooled.containerStart),
+    row("**first worker event at the viewer**", r.pooled.toFirstEvent, r.unpooled.toFirstEvent),
+    `| raw \`docker run --rm --network none\` → first line | ${cell(r.rawDocker)} | |`,
     "",
   ].join("\n");
 }

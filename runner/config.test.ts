@@ -12,8 +12,17 @@ describe("loadConfig", () => {
     const r = loadConfig({}, { TETHER_RUNNER_HOME: h });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.value).toMatchObject({ home: h, workerImage: "tether-worker:latest", capacity: 2, sandbox: "docker", push: false, batchMaxEvents: 100, batchMaxMs: 10 });
+    expect(r.value).toMatchObject({ home: h, workerImage: "tether-worker:latest", capacity: 2, poolSize: 1, sandbox: "docker", push: false, batchMaxEvents: 100, batchMaxMs: 10 });
     expect(r.value.anthropicAPIKey).toBeUndefined();
+  });
+
+  it("turns the pool off with poolSize 0 and refuses a negative one", () => {
+    const h = home();
+    const off = loadConfig({}, { TETHER_RUNNER_HOME: h, TETHER_POOL_SIZE: "0" });
+    expect(off.ok && off.value.poolSize).toBe(0);
+    const bad = loadConfig({ poolSize: "-1" }, { TETHER_RUNNER_HOME: h });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.error.join()).toMatch(/poolSize \(--pool-size, TETHER_POOL_SIZE/);
   });
 
   it("takes flags over environment over file", () => {

@@ -59,6 +59,7 @@ export const RunnerConfig = z.object({
   name: z.string().min(1).max(64).optional(),
   labels: labels.default([]),
   capacity: int(0, 256).default(2),
+  poolSize: int(0, 256).default(1),
   anthropicAPIKey: z.string().min(1).optional(),
   anthropicBaseURL: url.default("https://api.anthropic.com"),
   modelServerTools: bool.default(false),
@@ -113,6 +114,11 @@ export const CONFIG_KEYS: Record<ConfigKey, KeySpec> = {
   name: { env: "TETHER_RUNNER_NAME", flag: "--name", help: "a name shown in the app" },
   labels: { env: "TETHER_LABELS", flag: "--labels", help: "comma-separated labels tasks can ask for" },
   capacity: { env: "TETHER_CAPACITY", flag: "--capacity", help: "tasks run at once (default 2)" },
+  poolSize: {
+    env: "TETHER_POOL_SIZE",
+    flag: "--pool-size",
+    help: "workers kept started ahead of their tasks (Docker only), within the capacity: pooled workers and running tasks together never exceed it; 0 turns the pool off (default 1)",
+  },
   anthropicAPIKey: { env: "ANTHROPIC_API_KEY", flag: "--anthropic-api-key", help: "the model key; never enters a container", secret: true },
   anthropicBaseURL: { env: "ANTHROPIC_BASE_URL", flag: "--anthropic-base-url", help: "the model API (default https://api.anthropic.com)" },
   modelServerTools: {

@@ -7,16 +7,19 @@
  * task are removed, then the control socket says hello with the held tasks.
  * Stop (SIGTERM): no new tasks, sockets closed, journal flushed, workers left running for the
  * next start. Drain: no new tasks, wait until every held task is finished and acked, then stop.
+ * With `poolSize`, a `WorkerPool` keeps workers started ahead: a task that fits takes one (its
+ * slot's directory becomes the task's), the pool refills whenever the held tasks change, and
+ * pooled workers and active tasks together stay within the capacity.
  */
 import { writeFileSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Assignment, HeldTask } from "../shared/protocol.ts";
 import { HEARTBEAT_SECONDS } from "../shared/sockets.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
 import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { type LocalStatus, TaskRun, type TaskRunDeps, type TaskRow } from "./task/index.ts";
+import { type LocalStatus, type PoolSlot, TaskRun, type TaskRunDeps, type TaskRow, WorkerPool } from "./task/index.ts";
 
 export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
   edgeURL: string;
@@ -27,6 +30,10 @@ export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget
   batchMaxEvents: number;
   batchMaxMs: number;
   backoff?: BackoffOptions;
+  /** Workers kept started ahead of their tasks (the pool; Docker only); 0 or absent: none. */
+  poolSize?: number;
+  /** The model proxy's socket directory, where pool slots make theirs. */
+  proxySocketDir?: string;
   /** Called once when the edge refuses the credential; the daemon has stopped its links. */
   onFatal?(reason: string): void;
 }
@@ -50,6 +57,7 @@ export class Daemon {
   private draining = false;
   private idleWaiters: (() => void)[] = [];
   private readonly log: Logger;
+  private readonly pool: WorkerPool | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger;
@@ -58,6 +66,20 @@ export class Daemon {
       eventsPending: () => opts.journal.pendingCount,
       connected: () => this.control.state === "connected",
     });
+    this.pool =
+      opts.poolSize && opts.sandbox.prestart
+        ? new WorkerPool({
+            sandbox: opts.sandbox,
+            size: opts.poolSize,
+            home: opts.home,
+            proxySocketDir: opts.proxySocketDir ?? join(opts.home, "proxy"),
+            ...(opts.environments ? { environments: opts.environments } : {}),
+            resources: opts.resources,
+            ...(opts.diskMB ? { diskMB: opts.diskMB } : {}),
+            room: () => (this.accepting ? opts.capacity - this.activeCount() : 0),
+            logger: opts.logger.child({ component: "pool" }),
+          })
+        : undefined;
     this.control = new ControlLink(
       {
         edgeURL: opts.edgeURL,
@@ -107,22 +129,26 @@ export class Daemon {
   async start(): Promise<void> {
     const rows = this.opts.journal.tasks();
     for (const row of rows) this.runs.set(row.taskID, this.newRun(row));
-    const handles = await this.opts.sandbox.recover((taskID) => this.runs.get(taskID)?.sink);
+    // A worker that came from the pool has no task label: the journal's container ID says whose it is.
+    const pooled = new Map(rows.flatMap((r) => (r.containerID ? [[r.containerID, r.taskID] as const] : [])));
+    const handles = await this.opts.sandbox.recover((taskID) => this.runs.get(taskID)?.sink, pooled);
     const byTask = new Map(handles.map((h) => [h.taskID, h]));
-    const removed = await this.opts.sandbox.removeOrphans(new Set(rows.map((r) => r.taskID)));
+    const removed = await this.opts.sandbox.removeOrphans(new Set(rows.map((r) => r.taskID)), pooled);
     if (removed.length > 0) this.log.info({ removed }, "removed workers of no journaled task");
     for (const row of rows) {
       const run = this.runs.get(row.taskID)!;
       await run.resume(byTask.get(row.taskID));
     }
     if (rows.length > 0) this.log.info({ tasks: rows.map((r) => r.taskID), reattached: handles.length }, "recovered journaled tasks");
+    await this.pool?.start(new Set(rows.flatMap((r) => (r.workspace ? [dirname(r.workspace)] : []))));
     this.control.start();
     this.writeState();
   }
 
-  /** Stops taking tasks and closes every socket; workers keep running. */
+  /** Stops taking tasks and closes every socket; workers keep running, the pool's waiting ones go. */
   async stop(): Promise<void> {
     this.accepting = false;
+    await this.pool?.drain();
     await this.control.stop();
     await Promise.all([...this.runs.values()].map((r) => r.detach()));
     this.writeState();
@@ -133,6 +159,7 @@ export class Daemon {
   async drain(): Promise<void> {
     this.accepting = false;
     this.draining = true;
+    this.pool?.fill();
     this.control.hello();
     this.writeState();
     if (this.runs.size > 0) {
@@ -157,7 +184,7 @@ export class Daemon {
       this.control.reject(taskID, assignment.epoch, this.draining ? "the runner is draining" : "the runner is stopping");
       return;
     }
-    const active = [...this.runs.values()].filter((r) => r.active && r.taskID !== taskID).length;
+    const active = this.activeCount(taskID);
     if (active >= this.opts.capacity) {
       this.control.reject(taskID, assignment.epoch, `the runner is at capacity (${active} of ${this.opts.capacity})`);
       return;
@@ -171,8 +198,11 @@ export class Daemon {
   private async takeOver(assignment: Assignment, older: TaskRun | undefined): Promise<void> {
     const taskID = assignment.task.id;
     if (older) await older.revoke(`reassigned at epoch ${assignment.epoch}`);
-    const run = this.newRun(this.opts.journal.addTask(assignment, join(this.opts.home, "tasks", taskID, "workspace")));
+    // A pool slot's directory becomes the task's; its worker waits there for the task.
+    const slot = this.pool?.take(assignment.task);
+    const run = this.newRun(this.opts.journal.addTask(assignment, join(slot?.dir ?? join(this.opts.home, "tasks", taskID), "workspace")), slot);
     this.runs.set(taskID, run);
+    this.pool?.fill();
     this.metrics.count("tasksAccepted");
     this.control.accept(taskID, assignment.epoch);
     this.log.info({ taskID, epoch: assignment.epoch }, "task accepted");
@@ -180,7 +210,12 @@ export class Daemon {
     await run.begin();
   }
 
-  private newRun(row: TaskRow): TaskRun {
+  /** Tasks not finished, `except` one. */
+  private activeCount(except?: string): number {
+    return [...this.runs.values()].filter((r) => r.active && r.taskID !== except).length;
+  }
+
+  private newRun(row: TaskRow, slot?: PoolSlot): TaskRun {
     return new TaskRun(
       {
         ...this.opts,
@@ -206,9 +241,11 @@ export class Daemon {
           if (this.runs.get(id)?.status === "gone") this.runs.delete(id);
           this.writeState();
           if (this.runs.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+          this.pool?.fill();
         },
       },
       row,
+      slot,
     );
   }
 

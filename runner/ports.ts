@@ -124,10 +124,41 @@ export interface Sandbox {
   checkImage(image: string): Promise<Result<void>>;
   /** The model proxy socket as the worker started from `spec` sees it (what the `start` line names). */
   workerProxySocket(spec: SandboxSpec): string;
-  /** Workers this runner started that still exist (running or exited, not removed). */
-  recover(sinkFor: (taskID: string) => WorkerSink | undefined): Promise<WorkerHandle[]>;
-  /** Removes this runner's workers whose task is not in `keep`. */
-  removeOrphans(keep: ReadonlySet<string>): Promise<string[]>;
+  /**
+   * Workers this runner started that still exist (running or exited, not removed). A worker
+   * that came from the pool carries no task label: `pooled` names its task by container ID.
+   */
+  recover(sinkFor: (taskID: string) => WorkerSink | undefined, pooled?: ReadonlyMap<string, string>): Promise<WorkerHandle[]>;
+  /** Removes this runner's workers whose task is not in `keep`, and every pooled one not in `pooled` (container ID → task). */
+  removeOrphans(keep: ReadonlySet<string>, pooled?: ReadonlyMap<string, string>): Promise<string[]>;
+  /** Starts a worker ahead of any task, for the pool (Docker only; absent: the sandbox has no pool). */
+  prestart?(spec: WarmSpec): Promise<WarmWorker>;
+}
+
+/**
+ * A pool slot's worker as it is made: a task's spec without the task. Its directories are the
+ * slot's; the task's clone and sockets go into them when a task takes the slot.
+ */
+export interface WarmSpec extends Omit<SandboxSpec, "taskID" | "env"> {
+  slotID: string;
+}
+
+/** A worker started ahead of its task, with the mounts and limits of any other, waiting for its `start` line. */
+export interface WarmWorker {
+  /** Container ID. */
+  readonly id: string;
+  /** The ID of the image it was made from. */
+  readonly imageID: string;
+  /** Resolves if the worker stops while it waits (it died or was removed). */
+  readonly stopped: Promise<void>;
+  /**
+   * Gives the worker to a task whose files and sockets are in the slot's directories: its
+   * output goes to `sink` from now on. `spec` (the task's, with no variables and the slot's
+   * resources) is what the worker would have been started with.
+   */
+  assign(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle>;
+  /** Removes the unused worker. */
+  discard(): Promise<void>;
 }
 
 // ── the model proxy ─────────────────────────────────────────────────────────

@@ -11,6 +11,7 @@ import { BUDGET_ANSWER, requestsFor, WALL_TICKS } from "./support/e2e-model.ts";
 import { outputOf } from "./support/e2e-checks.ts";
 import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
+import { taskContainers } from "./support/task-containers.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
 
 /** The runner's minute in this suite: a wall-time limit of 1 minute passes after 3 s. */
@@ -25,9 +26,9 @@ describeDocker("end to end: budgets raised from the phone", () => {
     viewers.push(v);
     return v;
   };
-  /** Whether the task's worker container is paused (the cgroup freezer), by its label. */
+  /** Whether the task's worker container is paused (the cgroup freezer). */
   const paused = async (taskID: string) => {
-    const [info] = await docker.listContainers({ all: true, filters: { label: [`tether.task=${taskID}`] } });
+    const [info] = await taskContainers(docker, taskID);
     return info ? (await docker.getContainer(info.Id).inspect()).State.Paused : undefined;
   };
   const until = async (what: string, test: () => Promise<boolean>, timeoutMs = 60_000) => {

@@ -17,6 +17,7 @@ import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import type { RunnerProcess } from "./support/runner-process.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
+import { taskContainers } from "./support/task-containers.ts";
 
 const ALL_LINES = Array.from({ length: SLOW_LINES }, (_, i) => `line ${i + 1}`);
 
@@ -83,7 +84,7 @@ describeDocker("end to end: faults in the middle of a task", () => {
   async function containerWrote(id: string, n: number): Promise<void> {
     const docker = new Docker();
     for (let i = 0; i < 400; i++) {
-      const [info] = await docker.listContainers({ all: true, filters: { label: [`tether.task=${id}`] } });
+      const [info] = await taskContainers(docker, id);
       const log = info ? ((await docker.getContainer(info.Id).logs({ stdout: true })) as Buffer).toString("latin1") : "";
       if (log.includes(`line ${n}\\n`)) return;
       await new Promise((r) => setTimeout(r, 50));

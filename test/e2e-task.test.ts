@@ -13,6 +13,7 @@ import { expectContiguous, outputOf, repeatedAgentEvents, statusesOf } from "./s
 import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import { describeEvents, ViewerSocket } from "./support/viewer-socket.ts";
+import { taskContainers } from "./support/task-containers.ts";
 
 describeDocker("end to end: one task's life through the public API", () => {
   const stack = new E2EStack();
@@ -102,8 +103,7 @@ describeDocker("end to end: one task's life through the public API", () => {
       const task = await phone.createTask({ repo: { url: stack.repo.url }, prompt: "[e2e:cancel] Take notes, then tick." });
       const viewer = await open(task.id);
       await viewer.waitFor("tick 3 from the long command", (e) => e.type === "tool.output" && String(e.data.text).includes("tick 3\n"), 90_000);
-      const runningFilter = { filters: { label: [`tether.task=${task.id}`], status: ["running"] } };
-      expect(await new Docker().listContainers(runningFilter)).toHaveLength(1);
+      expect(await taskContainers(new Docker(), task.id, { running: true })).toHaveLength(1);
       await phone.cancel(task.id);
       const end = await viewer.waitForStatus(["succeeded", "failed", "cancelled", "lost"], 60_000);
       expect(end.data.status, describeEvents(viewer.events)).toBe("cancelled");
@@ -118,7 +118,7 @@ describeDocker("end to end: one task's life through the public API", () => {
       expect(await phone.artifact(task.id, "diff.patch")).toContain(`+${CANCEL_NOTE.trim()}`);
       expect((await phone.task(task.id)).status).toBe("cancelled");
       // `cancelled` is reported only once the container has stopped.
-      expect(await new Docker().listContainers(runningFilter)).toEqual([]);
+      expect(await taskContainers(new Docker(), task.id, { running: true })).toEqual([]);
     }, 180_000);
 
     it("a viewer that drops and comes back with after= misses nothing and gets nothing twice", async () => {

@@ -55,7 +55,8 @@ describeDocker("tether-runner with Docker", () => {
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await edge.close();
-    for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true });
+    // A runner stopping meanwhile removes its waiting pooled worker itself (409: removal in progress).
+    for (const info of await docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } })) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
     // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
     const tasks = join(home, "tasks");
     for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
@@ -209,7 +210,8 @@ describeDocker("tether-runner with Docker", () => {
       { reply: { content: [{ type: "tool_use", id: "toolu_fill", name: "bash", input: { command: "head -c 200M /dev/zero > fill.bin; echo exit:$?" } }] } },
       { reply: { content: [{ type: "tool_use", id: "toolu_wait", name: "bash", input: { command: "sleep 100000" } }] } },
     ];
-    const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never" });
+    // No pool: the task's directory is then tasks/<id> (a pooled task's is its slot's).
+    const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never", TETHER_POOL_SIZE: "0" });
     await hello();
     edge.sendControl({ type: "assign", assignment: assignmentOf("dk5", 1, { repo: { url: repo }, prompt: "Fill the disk." }) });
     await edge.until(() => types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
@@ -223,8 +225,10 @@ describeDocker("tether-runner with Docker", () => {
     runner.kill("SIGTERM");
   }, 150_000);
 
+  /** The runner's containers but the pool's waiting workers (which belong to no task). */
   async function ownContainers() {
-    return docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
+    const all = await docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } });
+    return all.filter((c) => !c.Names.some((n) => n.startsWith("/tether-slot-")));
   }
 });
 

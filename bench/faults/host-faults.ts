@@ -11,13 +11,14 @@ import { ViewerSocket } from "../../test/support/viewer-socket.ts";
 import { countLog, recoveryText } from "./measure.ts";
 import type { Figure } from "./report.ts";
 import type { FaultStack } from "./stack.ts";
+import { taskContainers } from "../../test/support/task-containers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TERMINAL = ["succeeded", "failed", "cancelled", "lost"];
 
 export async function killContainer(stack: FaultStack, runner: RunnerProcess, label: string): Promise<Figure> {
   const task = await stack.startLines(runner, label, "docker-kill");
-  const worker = (await stack.containersOf(runner)).find((c) => c.Labels["tether.task"] === task.id && c.Labels["tether.role"] !== "setup");
+  const [worker] = await taskContainers(stack.docker, task.id);
   if (!worker) throw new Error(`no worker container for ${task.id}`);
   const t0 = performance.now();
   await stack.docker.getContainer(worker.Id).kill();

@@ -10,6 +10,7 @@ import type { RunnerProcess } from "../../test/support/runner-process.ts";
 import { recoveriesText, recoveryText } from "./measure.ts";
 import type { Figure } from "./report.ts";
 import type { FaultStack, LinesTask, TaskEnd } from "./stack.ts";
+import { taskContainers } from "../../test/support/task-containers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,8 +30,7 @@ function figureOf(fault: string, detail: string, end: TaskEnd, recoveries: numbe
 /** The worker container's own output so far (its JSON lines), read from the engine. */
 async function containerLog(id: string): Promise<string> {
   const docker = new Docker();
-  const infos = await docker.listContainers({ all: true, filters: { label: [`tether.task=${id}`] } });
-  const worker = infos.find((c) => c.Labels["tether.role"] !== "setup");
+  const [worker] = await taskContainers(docker, id);
   return worker ? ((await docker.getContainer(worker.Id).logs({ stdout: true })) as Buffer).toString("latin1") : "";
 }
 

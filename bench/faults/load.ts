@@ -87,12 +87,17 @@ interface Usage {
 async function usageOf(stack: FaultStack, runner: RunnerProcess): Promise<Usage> {
   const pid = runner.pid!;
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-  return { rssMB: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, containers: (await stack.containersOf(runner)).length };
+  return { rssMB: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length, containers: (await taskContainersOf(stack, runner)).length };
+}
+
+/** The runner's containers but its pool's waiting workers (which belong to no task). */
+async function taskContainersOf(stack: FaultStack, runner: RunnerProcess): Promise<unknown[]> {
+  return (await stack.containersOf(runner)).filter((c) => !c.Names.some((n) => n.startsWith("/tether-slot-")));
 }
 
 /** Waits (bounded) until the runner holds no container, then a few idle seconds. */
 async function settle(stack: FaultStack, runner: RunnerProcess): Promise<void> {
-  for (let i = 0; i < 120 && (await stack.containersOf(runner)).length > 0; i++) await sleep(500);
+  for (let i = 0; i < 120 && (await taskContainersOf(stack, runner)).length > 0; i++) await sleep(500);
   await sleep(5000);
 }
 

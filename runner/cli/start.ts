@@ -99,10 +99,11 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
   if (!disks.ok) logger.warn({ diskMB: config.diskMB, reason: disks.error }, "tasks' disks are not bounded (set diskMB to 0 to silence this)");
   const journal = new Journal(join(config.home, "journal.db"), config.outboxMax);
   const prices = withOverrides(config.modelPrices);
+  const proxySocketDir = join(config.home, "proxy");
   const proxy = new ModelProxy({
     upstreamURL: config.anthropicBaseURL,
     apiKey: config.anthropicAPIKey ?? "",
-    socketDir: join(config.home, "proxy"),
+    socketDir: proxySocketDir,
     prices,
     serverTools: config.modelServerTools,
     logger,
@@ -144,6 +145,8 @@ export async function startRunner(config: RunnerConfig, opts: { drain: boolean }
     version: RUNNER_VERSION,
     labels: config.labels,
     capacity: config.capacity,
+    poolSize: config.sandbox === "docker" ? config.poolSize : 0,
+    proxySocketDir,
     batchMaxEvents: config.batchMaxEvents,
     batchMaxMs: config.batchMaxMs,
     onFatal: (reason) => {

@@ -9,14 +9,17 @@
  * so the worker reaches the proxy at /run/tether/<socket> (`workerProxySocket`); with egress,
  * also the directory of its egress proxy socket (/run/tether-egress, read-only), which the
  * relay inside reaches for the tools (TETHER_EGRESS_SOCKET, the proxy variables in the spec).
- * A task whose environment names another image (one the runner allows) runs in that image
- * under the same hardening (hardening.ts), once `checkImage` has passed it (image-check.ts):
- * the worker image's agent is mounted read-only at /opt/tether/agent.mjs (agent-bundle.ts)
- * and run with that image's `node`.
  * A task's setup phase runs in a container made the same way (`openSetup`, docker-setup.ts),
  * labelled `tether.role=setup`; a restart removes such a container instead of recovering it.
  * Containers carry the labels `tether.runner` and `tether.task`, are never auto-removed, and
  * survive the runner: `OpenStdin` without `StdinOnce` keeps stdin open when the runner goes.
+ * A task whose environment names another image (one the runner allows) runs in that image
+ * under the same hardening (hardening.ts), once `checkImage` has passed it (image-check.ts):
+ * the worker image's agent is mounted read-only at /opt/tether/agent.mjs (agent-bundle.ts)
+ * and run with that image's `node`; such a task never takes a pooled worker.
+ * `prestart` makes a worker for the pool with the same options but for its labels
+ * (`tether.role=pool`, `tether.slot`; no task yet) and name (docker-warm.ts); `recover` and
+ * `removeOrphans` learn the task of such a container from the journal's container IDs.
  *
  * Output: the attach stream is split with `modem.demuxStream`; stdout lines are parsed one by
  * one (worker-lines.ts), stderr is passed on as text. After a runner restart,
@@ -26,30 +29,34 @@
 import { execFile } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { Writable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import type { Logger } from "pino";
 import { AGENT_PATH, agentBundleOf } from "./agent-bundle.ts";
 import { DockerSetupSession } from "./docker-setup.ts";
+import { DockerWarmWorker, poolContainerName } from "./docker-warm.ts";
+import { DockerWorker, ignoreGone } from "./docker-worker.ts";
 import { type Hardening, hardenedHostConfig } from "./hardening.ts";
 import { ImageCheck } from "./image-check.ts";
-import { WorkerLineSplitter } from "./worker-lines.ts";
-import type { ExitInfo, Result, Sandbox, SandboxSpec, SetupSession, SetupSpec, WorkerHandle, WorkerSink } from "../ports.ts";
+import type { Result, Sandbox, SandboxSpec, SetupSession, SetupSpec, WarmSpec, WarmWorker, WorkerHandle, WorkerSink } from "../ports.ts";
 
 const run = promisify(execFile);
 
 export const LABEL_RUNNER = "tether.runner";
 export const LABEL_TASK = "tether.task";
-/** `setup` on a setup phase's container, `check` on an image check's, `agent-copy` on the one the agent is copied from; a worker's has none. */
+/**
+ * `setup` on a setup phase's container, `check` on an image check's, `agent-copy` on the one
+ * the agent is copied from, `pool` on a worker started ahead for the pool; a worker started
+ * for its task has none.
+ */
 export const LABEL_ROLE = "tether.role";
+/** A pooled worker's slot. */
+export const LABEL_SLOT = "tether.slot";
+
 /** Where the container sees the directory of its model proxy socket. */
 export const CONTAINER_PROXY_DIR = "/run/tether";
 /** Where the container sees the directory of its egress proxy socket. */
 export const CONTAINER_EGRESS_DIR = "/run/tether-egress";
-/** How long output may trail the container's exit before the stream is closed anyway. */
-const OUTPUT_DRAIN_MS = 2000;
 
 export interface DockerSandboxOptions {
   docker?: Docker;
@@ -91,7 +98,7 @@ export class DockerSandbox implements Sandbox {
 
   async start(spec: SandboxSpec, sink: WorkerSink): Promise<WorkerHandle> {
     await this.prepareDirs(spec);
-    const container = await this.create(this.containerOptions(spec, "worker", await this.agentFor(spec)));
+    const container = await this.create(this.containerOptions(spec, { role: "worker", taskID: spec.taskID }, await this.agentFor(spec)));
     try {
       // Attach before start so not one byte of output is missed.
       const stream = await this.attach(container, false);
@@ -108,7 +115,7 @@ export class DockerSandbox implements Sandbox {
 
   async openSetup(spec: SetupSpec): Promise<SetupSession> {
     await this.prepareDirs(spec);
-    const container = await this.create(this.containerOptions(spec, "setup", await this.agentFor(spec)));
+    const container = await this.create(this.containerOptions(spec, { role: "setup", taskID: spec.taskID }, await this.agentFor(spec)));
     return DockerSetupSession.open(container, this.user);
   }
 
@@ -137,22 +144,56 @@ export class DockerSandbox implements Sandbox {
   }
 
   /**
-   * The worker's container, or the setup's (the same but for its program: the egress relay
-   * alone). In another image (`agent`: the bundle's path on the host) the program is that
-   * image's node running the mounted agent.
+   * Starts a worker for the pool: made exactly as `start` makes a task's (the same options
+   * but for its labels and name), attached and started; it waits for its `start` line.
    */
-  private containerOptions(spec: SetupSpec & { proxySocketPath?: string }, role: "worker" | "setup", agent: string | undefined): Docker.ContainerCreateOptions {
+  async prestart(spec: WarmSpec): Promise<WarmWorker> {
+    await this.prepareDirs(spec);
+    const container = await this.create(this.containerOptions(spec, { role: "pool", slotID: spec.slotID }, undefined));
+    try {
+      const stream = await this.attach(container, false);
+      // Nothing is read until a task takes the worker: what it prints meanwhile waits in the stream.
+      stream.pause();
+      await container.start();
+      const info = (await container.inspect()) as Docker.ContainerInspectInfo;
+      return new DockerWarmWorker(container, info.Image, stream, spec, {
+        prepare: (s) => this.prepareDirs(s),
+        log: (taskID) => this.log(taskID),
+        sameResources: (s) => JSON.stringify(s.resources) === JSON.stringify(spec.resources),
+      });
+    } catch (err) {
+      await container.remove({ force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * A task's worker, the setup's (the same but for its program: the egress relay alone), or a
+   * pooled worker's (the same as a task's but for its labels and name). In another image
+   * (`agent`: the bundle's path on the host) the program is that image's node running the
+   * mounted agent.
+   */
+  private containerOptions(
+    spec: Omit<SetupSpec, "taskID"> & { proxySocketPath?: string },
+    who: { role: "worker" | "setup" | "pool"; taskID?: string; slotID?: string },
+    agent: string | undefined,
+  ): Docker.ContainerCreateOptions {
     const egressEnv = spec.egress ? [...Object.entries(spec.egress.env).map(([k, v]) => `${k}=${v}`), `TETHER_EGRESS_SOCKET=${CONTAINER_EGRESS_DIR}/${basename(spec.egress.socketPath)}`] : [];
-    const worker = role === "worker";
+    const worker = who.role !== "setup";
     const command = worker ? this.opts.command : ["relay"];
+    const labels: Record<string, string> =
+      who.role === "pool"
+        ? { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_ROLE]: "pool", [LABEL_SLOT]: who.slotID ?? "" }
+        : { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_TASK]: who.taskID ?? "", ...(worker ? {} : { [LABEL_ROLE]: "setup" }) };
     return {
+      ...(who.role === "pool" && who.slotID ? { name: poolContainerName(who.slotID) } : {}),
       Image: agent && spec.image ? spec.image : this.opts.image,
       ...(agent ? { Entrypoint: ["node", AGENT_PATH], Cmd: command ?? [] } : command ? { Cmd: command } : {}),
       User: this.user,
       WorkingDir: "/workspace",
       // Docker keeps the last of a repeated name: the task's variables first, the runner's after.
       Env: [...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`), "TETHER_WORKSPACE=/workspace", "TETHER_STATE_DIR=/state", "HOME=/tmp", ...egressEnv],
-      Labels: { [LABEL_RUNNER]: this.opts.runnerID, [LABEL_TASK]: spec.taskID, ...(worker ? {} : { [LABEL_ROLE]: "setup" }) },
+      Labels: labels,
       OpenStdin: worker,
       StdinOnce: false,
       AttachStdin: worker,
@@ -174,11 +215,12 @@ export class DockerSandbox implements Sandbox {
     return `${CONTAINER_PROXY_DIR}/${basename(spec.proxySocketPath)}`;
   }
 
-  async recover(sinkFor: (taskID: string) => WorkerSink | undefined): Promise<WorkerHandle[]> {
+  async recover(sinkFor: (taskID: string) => WorkerSink | undefined, pooled: ReadonlyMap<string, string> = new Map()): Promise<WorkerHandle[]> {
     const handles: WorkerHandle[] = [];
     for (const info of await this.listOwn()) {
-      const taskID = info.Labels[LABEL_TASK];
-      if (info.Labels[LABEL_ROLE] !== undefined) {
+      const taskID = info.Labels[LABEL_ROLE] === "pool" ? pooled.get(info.Id) : info.Labels[LABEL_TASK];
+      const role = info.Labels[LABEL_ROLE];
+      if (role !== undefined && role !== "pool") {
         // A setup cut short by a restart is run again from the start, a check or a copy made again: its container goes.
         await this.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone);
         continue;
@@ -202,10 +244,11 @@ export class DockerSandbox implements Sandbox {
     return handles;
   }
 
-  async removeOrphans(keep: ReadonlySet<string>): Promise<string[]> {
+  async removeOrphans(keep: ReadonlySet<string>, pooled: ReadonlyMap<string, string> = new Map()): Promise<string[]> {
     const removed: string[] = [];
     for (const info of await this.listOwn()) {
-      const taskID = info.Labels[LABEL_TASK];
+      // A pooled worker no journaled task took (it waited, or its task had not started it) goes too.
+      const taskID = info.Labels[LABEL_ROLE] === "pool" ? pooled.get(info.Id) : info.Labels[LABEL_TASK];
       if (taskID !== undefined && keep.has(taskID)) continue;
       await this.docker.getContainer(info.Id).remove({ force: true }).catch(ignoreGone);
       this.opts.logger?.info({ containerID: info.Id, taskID }, "orphan container removed");
@@ -234,160 +277,21 @@ export class DockerSandbox implements Sandbox {
   }
 
   /** The worker's uid must write the workspace and state; a runner that cannot chown opens them up. */
-  private async prepareDirs(spec: SetupSpec & { proxySocketPath?: string }): Promise<void> {
+  private async prepareDirs(spec: Omit<SetupSpec, "taskID"> & { proxySocketPath?: string }): Promise<void> {
     const sockets = [spec.proxySocketPath, spec.egress?.socketPath].flatMap((p) => (p ? [dirname(p)] : []));
     await Promise.all([spec.workspaceDir, spec.stateDir, ...sockets].map((d) => mkdir(d, { recursive: true })));
-    for (const dir of [spec.workspaceDir, spec.stateDir]) {
-      try {
-        await run("chown", ["-R", this.user, dir]);
-      } catch {
-        await run("chmod", ["-R", "a+rwX", dir]);
-      }
-    }
+    await Promise.all(
+      [spec.workspaceDir, spec.stateDir].map(async (dir) => {
+        try {
+          await run("chown", ["-R", this.user, dir]);
+        } catch {
+          await run("chmod", ["-R", "a+rwX", dir]);
+        }
+      }),
+    );
   }
 
   private log(taskID: string): Logger | undefined {
     return this.opts.logger?.child({ taskID, sandbox: "docker" });
   }
-}
-
-class DockerWorker implements WorkerHandle {
-  readonly id: string;
-  private stopping = false;
-  private readonly exited: Promise<ExitInfo>;
-  private readonly drained: Promise<void>;
-  private begin!: () => void;
-  /** Set while the output is paused: resolves when it is read on. */
-  private paused: { resumed: Promise<void>; resume: () => void } | undefined;
-
-  constructor(
-    private readonly container: Docker.Container,
-    readonly taskID: string,
-    private readonly stream: NodeJS.ReadableStream | NodeJS.ReadWriteStream,
-    sink: WorkerSink,
-    private readonly log: Logger | undefined,
-  ) {
-    this.id = container.id;
-    const splitter = new WorkerLineSplitter(sink);
-    const decoder = new StringDecoder("utf8");
-    // Writables whose write runs synchronously, so every byte is handed on before "end".
-    const stdout = new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        splitter.push(chunk);
-        done();
-      },
-    });
-    const stderr = new Writable({
-      write: (chunk: Buffer, _e, done) => {
-        const text = decoder.write(chunk);
-        if (text) sink.stderr(text);
-        done();
-      },
-    });
-    container.modem.demuxStream(stream, stdout, stderr);
-    // A write to a container that just exited fails with EPIPE: logged, never thrown.
-    stream.on("error", (err: Error) => this.log?.warn({ err: err.message }, "worker stream failed"));
-    this.drained = new Promise<void>((resolve) => {
-      stream.once("end", resolve);
-      stream.once("close", resolve);
-      stream.once("error", resolve);
-    });
-    // Docker's wait answers at once, with code 0, for a container not yet started: the exit is
-    // watched only once the container runs (or has run).
-    const started = new Promise<void>((resolve) => (this.begin = resolve));
-    this.exited = started.then(() => this.waitForExit()).then((info) => {
-      splitter.end();
-      const rest = decoder.end();
-      if (rest) sink.stderr(rest);
-      sink.exit(info);
-      return info;
-    });
-  }
-
-  /** Starts watching for the exit; call once the container has been started. */
-  watch(): this {
-    this.begin();
-    return this;
-  }
-
-  send(message: Parameters<WorkerHandle["send"]>[0]): void {
-    const stream = this.stream as NodeJS.ReadWriteStream & { destroyed?: boolean };
-    if (stream.destroyed || !("write" in stream)) {
-      this.log?.warn({ type: message.type }, "worker stdin is closed; message dropped");
-      return;
-    }
-    stream.write(`${JSON.stringify(message)}\n`);
-  }
-
-  pauseOutput(): void {
-    if (this.paused) return;
-    let resume!: () => void;
-    const resumed = new Promise<void>((resolve) => (resume = resolve));
-    this.paused = { resumed, resume };
-    this.stream.pause();
-  }
-
-  resumeOutput(): void {
-    const paused = this.paused;
-    this.paused = undefined;
-    this.stream.resume();
-    paused?.resume();
-  }
-
-  async freeze(): Promise<void> {
-    await this.container.pause();
-  }
-
-  /** A container that is not paused (or gone) is left as it is: Docker answers an unpause of one with a 500. */
-  async thaw(): Promise<void> {
-    const info = (await this.container.inspect().catch(ignoreGone)) as Docker.ContainerInspectInfo | undefined;
-    if (info?.State.Paused) await this.container.unpause().catch(ignoreGone);
-  }
-
-  async stop(graceMs: number): Promise<ExitInfo> {
-    this.stopping = true;
-    await this.thaw();
-    await this.container.stop({ t: Math.ceil(graceMs / 1000) }).catch(ignoreGone);
-    return this.exited;
-  }
-
-  async remove(): Promise<void> {
-    await this.container.remove({ force: true }).catch(ignoreGone);
-  }
-
-  private async waitForExit(): Promise<ExitInfo> {
-    try {
-      const result = (await this.container.wait()) as { StatusCode: number };
-      // Paused output is still to come: the drain's clock starts once it is read on.
-      while (this.paused) await this.paused.resumed;
-      // The last output may still be on its way; a stream that never ends is closed anyway.
-      const drained = await Promise.race([this.drained.then(() => true), delay(OUTPUT_DRAIN_MS).then(() => false)]);
-      if (!drained) (this.stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      await new Promise((resolve) => setImmediate(resolve));
-      const state = (await this.container.inspect()) as Docker.ContainerInspectInfo;
-      return exitInfo(result.StatusCode, state, this.stopping);
-    } catch (err) {
-      this.log?.error({ err: (err as Error).message }, "container wait failed");
-      return { exitCode: null, reason: "error", message: `the container could not be watched: ${(err as Error).message}` };
-    }
-  }
-}
-
-function exitInfo(code: number, state: Docker.ContainerInspectInfo, stopping: boolean): ExitInfo {
-  if (state.State.OOMKilled) {
-    const mb = Math.round((state.HostConfig.Memory ?? 0) / 1024 / 1024);
-    return { exitCode: code, reason: "oom", message: `killed by the kernel: out of memory (limit ${mb} MB)` };
-  }
-  if (stopping) return { exitCode: code, reason: "killed", message: `stopped by the runner (exit code ${code})` };
-  if (code === 137) return { exitCode: code, reason: "killed", message: "killed by SIGKILL (exit code 137)" };
-  return { exitCode: code, reason: "exited", message: `exited with code ${code}` };
-}
-
-function ignoreGone(err: { statusCode?: number }): void {
-  // 304: already stopped; 404: already gone.
-  if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -15,7 +15,7 @@
  * an exit and a `done` never interleave.
  */
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
 import type { Command } from "../../shared/protocol.ts";
@@ -25,6 +25,7 @@ import { publishDiff } from "./diff.ts";
 import { BudgetPause, limitsOf } from "./budget-pause.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { TaskOutbox } from "./outbox.ts";
+import type { PoolSlot } from "./pool-slot.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
 import { removesWorkspace, type TaskEnding, type WorkspaceCleanup } from "./spec.ts";
 import { fullDiskReason, unmountTaskDisk } from "./task-disk.ts";
@@ -69,15 +70,17 @@ export class TaskRun {
   private readonly setup: SetupAbort = {};
   private readonly pause: BudgetPause;
 
+  /** `slot`: the pool slot the task took; its directory is the task's (the row's workspace is in it). */
   constructor(
     private readonly deps: TaskRunDeps,
     row: TaskRow,
+    slot?: PoolSlot,
   ) {
     this.taskID = row.taskID;
     this.epoch = row.epoch;
     this.phase = row.status;
     this.record = new TaskRecord(deps.journal, row);
-    this.taskDir = join(deps.home, "tasks", row.taskID);
+    this.taskDir = row.workspace ? dirname(row.workspace) : join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
     this.timers = new TaskTimers(this.taskDir, deps);
     // A journaled container may still run: its output waits for `resume`.
@@ -95,7 +98,7 @@ export class TaskRun {
     );
     const emit = (bodies: RunnerEventBody[]) => this.emit(bodies);
     const reached = (r: Reached, report: BudgetReport) => void this.serial(() => this.pause.reach(r, report, false));
-    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit, reached, log: this.log }, alive);
+    this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit, reached, log: this.log }, alive, slot);
     const phase = () => (this.phase === "running" || this.phase === "waiting" ? this.phase : "other");
     const expire = (reason: string) => void this.serial(() => this.stopForLimit(reason));
     const host = { record: this.record, worker: this.worker, proxy: deps.proxy, log: this.log, emit, phase, setPhase: (p: "running" | "waiting") => this.setPhase(p), rearmLimits: () => this.armLimits(), expire };
@@ -258,6 +261,7 @@ export class TaskRun {
   // ── the steps ─────────────────────────────────────────────────────────────
 
   private async prepare(): Promise<void> {
+    await this.worker.slotSettled();
     const prepared = await prepareTask(this.deps, this.record, this.taskDir, (bodies) => this.emit(bodies), this.setup);
     // A cancelled setup ends with the cancel that follows in the chain.
     if (!prepared.ok && prepared.error.cancelled) return;

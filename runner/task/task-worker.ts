@@ -1,7 +1,7 @@
 /**
  * The task's worker container as its run holds it (internal to task/): the sandbox handle, if
- * any, and whether the container still runs. `start` launches one (launch.ts) and sends its
- * `start` line; a journaled container may outlive the runner (`adopt` takes it back after a
+ * any, and whether the container still runs. `start` launches one (launch.ts; the first one
+ * from the task's pool slot, if it took one) and sends its `start` line; a journaled container may outlive the runner (`adopt` takes it back after a
  * restart, `reopenProxies` gives it its model and egress proxies again); a worker that exited
  * after its turn keeps its handle until `remove`. It is the outbox's `OutputFlow`: while the
  * outbox is full, the worker's output is paused, and a worker started or adopted meanwhile
@@ -14,6 +14,7 @@ import type { WorkerHandle } from "../ports.ts";
 import { type LaunchDeps, launchWorker } from "./launch.ts";
 import { type ModelAccessHooks, registerModelAccess } from "./model-access.ts";
 import type { OutputFlow } from "./outbox.ts";
+import type { PoolSlot } from "./pool-slot.ts";
 import { workerTaskOf } from "./spec.ts";
 import { openEgress } from "./task-egress.ts";
 import type { TaskRecord } from "./task-record.ts";
@@ -38,6 +39,8 @@ export class TaskWorker implements OutputFlow {
   constructor(
     private readonly context: WorkerContext,
     private alive: boolean,
+    /** The pool slot the task took: its first worker is the slot's. */
+    private slot?: PoolSlot,
   ) {}
 
   /** A container is there and runs: it takes messages and is stopped at the end. */
@@ -52,10 +55,18 @@ export class TaskWorker implements OutputFlow {
     if (this.paused) handle?.pauseOutput();
   }
 
+  /** Settles once the directories of the pool slot the task took (if any) are made: the preparation works in them. */
+  slotSettled(): Promise<void> {
+    return this.slot?.settled ?? Promise.resolve();
+  }
+
   /** Launches a worker, records its container and sends its `start` line (`resume`: it picks up the saved conversation). */
   async start(resume: boolean): Promise<WorkerHandle> {
-    const { deps, record, taskDir, output, emit, reached } = this.context;
-    const { handle, proxy } = await launchWorker(deps, record, taskDir, output.sink, { emit, reached });
+    const { deps, record, taskDir, output, emit, reached, log } = this.context;
+    const slot = this.slot;
+    this.slot = undefined;
+    const { handle, proxy, pooled } = await launchWorker(deps, record, taskDir, output.sink, { emit, reached }, slot, log);
+    if (slot) log.info({ slotID: slot.id, pooled }, pooled ? "the task's worker is its slot's pooled one" : "the slot's pooled worker was not used");
     this.handle = handle;
     this.alive = true;
     if (this.paused) handle.pauseOutput();
@@ -113,8 +124,11 @@ export class TaskWorker implements OutputFlow {
     return exitCode;
   }
 
-  /** Removes the container, if there is one; a failure is logged. */
+  /** Removes the container, if there is one, and a pool slot the task did not use; a failure is logged. */
   async remove(): Promise<void> {
+    const slot = this.slot;
+    this.slot = undefined;
+    await slot?.release().catch((err: unknown) => this.log.warn({ err, slotID: slot.id }, "could not release the pool slot"));
     const handle = this.handle;
     this.handle = undefined;
     this.alive = false;
