@@ -200,6 +200,9 @@ export class TaskRun {
       } else if (command.kind === "finish") void this.serial(() => this.finishByUser());
       else if (command.kind === "egress.allow") {
         if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
+      } else if (command.kind === "approval") {
+        // The edge decided; the worker only hears the answer to the question it asked.
+        if (this.active) this.worker.send({ type: "approval", approvalID: command.approvalID, approved: command.approved, ...(command.text ? { text: command.text } : {}) });
       } else void this.serial(() => this.message(command.text));
     }
   }
