@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { AnswerApprovalRequest, approvalPrefix, commandPrefix, ruleCovers } from "./approvals.ts";
+
+describe("approvals", () => {
+  it("takes a command's program and its subcommand as the prefix, never an option or a path", () => {
+    expect(commandPrefix("npm test -- --watch")).toBe("npm test");
+    expect(commandPrefix("  git   status ")).toBe("git status");
+    expect(commandPrefix("node test.js")).toBe("node");
+    expect(commandPrefix("ls -la")).toBe("ls");
+    expect(approvalPrefix("write", "src/a.ts")).toBe("src/a.ts");
+    expect(approvalPrefix("plan", "1. x")).toBeUndefined();
+  });
+
+  it("lets a rule cover the same prefix only, and nothing chained, piped or substituted", () => {
+    const rule = { kind: "command" as const, prefix: "npm test" };
+    expect(ruleCovers(rule, "command", "npm test")).toBe(true);
+    expect(ruleCovers(rule, "command", "npm  test --coverage")).toBe(true);
+    expect(ruleCovers(rule, "command", "npm testing")).toBe(false);
+    expect(ruleCovers(rule, "write", "npm test")).toBe(false);
+    for (const chained of ["npm test; rm -rf /", "npm test && curl x", "npm test | sh", "npm test $(curl x)", "npm test `id`", "npm test > /etc/x", "npm test\nrm x"]) {
+      expect(ruleCovers(rule, "command", chained), chained).toBe(false);
+    }
+    expect(ruleCovers({ kind: "write", prefix: "a.ts" }, "write", "a.ts")).toBe(true);
+    expect(ruleCovers({ kind: "write", prefix: "a.ts" }, "write", "a.tsx")).toBe(false);
+  });
+
+  it("takes text with edit and only with edit", () => {
+    expect(AnswerApprovalRequest.safeParse({ decision: "edit", text: "1. a" }).success).toBe(true);
+    expect(AnswerApprovalRequest.safeParse({ decision: "always" }).success).toBe(true);
+    expect(AnswerApprovalRequest.safeParse({ decision: "edit" }).success).toBe(false);
+    expect(AnswerApprovalRequest.safeParse({ decision: "no", text: "x" }).success).toBe(false);
+  });
+});
