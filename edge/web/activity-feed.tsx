@@ -2,6 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { FeedItem } from "../../shared/client/index.ts";
 import { AnsiText } from "./ansi-text.tsx";
+import { ApprovalLine } from "./approval-card.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
 import { Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
@@ -113,6 +114,8 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
       return <SetupDone item={item} />;
     case "egress":
       return <EgressAttempt item={item} taskID={taskID} />;
+    case "approval":
+      return <ApprovalLine item={item} />;
     case "egress-allow":
       return (
         <p class="status-line egress-decision">

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TetherError } from "../../shared/client/index.ts";
 import type { Task } from "../../shared/task.ts";
-import { TaskStatus, titleFromPrompt } from "../../shared/task.ts";
+import { isTerminal, TaskStatus, titleFromPrompt } from "../../shared/task.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
 import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
@@ -134,6 +134,7 @@ export function TaskList() {
                 <span class="task-title">{task.title || titleFromPrompt(task.prompt)}</span>
                 <StatusPill status={task.status} />
                 <span class="task-meta">
+                  {task.pendingApproval && !isTerminal(task.status) && <span class="needs-you">Needs you</span>}
                   <span>{repoName(task.repo.url)}</span>
                   {task.repo.ref && <span>@{task.repo.ref}</span>}
                   <span aria-label="created">{timeAgo(task.createdAt, now)}</span>
