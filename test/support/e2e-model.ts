@@ -23,6 +23,10 @@ export const ENV_ANSWER = "The tests pass and the registry answers.";
 /** The `env` scenario's second command: asks the registry until it answers (the phone allows it meanwhile), at most 90 times. */
 export const ENV_RETRY = "for i in $(seq 1 90); do npm view tether-dep version --fetch-retries=0 && exit 0; sleep 1; done; exit 1";
 
+export const ASK_ANSWER = "Asked for both and went on.";
+export const PLAN_TEXT = "1. Fix add in math.js so it adds.";
+export const PLAN_ANSWER = "Carried out the plan.";
+
 const bash = (id: string, command: string): ScriptStep => ({ reply: { content: [{ type: "tool_use", id, name: "bash", input: { command } }] } });
 
 const SCENARIOS: Record<string, ScriptStep[]> = {
@@ -50,6 +54,18 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
   ],
   /** Run the project's tests (they need the dependency setup installed) and show an environment variable, then ask the registry until it answers. */
   env: [bash("toolu_env_test", 'npm test && echo "mode=$FIXTURE_MODE"'), bash("toolu_env_view", ENV_RETRY), { reply: { content: [{ type: "text", text: ENV_ANSWER }], stop_reason: "end_turn" } }],
+  /** `ask` mode: a command and a file write, each asked first, then an answer. */
+  ask: [
+    bash("toolu_ask_cmd", "echo asked > asked.txt"),
+    { reply: { content: [{ type: "tool_use", id: "toolu_ask_write", name: "str_replace_based_edit_tool", input: { command: "create", path: "written.txt", file_text: "written\n" } }] } },
+    { reply: { content: [{ type: "text", text: ASK_ANSWER }], stop_reason: "end_turn" } },
+  ],
+  /** `plan` mode: a plan (the turn the owner approves), then fixing math.js, then an answer. */
+  plan: [
+    { reply: { content: [{ type: "text", text: PLAN_TEXT }], stop_reason: "end_turn" } },
+    { reply: { content: [{ type: "tool_use", id: "toolu_plan_edit", name: "str_replace_based_edit_tool", input: { command: "str_replace", path: "math.js", old_str: "return a - b;", new_str: "return a + b;" } }] } },
+    { reply: { content: [{ type: "text", text: PLAN_ANSWER }], stop_reason: "end_turn" } },
+  ],
   /** One answer, no tools. */
   quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
 };
