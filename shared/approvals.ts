@@ -5,7 +5,10 @@
  *   plan  the agent's first turn only reads and proposes a plan, then asks; `yes` carries the
  *         plan out, `edit` carries out the owner's text instead, `no` ends the task cancelled
  *   ask   each shell command and each file write asks first; `no` declines that one call,
- *         `always` also answers yes to later calls of the same command prefix or file
+ *         `always` also answers yes to later calls of the same command prefix or file. Each
+ *         network attempt of the agent phase that the task's own allowances do not cover asks
+ *         too (the runner asks for it: `kind: "egress"`, subject `host:port`); `always` there
+ *         allows the host for the rest of the task, as the phone's "Allow" does
  *
  * The worker asks (an `approval.requested` event on its stdout), the runner relays the event,
  * the TaskRoom holds the question, and only a viewer (a socket frame or
@@ -19,7 +22,7 @@ import { z } from "zod";
 export const TaskMode = z.enum(["auto", "plan", "ask"]);
 export type TaskMode = z.infer<typeof TaskMode>;
 
-export const ApprovalKind = z.enum(["plan", "command", "write"]);
+export const ApprovalKind = z.enum(["plan", "command", "write", "egress"]);
 export type ApprovalKind = z.infer<typeof ApprovalKind>;
 
 /** yes / no / always (ask) and yes / edit / no (plan: approve, edit, reject). */
@@ -70,10 +73,16 @@ export function commandPrefix(command: string): string {
   return `${first}${sub}`.slice(0, 300);
 }
 
-/** What "always" covers for a question: the command's prefix, the file's path, nothing for a plan. */
+/** The host of an egress question's `host:port` (an IPv6 host keeps its brackets). */
+export function egressHost(subject: string): string {
+  return subject.replace(/:\d{1,5}$/, "").toLowerCase().slice(0, 300);
+}
+
+/** What "always" covers for a question: the command's prefix, the file's path, the host; nothing for a plan. */
 export function approvalPrefix(kind: ApprovalKind, subject: string): string | undefined {
   if (kind === "command") return commandPrefix(subject);
   if (kind === "write") return subject.slice(0, 300);
+  if (kind === "egress") return egressHost(subject);
   return undefined;
 }
 
@@ -81,6 +90,7 @@ export function approvalPrefix(kind: ApprovalKind, subject: string): string | un
 export function ruleCovers(rule: { kind: ApprovalKind; prefix: string }, kind: ApprovalKind, subject: string): boolean {
   if (rule.kind !== kind || kind === "plan") return false;
   if (kind === "write") return subject === rule.prefix;
+  if (kind === "egress") return egressHost(subject) === rule.prefix;
   if (SHELL_JOINERS.test(subject)) return false;
   const command = subject.trim().replace(/\s+/g, " ");
   return command === rule.prefix || command.startsWith(`${rule.prefix} `);

@@ -109,6 +109,20 @@ describe("TaskRoom approvals", () => {
     expect((await allEvents(stub)).find((e) => e.type === "user.cancel")?.data).toEqual({ by: "alice" });
   });
 
+  it("always to a host also allows the host for the rest of the task, as the phone's Allow does", async () => {
+    const { stub, taskID, runner } = await roomIn("ask");
+    runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 1, ts: now(), type: "approval.requested", data: { approvalID: "e1", kind: "egress", subject: "Registry.Test:4873" } }] });
+    await runner.next("ack");
+    expect((await stub.getTask(ACCOUNT_ID))?.pendingApproval).toMatchObject({ kind: "egress", prefix: "registry.test" });
+    await stub.command(ACCOUNT_ID, "alice", { kind: "approval", approvalID: "e1", decision: "always" });
+    await runner.until((f) => f.filter((x) => x.type === "command").length >= 2);
+    expect(runner.frames.filter((x) => x.type === "command").map((x) => x.command)).toEqual([
+      expect.objectContaining({ kind: "approval", approvalID: "e1", approved: true }),
+      expect.objectContaining({ kind: "egress.allow", host: "registry.test" }),
+    ]);
+    expect((await allEvents(stub)).find((e) => e.type === "user.egress")?.data).toEqual({ host: "registry.test", by: "alice" });
+  });
+
   it("an answer given while the runner is away reaches it at its next attach", async () => {
     const { stub, taskID, runner } = await roomIn("ask");
     runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 1, ts: now(), type: "approval.requested", data: { approvalID: "a1", kind: "command", subject: "make" } }] });

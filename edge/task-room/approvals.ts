@@ -10,7 +10,8 @@
  * an edge restart. The command reaches the runner at once when it is attached, else at its
  * next `attach` (after a runner restart). Only a viewer answers: the runner's events can open
  * a question, never close one. A plan answered `no`, or left unanswered, ends the task
- * cancelled. The oldest open question is the task's `pendingApproval` (it "needs you").
+ * cancelled; "always" to a host also allows it, as the phone's `egress.allow` does. The
+ * oldest open question is the task's `pendingApproval` (it "needs you").
  */
 import {
   ApprovalKind,
@@ -35,8 +36,8 @@ export type ApprovalAnswer = { kind: "approval"; approvalID: string; decision: A
 
 type ApprovalRow = { id: string; kind: string; subject: string; prefix: string | null; requested_at: string; expires_at: number };
 
-/** What the room does after an approval transaction: frames for the runner, a push, a cancel. */
-export type ApprovalEffects = { commands: FrameText<EdgeToRunnerData>[]; opened: boolean; cancel: { by: string } | null };
+/** What the room does after an approval transaction: frames for the runner, a push, a cancel, a host to allow. */
+export type ApprovalEffects = { commands: FrameText<EdgeToRunnerData>[]; opened: boolean; cancel: { by: string } | null; allowHost?: { host: string; by: string } };
 
 export class RoomApprovals {
   constructor(
@@ -117,7 +118,10 @@ export class RoomApprovals {
     const command = this.close(task, row.id, { decision: answer.decision, by, ...(text ? { text } : {}) }, approved, text);
     this.refresh(task);
     const cancel = row.kind === "plan" && !approved ? { by } : null;
-    return { seq: task.lastSeq, effects: { commands: [command], opened: false, cancel } };
+    const seq = task.lastSeq;
+    // "Always" to a host is the phone's "Allow": the runner's egress proxy keeps the host for the rest of the task.
+    const allowHost = row.kind === "egress" && answer.decision === "always" && row.prefix !== null ? { host: row.prefix, by } : undefined;
+    return { seq, effects: { commands: [command], opened: false, cancel, ...(allowHost ? { allowHost } : {}) } };
   }
 
   /** Closes every question past its time as no (inside `commit`). */

@@ -183,6 +183,7 @@ export class TaskRoom extends DurableObject<Env> {
 
   private applyApprovals(room: RoomRecord, effects: ApprovalEffects): void {
     for (const command of effects.commands) this.runners.sendToHolder(command);
+    if (effects.allowHost) this.runCommand(room, effects.allowHost.by, { kind: "egress.allow", host: effects.allowHost.host });
     if (effects.cancel) this.runCommand(room, effects.cancel.by, { kind: "cancel" });
     this.state.report(true);
   }

@@ -1,13 +1,13 @@
 /**
  * Approvals on the phone: the card of a question the task waits on (a plan to approve, edit
- * or reject; a command or a file write to allow once, always, or not), and the feed's line
+ * or reject; a command, a file write or a host to allow once, always, or not), and the feed's line
  * for a question once answered or expired. Answers go through
  * `POST /v1/tasks/:id/approvals/:approvalID`; the card closes when the answer's event arrives.
  */
 import { useState } from "preact/hooks";
 import type { FeedItem } from "../../shared/client/index.ts";
 import type { ApprovalDecision } from "../../shared/approvals.ts";
-import { commandPrefix } from "../../shared/approvals.ts";
+import { approvalPrefix } from "../../shared/approvals.ts";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
@@ -17,6 +17,7 @@ const ASKS: Record<ApprovalItem["about"], string> = {
   plan: "The agent proposes a plan",
   command: "The agent wants to run a command",
   write: "The agent wants to write a file",
+  egress: "The agent wants to reach a host",
 };
 
 export function ApprovalCard({ taskID, item }: { taskID: string; item: ApprovalItem }) {
@@ -26,7 +27,7 @@ export function ApprovalCard({ taskID, item }: { taskID: string; item: ApprovalI
   const [editing, setEditing] = useState(false);
   const [plan, setPlan] = useState(item.subject);
   const headingID = `approval-${item.approvalID}`;
-  const always = item.about === "command" ? commandPrefix(item.subject) : item.subject;
+  const always = approvalPrefix(item.about, item.subject) ?? item.subject;
 
   async function answer(decision: ApprovalDecision, text?: string) {
     setBusy(true);
@@ -108,7 +109,7 @@ const DECIDED: Record<ApprovalDecision, string> = { yes: "Allowed", always: "Alw
 
 /** A question in the feed: what it asked and how it ended. */
 export function ApprovalLine({ item }: { item: ApprovalItem }) {
-  const what = item.about === "plan" ? "the plan" : item.about === "command" ? "a command" : "a file write";
+  const what = item.about === "plan" ? "the plan" : item.about === "command" ? "a command" : item.about === "egress" ? `${item.subject}` : "a file write";
   if (item.state === "pending") return <p class="status-line">Asks for approval of {what}</p>;
   if (item.state === "expired") return <p class="status-line">No answer in time: {what} counts as declined</p>;
   const answer = item.answer!;

@@ -8,3 +8,4 @@ export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./prepare.ts";
 export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
 export type { EnvironmentDeps } from "./setup-phase.ts";
 export { canMountTaskDisks } from "./task-disk.ts";
+export { EgressQuestions } from "./egress-questions.ts";

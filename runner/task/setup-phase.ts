@@ -19,6 +19,7 @@ import { cacheKeyOf, lockfileDigests, type SetupCache } from "../cache/index.ts"
 import { parseHostRule } from "../egress/index.ts";
 import type { EgressPort, GitPort, HostRule, Result, Sandbox, SandboxResources, SandboxSpec } from "../ports.ts";
 import { redactURL } from "./diff.ts";
+import type { EgressQuestions } from "./egress-questions.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 export const REPOSITORY_SETUP = ".tether/setup.sh";
@@ -35,6 +36,8 @@ export interface EnvironmentDeps {
   toolEnv: Record<string, string>;
   cache?: SetupCache;
   setupTimeoutMs: number;
+  /** The owner's answers to the network attempts of `ask` tasks. */
+  questions?: EgressQuestions;
 }
 
 export interface SetupStep {
@@ -72,6 +75,7 @@ export async function openEgress(env: EnvironmentDeps, record: TaskRecord, phase
     agentRules: rulesOf(network?.agent ?? []),
     allowed: rulesOf(record.meta.egressAllowed ?? []),
     onEvent: (data) => emit([{ type: "egress", data }]),
+    ...(record.task.mode === "ask" && env.questions ? { ask: (host: string, port: number) => env.questions!.ask(record.taskID, host, port, emit) } : {}),
   });
 }
 

@@ -202,6 +202,7 @@ export class TaskRun {
         if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
       } else if (command.kind === "approval") {
         // The edge decided; the worker only hears the answer to the question it asked.
+        if (this.deps.environments?.questions?.answer(command.approvalID, command.approved)) continue;
         if (this.active) this.worker.send({ type: "approval", approvalID: command.approvalID, approved: command.approved, ...(command.text ? { text: command.text } : {}) });
       } else void this.serial(() => this.message(command.text));
     }
@@ -325,6 +326,7 @@ export class TaskRun {
 
   /** The task is gone: no more events, no more worker output. */
   private leave(): void {
+    this.deps.environments?.questions?.drop(this.taskID);
     this.phase = "gone";
     this.output.mute();
     this.timers.clear();
