@@ -9,6 +9,11 @@ describe("approvals", () => {
     expect(commandPrefix("ls -la")).toBe("ls");
     expect(approvalPrefix("write", "src/a.ts")).toBe("src/a.ts");
     expect(approvalPrefix("plan", "1. x")).toBeUndefined();
+    expect(approvalPrefix("egress", "Registry.Test:443")).toBe("registry.test");
+    expect(approvalPrefix("egress", "registry.test:4873")).toBe("registry.test:4873");
+    expect(approvalPrefix("egress", "[::1]:8080")).toBe("[::1]:8080");
+    expect(ruleCovers({ kind: "egress", prefix: "registry.test" }, "egress", "registry.test:443")).toBe(true);
+    expect(ruleCovers({ kind: "egress", prefix: "registry.test" }, "egress", "registry.test:22")).toBe(false);
   });
 
   it("lets a rule cover the same prefix only, and nothing chained, piped or substituted", () => {

@@ -73,16 +73,18 @@ export function commandPrefix(command: string): string {
   return `${first}${sub}`.slice(0, 300);
 }
 
-/** The host of an egress question's `host:port` (an IPv6 host keeps its brackets). */
-export function egressHost(subject: string): string {
-  return subject.replace(/:\d{1,5}$/, "").toLowerCase().slice(0, 300);
+/** The rule an egress question's `host:port` allows: the host alone for 443 and 80, else `host:port` (the phone's "Allow" takes the same). */
+export function egressRule(subject: string): string {
+  const m = /^(.*):(\d{1,5})$/.exec(subject.toLowerCase());
+  const rule = m && m[2] !== "443" && m[2] !== "80" ? `${m[1]}:${m[2]}` : (m?.[1] ?? subject.toLowerCase());
+  return rule.slice(0, 300);
 }
 
-/** What "always" covers for a question: the command's prefix, the file's path, the host; nothing for a plan. */
+/** What "always" covers for a question: the command's prefix, the file's path, the host (and port); nothing for a plan. */
 export function approvalPrefix(kind: ApprovalKind, subject: string): string | undefined {
   if (kind === "command") return commandPrefix(subject);
   if (kind === "write") return subject.slice(0, 300);
-  if (kind === "egress") return egressHost(subject);
+  if (kind === "egress") return egressRule(subject);
   return undefined;
 }
 
@@ -90,7 +92,7 @@ export function approvalPrefix(kind: ApprovalKind, subject: string): string | un
 export function ruleCovers(rule: { kind: ApprovalKind; prefix: string }, kind: ApprovalKind, subject: string): boolean {
   if (rule.kind !== kind || kind === "plan") return false;
   if (kind === "write") return subject === rule.prefix;
-  if (kind === "egress") return egressHost(subject) === rule.prefix;
+  if (kind === "egress") return egressRule(subject) === rule.prefix;
   if (SHELL_JOINERS.test(subject)) return false;
   const command = subject.trim().replace(/\s+/g, " ");
   return command === rule.prefix || command.startsWith(`${rule.prefix} `);

@@ -111,16 +111,22 @@ describe("TaskRoom approvals", () => {
 
   it("always to a host also allows the host for the rest of the task, as the phone's Allow does", async () => {
     const { stub, taskID, runner } = await roomIn("ask");
-    runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 1, ts: now(), type: "approval.requested", data: { approvalID: "e1", kind: "egress", subject: "Registry.Test:4873" } }] });
+    const host = (n: number, id: string, subject: string) => ({ rseq: n, ts: now(), type: "approval.requested", data: { approvalID: id, kind: "egress", subject } });
+    // Two attempts at once (a client opens several), and one to another port.
+    runner.send({ type: "events", taskID, epoch: 1, events: [host(1, "e1", "Registry.Test:4873"), host(2, "e2", "registry.test:4873"), host(3, "e3", "registry.test:443")] });
     await runner.next("ack");
-    expect((await stub.getTask(ACCOUNT_ID))?.pendingApproval).toMatchObject({ kind: "egress", prefix: "registry.test" });
+    expect((await stub.getTask(ACCOUNT_ID))?.pendingApproval).toMatchObject({ approvalID: "e1", kind: "egress", prefix: "registry.test:4873" });
     await stub.command(ACCOUNT_ID, "alice", { kind: "approval", approvalID: "e1", decision: "always" });
-    await runner.until((f) => f.filter((x) => x.type === "command").length >= 2);
+    await runner.until((f) => f.filter((x) => x.type === "command").length >= 3);
     expect(runner.frames.filter((x) => x.type === "command").map((x) => x.command)).toEqual([
       expect.objectContaining({ kind: "approval", approvalID: "e1", approved: true }),
-      expect.objectContaining({ kind: "egress.allow", host: "registry.test" }),
+      expect.objectContaining({ kind: "approval", approvalID: "e2", approved: true }),
+      expect.objectContaining({ kind: "egress.allow", host: "registry.test:4873" }),
     ]);
-    expect((await allEvents(stub)).find((e) => e.type === "user.egress")?.data).toEqual({ host: "registry.test", by: "alice" });
+    const events = await allEvents(stub);
+    expect(events.find((e) => e.type === "approval.answered" && e.data.approvalID === "e2")?.data).toMatchObject({ decision: "yes", by: "rule", rule: "registry.test:4873" });
+    expect(events.find((e) => e.type === "user.egress")?.data).toEqual({ host: "registry.test:4873", by: "alice" });
+    expect((await stub.getTask(ACCOUNT_ID))?.pendingApproval).toMatchObject({ approvalID: "e3", prefix: "registry.test" });
   });
 
   it("an answer given while the runner is away reaches it at its next attach", async () => {

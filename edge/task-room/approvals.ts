@@ -115,13 +115,20 @@ export class RoomApprovals {
       this.sql.exec("INSERT OR IGNORE INTO approval_rules (kind, prefix) VALUES (?, ?)", row.kind, row.prefix);
     }
     const approved = answer.decision !== "no";
-    const command = this.close(task, row.id, { decision: answer.decision, by, ...(text ? { text } : {}) }, approved, text);
+    const commands = [this.close(task, row.id, { decision: answer.decision, by, ...(text ? { text } : {}) }, approved, text)];
+    const seq = task.lastSeq;
+    if (answer.decision === "always" && row.prefix !== null) {
+      // The new rule also answers the questions already open that it covers.
+      const rule = { kind: ApprovalKind.parse(row.kind), prefix: row.prefix };
+      for (const open of this.sql.exec<ApprovalRow>("SELECT * FROM approvals WHERE closed = 0 ORDER BY requested_at, id").toArray()) {
+        if (ruleCovers(rule, ApprovalKind.parse(open.kind), open.subject)) commands.push(this.close(task, open.id, { decision: "yes", by: "rule", rule: row.prefix }, true));
+      }
+    }
     this.refresh(task);
     const cancel = row.kind === "plan" && !approved ? { by } : null;
-    const seq = task.lastSeq;
     // "Always" to a host is the phone's "Allow": the runner's egress proxy keeps the host for the rest of the task.
     const allowHost = row.kind === "egress" && answer.decision === "always" && row.prefix !== null ? { host: row.prefix, by } : undefined;
-    return { seq, effects: { commands: [command], opened: false, cancel, ...(allowHost ? { allowHost } : {}) } };
+    return { seq, effects: { commands, opened: false, cancel, ...(allowHost ? { allowHost } : {}) } };
   }
 
   /** Closes every question past its time as no (inside `commit`). */

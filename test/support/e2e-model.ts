@@ -24,6 +24,8 @@ export const ENV_ANSWER = "The tests pass and the registry answers.";
 export const ENV_RETRY = "for i in $(seq 1 90); do npm view tether-dep version --fetch-retries=0 && exit 0; sleep 1; done; exit 1";
 
 export const ASK_ANSWER = "Asked for both and went on.";
+/** Asks the stand-in registry once, through the egress proxy. */
+export const ASK_NET_COMMAND = "npm view tether-dep version --fetch-retries=0";
 export const PLAN_TEXT = "1. Fix add in math.js so it adds.";
 export const PLAN_ANSWER = "Carried out the plan.";
 
@@ -60,6 +62,8 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
     { reply: { content: [{ type: "tool_use", id: "toolu_ask_write", name: "str_replace_based_edit_tool", input: { command: "create", path: "written.txt", file_text: "written\n" } }] } },
     { reply: { content: [{ type: "text", text: ASK_ANSWER }], stop_reason: "end_turn" } },
   ],
+  /** `ask` mode on the network: a command that asks the registry (its attempt asks the owner too), then an answer. */
+  "ask-net": [bash("toolu_ask_net", ASK_NET_COMMAND), { reply: { content: [{ type: "text", text: ASK_ANSWER }], stop_reason: "end_turn" } }],
   /** `plan` mode: a plan (the turn the owner approves), then fixing math.js, then an answer. */
   plan: [
     { reply: { content: [{ type: "text", text: PLAN_TEXT }], stop_reason: "end_turn" } },
