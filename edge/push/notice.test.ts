@@ -30,5 +30,8 @@ describe("pushPayloadOf", () => {
     expect(pushPayloadOf(task, "ended")).toEqual({ taskID: task.id, title: "Fix it", body: "Failed: tests failed", url: "/tasks/tsk_0123456789abcdef" });
     expect(pushPayloadOf(task, "waiting").body).toBe("Waiting for you");
     expect(pushPayloadOf(task, "budget").body).toBe("Reached its budget");
+    const asking = { ...task, pendingApproval: { approvalID: "a1", kind: "command" as const, subject: "npm test", requestedAt: "", expiresAt: "" } };
+    expect(pushPayloadOf(asking, "approval").body).toBe("Asks for your approval: npm test");
+    expect(pushPayloadOf({ ...asking, pendingApproval: { ...asking.pendingApproval, kind: "plan" as const } }, "approval").body).toBe("Asks for your approval: a plan");
   });
 });

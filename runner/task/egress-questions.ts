@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { RunnerEventBody } from "../../shared/events.ts";
+import type { Command, RunnerToWorker } from "../../shared/protocol.ts";
 
 type Waiting = { taskID: string; resolve: (approved: boolean) => void };
 
@@ -41,4 +42,10 @@ export class EgressQuestions {
       waiting.resolve(false);
     }
   }
+}
+
+/** The edge's answer: to the egress proxy when the runner asked, else to the worker, which asked. */
+export function deliverAnswer(command: Extract<Command, { kind: "approval" }>, questions: EgressQuestions | undefined, worker: { send(line: RunnerToWorker): void }): void {
+  if (questions?.answer(command.approvalID, command.approved)) return;
+  worker.send({ type: "approval", approvalID: command.approvalID, approved: command.approved, ...(command.text ? { text: command.text } : {}) });
 }

@@ -22,6 +22,7 @@ import type { Metrics } from "../metrics.ts";
 import type { ArtifactPort, DataChannel, DataChannelHandlers, ExitInfo, Outbox, WorkerHandle, WorkerSink } from "../ports.ts";
 import { publishDiff } from "./diff.ts";
 import { allowEgress } from "./egress-allow.ts";
+import { deliverAnswer } from "./egress-questions.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
@@ -201,9 +202,7 @@ export class TaskRun {
       else if (command.kind === "egress.allow") {
         if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
       } else if (command.kind === "approval") {
-        // The edge decided; the worker only hears the answer to the question it asked.
-        if (this.deps.environments?.questions?.answer(command.approvalID, command.approved)) continue;
-        if (this.active) this.worker.send({ type: "approval", approvalID: command.approvalID, approved: command.approved, ...(command.text ? { text: command.text } : {}) });
+        if (this.active) deliverAnswer(command, this.deps.environments?.questions, this.worker);
       } else void this.serial(() => this.message(command.text));
     }
   }
