@@ -129,6 +129,17 @@ describe("TaskRoom approvals", () => {
     expect((await stub.getTask(ACCOUNT_ID))?.pendingApproval).toMatchObject({ approvalID: "e3", prefix: "registry.test" });
   });
 
+  it("a task that ends with a question open needs no one any more, and takes no answer", async () => {
+    const { stub, taskID, runner } = await roomIn("ask");
+    runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 1, ts: now(), type: "approval.requested", data: { approvalID: "a1", kind: "command", subject: "make" } }] });
+    await runner.next("ack");
+    const from = runner.frames.length;
+    runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 2, ts: now(), type: "status", data: { status: "cancelled", reason: "cancelled by a user" } }] });
+    await runner.next("ack", from);
+    expect(await stub.getTask(ACCOUNT_ID)).toMatchObject({ status: "cancelled", pendingApproval: null });
+    expect(await stub.command(ACCOUNT_ID, "alice", { kind: "approval", approvalID: "a1", decision: "yes" })).toMatchObject({ error: { code: "task_finished" } });
+  });
+
   it("an answer given while the runner is away reaches it at its next attach", async () => {
     const { stub, taskID, runner } = await roomIn("ask");
     runner.send({ type: "events", taskID, epoch: 1, events: [{ rseq: 1, ts: now(), type: "approval.requested", data: { approvalID: "a1", kind: "command", subject: "make" } }] });

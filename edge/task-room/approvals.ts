@@ -146,6 +146,13 @@ export class RoomApprovals {
     return effects;
   }
 
+  /** The task ended: its open questions are moot and it needs no one (inside `commit`). */
+  settle(task: Task): void {
+    if (!task.pendingApproval) return;
+    this.sql.exec("UPDATE approvals SET closed = 1 WHERE closed = 0");
+    this.refresh(task);
+  }
+
   /** When the next open question expires (epoch milliseconds), null when none is open. */
   nextDue(): number | null {
     return this.sql.exec<{ m: number | null }>("SELECT MIN(expires_at) AS m FROM approvals WHERE closed = 0").one().m;

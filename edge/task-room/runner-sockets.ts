@@ -153,6 +153,7 @@ export class RunnerSockets {
         task.updatedAt = new Date().toISOString();
         store.saveTask(task);
         if (!isTerminal(task.status)) approvals = this.state.approvals.open(task, walk.accept);
+        else this.state.approvals.settle(task);
       });
     }
     // The output gate holds this ack until the transaction above is durable.

@@ -366,7 +366,10 @@ export class TaskRoom extends DurableObject<Env> {
   /** Ends the task from the edge (its runner went silent, or its log is full); its runner's sockets close for good. */
   private endTask(status: "lost" | "failed", reason: string): void {
     const room = this.state.load()!;
-    this.state.commit(() => this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.state.commit(() => {
+      this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {});
+      this.state.approvals.settle(room.task);
+    });
     this.state.cancelAlarm();
     this.runners.close(() => true, CloseCode.Gone, `the task is ${status}`);
     this.state.report(true);
