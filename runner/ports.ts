@@ -217,6 +217,8 @@ export interface EgressRegistration {
   allowed: HostRule[];
   /** One call per attempt, when it ends. */
   onEvent(event: EventData<"egress">): void;
+  /** In `ask` mode: asks the owner about an agent-phase attempt the user's rules do not cover; true lets it through. */
+  ask?(host: string, port: number): Promise<boolean>;
 }
 
 export interface EgressPort {

@@ -3,13 +3,14 @@
  *
  * An event is `{ seq, ts, type, data }`. `seq` is 1, 2, 3 … with no gaps. Events come from
  * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`,
- * `user.egress`, `budget.raised`) and from the runner (the agent's words and tools relayed from the worker,
+ * `user.egress`, `budget.raised`, `approval.answered`, `approval.expired`) and from the runner (the agent's words and tools relayed from the worker,
  * `status` for running/waiting/terminal states, `diff`, `log`, the setup phase's `setup.*`,
  * each network attempt's `egress`, `budget.reached`). Clients must ignore event types they do not know.
  */
 import { z } from "zod";
 import { LIMITS } from "./limits.ts";
 import { BudgetRaisedData, BudgetReachedData } from "./budget.ts";
+import { ApprovalDecision, ApprovalID, ApprovalKind } from "./approvals.ts";
 import { ChangedFile, DiffStat, TaskStatus } from "./task.ts";
 
 const callID = z.string().min(1).max(128);
@@ -114,6 +115,18 @@ export const EVENT_DATA = {
   "budget.reached": BudgetReachedData,
   /** A user raised the task's limits; a task paused at one goes on. */
   "budget.raised": BudgetRaisedData,
+  /** The agent asks its owner before a step (approvals.ts); the TaskRoom holds the question until an answer or its expiry. */
+  "approval.requested": z.object({ approvalID: ApprovalID, kind: ApprovalKind, subject: z.string().max(8000) }),
+  /** A viewer answered (`by` a user), or an "always" rule did (`rule` names it). */
+  "approval.answered": z.object({
+    approvalID: ApprovalID,
+    decision: ApprovalDecision,
+    by: z.string(),
+    text: z.string().max(32_000).optional(),
+    rule: z.string().max(300).optional(),
+  }),
+  /** Nobody answered in time: the question counts as no. */
+  "approval.expired": z.object({ approvalID: ApprovalID, afterSeconds: z.number().int().nonnegative() }),
   /** Progress from the runner itself (cloning, starting the container). */
   log: z.object({ level: z.enum(["info", "warn", "error"]), message: z.string().max(8000) }),
 } as const;
@@ -155,6 +168,7 @@ export const AGENT_EVENT_TYPES = [
   "turn.end",
   "error",
   "done",
+  "approval.requested",
 ] as const satisfies readonly EventType[];
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 export const AgentEventBody = z.discriminatedUnion("type", variants(AGENT_EVENT_TYPES));

@@ -8,3 +8,4 @@ export * from "./task.ts";
 export * from "./environment.ts";
 export * from "./api.ts";
 export * from "./sockets.ts";
+export * from "./approvals.ts";

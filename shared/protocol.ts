@@ -19,7 +19,7 @@
  * with its own per-task `rseq`; the TaskRoom stores them once, in order, and acks
  * cumulatively after the write. Follow-ups, finish and cancel reach the runner as `command`.
  *
- * The worker reads one `start` line, then `message`, `cancel` and `budget.raised` lines; it writes agent events
+ * The worker reads one `start` line, then `message`, `approval`, `cancel` and `budget.raised` lines; it writes agent events
  * as `{ wseq, type, data }` lines, `wseq` counting 1, 2, 3 … across the whole task (a resumed
  * worker continues the count it is given).
  *
@@ -30,6 +30,7 @@
  */
 import { z } from "zod";
 import { BudgetLimits } from "./budget.ts";
+import { ApprovalDecision, ApprovalID, TaskMode } from "./approvals.ts";
 import { ErrorCode } from "./errors.ts";
 import { AgentEventBody, Event, RunnerEventBody } from "./events.ts";
 import { LIMITS } from "./limits.ts";
@@ -61,6 +62,8 @@ export const ViewerToEdge = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("message"), text: z.string().trim().min(1).max(LIMITS.maxMessageChars) }),
   z.object({ v, type: z.literal("finish") }),
   z.object({ v, type: z.literal("cancel") }),
+  /** The owner's answer to a pending approval (approvals.ts); `text` is the edited plan. */
+  z.object({ v, type: z.literal("approval"), approvalID: ApprovalID, decision: ApprovalDecision, text: z.string().trim().min(1).max(32_000).optional() }),
   ping,
 ]);
 export type ViewerToEdge = z.infer<typeof ViewerToEdge>;
@@ -131,6 +134,8 @@ export const Command = z.discriminatedUnion("kind", [
   z.object({ seq: z.number().int().positive(), kind: z.literal("egress.allow"), host: z.string().min(1).max(300) }),
   /** The task's budget limits as they now stand (raised by a user): the runner applies them and a paused task goes on. */
   z.object({ seq: z.number().int().positive(), kind: z.literal("limits"), limits: BudgetLimits }),
+  /** The answer to an approval the worker asked for: go ahead (with `text`, an edited plan) or not. */
+  z.object({ seq: z.number().int().positive(), kind: z.literal("approval"), approvalID: ApprovalID, approved: z.boolean(), text: z.string().max(32_000).optional() }),
 ]);
 export type Command = z.infer<typeof Command>;
 
@@ -178,6 +183,7 @@ export const WorkerTask = z.object({
   prompt: z.string(),
   model: z.string().optional(),
   effort: Effort.optional(),
+  mode: TaskMode.optional(),
   limits: TaskLimits,
   repo: RepoRef.extend({ branch: z.string().optional() }),
 });
@@ -199,6 +205,8 @@ export const RunnerToWorker = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("cancel") }),
   /** The task's budget was raised: a model call the proxy refused is made again. */
   z.object({ v, type: z.literal("budget.raised") }),
+  /** The owner's answer to the worker's `approval.requested`. */
+  z.object({ v, type: z.literal("approval"), approvalID: ApprovalID, approved: z.boolean(), text: z.string().max(32_000).optional() }),
 ]);
 export type RunnerToWorker = z.input<typeof RunnerToWorker>;
 

@@ -2,6 +2,7 @@
  * The task record and the public request bodies that create and steer a task.
  */
 import { z } from "zod";
+import { ApprovalTimeoutSeconds, PendingApproval, TaskMode } from "./approvals.ts";
 import { EGRESS_RULE_PATTERN, TaskEnvironment } from "./environment.ts";
 import { LIMITS } from "./limits.ts";
 import { EMPTY_USAGE, TASK_STATUSES, titleFromPrompt } from "./task-helpers.ts";
@@ -71,6 +72,10 @@ export const CreateTaskRequest = z
     setup: z.string().trim().min(1).max(LIMITS.maxSetupChars).optional(),
     /** A saved environment's id; without one the account matches an environment by the repository URL. */
     environment: z.string().min(1).max(64).optional(),
+    /** auto (the default), plan or ask: see approvals.ts. */
+    mode: TaskMode.optional(),
+    /** How long a question waits before it counts as no (default `DEFAULT_APPROVAL_SECONDS`). */
+    approvalTimeoutSeconds: ApprovalTimeoutSeconds.optional(),
   })
   .strict();
 export type CreateTaskRequest = z.infer<typeof CreateTaskRequest>;
@@ -129,6 +134,11 @@ export const Task = z.object({
   setup: z.string().optional(),
   /** The saved environment the task uses, as it was when the task was created. */
   environment: TaskEnvironment.optional(),
+  /** auto when absent. */
+  mode: TaskMode.optional(),
+  approvalTimeoutSeconds: ApprovalTimeoutSeconds.optional(),
+  /** The question the task waits on: it needs its owner. Null once answered. */
+  pendingApproval: PendingApproval.nullable().optional(),
   /** What the task's egress proxy decided so far (from its `egress` events). */
   egress: EgressTotals.optional(),
   status: TaskStatus,
@@ -165,6 +175,8 @@ export function newTaskRecord(
     limits: request.limits ?? {},
     ...(request.setup ? { setup: request.setup } : {}),
     ...(environment ? { environment } : {}),
+    ...(request.mode && request.mode !== "auto" ? { mode: request.mode } : {}),
+    ...(request.approvalTimeoutSeconds ? { approvalTimeoutSeconds: request.approvalTimeoutSeconds } : {}),
     status: "queued",
     statusReason: null,
     createdBy,

@@ -32,5 +32,8 @@ describe("pushPayloadOf", () => {
     expect(pushPayloadOf({ ...task, statusReason: null }, "budget").body).toBe("Reached its budget");
     const paused = { ...task, status: "waiting" as const, statusReason: "turn budget spent: 3 of 3 model calls made: raise the limit to go on" };
     expect(pushPayloadOf(paused, "budget").body).toBe("Reached its budget: turn budget spent: 3 of 3 model calls made: raise the limit to go on");
+    const asking = { ...task, pendingApproval: { approvalID: "a1", kind: "command" as const, subject: "npm test", requestedAt: "", expiresAt: "" } };
+    expect(pushPayloadOf(asking, "approval").body).toBe("Asks for your approval: npm test");
+    expect(pushPayloadOf({ ...asking, pendingApproval: { ...asking.pendingApproval, kind: "plan" as const } }, "approval").body).toBe("Asks for your approval: a plan");
   });
 });

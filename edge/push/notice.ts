@@ -4,14 +4,14 @@
  *
  * A push goes when the task starts to wait for its owner (status `waiting`), when it reaches
  * its budget (an `error` event with code `budget_exceeded`, or a `budget.reached` event),
- * and when it ends (succeeded, failed, cancelled, lost). The Account decides a status
+ * when it asks for an approval (a `approval.requested` event the room holds open), and when
+ * it ends (succeeded, failed, cancelled, lost). The Account decides a status
  * moment from its index row before and after the room's report, so each transition pushes
- * once; the room names a budget moment itself, as it sees the event. Approvals add a
- * `PushReason` here (with its words in `pushPayloadOf`) and the room names them the same way.
+ * once; the room names a budget or an approval moment itself, as it sees the event.
  */
 import { ErrorCode, type PushPayload, type Task, type TaskStatus, isTerminal } from "../../shared/index.ts";
 
-export type PushReason = "waiting" | "budget" | "ended";
+export type PushReason = "waiting" | "budget" | "approval" | "ended";
 
 /** The reason a status change pushes, or null when it does not. */
 export function statusPushReason(before: TaskStatus | null, after: TaskStatus): PushReason | null {
@@ -33,6 +33,8 @@ export function pushPayloadOf(task: Task, reason: PushReason): PushPayload {
       ? "Waiting for you"
       : reason === "budget"
         ? `Reached its budget${task.statusReason ? `: ${task.statusReason}` : ""}`
-        : `${task.status[0]!.toUpperCase()}${task.status.slice(1)}${task.statusReason ? `: ${task.statusReason}` : ""}`;
+        : reason === "approval"
+          ? `Asks for your approval${task.pendingApproval ? `: ${task.pendingApproval.kind === "plan" ? "a plan" : task.pendingApproval.subject}` : ""}`
+          : `${task.status[0]!.toUpperCase()}${task.status.slice(1)}${task.statusReason ? `: ${task.statusReason}` : ""}`;
   return { taskID: task.id, title: task.title, body: body.slice(0, 200), url: `/tasks/${encodeURIComponent(task.id)}` };
 }

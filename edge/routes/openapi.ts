@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import {
+  AnswerApprovalRequest,
   AccountExportLine,
   AccountSettings,
   ArtifactEntry,
@@ -43,6 +44,7 @@ const SCHEMAS = {
   Event,
   CreateTaskRequest,
   EgressAllowRequest,
+  AnswerApprovalRequest,
   MessageRequest,
   RaiseLimitsRequest,
   ErrorBody,
@@ -135,6 +137,9 @@ const ROUTES: Record<string, Record<string, Op>> = {
   },
   "/v1/tasks/{id}/egress": {
     post: { summary: "Let the task reach a host through its egress proxy for the rest of its run", body: "EgressAllowRequest", ok: [202, "CommandAccepted"] },
+  },
+  "/v1/tasks/{id}/approvals/{approvalID}": {
+    post: { summary: "Answer the task's pending approval: yes, no, always (a command or a file), or yes, edit with text, no (a plan)", body: "AnswerApprovalRequest", ok: [202, "CommandAccepted"] },
   },
   "/v1/tasks/{id}/artifacts/{name}": {
     get: { summary: "Download an artifact (the final diff is diff.patch)", ok: [200, null] },

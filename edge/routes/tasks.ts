@@ -1,10 +1,12 @@
 /**
  * The public task API (user token): create, list, read, events, the viewer WebSocket,
- * follow-ups, cancel, raising the budget's limits and artifacts.
+ * follow-ups, approvals' answers, cancel, raising the budget's limits and artifacts.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import {
+  AnswerApprovalRequest,
+  ApprovalID,
   type CommandAccepted,
   CreateTaskRequest,
   ErrorCode,
@@ -129,6 +131,19 @@ taskRoutes.patch("/:id/limits", async (c) => {
   if (result === null) throw fail(ErrorCode.NotFound, "no such task");
   if ("error" in result) throw failWith(result);
   return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 200);
+});
+
+/** The phone answers a task's pending approval (yes, no, always; or for a plan yes, edit with the plan's text, no). */
+taskRoutes.post("/:id/approvals/:approvalID", async (c) => {
+  const id = taskIDParam(c.req.param("id"));
+  const approvalID = ApprovalID.safeParse(c.req.param("approvalID"));
+  if (!approvalID.success) throw fail(ErrorCode.NotFound, "no such approval");
+  const answer = await readJSON(c.req.raw, AnswerApprovalRequest, LIMITS.maxBodyBytes);
+  const { userID, accountID } = c.get("user");
+  const result = await roomStub(c.env, id).command(accountID, userID, { kind: "approval", approvalID: approvalID.data, ...answer });
+  if (result === null) throw fail(ErrorCode.NotFound, "no such task");
+  if ("error" in result) throw failWith(result);
+  return c.json({ seq: result.seq, task: result.task } satisfies CommandAccepted, 202);
 });
 
 /** `finish` and `cancel` take no body, or `{}`. */

@@ -1,14 +1,21 @@
 /**
  * Internal to the TaskRoom: the users' commands (a follow-up message, finish, cancel, an
- * egress allowance, a raise of the budget's limits: limits.ts) and
+ * egress allowance, a raise of the budget's limits: limits.ts, an approval's answer) and
  * which of them a task takes, as a pure function of the task and its lease.
  */
-import { type BudgetLimits, EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
+import { ApprovalDecision, ApprovalID, type BudgetLimits, EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
+import type { ApprovalAnswer } from "./approvals.ts";
 import { cancelEndsAtOnce } from "./lease.ts";
 import { refuseRaise } from "./limits.ts";
 import type { Lease } from "./store.ts";
 
-export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" } | { kind: "egress.allow"; host: string } | { kind: "limits"; limits: BudgetLimits };
+export type UserCommand =
+  | { kind: "message"; text: string }
+  | { kind: "finish" }
+  | { kind: "cancel" }
+  | { kind: "egress.allow"; host: string }
+  | { kind: "limits"; limits: BudgetLimits }
+  | ApprovalAnswer;
 
 /** Why a command is refused; the RPC answers it as an error body, a viewer socket as an error frame. */
 export type Refusal = { code: ErrorCode; message: string };
@@ -36,7 +43,13 @@ export function refuseCommand(task: Task, lease: Lease | null, command: UserComm
       return null;
     case "limits":
       return refuseRaise(task, by, command.limits);
+    case "approval":
+      // Whether the question is open and takes this answer is the approvals' to say (approvals.ts).
+      if (!ApprovalID.safeParse(command.approvalID).success || !ApprovalDecision.safeParse(command.decision).success) {
+        return { code: ErrorCode.InvalidBody, message: "an answer names an approval and is yes, no, always or edit" };
+      }
+      return null;
     default:
-      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish, a cancel, an egress allowance or a raise of limits" };
+      return { code: ErrorCode.InvalidBody, message: "a command is a message, a finish, a cancel, an egress allowance a raise of limits or an approval's answer" };
   }
 }

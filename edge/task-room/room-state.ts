@@ -3,11 +3,12 @@
  *
  * The record is loaded once per wake-up. Writes go in one transaction with the log events
  * they append (which then fan out); a failed transaction drops the in-memory record so it
- * is read again. The lease's expiry is the room's alarm, and status changes (and usage, at
+ * is read again. The lease's expiry (or an open approval's, when sooner) is the room's alarm, and status changes (and usage, at
  * most every few seconds) reach the Account's index through the reporter.
  */
 import type { PushReason } from "../push/notice.ts";
 import { AccountReporter } from "./account-reporter.ts";
+import { RoomApprovals } from "./approvals.ts";
 import { renewed } from "./lease.ts";
 import { TaskLog } from "./log.ts";
 import { TaskRoomStore, type Lease, type RoomRecord } from "./store.ts";
@@ -15,6 +16,7 @@ import { TaskRoomStore, type Lease, type RoomRecord } from "./store.ts";
 export class RoomState {
   readonly store: TaskRoomStore;
   readonly log: TaskLog;
+  readonly approvals: RoomApprovals;
   private readonly account: AccountReporter;
   /** The room row; `undefined` until read. */
   private record: RoomRecord | null | undefined;
@@ -25,6 +27,7 @@ export class RoomState {
   ) {
     this.store = new TaskRoomStore(ctx.storage.sql);
     this.log = new TaskLog(ctx, this.store);
+    this.approvals = new RoomApprovals(ctx.storage.sql, this.store, this.log);
     this.account = new AccountReporter(env, ctx);
   }
 
@@ -62,6 +65,7 @@ export class RoomState {
   /** After `deleteAll`: the empty tables again, and no record. */
   forget(): void {
     this.store.createTables();
+    this.approvals.createTables();
     this.record = null;
   }
 
@@ -93,8 +97,9 @@ export class RoomState {
     this.scheduleAlarm(next.expiresAt);
   }
 
+  /** Sets the alarm for `at`, or sooner when an open approval expires sooner. */
   scheduleAlarm(at: number): void {
-    this.ctx.storage.setAlarm(at).catch((err: unknown) => console.error({ msg: "setAlarm failed", taskID: this.taskID, err: String(err) }));
+    this.ctx.storage.setAlarm(Math.min(at, this.approvals.nextDue() ?? at)).catch((err: unknown) => console.error({ msg: "setAlarm failed", taskID: this.taskID, err: String(err) }));
   }
 
   cancelAlarm(): void {

@@ -4,7 +4,8 @@
  * transaction and its cumulative `ack` follows the write. Repeats are dropped and acked, a
  * batch ahead of a gap waits (bounded, in memory) for the gap to fill, a frame of an older
  * epoch gets `stale_epoch` and its socket closes. A batch that would pass the task's event
- * cap ends the task `failed` through the room's `endTask`. It also finds the holder's
+ * cap ends the task `failed` through the room's `endTask`. An `approval.requested` opens a
+ * question in the same transaction (approvals.ts). It also finds the holder's
  * sockets (for commands and the lease alarm) and closes runner sockets for the room.
  */
 import {
@@ -22,6 +23,7 @@ import {
 } from "../../shared/index.ts";
 import { reachesBudget } from "../push/notice.ts";
 import { SocketRates } from "../rate-limit.ts";
+import type { ApprovalEffects } from "./approvals.ts";
 import { HeldFrames, applyRunnerEvent, prepareBatch, walkFrames, type TaskChange } from "./batch.ts";
 import type { FrameText } from "./frames.ts";
 import { holderRefusal, holds } from "./lease.ts";
@@ -140,6 +142,7 @@ export class RunnerSockets {
       return this.endTask("failed", full);
     }
     const change: TaskChange = { status: false, summary: false };
+    let approvals: ApprovalEffects | undefined;
     if (walk.accept.length > 0) {
       this.state.commit(() => {
         log.append(
@@ -149,6 +152,8 @@ export class RunnerSockets {
         for (const event of walk.accept) applyRunnerEvent(task, event, change);
         task.updatedAt = new Date().toISOString();
         store.saveTask(task);
+        if (!isTerminal(task.status)) approvals = this.state.approvals.open(task, walk.accept);
+        else this.state.approvals.settle(task);
       });
     }
     // The output gate holds this ack until the transaction above is durable.
@@ -157,6 +162,15 @@ export class RunnerSockets {
     if (overflow) closeSocket(ws, CloseCode.Resync, "rseq gap: attach again and resend");
     if (change.status && isTerminal(task.status)) this.state.cancelAlarm();
     const budget = walk.accept.some(reachesBudget);
-    if (change.status || change.summary || budget) this.state.report(change.status, budget ? "budget" : undefined);
+    if (approvals) this.afterApprovals(approvals);
+    const notice = budget ? "budget" : approvals?.opened ? "approval" : undefined;
+    if (change.status || change.summary || notice || approvals?.commands.length) this.state.report(change.status || !!approvals?.commands.length, notice);
+  }
+
+  /** Answers the rule covered at once, and sets the alarm for the questions left open. */
+  private afterApprovals(effects: ApprovalEffects): void {
+    for (const command of effects.commands) this.sendToHolder(command);
+    const lease = this.state.load()?.lease;
+    if (effects.opened && lease) this.state.scheduleAlarm(lease.expiresAt);
   }
 }

@@ -4,7 +4,7 @@
  *   room      one row: the account, the task record (JSON: what a task was created with,
  *             and apart, small, what changes as it runs) and the lease
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
- *   commands  the users' commands (a raise of limits as JSON in `text`), by the `seq` of their log event
+ *   commands  the users' commands (a raise of limits or an approval's answer as JSON in `text`), by the `seq` of their log event
  *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
  *   staged_events  an import's events on their way in, apart until the import is whole
  *
@@ -211,7 +211,16 @@ export class TaskRoomStore {
   }
 
   insertCommand(command: Command): void {
-    const text = command.kind === "message" ? command.text : command.kind === "egress.allow" ? command.host : command.kind === "limits" ? JSON.stringify(command.limits) : null;
+    const text =
+      command.kind === "message"
+        ? command.text
+        : command.kind === "egress.allow"
+          ? command.host
+          : command.kind === "limits"
+            ? JSON.stringify(command.limits)
+            : command.kind === "approval"
+              ? JSON.stringify({ approvalID: command.approvalID, approved: command.approved, text: command.text })
+              : null;
     this.sql.exec("INSERT INTO commands (seq, kind, text) VALUES (?, ?, ?)", command.seq, command.kind, text);
   }
 
@@ -223,16 +232,17 @@ export class TaskRoomStore {
         if (row.kind === "message") return { seq: row.seq, kind: "message", text: row.text ?? "" };
         if (row.kind === "egress.allow") return { seq: row.seq, kind: "egress.allow", host: row.text ?? "" };
         if (row.kind === "limits") return { seq: row.seq, kind: "limits", limits: BudgetLimits.parse(JSON.parse(row.text ?? "{}")) };
+        if (row.kind === "approval") return { seq: row.seq, kind: "approval", ...(JSON.parse(row.text ?? "{}") as { approvalID: string; approved: boolean; text?: string }) };
         return { seq: row.seq, kind: row.kind === "finish" ? "finish" : "cancel" };
       });
   }
 }
 
-type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "egress" | "diff" | "branch" | "updatedAt">;
+type Progress = Pick<Task, "status" | "statusReason" | "runnerID" | "lastSeq" | "usage" | "egress" | "diff" | "branch" | "updatedAt" | "pendingApproval">;
 
 function progressJSON(task: Task): string {
-  const { status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt } = task;
-  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt } satisfies Progress);
+  const { status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt, pendingApproval } = task;
+  return JSON.stringify({ status, statusReason, runnerID, lastSeq, usage, egress, diff, branch, updatedAt, pendingApproval } satisfies Progress);
 }
 
 function eventJSON(row: EventRow): string {

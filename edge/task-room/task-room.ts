@@ -19,7 +19,8 @@
  * - Users' messages, finishes, cancels and raises of limits (`commands.ts` says which a task takes) become
  *   log events and reach the attached runner as `command`; `attach` re-delivers those after
  *   the runner's `afterCommandSeq`.
- * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`.
+ * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`; the
+ *   same alarm closes approvals left unanswered past their time as no (`approvals.ts`).
  * - The room owns the task's status. Status changes (and usage, at most every few seconds)
  *   reach the Account's index, which only projects them (`room-state.ts` keeps the record,
  *   the lease, the alarm and those reports in step).
@@ -52,6 +53,7 @@ import {
   type Task,
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
+import type { ApprovalAnswer, ApprovalEffects } from "./approvals.ts";
 import { RoomArchive, type ImportedEvent } from "./archive.ts";
 import { TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
@@ -139,6 +141,7 @@ export class TaskRoom extends DurableObject<Env> {
   private runCommand(room: RoomRecord, by: string, command: UserCommand): { task: Task; seq: number } | Refusal {
     const refusal = refuseCommand(room.task, room.lease, command, by) ?? this.refuseFollowUp(room.task, command);
     if (refusal) return refusal;
+    if (command.kind === "approval") return this.answerApproval(room, by, command);
     const task = room.task;
     const endsNow = command.kind === "cancel" && cancelEndsAtOnce(task, room.lease);
     let stored: Command | undefined;
@@ -167,6 +170,25 @@ export class TaskRoom extends DurableObject<Env> {
       this.runners.sendToHolder(frameText<EdgeToRunnerData>({ type: "command", taskID: task.id, command: stored! }));
     }
     return { task, seq: stored!.seq };
+  }
+
+  /** Closes a question with a viewer's answer; hands it to the runner, and cancels for a rejected plan. */
+  private answerApproval(room: RoomRecord, by: string, answer: ApprovalAnswer): { task: Task; seq: number } | Refusal {
+    const refusal = this.state.approvals.refuse(room.task, answer);
+    if (refusal) return refusal;
+    let answered: { seq: number; effects: ApprovalEffects } | undefined;
+    this.state.commit(() => {
+      answered = this.state.approvals.answer(room.task, by, answer);
+    });
+    this.applyApprovals(room, answered!.effects);
+    return { task: room.task, seq: answered!.seq };
+  }
+
+  private applyApprovals(room: RoomRecord, effects: ApprovalEffects): void {
+    for (const command of effects.commands) this.runners.sendToHolder(command);
+    if (effects.allowHost) this.runCommand(room, effects.allowHost.by, { kind: "egress.allow", host: effects.allowHost.host });
+    if (effects.cancel) this.runCommand(room, effects.cancel.by, { kind: "cancel" });
+    this.state.report(true);
   }
 
   /** A follow-up over the task's event cap or its rate per minute; finish and cancel always pass. */
@@ -315,6 +337,7 @@ export class TaskRoom extends DurableObject<Env> {
     const room = this.state.load();
     const lease = room?.lease;
     if (!room || !lease || isTerminal(room.task.status)) return;
+    this.expireApprovals(room);
     // Pings answered by the auto-response never woke the room: count them as contact.
     for (const ws of this.runners.holderSockets(lease)) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
@@ -330,6 +353,15 @@ export class TaskRoom extends DurableObject<Env> {
 
   // ── internals ─────────────────────────────────────────────────────────────
 
+  /** Closes the questions past their time as no: the alarm decides, never the worker. */
+  private expireApprovals(room: RoomRecord): void {
+    let effects: ApprovalEffects | undefined;
+    this.state.commit(() => {
+      effects = this.state.approvals.expire(room.task, Date.now());
+    });
+    if (effects!.commands.length > 0) this.applyApprovals(room, effects!);
+  }
+
   private markLost(reason: string): void {
     this.endTask("lost", reason);
   }
@@ -337,7 +369,10 @@ export class TaskRoom extends DurableObject<Env> {
   /** Ends the task from the edge (its runner went silent, or its log is full); its runner's sockets close for good. */
   private endTask(status: "lost" | "failed", reason: string): void {
     const room = this.state.load()!;
-    this.state.commit(() => this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {}));
+    this.state.commit(() => {
+      this.log.setStatus(room.task, status, reason, room.lease ? { runnerID: room.lease.runnerID } : {});
+      this.state.approvals.settle(room.task);
+    });
     this.state.cancelAlarm();
     this.runners.close(() => true, CloseCode.Gone, `the task is ${status}`);
     this.state.report(true);

@@ -2,7 +2,7 @@
  * Internal to edge/task-room/: the phones' viewer sockets. A task takes at most
  * `CAPS.maxViewersPerTask` of them (another gets a 429 upgrade answer); each one's frames
  * per second are capped in memory (a hibernation starts them afresh). A viewer's message,
- * finish or cancel runs as the user's command through the room's `runCommand`; a refused
+ * finish, cancel or approval answer runs as the user's command through the room's `runCommand`; a refused
  * one comes back as an error frame.
  */
 import { CAPS, ErrorCode, LIMITS, ViewerToEdge, errorFrameOf, parseFrame, unhandledFrame, type Task } from "../../shared/index.ts";
@@ -43,6 +43,8 @@ export class ViewerSockets {
       case "finish":
       case "cancel":
         return this.command(ws, viewer, { kind: frame.type });
+      case "approval":
+        return this.command(ws, viewer, { kind: "approval", approvalID: frame.approvalID, decision: frame.decision, ...(frame.text ? { text: frame.text } : {}) });
       default:
         return unhandledFrame(frame);
     }

@@ -4,6 +4,7 @@ import type { BudgetRaisedData } from "../../shared/budget.ts";
 import { BUDGET_LIMITS } from "../../shared/task-helpers.ts";
 import type { FeedItem } from "../../shared/client/light.ts";
 import { AnsiText } from "./ansi-text.tsx";
+import { ApprovalLine } from "./approval-card.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
 import { Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
@@ -115,6 +116,8 @@ function Item({ item, taskID }: { item: FeedItem; taskID: string }) {
       return <SetupDone item={item} />;
     case "egress":
       return <EgressAttempt item={item} taskID={taskID} />;
+    case "approval":
+      return <ApprovalLine item={item} />;
     case "egress-allow":
       return (
         <p class="status-line egress-decision">

@@ -28,10 +28,11 @@ type Fields = {
   maxTokens: string;
   environment: string;
   setup: string;
+  mode: string;
 };
 type FieldName = keyof Fields;
 
-const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", effort: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "", environment: "", setup: "" };
+const EMPTY: Fields = { url: "", ref: "", prompt: "", model: "", effort: "", labels: "", maxTurns: "", maxCostUSD: "", timeoutMinutes: "", maxTokens: "", environment: "", setup: "", mode: "" };
 const LAST_REPO = "tether.lastRepo";
 
 /** The request body the form describes; blank optional fields are left out. */
@@ -53,6 +54,7 @@ export function bodyOf(f: Fields): Record<string, unknown> {
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(f.environment ? { environment: f.environment } : {}),
     ...(f.setup.trim() ? { setup: f.setup } : {}),
+    ...(f.mode ? { mode: f.mode } : {}),
   };
 }
 
@@ -60,7 +62,7 @@ function fieldOf(path: PropertyKey[]): FieldName | null {
   const [a, b] = path;
   if (a === "repo") return b === "ref" ? "ref" : "url";
   if (a === "limits" && typeof b === "string" && b in EMPTY) return b as FieldName;
-  if (a === "prompt" || a === "model" || a === "effort" || a === "labels" || a === "setup" || a === "environment") return a;
+  if (a === "prompt" || a === "model" || a === "effort" || a === "labels" || a === "setup" || a === "environment" || a === "mode") return a;
   return null;
 }
 
@@ -165,6 +167,18 @@ export function NewTask() {
         {field("url", "Repository", (p) => <input {...p} type="url" inputMode="url" autocomplete="off" spellcheck={false} placeholder="https://github.com/you/app.git" />)}
         {field("ref", "Branch or commit", (p) => <input {...p} autocomplete="off" spellcheck={false} placeholder="main" />, "Leave empty for the default branch.")}
         {field("prompt", "What should the agent do?", (p) => <textarea {...p} rows={6} placeholder="Fix the failing test in src/math.ts and explain the bug." />)}
+        {field(
+          "mode",
+          "How it runs",
+          (p) => (
+            <select {...p} onChange={set("mode")}>
+              <option value="">On its own</option>
+              <option value="plan">Plan first: I approve the plan</option>
+              <option value="ask">Ask me before each command and file write</option>
+            </select>
+          ),
+          "Questions reach you as notifications; one left unanswered for 30 minutes counts as no.",
+        )}
         {field(
           "environment",
           "Environment",

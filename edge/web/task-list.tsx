@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { TetherError, type TaskPage, type TetherClient } from "../../shared/client/light.ts";
 import type { Task, TaskStatus } from "../../shared/task.ts";
-import { TASK_STATUSES, titleFromPrompt } from "../../shared/task-helpers.ts";
+import { isTerminal, TASK_STATUSES, titleFromPrompt } from "../../shared/task-helpers.ts";
 import { formatCost, repoName, STATUS_LABEL, timeAgo } from "./format.tsx";
 import { NotifyToggle } from "./notifications.tsx";
 import { Link } from "./router.tsx";
@@ -150,6 +150,7 @@ export function TaskList() {
                 <span class="task-title">{task.title || titleFromPrompt(task.prompt)}</span>
                 <StatusPill status={task.status} />
                 <span class="task-meta">
+                  {task.pendingApproval && !isTerminal(task.status) && <span class="needs-you">Needs you</span>}
                   <span>{repoName(task.repo.url)}</span>
                   {task.repo.ref && <span>@{task.repo.ref}</span>}
                   <span aria-label="created">{timeAgo(task.createdAt, now)}</span>

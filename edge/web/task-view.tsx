@@ -1,6 +1,6 @@
 /**
  * One task: a sticky bar (status, cost, connection), its summary (title, repo, branch, usage,
- * a reached budget to raise (budget-card.tsx), finish and cancel while it runs), the live activity or the diff, its artifacts, and a
+ * a reached budget to raise (budget-card.tsx), the questions it waits on (approval-card.tsx), finish and cancel while it runs), the live activity or the diff, its artifacts, and a
  * one-line follow-up box that grows while the reader writes.
  */
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
@@ -8,6 +8,7 @@ import { LIMITS } from "../../shared/limits.ts";
 import type { Task } from "../../shared/task.ts";
 import { isTerminal } from "../../shared/task-helpers.ts";
 import { ActivityFeed } from "./activity-feed.tsx";
+import { ApprovalCard, type ApprovalItem } from "./approval-card.tsx";
 import { ConnectionBadge } from "./connection-badge.tsx";
 import { lazyScreen } from "./lazy-screen.tsx";
 import { formatCost, formatTokens, repoName } from "./format.tsx";
@@ -54,6 +55,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   // the feed), not again as a feed line; an empty diff is no news.
   const items = feed.items.filter((i) => !(i.kind === "status" && isTerminal(i.status)) && !(i.kind === "diff" && i.diff.files === 0));
   const cancelAsked = feed.items.some((i) => i.kind === "cancel");
+  const pending = finished ? [] : feed.items.filter((i): i is ApprovalItem => i.kind === "approval" && i.state === "pending");
   const base = `/tasks/${encodeURIComponent(taskID)}`;
 
   return (
@@ -129,6 +131,9 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
           </Link>
         </nav>
       </header>
+      {pending.map((item) => (
+        <ApprovalCard key={item.key} taskID={taskID} item={item} />
+      ))}
       {loadError && (
         <p class="banner error" role="alert">
           {loadError}

@@ -22,7 +22,7 @@ import type { GitPort, Sandbox } from "../ports.ts";
 import { ModelProxy } from "../proxy/index.ts";
 import { withOverrides } from "../proxy/prices.ts";
 import { DockerSandbox, ProcessSandbox } from "../sandbox/index.ts";
-import { Journal, canMountTaskDisks } from "../task/index.ts";
+import { EgressQuestions, Journal, canMountTaskDisks } from "../task/index.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
 export const EXIT_CREDENTIAL_REFUSED = 2;
@@ -70,6 +70,7 @@ async function makeEnvironments(config: RunnerConfig, logger: Logger): Promise<E
     toolEnv,
     ...(config.cacheMaxMB > 0 ? { cache: cacheOf(config) } : {}),
     setupTimeoutMs: config.setupTimeoutMinutes * 60_000,
+    questions: new EgressQuestions(),
   };
 }
 

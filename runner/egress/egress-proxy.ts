@@ -7,7 +7,8 @@
  *   1. the host and port match a rule of the task's phase (setup: the host's package
  *      registries, the operator's `egressAllow`, the environment's; agent: the environment's
  *      agent hosts only), or a
- *      rule the user allowed for the rest of the task;
+ *      rule the user allowed for the rest of the task; a task that asks (`ask` mode) asks its
+ *      owner, after step 3, about every agent-phase attempt the user's rules do not cover;
  *   2. an IP literal is refused (a loopback literal passes only under `allowLoopback`);
  *   3. the proxy resolves the name itself; if any address is loopback, private, link-local
  *      or reserved (address-rule.ts) the attempt is refused, else it connects to the checked
@@ -50,6 +51,7 @@ interface Entry {
   sockets: Set<Duplex>;
   socketPath: string;
   onEvent: EgressRegistration["onEvent"];
+  ask?: EgressRegistration["ask"];
 }
 
 const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
@@ -78,6 +80,7 @@ export class EgressProxy implements EgressPort {
       sockets: new Set(),
       socketPath: reg.socketPath,
       onEvent: reg.onEvent,
+      ...(reg.ask ? { ask: reg.ask } : {}),
     };
     entry.server.on("connection", (socket: Duplex) => {
       entry.sockets.add(socket);
@@ -131,9 +134,18 @@ export class EgressProxy implements EgressPort {
   }
 
   /** The decision for one attempt; see the file's header for the order. */
-  async decide(entry: Pick<Entry, "phase" | "setupRules" | "agentRules" | "allowed">, host: string, port: number): Promise<Decision> {
-    const rules = [...(entry.phase === "setup" ? entry.setupRules : entry.agentRules), ...entry.allowed];
-    if (!rules.some((rule) => matchesRule(rule, host, port))) return { allowed: false, reason: `${host}:${port} is not allowed in the ${entry.phase} phase` };
+  async decide(entry: Pick<Entry, "phase" | "setupRules" | "agentRules" | "allowed" | "ask">, host: string, port: number): Promise<Decision> {
+    const userAllowed = entry.allowed.some((rule) => matchesRule(rule, host, port));
+    const asks = entry.phase === "agent" && entry.ask !== undefined && !userAllowed;
+    const ruled = userAllowed || (entry.phase === "setup" ? entry.setupRules : entry.agentRules).some((rule) => matchesRule(rule, host, port));
+    if (!ruled && !asks) return { allowed: false, reason: `${host}:${port} is not allowed in the ${entry.phase} phase` };
+    const checked = await this.checkAddress(host);
+    if (!checked.allowed || !asks) return checked;
+    return (await entry.ask!(host, port)) ? checked : { allowed: false, reason: `the owner declined ${host}:${port}` };
+  }
+
+  /** The address rule: no IP literal, a name that resolves to public addresses only. */
+  private async checkAddress(host: string): Promise<Decision> {
     const bare = host.replace(/^\[(.*)\]$/, "$1");
     if (isIPLiteral(bare)) {
       const refusal = this.opts.allowLoopback ? refusalOf(bare, { allowLoopback: true }) : "an IP address, not a host name";

@@ -9,6 +9,7 @@
  * - what each phase reaches (`openTaskEgress`): the setup phase the runner's defaults (the
  *   host's package registries, the operator's `egressAllow`) and the environment's setup
  *   hosts, the agent phase the environment's agent hosts; both what the user has allowed;
+ *   an `ask` task's agent phase asks its owner (`ask`) before it refuses an attempt;
  * - the user's allow (`allowTaskEgress`): the rule applies at once for the rest of the task,
  *   and comes back with the rules the task keeps, so a proxy opened again after a restart has
  *   it too; a rule the proxy does not take is said in a `warn` log line.
@@ -19,7 +20,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { NetworkPolicy } from "../../shared/environment.ts";
 import type { EventData, RunnerEventBody } from "../../shared/events.ts";
-import type { EgressPhase, EgressPort, HostRule, SandboxSpec } from "../ports.ts";
+import type { EgressPhase, EgressPort, EgressRegistration, HostRule, SandboxSpec } from "../ports.ts";
 import { type HostRegistries, registryEnv, rulesOfRegistries } from "./host-registries.ts";
 import { parseHostRule } from "./host-rule.ts";
 import { proxyEnv } from "./proxy-env.ts";
@@ -60,13 +61,17 @@ export function egressOf(deps: EgressDeps, taskID: string): NonNullable<SandboxS
   return { socketPath: join(deps.egressDir, dir, "egress.sock"), env: deps.toolEnv };
 }
 
-/** Opens (or opens again) the task's egress proxy in `phase`; each attempt is reported through `onEvent`. */
+/**
+ * Opens (or opens again) the task's egress proxy in `phase`; each attempt is reported through
+ * `onEvent`; `ask`, for a task that asks its owner, answers what no rule allows.
+ */
 export async function openTaskEgress(
   deps: EgressDeps,
   taskID: string,
   policy: TaskEgressPolicy,
   phase: EgressPhase,
   onEvent: (data: EventData<"egress">) => void,
+  ask?: EgressRegistration["ask"],
 ): Promise<void> {
   await deps.egress.register(taskID, {
     socketPath: egressOf(deps, taskID).socketPath,
@@ -75,6 +80,7 @@ export async function openTaskEgress(
     agentRules: rulesOf(policy.network?.agent ?? []),
     allowed: rulesOf(policy.allowed),
     onEvent,
+    ...(ask ? { ask } : {}),
   });
 }
 

@@ -11,3 +11,4 @@ export type { EnvironmentDeps } from "./setup-phase.ts";
 export { canMountTaskDisks } from "./task-disk.ts";
 export { WorkerPool } from "./worker-pool.ts";
 export type { PoolSlot } from "./pool-slot.ts";
+export { EgressQuestions } from "./egress-questions.ts";

@@ -18,6 +18,7 @@ import { cacheKeyOf, lockfileDigests, type SetupCache } from "../cache/index.ts"
 import { type EgressDeps, egressOf } from "../egress/index.ts";
 import type { GitPort, Result, Sandbox, SandboxResources } from "../ports.ts";
 import { redactURL } from "./diff.ts";
+import type { EgressQuestions } from "./egress-questions.ts";
 import type { TaskRecord } from "./task-record.ts";
 import { openEgress } from "./task-egress.ts";
 
@@ -28,6 +29,8 @@ const TAIL_CHARS = 1500;
 export interface EnvironmentDeps extends EgressDeps {
   cache?: SetupCache;
   setupTimeoutMs: number;
+  /** The owner's answers to the network attempts of `ask` tasks. */
+  questions?: EgressQuestions;
 }
 
 export interface SetupStep {

@@ -39,6 +39,7 @@ export function workerTaskOf(task: Task, branch: string | undefined): WorkerTask
     repo: { ...task.repo, ...(branch ? { branch } : {}) },
     ...(task.model ? { model: task.model } : {}),
     ...(task.effort ? { effort: task.effort } : {}),
+    ...(task.mode ? { mode: task.mode } : {}),
   };
 }
 

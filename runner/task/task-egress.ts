@@ -8,6 +8,7 @@
 import type { RunnerEventBody } from "../../shared/events.ts";
 import { allowTaskEgress, type EgressDeps, openTaskEgress, type TaskEgressPolicy } from "../egress/index.ts";
 import type { EgressPhase } from "../ports.ts";
+import type { EgressQuestions } from "./egress-questions.ts";
 import type { TaskRecord } from "./task-record.ts";
 
 function egressPolicyOf(record: TaskRecord): TaskEgressPolicy {
@@ -15,8 +16,16 @@ function egressPolicyOf(record: TaskRecord): TaskEgressPolicy {
   return { ...(network ? { network } : {}), allowed: record.meta.egressAllowed ?? [] };
 }
 
-export async function openEgress(deps: EgressDeps, record: TaskRecord, phase: EgressPhase, emit: (bodies: RunnerEventBody[]) => void): Promise<void> {
-  await openTaskEgress(deps, record.taskID, egressPolicyOf(record), phase, (data) => emit([{ type: "egress", data }]));
+/** `questions`: where an `ask` task's agent phase asks its owner about an attempt no rule allows. */
+export async function openEgress(
+  deps: EgressDeps & { questions?: EgressQuestions },
+  record: TaskRecord,
+  phase: EgressPhase,
+  emit: (bodies: RunnerEventBody[]) => void,
+): Promise<void> {
+  const { questions } = deps;
+  const ask = record.task.mode === "ask" && questions ? (host: string, port: number) => questions.ask(record.taskID, host, port, emit) : undefined;
+  await openTaskEgress(deps, record.taskID, egressPolicyOf(record), phase, (data) => emit([{ type: "egress", data }]), ask);
 }
 
 export function allowEgress(deps: EgressDeps, record: TaskRecord, rule: string, emit: (bodies: RunnerEventBody[]) => void): void {

@@ -23,6 +23,7 @@ import type { Metrics } from "../metrics.ts";
 import type { ArtifactPort, BudgetReport, DataChannel, DataChannelHandlers, ExitInfo, Outbox, Reached, WorkerHandle, WorkerSink } from "../ports.ts";
 import { publishDiff } from "./diff.ts";
 import { BudgetPause, limitsOf } from "./budget-pause.ts";
+import { deliverAnswer } from "./egress-questions.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
 import { TaskOutbox } from "./outbox.ts";
 import type { PoolSlot } from "./pool-slot.ts";
@@ -214,6 +215,8 @@ export class TaskRun {
       else if (command.kind === "limits") void this.serial(() => this.pause.raise(command.limits));
       else if (command.kind === "egress.allow") {
         if (this.active && this.deps.environments) allowEgress(this.deps.environments, this.record, command.host, (bodies) => this.emit(bodies));
+      } else if (command.kind === "approval") {
+        if (this.active) deliverAnswer(command, this.deps.environments?.questions, this.worker);
       } else void this.serial(() => this.message(command.text));
     }
   }
@@ -340,6 +343,7 @@ export class TaskRun {
 
   /** The task is gone: no more events, no more worker output. */
   private leave(): void {
+    this.deps.environments?.questions?.drop(this.taskID);
     this.phase = "gone";
     this.output.mute();
     this.timers.clear();

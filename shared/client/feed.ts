@@ -5,9 +5,10 @@
  * changes, the user's follow-ups, the running usage, the setup phase (each step with its
  * output, exit code and duration; the end, or a cache hit with the time saved) and egress
  * (attempts grouped by phase, host, port and decision, with counts and bytes; the user's
- * allowances, which settle the denials of the host they allow) and the budget (a limit reached,
+ * allowances, which settle the denials of the host they allow), the budget (a limit reached,
  * which the feed holds as `budget` until a raise, the task running again, or its end, and the
- * raise). Pure and platform-free, so a web
+ * raise) and approvals (each question, pending until its answer or its expiry). Pure and
+ * platform-free, so a web
  * app and a native app render the same model. `applyEvents` returns a new `Feed` and new
  * objects only for the items that changed, so a renderer can compare by identity.
  */
@@ -84,7 +85,20 @@ export type FeedItem =
     }
   | { kind: "egress-allow"; key: string; seq: number; host: string; by: string }
   | { kind: "budget-reached"; key: string; seq: number; reached: BudgetReachedData }
-  | { kind: "budget-raised"; key: string; seq: number; raised: BudgetRaisedData };
+  | { kind: "budget-raised"; key: string; seq: number; raised: BudgetRaisedData }
+
+  | {
+      kind: "approval";
+      key: string;
+      seq: number;
+      approvalID: string;
+      /** What it asks about: a plan, a command, a file write. */
+      about: EventData<"approval.requested">["kind"];
+      subject: string;
+      state: "pending" | "answered" | "expired";
+      /** The answer, once there is one: who (a user, or "rule" for an always answer), what, an edited plan's text. */
+      answer: { decision: EventData<"approval.answered">["decision"]; by: string; text: string | null } | null;
+    };
 
 export type EgressTotals = { allowed: number; denied: number; bytes: number };
 
@@ -229,6 +243,21 @@ function applyOne(feed: Feed, event: KnownEvent): void {
       } else {
         items.push({ kind: "egress", key, seq: event.seq, phase, host, port, allowed, count: 1, bytes, reason: event.data.reason ?? null, rule: ruleOf(host, port), settled: false });
       }
+      return;
+    }
+    case "approval.requested":
+      closeStreaming(items);
+      items.push({ kind: "approval", key, seq: event.seq, approvalID: event.data.approvalID, about: event.data.kind, subject: event.data.subject, state: "pending", answer: null });
+      return;
+    case "approval.answered":
+    case "approval.expired": {
+      const i = items.findIndex((it) => it.kind === "approval" && it.approvalID === event.data.approvalID);
+      if (i < 0) return;
+      const item = items[i] as Extract<FeedItem, { kind: "approval" }>;
+      items[i] =
+        event.type === "approval.answered"
+          ? { ...item, state: "answered", answer: { decision: event.data.decision, by: event.data.by, text: event.data.text ?? null } }
+          : { ...item, state: "expired" };
       return;
     }
     case "user.egress":

@@ -64,6 +64,9 @@ const EVENT: Record<EventType, true> = {
   "user.egress": true,
   "budget.reached": true,
   "budget.raised": true,
+  "approval.requested": true,
+  "approval.answered": true,
+  "approval.expired": true,
   log: true,
 };
 

@@ -21,6 +21,7 @@ import type {
 } from "../api.ts";
 import type { RaiseLimitsRequest } from "../budget.ts";
 import type { AnswerName, Answers, Checks } from "./checks.ts";
+import type { AnswerApprovalRequest } from "../approvals.ts";
 import type { Environment, EnvironmentRequest } from "../environment.ts";
 import type { CreateTaskRequest, Task, TaskStatus } from "../task.ts";
 import { TetherError } from "./errors.ts";
@@ -93,6 +94,11 @@ export class TetherClient {
 
   async cancelTask(taskID: string): Promise<void> {
     await this.#request("POST", `/v1/tasks/${enc(taskID)}/cancel`);
+  }
+
+  /** Answers the task's pending approval: yes, no or always; for a plan yes, edit (with the plan's text) or no. */
+  async answerApproval(taskID: string, approvalID: string, answer: AnswerApprovalRequest): Promise<void> {
+    await this.#request("POST", `/v1/tasks/${enc(taskID)}/approvals/${enc(approvalID)}`, answer);
   }
 
   /** Lets the task reach `host` (host, *.domain or host:port) through its egress proxy for the rest of its run. */

@@ -25,6 +25,12 @@ export const ENV_ANSWER = "The tests pass and the registry answers.";
 /** The `env` scenario's second command: asks the registry until it answers (the phone allows it meanwhile), at most 90 times. */
 export const ENV_RETRY = "for i in $(seq 1 90); do npm view tether-dep version --fetch-retries=0 && exit 0; sleep 1; done; exit 1";
 
+export const ASK_ANSWER = "Asked for both and went on.";
+/** Asks the stand-in registry once, through the egress proxy. */
+export const ASK_NET_COMMAND = "npm view tether-dep version --fetch-retries=0";
+export const PLAN_TEXT = "1. Fix add in math.js so it adds.";
+export const PLAN_ANSWER = "Carried out the plan.";
+
 const bash = (id: string, command: string): ScriptStep => ({ reply: { content: [{ type: "tool_use", id, name: "bash", input: { command } }] } });
 
 const SCENARIOS: Record<string, ScriptStep[]> = {
@@ -56,6 +62,20 @@ const SCENARIOS: Record<string, ScriptStep[]> = {
   turns: [bash("toolu_turns_1", "echo one > one.txt"), bash("toolu_turns_2", "echo two > two.txt"), { reply: { content: [{ type: "text", text: BUDGET_ANSWER }], stop_reason: "end_turn" } }],
   /** A command that ticks for about 15 s (past a short wall-time limit), then an answer. */
   wall: [bash("toolu_wall_ticks", `for i in $(seq 1 ${WALL_TICKS}); do echo tick $i; sleep 0.25; done`), { reply: { content: [{ type: "text", text: BUDGET_ANSWER }], stop_reason: "end_turn" } }],
+  /** `ask` mode: a command and a file write, each asked first, then an answer. */
+  ask: [
+    bash("toolu_ask_cmd", "echo asked > asked.txt"),
+    { reply: { content: [{ type: "tool_use", id: "toolu_ask_write", name: "str_replace_based_edit_tool", input: { command: "create", path: "written.txt", file_text: "written\n" } }] } },
+    { reply: { content: [{ type: "text", text: ASK_ANSWER }], stop_reason: "end_turn" } },
+  ],
+  /** `ask` mode on the network: a command that asks the registry (its attempt asks the owner too), then an answer. */
+  "ask-net": [bash("toolu_ask_net", ASK_NET_COMMAND), { reply: { content: [{ type: "text", text: ASK_ANSWER }], stop_reason: "end_turn" } }],
+  /** `plan` mode: a plan (the turn the owner approves), then fixing math.js, then an answer. */
+  plan: [
+    { reply: { content: [{ type: "text", text: PLAN_TEXT }], stop_reason: "end_turn" } },
+    { reply: { content: [{ type: "tool_use", id: "toolu_plan_edit", name: "str_replace_based_edit_tool", input: { command: "str_replace", path: "math.js", old_str: "return a - b;", new_str: "return a + b;" } }] } },
+    { reply: { content: [{ type: "text", text: PLAN_ANSWER }], stop_reason: "end_turn" } },
+  ],
   /** One answer, no tools. */
   quick: [{ reply: { content: [{ type: "text", text: QUICK_ANSWER }], stop_reason: "end_turn" } }],
 };

@@ -65,6 +65,11 @@ export class PhoneAPI {
     return Task.parse(((await res.json()) as { task: unknown }).task);
   }
 
+  /** Answers a pending approval (the phone's "yes", "no", "always", or "edit" with the plan's text). */
+  async answerApproval(id: string, approvalID: string, answer: { decision: "yes" | "no" | "always" | "edit"; text?: string }): Promise<void> {
+    await this.#call("POST", `/v1/tasks/${id}/approvals/${approvalID}`, answer, [202]);
+  }
+
   /** Lets the task reach `host` (host, *.domain or host:port) for the rest of its run. */
   async allowEgress(id: string, host: string): Promise<void> {
     await this.#call("POST", `/v1/tasks/${id}/egress`, { host }, [202]);

@@ -10,7 +10,9 @@
  *
  * A model call refused at a reached budget waits for `budget.raised` and is made again.
  * A `message` during a turn waits for the turn to end. `start` with `resume` loads the saved
- * conversation and waits for a `message`.
+ * conversation and waits for a `message`. A `plan` task's turn 0 ends in a plan the owner
+ * approves (turn 1 carries it out) or rejects; an `ask` task's commands and writes wait for
+ * `approval` lines (approvals.ts).
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import { ErrorCode } from "../../shared/errors.ts";
@@ -20,6 +22,7 @@ import type { EventsWriter } from "./events-writer.ts";
 import { BudgetGate } from "./budget-gate.ts";
 import { describeFailure } from "./failure.ts";
 import type { ContextState } from "./compaction.ts";
+import { ApprovalGate, PLANNING_NOTE } from "./approvals.ts";
 import { appendUserText, Cancelled, runTurn } from "./loop.ts";
 import { contextWindowOf, createModelClient, DEFAULT_MODEL, MAX_OUTPUT_TOKENS } from "./model-client.ts";
 import { systemPrompt } from "./system-prompt.ts";
@@ -51,6 +54,9 @@ export class Agent {
   private inputEnded = false;
   private controller = new AbortController();
   private readonly budget = new BudgetGate();
+  private gate: ApprovalGate | undefined;
+  /** A `plan` task's first turn only reads and proposes; this is set once it has. */
+  private planning = false;
   private resolveExit!: (code: number) => void;
   /** Resolves with the exit code once `done` is written. */
   readonly exited = new Promise<number>((resolve) => {
@@ -83,6 +89,9 @@ export class Agent {
         return;
       case "budget.raised":
         this.budget.raised();
+        break;
+      case "approval":
+        this.gate?.answer(line.approvalID, { approved: line.approved, ...(line.text ? { text: line.text } : {}) });
         return;
     }
   }
@@ -116,6 +125,7 @@ export class Agent {
     this.task = line.task;
     this.model = line.task.model ?? DEFAULT_MODEL;
     this.client = createModelClient(line.proxy, { maxRetries: this.options.maxRetries });
+    this.gate = new ApprovalGate(line.task.mode ?? "auto", this.emit);
     if (line.resume) {
       const loaded = await loadConversation(this.options.stateDir, line.task.taskID);
       if (!loaded.ok) {
@@ -132,6 +142,7 @@ export class Agent {
     }
     this.messages = [{ role: "user", content: line.task.prompt }];
     this.context.window = contextWindowOf(this.model);
+    this.planning = line.task.mode === "plan";
     await this.runOneTurn();
   }
 
@@ -163,7 +174,7 @@ export class Agent {
         client: this.client!,
         model: this.model,
         maxTokens: MAX_OUTPUT_TOKENS,
-        system: systemPrompt(this.task!, this.options.workspace),
+        system: this.planning ? `${systemPrompt(this.task!, this.options.workspace)}\n\n${PLANNING_NOTE}` : systemPrompt(this.task!, this.options.workspace),
         ...(this.task!.effort ? { effort: this.task!.effort } : {}),
         prompt: this.task!.prompt,
         context: this.context,
@@ -174,10 +185,12 @@ export class Agent {
         emit: this.emit,
         signal: this.controller.signal,
         save: () => this.save(),
+        gate: (name, input) => this.gate!.gate(name, input, this.planning, this.controller.signal),
       });
       if (result.text) this.lastText = result.text;
       if (this.controller.signal.aborted) throw new Cancelled("cancelled");
       await this.save();
+      if (this.planning) return await this.proposePlan(result.text);
       this.emit({ type: "turn.end", data: { turn: this.turn, stopReason: result.stopReason } });
       this.phase = "waiting";
       this.next();
@@ -192,6 +205,23 @@ export class Agent {
       await this.save().catch(() => undefined);
       await this.finish(EXIT.failed, false, failure.message, failure);
     }
+  }
+
+  /**
+   * Asks the owner about the planning turn's plan: approved (or edited), the next turn carries
+   * it out; declined, the worker waits for the cancel the edge sends with a rejected plan.
+   */
+  private async proposePlan(plan: string): Promise<void> {
+    this.planning = false;
+    const answer = await this.gate!.ask("plan", plan.slice(0, 8000) || "(the agent wrote no plan)", this.controller.signal);
+    if (!answer.approved) {
+      this.phase = "waiting";
+      this.next();
+      return;
+    }
+    this.turn += 1;
+    appendUserText(this.messages, ApprovalGate.planInstruction(answer));
+    await this.runOneTurn();
   }
 
   private async finish(code: number, ok: boolean, summary: string, error?: { code: string; message: string }): Promise<void> {

@@ -6,7 +6,8 @@
  * Every block of an answer goes
  * back into the history unchanged (thinking blocks are signed and checked by the API). When
  * the prompt nears the context window, or the API finds it too long, the conversation is
- * compacted (compaction.ts) and the call made again. The history is saved after every step.
+ * compacted (compaction.ts) and the call made again. A tool call the task's approvals hold
+ * back (`gate`) is answered to the model without running. The history is saved after every step.
  * Internal to the worker.
  */
 import type Anthropic from "@anthropic-ai/sdk";
@@ -48,6 +49,8 @@ export interface LoopContext {
   signal: AbortSignal;
   /** Persists `messages` as they stand. */
   save(): Promise<void>;
+  /** Whether a tool call may run now (approvals.ts): null runs it, else what the model reads instead. */
+  gate?(name: string, input: Record<string, unknown>): Promise<{ reason: string; summary: string } | null>;
 }
 
 export interface TurnResult {
@@ -146,6 +149,12 @@ async function runTools(uses: Anthropic.ToolUseBlock[], ctx: LoopContext): Promi
     }
     const input = (typeof use.input === "object" && use.input !== null ? use.input : { value: use.input }) as Record<string, unknown>;
     ctx.emit({ type: "tool.start", data: { callID: use.id, name: use.name, input } });
+    const held = ctx.gate ? await ctx.gate(use.name, input) : null;
+    if (held) {
+      ctx.emit({ type: "tool.end", data: { callID: use.id, ok: false, summary: held.summary } });
+      results.push({ type: "tool_result", tool_use_id: use.id, content: held.reason, is_error: true });
+      continue;
+    }
     const before = use.name === "bash" ? await snapshotChanges(ctx.root) : null;
     const result = await runTool(use.name, use.input, { root: ctx.root, callID: use.id, emit: ctx.emit, signal: ctx.signal, commandTimeoutMs: ctx.commandTimeoutMs });
     if (before !== null) {
