@@ -111,6 +111,7 @@ export class ControlLink {
     switch (frame.type) {
       case "welcome":
         this.welcomed = true;
+        this.socket.answered();
         this.socket.setHeartbeat(frame.heartbeatSeconds * 1000);
         this.handlers.welcome({ runnerID: frame.runnerID, heartbeatSeconds: frame.heartbeatSeconds, leaseSeconds: frame.leaseSeconds });
         return;
