@@ -4,7 +4,7 @@
  * which of them a task takes, as a pure function of the task and its lease.
  */
 import { EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
-import { cancelEndsAtOnce } from "./lease.ts";
+import { unstarted } from "./lease.ts";
 import type { Lease } from "./store.ts";
 
 export type UserCommand = { kind: "message"; text: string } | { kind: "finish" } | { kind: "cancel" } | { kind: "egress.allow"; host: string };
@@ -24,7 +24,7 @@ export function refuseCommand(task: Task, lease: Lease | null, command: UserComm
     }
     case "finish":
       // Only a started task has a turn to wrap up; one no runner has taken is cancelled instead.
-      if (cancelEndsAtOnce(task, lease)) return { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` };
+      if (unstarted(task, lease)) return { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` };
       return null;
     case "cancel":
       return null;
