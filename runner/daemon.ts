@@ -7,6 +7,8 @@
  * task are removed, then the control socket says hello with the held tasks.
  * Stop (SIGTERM): no new tasks, sockets closed, journal flushed, workers left running for the
  * next start. Drain: no new tasks, wait until every held task is finished and acked, then stop.
+ * A full journal disk (`JournalSpace`): no new tasks while it lasts, the edge told why in
+ * `hello { draining }`; what the tasks write waits in memory for room, nothing is dropped.
  */
 import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
@@ -16,9 +18,9 @@ import { HEARTBEAT_SECONDS } from "../shared/sockets.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
 import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { type LocalStatus, TaskRun, type TaskRunDeps, type TaskRow } from "./task/index.ts";
+import { JournalSpace, type LocalStatus, TaskRun, type TaskRunDeps, type TaskRow } from "./task/index.ts";
 
-export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
+export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics" | "space"> {
   edgeURL: string;
   credential: string;
   version: string;
@@ -27,6 +29,8 @@ export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget
   batchMaxEvents: number;
   batchMaxMs: number;
   backoff?: BackoffOptions;
+  /** How often writes kept for room on a full journal disk are tried again, at first (default 1 s). */
+  spaceRetryMs?: number;
   /** Called once when the edge refuses the credential; the daemon has stopped its links. */
   onFatal?(reason: string): void;
 }
@@ -36,12 +40,15 @@ export interface RunnerState {
   runnerID: string | null;
   link: LinkState;
   draining: boolean;
+  /** Why the runner takes no new tasks on its own account (its journal's disk is full), or null. */
+  drainingReason: string | null;
   updatedAt: string;
   tasks: { taskID: string; epoch: number; status: LocalStatus }[];
 }
 
 export class Daemon {
   readonly metrics: Metrics;
+  readonly space: JournalSpace;
   private readonly runs = new Map<string, TaskRun>();
   private readonly control: ControlLink;
   private runnerID: string | null = null;
@@ -53,6 +60,13 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger;
+    this.space = new JournalSpace(() => opts.journal.probe(), opts.logger.child({ part: "journal" }), {
+      retryMs: opts.spaceRetryMs,
+      changed: () => {
+        this.writeState();
+        this.control.hello();
+      },
+    });
     this.metrics = new Metrics({
       tasksRunning: () => [...this.runs.values()].filter((r) => r.active).length,
       eventsPending: () => opts.journal.pendingCount,
@@ -66,6 +80,7 @@ export class Daemon {
         labels: opts.labels,
         capacity: () => (this.accepting ? opts.capacity : 0),
         held: () => this.held(),
+        draining: () => this.drainingReason(),
         logger: opts.logger.child({ link: "control" }),
         backoff: opts.backoff,
       },
@@ -123,6 +138,7 @@ export class Daemon {
   /** Stops taking tasks and closes every socket; workers keep running. */
   async stop(): Promise<void> {
     this.accepting = false;
+    this.space.stop();
     await this.control.stop();
     await Promise.all([...this.runs.values()].map((r) => r.detach()));
     this.writeState();
@@ -142,6 +158,12 @@ export class Daemon {
     await this.stop();
   }
 
+  /** Why the runner takes no new tasks, when it takes none. */
+  private drainingReason(): string | null {
+    if (this.draining) return "draining: the runner stops once its tasks end";
+    return this.space.reason;
+  }
+
   private held(): HeldTask[] {
     return [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch }));
   }
@@ -157,12 +179,17 @@ export class Daemon {
       this.control.reject(taskID, assignment.epoch, this.draining ? "the runner is draining" : "the runner is stopping");
       return;
     }
+    if (this.space.reason) {
+      this.control.reject(taskID, assignment.epoch, this.space.reason);
+      return;
+    }
     const active = [...this.runs.values()].filter((r) => r.active && r.taskID !== taskID).length;
     if (active >= this.opts.capacity) {
       this.control.reject(taskID, assignment.epoch, `the runner is at capacity (${active} of ${this.opts.capacity})`);
       return;
     }
     this.takeOver(assignment, existing).catch((err: unknown) => {
+      this.space.noteFailure(err);
       this.log.error({ err, taskID }, "could not take the task");
       this.control.reject(taskID, assignment.epoch, "the runner could not take the task");
     });
@@ -185,6 +212,7 @@ export class Daemon {
       {
         ...this.opts,
         metrics: this.metrics,
+        space: this.space,
         openChannel: (id, epoch, outbox, handlers) =>
           new TaskChannel(
             {
@@ -219,6 +247,7 @@ export class Daemon {
       runnerID: this.runnerID,
       link: this.control?.state ?? "connecting",
       draining: this.draining,
+      drainingReason: this.drainingReason(),
       updatedAt: new Date().toISOString(),
       tasks: [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch, status: r.status })),
     };

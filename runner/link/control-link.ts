@@ -1,7 +1,7 @@
 /**
  * The runner's control socket to its account: `GET {edge}/v1/runner/connect`.
  *
- *   runner: hello { version, labels, capacity, tasks held }    edge: welcome { heartbeatSeconds, leaseSeconds }
+ *   runner: hello { version, labels, capacity, tasks held, draining? }    edge: welcome { heartbeatSeconds, leaseSeconds }
  *   runner: heartbeat { tasks held }  (every heartbeatSeconds; renews the leases)
  *   edge: assign { assignment }       runner: accept | reject
  *   edge: revoke { taskID, epoch }    (the runner stops the task and forgets it)
@@ -21,6 +21,8 @@ export interface ControlLinkOptions {
   labels: string[];
   capacity: () => number;
   held: () => HeldTask[];
+  /** Why the runner takes no new tasks, when it takes none (the edge shows it in the runner list). */
+  draining: () => string | null;
   logger: Logger;
   backoff?: BackoffOptions;
 }
@@ -79,9 +81,17 @@ export class ControlLink {
     this.socket.start();
   }
 
-  /** Tells the edge again what this runner holds and can take (after a capacity change). */
+  /** Tells the edge again what this runner holds and can take (after a capacity change, or it starts or stops draining). */
   hello(): void {
-    this.socket.send({ type: "hello", version: this.opts.version, labels: this.opts.labels, capacity: this.opts.capacity(), tasks: this.opts.held() });
+    const draining = this.opts.draining();
+    this.socket.send({
+      type: "hello",
+      version: this.opts.version,
+      labels: this.opts.labels,
+      capacity: this.opts.capacity(),
+      tasks: this.opts.held(),
+      ...(draining ? { draining: draining.slice(0, 500) } : {}),
+    });
   }
 
   accept(taskID: string, epoch: number): boolean {

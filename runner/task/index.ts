@@ -1,10 +1,12 @@
 /**
  * One task's run on this runner, as the daemon and the CLI use it: `TaskRun` (the state
- * machine, task-run.ts) and the `Journal` it writes through (journal.ts). Everything else in
+ * machine, task-run.ts), the `Journal` it writes through (journal.ts) and the room on the
+ * journal's disk (`JournalSpace`, journal-space.ts). Everything else in
  * this folder is internal to the run.
  */
 export { TaskRun, type TaskRunDeps } from "./task-run.ts";
 export { LOCAL_REPO_REASON, NO_MODEL_KEY_REASON } from "./prepare.ts";
 export { Journal, type LocalStatus, type TaskRow } from "./journal.ts";
+export { JournalSpace } from "./journal-space.ts";
 export type { EnvironmentDeps } from "./setup-phase.ts";
 export { canMountTaskDisks } from "./task-disk.ts";

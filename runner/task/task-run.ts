@@ -23,6 +23,7 @@ import type { ArtifactPort, DataChannel, DataChannelHandlers, ExitInfo, Outbox, 
 import { publishDiff } from "./diff.ts";
 import { allowEgress } from "./egress-allow.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
+import type { JournalSpace } from "./journal-space.ts";
 import { TaskOutbox } from "./outbox.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
 import { removesWorkspace, type TaskEnding, type WorkspaceCleanup } from "./spec.ts";
@@ -35,6 +36,8 @@ import { WorkerOutput } from "./worker-output.ts";
 export interface TaskRunDeps extends PrepareDeps, TaskTimerDeps {
   home: string;
   journal: Journal;
+  /** Room on the journal's disk: writes wait for it instead of failing. */
+  space: JournalSpace;
   artifacts: ArtifactPort;
   logger: Logger;
   metrics?: Metrics;
@@ -73,7 +76,7 @@ export class TaskRun {
     this.taskID = row.taskID;
     this.epoch = row.epoch;
     this.phase = row.status;
-    this.record = new TaskRecord(deps.journal, row);
+    this.record = new TaskRecord(deps.journal, row, deps.space);
     this.taskDir = join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
     this.timers = new TaskTimers(this.taskDir, deps);
@@ -91,7 +94,7 @@ export class TaskRun {
       this.log,
     );
     this.worker = new TaskWorker({ deps, record: this.record, taskDir: this.taskDir, output: this.output, emit: (bodies) => this.emit(bodies), log: this.log }, alive);
-    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.outboxHeldMax);
+    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.space, deps.outboxHeldMax);
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
