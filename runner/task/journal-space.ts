@@ -24,7 +24,7 @@ export interface JournalSpaceOptions {
 }
 
 const RETRY_MS = 1000;
-const MAX_RETRY_MS = 10_000;
+const MAX_RETRY_MS = 5000;
 
 export class JournalSpace {
   private readonly kept = new Map<string, () => void>();
