@@ -40,8 +40,6 @@ export interface RunnerState {
   runnerID: string | null;
   link: LinkState;
   draining: boolean;
-  /** Why the runner takes no new tasks on its own account (its journal's disk is full), or null. */
-  drainingReason: string | null;
   updatedAt: string;
   tasks: { taskID: string; epoch: number; status: LocalStatus }[];
 }
@@ -62,10 +60,7 @@ export class Daemon {
     this.log = opts.logger;
     this.space = new JournalSpace(() => opts.journal.probe(), opts.logger.child({ part: "journal" }), {
       retryMs: opts.spaceRetryMs,
-      changed: () => {
-        this.writeState();
-        this.control.hello();
-      },
+      changed: () => this.control.hello(),
     });
     this.metrics = new Metrics({
       tasksRunning: () => [...this.runs.values()].filter((r) => r.active).length,
@@ -247,7 +242,6 @@ export class Daemon {
       runnerID: this.runnerID,
       link: this.control?.state ?? "connecting",
       draining: this.draining,
-      drainingReason: this.drainingReason(),
       updatedAt: new Date().toISOString(),
       tasks: [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch, status: r.status })),
     };

@@ -48,11 +48,6 @@ export class JournalSpace {
     return this.fullReason;
   }
 
-  /** Writes kept for a round. */
-  get keptCount(): number {
-    return this.kept.size;
-  }
-
   /**
    * Runs `write` now, or keeps it under `key` when the disk is full (then false). A write
    * under a key already kept is not tried now: it takes that one's place, in its turn.
