@@ -1,4 +1,4 @@
-/** Secrets are not in wrangler.toml, so `wrangler types` cannot see them. */
+/** Secrets and optional settings are not in wrangler.toml, so `wrangler types` cannot see them. */
 declare namespace Cloudflare {
   interface Env {
     /** HS256 secret for user tokens (`.dev.vars` or `wrangler secret put AUTH_SECRET`). */
@@ -12,5 +12,7 @@ declare namespace Cloudflare {
     VAPID_PUBLIC_KEY?: string;
     VAPID_PRIVATE_KEY?: string;
     VAPID_SUBJECT?: string;
+    /** Seconds a task waits for its silent runner before it ends `lost` (default `RUNNER_GRACE_SECONDS`, 30 minutes). */
+    RUNNER_GRACE_SECONDS?: string;
   }
 }

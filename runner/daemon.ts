@@ -10,6 +10,8 @@
  * With `poolSize`, a `WorkerPool` keeps workers started ahead: a task that fits takes one (its
  * slot's directory becomes the task's), the pool refills whenever the held tasks change, and
  * pooled workers and active tasks together stay within the capacity.
+ * A full journal disk (`JournalSpace`): no new tasks while it lasts, the edge told why in
+ * `hello { draining }`; what the tasks write waits in memory for room, nothing is dropped.
  */
 import { writeFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,9 +21,9 @@ import { HEARTBEAT_SECONDS } from "../shared/sockets.ts";
 import type { BackoffOptions } from "../shared/backoff.ts";
 import { ControlLink, type LinkState, TaskChannel } from "./link/index.ts";
 import { Metrics } from "./metrics.ts";
-import { type LocalStatus, type PoolSlot, TaskRun, type TaskRunDeps, type TaskRow, WorkerPool } from "./task/index.ts";
+import { JournalSpace, type LocalStatus, type PoolSlot, TaskRun, type TaskRunDeps, type TaskRow, WorkerPool } from "./task/index.ts";
 
-export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics"> {
+export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget" | "metrics" | "space"> {
   edgeURL: string;
   credential: string;
   version: string;
@@ -34,6 +36,8 @@ export interface DaemonOptions extends Omit<TaskRunDeps, "openChannel" | "forget
   poolSize?: number;
   /** The model proxy's socket directory, where pool slots make theirs. */
   proxySocketDir?: string;
+  /** How often writes kept for room on a full journal disk are tried again, at first (default 1 s). */
+  spaceRetryMs?: number;
   /** Called once when the edge refuses the credential; the daemon has stopped its links. */
   onFatal?(reason: string): void;
 }
@@ -49,6 +53,7 @@ export interface RunnerState {
 
 export class Daemon {
   readonly metrics: Metrics;
+  readonly space: JournalSpace;
   private readonly runs = new Map<string, TaskRun>();
   private readonly control: ControlLink;
   private runnerID: string | null = null;
@@ -61,6 +66,10 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     this.log = opts.logger;
+    this.space = new JournalSpace(() => opts.journal.probe(), opts.logger.child({ part: "journal" }), {
+      retryMs: opts.spaceRetryMs,
+      changed: () => this.control.hello(),
+    });
     this.metrics = new Metrics({
       tasksRunning: () => [...this.runs.values()].filter((r) => r.active).length,
       eventsPending: () => opts.journal.pendingCount,
@@ -88,6 +97,7 @@ export class Daemon {
         labels: opts.labels,
         capacity: () => (this.accepting ? opts.capacity : 0),
         held: () => this.held(),
+        draining: () => this.drainingReason(),
         logger: opts.logger.child({ link: "control" }),
         backoff: opts.backoff,
       },
@@ -149,6 +159,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.pool?.drain();
+    this.space.stop();
     await this.control.stop();
     await Promise.all([...this.runs.values()].map((r) => r.detach()));
     this.writeState();
@@ -169,6 +180,12 @@ export class Daemon {
     await this.stop();
   }
 
+  /** Why the runner takes no new tasks, when it takes none. */
+  private drainingReason(): string | null {
+    if (this.draining) return "draining: the runner stops once its tasks end";
+    return this.space.reason;
+  }
+
   private held(): HeldTask[] {
     return [...this.runs.values()].map((r) => ({ taskID: r.taskID, epoch: r.epoch }));
   }
@@ -184,12 +201,17 @@ export class Daemon {
       this.control.reject(taskID, assignment.epoch, this.draining ? "the runner is draining" : "the runner is stopping");
       return;
     }
+    if (this.space.reason) {
+      this.control.reject(taskID, assignment.epoch, this.space.reason);
+      return;
+    }
     const active = this.activeCount(taskID);
     if (active >= this.opts.capacity) {
       this.control.reject(taskID, assignment.epoch, `the runner is at capacity (${active} of ${this.opts.capacity})`);
       return;
     }
     this.takeOver(assignment, existing).catch((err: unknown) => {
+      this.space.noteFailure(err);
       this.log.error({ err, taskID }, "could not take the task");
       this.control.reject(taskID, assignment.epoch, "the runner could not take the task");
     });
@@ -220,6 +242,7 @@ export class Daemon {
       {
         ...this.opts,
         metrics: this.metrics,
+        space: this.space,
         openChannel: (id, epoch, outbox, handlers) =>
           new TaskChannel(
             {

@@ -128,6 +128,8 @@ export const RunnerInfo = z.object({
   online: z.boolean(),
   /** Drained: it keeps the tasks it holds and is handed no new one. */
   draining: z.boolean(),
+  /** Why the runner itself takes no new task (its journal's disk is full, it is draining to stop); absent when it takes them or is offline. */
+  drainingReason: z.string().optional(),
   lastSeenAt: z.string().nullable(),
   runningTasks: z.array(z.string()),
   version: z.string().nullable(),

@@ -3,7 +3,7 @@
  *
  * An event is `{ seq, ts, type, data }`. `seq` is 1, 2, 3 … with no gaps. Events come from
  * the edge (`status` for queued/assigned/lost, `user.message`, `user.finish`, `user.cancel`,
- * `user.egress`, `budget.raised`, `approval.answered`, `approval.expired`) and from the runner (the agent's words and tools relayed from the worker,
+ * `user.egress`, `budget.raised`, `approval.answered`, `approval.expired`, and `log` when the task's runner goes unreachable and comes back) and from the runner (the agent's words and tools relayed from the worker,
  * `status` for running/waiting/terminal states, `diff`, `log`, the setup phase's `setup.*`,
  * each network attempt's `egress`, `budget.reached`). Clients must ignore event types they do not know.
  */

@@ -31,6 +31,7 @@ const FRAMES = {
   ],
   controlUp: [
     { type: "hello", version: "1", labels: [], capacity: 1, tasks: [{ taskID: "t", epoch: 1 }] },
+    { type: "hello", version: "1", labels: [], capacity: 1, tasks: [], draining: "the journal's disk is full (SQLITE_FULL)" },
     { type: "heartbeat", tasks: [] },
     { type: "accept", taskID: "t", epoch: 1 },
     { type: "reject", taskID: "t", epoch: 1, reason: "full" },
@@ -125,6 +126,17 @@ describe("parseFrame", () => {
     expect(code('{"type":"message","text":""}')).toBe("invalid_frame");
     expect(code('{"v":2,"type":"cancel"}')).toBe("unsupported_version");
     expect(code(`{"type":"message","text":"${"x".repeat(2000)}"}`)).toBe("payload_too_large");
+  });
+});
+
+describe("RunnerToEdgeControl", () => {
+  it("takes a hello's reason for taking no tasks only as 1 to 500 characters", () => {
+    const hello = (draining: unknown) => RunnerToEdgeControl.safeParse({ type: "hello", version: "1", labels: [], capacity: 1, tasks: [], draining }).success;
+    expect(hello("the journal's disk is full (SQLITE_FULL)")).toBe(true);
+    expect(hello(undefined)).toBe(true);
+    expect(hello("")).toBe(false);
+    expect(hello("x".repeat(501))).toBe(false);
+    expect(hello(true)).toBe(false);
   });
 });
 

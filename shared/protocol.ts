@@ -100,6 +100,8 @@ export const RunnerToEdgeControl = z.discriminatedUnion("type", [
     capacity: z.number().int().min(0).max(256),
     /** Tasks the runner holds now, so the edge keeps their leases. */
     tasks: z.array(HeldTask).max(256),
+    /** Why the runner takes no new tasks on its own account (its journal's disk is full, it is draining); absent when it takes them. */
+    draining: z.string().min(1).max(500).optional(),
   }),
   z.object({ v, type: z.literal("heartbeat"), tasks: z.array(HeldTask).max(256) }),
   z.object({ v, type: z.literal("accept"), taskID, epoch }),

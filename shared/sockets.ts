@@ -31,7 +31,7 @@ export const CloseCode = {
   Resync: 4408,
   /** A newer connection (control socket) or a newer epoch or data socket took this one's place. */
   Replaced: 4409,
-  /** The task ended from the edge: lost (its runner was silent for the lease), or failed at its event cap. */
+  /** The task ended from the edge: lost (its runner was silent for the grace), or failed at its event cap. */
   Gone: 4410,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
@@ -55,7 +55,15 @@ export function answerCloseCode(code: number): number {
 export const HEARTBEAT_SECONDS = 20;
 /** A peer silent for this many heartbeat intervals counts as gone, even if its socket looks open. */
 export const SILENT_HEARTBEATS = 3;
-/** The lease a runner gets with an assignment; its heartbeats and data frames renew it. */
+/**
+ * The lease a runner gets with an assignment; its heartbeats and data frames renew it. A
+ * runner silent this long is unreachable: its task waits for it.
+ */
 export const LEASE_SECONDS = 90;
+/**
+ * A task whose runner stays silent this long (from its last sign of life) ends `lost`; the
+ * edge's `RUNNER_GRACE_SECONDS` changes it. Until then the runner may come back and resume.
+ */
+export const RUNNER_GRACE_SECONDS = 30 * 60;
 /** How long a runner has to answer an assignment with `accept`. */
 export const ACCEPT_SECONDS = 15;

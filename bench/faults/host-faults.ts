@@ -80,7 +80,9 @@ function alive(pid: number | undefined): boolean {
 }
 
 export async function fillJournalDisk(stack: FaultStack, label: string, tmpfsMB: number, watchSeconds: number): Promise<Figure> {
-  const runner = await stack.addRunner(label, 2, tmpfsMB);
+  // The fault is the journal's disk: task disks (ext4 images, sparse, on the same tmpfs) would
+  // meet the full disk as write errors and be remounted read-only by the kernel, so they are off.
+  const runner = await stack.addRunner(label, 2, tmpfsMB, { TETHER_DISK_MB: "0" });
   const task = await stack.startLines(runner, label, "disk");
   const filler = join(runner.home, "filler");
   const seqAtFull = task.viewer.lastSeq;
@@ -121,7 +123,7 @@ export async function fillJournalDisk(stack: FaultStack, label: string, tmpfsMB:
   const notFinished = (end.status === "succeeded" ? 0 : 1) + (TERMINAL.includes(secondEnd) ? 0 : 1);
   return {
     fault: "journal disk full",
-    detail: `the runner's home on a ${tmpfsMB} MB tmpfs, filled (${(bytes / 2 ** 20).toFixed(1)} MB of filler) mid-task for ${watchSeconds} s, then freed`,
+    detail: `the runner's home on a ${tmpfsMB} MB tmpfs (task disks off: TETHER_DISK_MB=0), filled (${(bytes / 2 ** 20).toFixed(1)} MB of filler) mid-task for ${watchSeconds} s, then freed`,
     lost: end.count.lost,
     duplicated: end.count.duplicated,
     notFinished,

@@ -59,9 +59,9 @@ export class FaultStack {
     this.phone = new PhoneAPI(this.edge.url, this.token);
   }
 
-  /** A registered, started runner that reaches the edge through the relay; `tmpfsMB` puts its home on a tmpfs of that size. */
-  async addRunner(label: string, capacity: number, tmpfsMB?: number): Promise<RunnerProcess> {
-    const runner = new RunnerProcess({ edgeURL: this.relay.url, modelURL: this.model.url, name: `faults-${label}`, labels: [label], capacity, env: { TETHER_WORKER_IMAGE: WORKER_IMAGE } });
+  /** A registered, started runner that reaches the edge through the relay; `tmpfsMB` puts its home on a tmpfs of that size; `env` adds TETHER_* settings. */
+  async addRunner(label: string, capacity: number, tmpfsMB?: number, env: Record<string, string> = {}): Promise<RunnerProcess> {
+    const runner = new RunnerProcess({ edgeURL: this.relay.url, modelURL: this.model.url, name: `faults-${label}`, labels: [label], capacity, env: { TETHER_WORKER_IMAGE: WORKER_IMAGE, ...env } });
     this.runners.push(runner);
     if (tmpfsMB !== undefined) {
       execFileSync("mount", ["-t", "tmpfs", "-o", `size=${tmpfsMB}m,mode=0700`, "tether-faults", runner.home]);

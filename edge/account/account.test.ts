@@ -376,4 +376,23 @@ describe("liveness", () => {
     expect((await control.next("assign")).assignment.task.id).toBe(task.id);
     control.close();
   });
+
+  it("hands nothing to a runner that says in hello it takes no new tasks, lists why, and dispatches once a hello takes them again", async () => {
+    const { user } = await newAccount();
+    const r = await registerRunner(user);
+    const control = await openSocket("/v1/runner/connect", bearer(r.credential));
+    const hello = { type: "hello", version: "test", labels: [], capacity: 1, tasks: [] };
+    control.send({ ...hello, draining: "the journal's disk is full (SQLITE_FULL)" });
+    await control.next("welcome");
+    const task = await createTask(user);
+    await control.fence();
+    expect(assigns(control)).toHaveLength(0);
+    const listed = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(listed).toMatchObject({ online: true, draining: false, drainingReason: "the journal's disk is full (SQLITE_FULL)" });
+    control.send(hello);
+    expect((await control.next("assign")).assignment.task.id).toBe(task.id);
+    const after = ((await (await call("/v1/runners", { headers: bearer(user) })).json()) as any).runners[0];
+    expect(after.drainingReason).toBeUndefined();
+    control.close();
+  });
 });

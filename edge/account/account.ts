@@ -192,7 +192,11 @@ export class Account extends DurableObject<Env> {
   }
 
   async listRunners(): Promise<RunnerInfo[]> {
-    return this.store.listRunners().map((r) => this.store.runnerInfo(r, this.controls.isLive(r)));
+    return this.store.listRunners().map((r) => {
+      const live = this.controls.isLive(r);
+      const reason = live ? this.controls.drainingReason(r.id) : undefined;
+      return { ...this.store.runnerInfo(r, live), ...(reason ? { drainingReason: reason } : {}) };
+    });
   }
 
   /** Drains a runner (no new assignments; what it holds runs on) or undrains it; false when there is no such runner. */

@@ -4,7 +4,8 @@
  * `hello` (labels, capacity, what it holds), then `heartbeat`s, `accept`s and `reject`s,
  * which go to the queue; the edge sends `welcome`, `assign` and `revoke`. Frames per second
  * of each runner are capped in memory. A runner is live with an open socket and a heartbeat
- * within SILENT_SECONDS, and ready for dispatch once it has said hello.
+ * within SILENT_SECONDS, and ready for dispatch once it has said hello, unless its hello said
+ * it takes no new tasks (`draining`, with why: its journal's disk is full, it is stopping).
  */
 import {
   CAPS,
@@ -29,7 +30,7 @@ import type { AccountStore, RunnerRow } from "./store.ts";
 /** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
 const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
 
-type ControlAttachment = { runnerID: string; hello: boolean };
+type ControlAttachment = { runnerID: string; hello: boolean; draining?: string };
 
 export class ControlSockets {
   /** Frames per second of each runner's control socket (one at a time), in memory. */
@@ -74,7 +75,8 @@ export class ControlSockets {
       switch (frame.type) {
         case "hello":
           this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date().toISOString());
-          ws.serializeAttachment({ runnerID: att.runnerID, hello: true } satisfies ControlAttachment);
+          ws.serializeAttachment({ runnerID: att.runnerID, hello: true, ...(frame.draining ? { draining: frame.draining } : {}) } satisfies ControlAttachment);
+          if (frame.draining && !att.draining) console.log({ msg: "runner takes no new tasks", runnerID: att.runnerID, why: frame.draining });
           sendTo(ws, { type: "welcome", runnerID: att.runnerID, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
           await this.queue.renewHeld(att.runnerID, frame.tasks);
           await this.queue.dispatch();
@@ -125,9 +127,21 @@ export class ControlSockets {
     return this.sockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
   }
 
-  /** Online, and has said hello on its control socket: dispatch may hand it tasks. */
+  /** Online, and has said hello on its control socket without saying it is draining: dispatch may hand it tasks. */
   isReady(r: RunnerRow): boolean {
-    return this.isLive(r) && this.sockets(r.id).some((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.hello === true);
+    return this.isLive(r) && this.sockets(r.id).some((ws) => {
+      const att = ws.deserializeAttachment() as ControlAttachment | null;
+      return att?.hello === true && !att.draining;
+    });
+  }
+
+  /** Why an online runner said it takes no new tasks, if it did. */
+  drainingReason(runnerID: string): string | undefined {
+    for (const ws of this.sockets(runnerID)) {
+      const reason = (ws.deserializeAttachment() as ControlAttachment | null)?.draining;
+      if (reason) return reason;
+    }
+    return undefined;
   }
 
   send(runnerID: string, frame: EdgeToRunnerControl): void {

@@ -5,7 +5,7 @@
  */
 import { ApprovalDecision, ApprovalID, type BudgetLimits, EGRESS_RULE_PATTERN, ErrorCode, LIMITS, isTerminal, type Task } from "../../shared/index.ts";
 import type { ApprovalAnswer } from "./approvals.ts";
-import { cancelEndsAtOnce } from "./lease.ts";
+import { unstarted } from "./lease.ts";
 import { refuseRaise } from "./limits.ts";
 import type { Lease } from "./store.ts";
 
@@ -32,7 +32,7 @@ export function refuseCommand(task: Task, lease: Lease | null, command: UserComm
     }
     case "finish":
       // Only a started task has a turn to wrap up; one no runner has taken is cancelled instead.
-      if (cancelEndsAtOnce(task, lease)) return { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` };
+      if (unstarted(task, lease)) return { code: ErrorCode.Conflict, message: `task ${task.id} has not started: cancel it instead` };
       return null;
     case "cancel":
       return null;

@@ -3,13 +3,14 @@
  *
  * The record is loaded once per wake-up. Writes go in one transaction with the log events
  * they append (which then fan out); a failed transaction drops the in-memory record so it
- * is read again. The lease's expiry (or an open approval's, when sooner) is the room's alarm, and status changes (and usage, at
+ * is read again. The lease's expiry (then its grace; or an open approval's expiry, when sooner) is the room's alarm, and status changes (and usage, at
  * most every few seconds) reach the Account's index through the reporter.
  */
 import type { PushReason } from "../push/notice.ts";
 import { AccountReporter } from "./account-reporter.ts";
 import { RoomApprovals } from "./approvals.ts";
 import { renewed } from "./lease.ts";
+import { markReachable } from "./reachability.ts";
 import { TaskLog } from "./log.ts";
 import { TaskRoomStore, type Lease, type RoomRecord } from "./store.ts";
 
@@ -89,11 +90,15 @@ export class RoomState {
     this.store.saveLease(lease);
   }
 
-  /** Pushes the lease out (when that moves it by at least a step) and its alarm with it. */
-  renew(lease: Lease): void {
-    const next = renewed(lease, Date.now());
+  /**
+   * Pushes the lease out from a sign of life at `at` (when that moves it by at least a step)
+   * and its alarm with it; an unreachable holder is reachable again.
+   */
+  renew(lease: Lease, at = Date.now()): void {
+    const next = renewed(lease, at);
     if (!next) return;
-    this.setLease(next);
+    if (lease.unreachableSince !== null) markReachable(this, this.record!, lease, next, at);
+    else this.setLease(next);
     this.scheduleAlarm(next.expiresAt);
   }
 

@@ -293,9 +293,9 @@ describe("TaskRoom after an eviction", () => {
 });
 
 describe("TaskRoom lease", () => {
-  it("loses the task when the lease runs out, once, however often the alarm runs", async () => {
+  it("loses the task when the grace runs out, once, however often the alarm runs", async () => {
     const { stub, taskID } = await newRoom();
-    const runner = await attachedRunner(stub, taskID, "run_a", 1, 1);
+    const runner = await attachedRunner(stub, taskID, "run_a", 1, 1, 1);
     const viewer = await openViewer(stub, 0);
     await viewer.next("replayed");
     await new Promise((resolve) => setTimeout(resolve, 1_200));

@@ -2,7 +2,8 @@
  * Internal to the TaskRoom: its SQLite tables and every read and write of them.
  *
  *   room      one row: the account, the task record (JSON: what a task was created with,
- *             and apart, small, what changes as it runs) and the lease
+ *             and apart, small, what changes as it runs) and the lease (its holder, fence,
+ *             expiry, grace and whether the holder is unreachable)
  *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
  *   commands  the users' commands (a raise of limits or an approval's answer as JSON in `text`), by the `seq` of their log event
  *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
@@ -24,6 +25,10 @@ export type Lease = {
   expiresAt: number;
   /** The holder's data socket has attached at least once in this epoch. */
   attached: boolean;
+  /** Silence the task outlasts before it is lost (from the last sign of life, `expiresAt - seconds`). */
+  graceSeconds: number;
+  /** When the room marked the holder unreachable (its lease ran out); null while it is heard from. */
+  unreachableSince: number | null;
 };
 
 /** `lastEpoch` is the highest epoch ever leased: frames of an older one are stale. */
@@ -45,6 +50,8 @@ type RoomRow = {
   lease_expires: number | null;
   attached: number;
   last_epoch: number;
+  lease_grace: number | null;
+  unreachable_since: number | null;
 };
 
 type EventRow = { seq: number; ts: string; type: string; data: string };
@@ -69,7 +76,9 @@ export class TaskRoomStore {
         lease_seconds INTEGER,
         lease_expires INTEGER,
         attached INTEGER NOT NULL DEFAULT 0,
-        last_epoch INTEGER NOT NULL DEFAULT 0
+        last_epoch INTEGER NOT NULL DEFAULT 0,
+        lease_grace INTEGER,
+        unreachable_since INTEGER
       );
       CREATE TABLE IF NOT EXISTS events (
         seq INTEGER PRIMARY KEY,
@@ -98,6 +107,11 @@ export class TaskRoomStore {
         data TEXT NOT NULL
       );
     `);
+    // Rooms made before the grace existed get its columns.
+    const columns = new Set(this.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('room')").toArray().map((c) => c.name));
+    for (const column of ["lease_grace", "unreachable_since"]) {
+      if (!columns.has(column)) this.sql.exec(`ALTER TABLE room ADD COLUMN ${column} INTEGER`);
+    }
   }
 
   loadRoom(): RoomRecord | null {
@@ -112,6 +126,8 @@ export class TaskRoomStore {
             seconds: row.lease_seconds ?? 0,
             expiresAt: row.lease_expires ?? 0,
             attached: row.attached === 1,
+            graceSeconds: row.lease_grace ?? row.lease_seconds ?? 0,
+            unreachableSince: row.unreachable_since,
           };
     const task = { ...(JSON.parse(row.task) as Task), ...(JSON.parse(row.progress) as Progress) };
     return { accountID: row.account_id, task, lease, lastEpoch: row.last_epoch };
@@ -128,13 +144,16 @@ export class TaskRoomStore {
 
   saveLease(lease: Lease | null): void {
     this.sql.exec(
-      "UPDATE room SET lease_runner = ?, lease_epoch = ?, lease_seconds = ?, lease_expires = ?, attached = ?, last_epoch = MAX(last_epoch, ?) WHERE id = 1",
+      `UPDATE room SET lease_runner = ?, lease_epoch = ?, lease_seconds = ?, lease_expires = ?, attached = ?, last_epoch = MAX(last_epoch, ?),
+       lease_grace = ?, unreachable_since = ? WHERE id = 1`,
       lease?.runnerID ?? null,
       lease?.epoch ?? null,
       lease?.seconds ?? null,
       lease?.expiresAt ?? null,
       lease?.attached ? 1 : 0,
       lease?.epoch ?? 0,
+      lease?.graceSeconds ?? null,
+      lease?.unreachableSince ?? null,
     );
   }
 

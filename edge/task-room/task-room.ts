@@ -19,8 +19,10 @@
  * - Users' messages, finishes, cancels and raises of limits (`commands.ts` says which a task takes) become
  *   log events and reach the attached runner as `command`; `attach` re-delivers those after
  *   the runner's `afterCommandSeq`.
- * - The lease alarm turns a task whose runner went silent for the lease TTL into `lost`; the
- *   same alarm closes approvals left unanswered past their time as no (`approvals.ts`).
+ * - The lease alarm marks a task whose runner went silent for the lease TTL as waiting for an
+ *   unreachable runner (`reachability.ts`), and turns it `lost` only after the grace
+ *   (`RUNNER_GRACE_SECONDS`); the runner that comes back in time resumes under its fence.
+ * - The same alarm closes approvals left unanswered past their time as no (`approvals.ts`).
  * - The room owns the task's status. Status changes (and usage, at most every few seconds)
  *   reach the Account's index, which only projects them (`room-state.ts` keeps the record,
  *   the lease, the alarm and those reports in step).
@@ -58,9 +60,10 @@ import { RoomArchive, type ImportedEvent } from "./archive.ts";
 import { TokenBucket } from "../rate-limit.ts";
 import { type Refusal, type UserCommand, refuseCommand } from "./commands.ts";
 import { frameText } from "./frames.ts";
-import { cancelEndsAtOnce, decideAssign, holds, lostReason } from "./lease.ts";
+import { cancelEndsAtOnce, decideAssign, graceSecondsOf, holds, leaseStep, lostReason } from "./lease.ts";
 import { logRaise } from "./limits.ts";
 import type { TaskLog } from "./log.ts";
+import { markUnreachable } from "./reachability.ts";
 import { RoomState } from "./room-state.ts";
 import { RunnerSockets } from "./runner-sockets.ts";
 import { answerClose, closeSocket, notFound, readUpgrade, sendError, switchingProtocols, type Attachment } from "./sockets.ts";
@@ -159,7 +162,8 @@ export class TaskRoom extends DurableObject<Env> {
       }
       this.store.insertCommand(stored);
       if (endsNow) {
-        this.log.setStatus(task, "cancelled", `cancelled by ${by} before a runner started it`);
+        const unreachable = room.lease?.unreachableSince != null ? `while runner ${room.lease.runnerID} was unreachable` : null;
+        this.log.setStatus(task, "cancelled", `cancelled by ${by} ${unreachable ?? "before a runner started it"}`);
         this.state.setLease(null);
       }
     });
@@ -203,14 +207,16 @@ export class TaskRoom extends DurableObject<Env> {
     return null;
   }
 
-  async assign(runnerID: string, epoch: number, leaseSeconds: number): Promise<boolean> {
+  /** `graceSeconds` defaults to the edge's `RUNNER_GRACE_SECONDS`. */
+  async assign(runnerID: string, epoch: number, leaseSeconds: number, graceSeconds?: number): Promise<boolean> {
     const room = this.state.load();
     if (!room) return false;
     const decision = decideAssign(room.task, room.lease, room.lastEpoch, runnerID, epoch);
     if (decision === "again") this.state.renew(room.lease!);
     if (decision !== "take") return decision === "again";
     const seconds = Number.isSafeInteger(leaseSeconds) && leaseSeconds > 0 ? leaseSeconds : LEASE_SECONDS;
-    const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false };
+    const grace = graceSeconds !== undefined && Number.isSafeInteger(graceSeconds) && graceSeconds > 0 ? graceSeconds : graceSecondsOf(this.env.RUNNER_GRACE_SECONDS);
+    const next: Lease = { runnerID, epoch, seconds, expiresAt: Date.now() + seconds * 1000, attached: false, graceSeconds: grace, unreachableSince: null };
     this.state.commit(() => {
       room.task.runnerID = runnerID;
       this.log.setStatus(room.task, "assigned", null, { runnerID });
@@ -340,15 +346,15 @@ export class TaskRoom extends DurableObject<Env> {
     this.expireApprovals(room);
     // Pings answered by the auto-response never woke the room: count them as contact.
     for (const ws of this.runners.holderSockets(lease)) {
-      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
-      if (pinged) lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
+      const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
+      if (pinged && pinged + lease.seconds * 1000 > room.lease!.expiresAt) this.state.renew(room.lease!, pinged);
     }
-    if (Date.now() < lease.expiresAt) {
-      this.state.setLease(lease);
-      this.state.scheduleAlarm(lease.expiresAt);
-      return;
-    }
-    this.markLost(lostReason(lease));
+    const current = room.lease!;
+    const now = Date.now();
+    const step = leaseStep(current, now);
+    if (step.kind === "lost") return this.markLost(lostReason(current));
+    if (step.kind === "unreachable") markUnreachable(this.state, room, current, now);
+    this.state.scheduleAlarm(step.until);
   }
 
   // ── internals ─────────────────────────────────────────────────────────────

@@ -113,8 +113,8 @@ export async function openRunner(stub: RoomStub, runnerID: string): Promise<Test
 }
 
 /** A runner that holds the task at `epoch` and has attached its data socket. */
-export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = LEASE_SECONDS): Promise<TestSocket> {
-  if (!(await stub.assign(runnerID, epoch, leaseSeconds))) throw new Error("assign refused");
+export async function attachedRunner(stub: RoomStub, taskID: string, runnerID = "run_a", epoch = 1, leaseSeconds = LEASE_SECONDS, graceSeconds?: number): Promise<TestSocket> {
+  if (!(await stub.assign(runnerID, epoch, leaseSeconds, graceSeconds))) throw new Error("assign refused");
   const runner = await openRunner(stub, runnerID);
   runner.send({ type: "attach", taskID, epoch, afterCommandSeq: 0 });
   await runner.next("attached");

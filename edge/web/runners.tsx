@@ -131,6 +131,7 @@ function RunnerCard({ runner, now, onChanged }: { runner: RunnerInfo; now: numbe
         </div>
       </dl>
       {runner.draining && <p class="hint">It finishes what it holds and takes no new task.</p>}
+      {runner.drainingReason && <p class="hint">It takes no new task: {runner.drainingReason}.</p>}
       {confirming ? (
         <div class="confirm" role="group" aria-label={`Confirm deleting ${runner.name}`}>
           <span>

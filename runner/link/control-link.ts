@@ -1,7 +1,7 @@
 /**
  * The runner's control socket to its account: `GET {edge}/v1/runner/connect`.
  *
- *   runner: hello { version, labels, capacity, tasks held }    edge: welcome { heartbeatSeconds, leaseSeconds }
+ *   runner: hello { version, labels, capacity, tasks held, draining? }    edge: welcome { heartbeatSeconds, leaseSeconds }
  *   runner: heartbeat { tasks held }  (every heartbeatSeconds; renews the leases)
  *   edge: assign { assignment }       runner: accept | reject
  *   edge: revoke { taskID, epoch }    (the runner stops the task and forgets it)
@@ -32,6 +32,8 @@ export interface ControlLinkOptions {
   labels: string[];
   capacity: () => number;
   held: () => HeldTask[];
+  /** Why the runner takes no new tasks, when it takes none (the edge shows it in the runner list). */
+  draining: () => string | null;
   logger: Logger;
   backoff?: BackoffOptions;
   ratePause?: RatePauseOptions;
@@ -98,10 +100,18 @@ export class ControlLink {
     this.socket.start();
   }
 
-  /** Tells the edge again what this runner holds and can take (after a capacity change). */
+  /** Tells the edge again what this runner holds and can take (after a capacity change, or it starts or stops draining). */
   hello(): void {
     if (this.pause.paused) return;
-    this.socket.send({ type: "hello", version: this.opts.version, labels: this.opts.labels, capacity: this.opts.capacity(), tasks: this.opts.held() });
+    const draining = this.opts.draining();
+    this.socket.send({
+      type: "hello",
+      version: this.opts.version,
+      labels: this.opts.labels,
+      capacity: this.opts.capacity(),
+      tasks: this.opts.held(),
+      ...(draining ? { draining: draining.slice(0, 500) } : {}),
+    });
   }
 
   /** Sends an accept now, or when a rate pause ends; false when it did not go out now. */
@@ -153,6 +163,7 @@ export class ControlLink {
     switch (frame.type) {
       case "welcome":
         this.welcomed = true;
+        this.socket.answered();
         this.socket.setHeartbeat(frame.heartbeatSeconds * 1000);
         this.handlers.welcome({ runnerID: frame.runnerID, heartbeatSeconds: frame.heartbeatSeconds, leaseSeconds: frame.leaseSeconds });
         return;

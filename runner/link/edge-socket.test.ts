@@ -99,4 +99,37 @@ describe("EdgeSocket", () => {
     await socket.stop();
     await new Promise<void>((r) => wss.close(() => r()));
   });
+
+  it("after the edge answered, the next drop retries from the shortest delay however long the outage before", async () => {
+    const port = new URL(base).port;
+    await edge.close();
+    const records: { msg: string; retryInMs?: number }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void records.push(JSON.parse(line)) });
+    // The top of each draw: the delay says which attempt it was (20, 40, 80 … ms).
+    const backoff = { baseMs: 20, capMs: 60_000, stableMs: 60_000, random: () => 0.999 };
+    let answered = 0;
+    const socket: EdgeSocket<unknown> = new EdgeSocket(
+      { url: `${base}/v1/runner/connect`, credential: edge.credential, logger: log, backoff },
+      {
+        opened: () => socket.send({ type: "hello", version: "t", labels: [], capacity: 1, tasks: [] }),
+        message: () => {
+          answered += 1;
+          socket.answered();
+        },
+        fatal: () => undefined,
+      },
+    );
+    socket.start();
+    const retries = () => records.filter((r) => r.retryInMs !== undefined).map((r) => r.retryInMs!);
+    await edge.until(() => retries().length >= 5, 10_000, "five retries while the edge is down");
+    expect(retries().slice(0, 5)).toEqual([19, 39, 79, 159, 319]);
+    edge = new FakeEdge();
+    await new Promise<void>((resolve) => edge.server.listen(Number(port), "127.0.0.1", resolve));
+    await edge.until(() => answered === 1, 10_000, "welcome after the edge came back");
+    const before = retries().length;
+    edge.control!.terminate();
+    await edge.until(() => retries().length > before, 5000, "a retry after the drop");
+    expect(retries()[before]).toBe(19);
+    await socket.stop();
+  });
 });

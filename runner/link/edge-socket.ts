@@ -4,7 +4,8 @@
  * heartbeat interval (the edge answers `pong`) and tears down a link that stayed silent for
  * `SILENT_HEARTBEATS` intervals (a half-open TCP connection never reports a close by itself).
  * A refused credential (HTTP 401/403 at the upgrade, or `CloseCode.Revoked`) is fatal: the
- * socket stops and says why.
+ * socket stops and says why. Once the owner says the edge answered (`answered`), the next
+ * drop starts the backoff over, within its dial budget (shared/backoff.ts).
  *
  * The owner speaks the protocol: `Up` is the union of frames it sends, `opened` is the moment
  * to say hello/attach, `message` receives raw frames, `heartbeat` runs every interval while open.
@@ -82,6 +83,11 @@ export class EdgeSocket<Up> {
     if (this.state !== "open" || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
+  }
+
+  /** The edge answered on this connection at the protocol's level: a later drop retries from the shortest delay. */
+  answered(): void {
+    this.backoff.answered();
   }
 
   /** Bytes queued in the socket but not yet written out. */

@@ -123,7 +123,7 @@ describe("the runner's links when the edge answers rate_limited", () => {
   it("the control socket pauses, then says hello again and sends again the accepts of held tasks and the rejects the edge dropped", async () => {
     const held = [{ taskID: "t1", epoch: 1 }];
     const link = new ControlLink(
-      { edgeURL: url, credential: edge.credential, version: "test", labels: ["linux"], capacity: () => 1, held: () => held, logger, ratePause: RATE_PAUSE },
+      { edgeURL: url, credential: edge.credential, version: "test", labels: ["linux"], capacity: () => 1, held: () => held, draining: () => null, logger, ratePause: RATE_PAUSE },
       { welcome: () => {}, assign: () => {}, revoke: () => {}, fatal: () => {} },
     );
     link.start();

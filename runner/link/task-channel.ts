@@ -159,6 +159,7 @@ export class TaskChannel implements DataChannel {
         this.sentUpTo = frame.ackedRseq;
         this.ackedUpTo = frame.ackedRseq;
         this.attached = true;
+        this.socket.answered();
         this.handlers.acked(frame.ackedRseq);
         if (frame.commands.length > 0) this.handlers.commands([...frame.commands].sort((a, b) => a.seq - b.seq));
         this.flush();

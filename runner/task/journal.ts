@@ -3,7 +3,8 @@
  * yet acked by the edge. An event is written here, with its per-task `rseq`, before it is
  * sent; it leaves the outbox when a cumulative ack covers it. After a crash the journal says
  * which tasks to continue, which worker lines were already turned into events (`lastWseq`),
- * which user commands were already applied (`lastCommandSeq`) and what to resend.
+ * which user commands were already applied (`lastCommandSeq`) and what to resend. A write
+ * may throw `SQLITE_FULL` when the disk is full: `JournalSpace` (journal-space.ts) keeps it.
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
@@ -79,6 +80,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   event TEXT NOT NULL,
   PRIMARY KEY (taskID, epoch, rseq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS probe (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  at INTEGER NOT NULL
+);
 `;
 
 interface RawRow extends Omit<TaskRow, "assignment" | "meta"> {
@@ -116,6 +121,11 @@ export class Journal {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** A one-row write: it goes through when the disk has room (`JournalSpace`). */
+  probe(): void {
+    this.db.prepare("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)").run(Date.now());
   }
 
   /** Unacked events over all tasks. */

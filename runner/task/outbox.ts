@@ -1,17 +1,19 @@
 /**
  * One task's outbox (internal to task/): events go into the journal in order, through the
  * task's record, and the task's data channel reads them back from here (`Outbox` in
- * ports.ts). When the journal's outbox is at its bound the runner says so loudly and holds
- * further events in memory, in order, until acks make room. That memory is bounded too: at
- * `heldMax` held events the outbox pauses the worker's output (backpressure: the worker's
- * writes block) and resumes it once acks have moved every held event to the journal. Nothing
- * is dropped; what is held past `heldMax` is at most what one read of the worker's output
- * carried, and the runner's own few events (statuses, the diff).
+ * ports.ts). When the journal cannot take them, because its outbox is at its bound (acks make
+ * room) or its disk is full (`JournalSpace` retries until there is room), the runner holds
+ * further events in memory, in order, and says so. That memory is bounded too: at `heldMax`
+ * held events the outbox pauses the worker's output (backpressure: the worker's writes block)
+ * and resumes it once every held event is in the journal. Nothing is dropped; what is held
+ * past `heldMax` is at most what one read of the worker's output carried, and the runner's own
+ * few events (statuses, the diff).
  */
 import type { Logger } from "pino";
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerEvent } from "../../shared/protocol.ts";
 import type { Outbox } from "../ports.ts";
+import type { JournalSpace } from "./journal-space.ts";
 import { OutboxFullError } from "./journal.ts";
 import type { TaskRecord } from "./task-record.ts";
 
@@ -33,6 +35,8 @@ interface Pending {
 export class TaskOutbox implements Outbox {
   private readonly held: Pending[] = [];
   private paused = false;
+  private waitingForAcks = false;
+  private readonly key: string;
 
   constructor(
     private readonly record: TaskRecord,
@@ -40,8 +44,11 @@ export class TaskOutbox implements Outbox {
     private readonly notify: (rseq: number) => void,
     private readonly log: Logger,
     private readonly flow: OutputFlow,
+    private readonly space: JournalSpace,
     private readonly heldMax = HELD_MAX,
-  ) {}
+  ) {
+    this.key = `outbox:${record.taskID}`;
+  }
 
   /** Events waiting in memory for room in the outbox. */
   get heldCount(): number {
@@ -53,14 +60,12 @@ export class TaskOutbox implements Outbox {
   }
 
   append(bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean } = {}): void {
-    if (this.held.length > 0 || !this.write({ bodies, ...opts })) {
-      if (this.held.length === 0) this.log.error("the outbox is full: worker output is held in memory until the edge acks");
-      this.held.push({ bodies, ...opts });
-      if (this.held.length >= this.heldMax && !this.paused) {
-        this.paused = true;
-        this.log.error({ held: this.held.length }, "the outbox and its memory are full: the worker's output is paused until the edge acks");
-        this.flow.pause();
-      }
+    this.held.push({ bodies, ...opts });
+    this.space.write(this.key, () => this.moveHeld());
+    if (this.held.length >= this.heldMax && !this.paused) {
+      this.paused = true;
+      this.log.error({ held: this.held.length }, "the outbox and its memory are full: the worker's output is paused until its events reach the journal");
+      this.flow.pause();
     }
   }
 
@@ -71,23 +76,31 @@ export class TaskOutbox implements Outbox {
   /** Drops acked events, then moves held events into the outbox while there is room. */
   ack(rseq: number): number {
     const n = this.record.ack(rseq);
-    while (this.held.length > 0 && this.write(this.held[0]!)) this.held.shift();
-    if (this.paused && this.held.length === 0) {
-      this.paused = false;
-      this.log.info("the outbox has room again: the worker's output is read on");
-      this.flow.resume();
-    }
+    this.space.write(this.key, () => this.moveHeld());
     return n;
   }
 
-  private write(p: Pending): boolean {
-    try {
-      const last = this.record.append(p.bodies, p).at(-1);
+  /** Writes held events to the journal, oldest first, until none is left or the outbox is full; a full disk throws. */
+  private moveHeld(): void {
+    while (this.held.length > 0) {
+      const p = this.held[0]!;
+      let last: RunnerEvent | undefined;
+      try {
+        last = this.record.append(p.bodies, p).at(-1);
+      } catch (err) {
+        if (!(err instanceof OutboxFullError)) throw err;
+        if (!this.waitingForAcks) this.log.error("the outbox is full: worker output is held in memory until the edge acks");
+        this.waitingForAcks = true;
+        return;
+      }
+      this.held.shift();
       if (last) this.notify(last.rseq);
-      return true;
-    } catch (err) {
-      if (err instanceof OutboxFullError) return false;
-      throw err;
+    }
+    this.waitingForAcks = false;
+    if (this.paused) {
+      this.paused = false;
+      this.log.info("every held event is in the journal: the worker's output is read on");
+      this.flow.resume();
     }
   }
 }

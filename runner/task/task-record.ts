@@ -3,11 +3,16 @@
  * run reads its own state from here, never from the database, and every change goes to the
  * journal at once, so a restarted runner finds it there. Appending events goes through here
  * too, since the journal moves the row's counters in the same transaction.
+ *
+ * On a full disk (`JournalSpace`) a change still holds in memory and its write waits for room:
+ * the row is then written whole from memory, an ack up to the highest `rseq` acked, a removal
+ * after both. An append throws; the outbox holds its events.
  */
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerEvent } from "../../shared/protocol.ts";
 import type { Task } from "../../shared/task.ts";
 import type { Journal, TaskMeta, TaskRow } from "./journal.ts";
+import type { JournalSpace } from "./journal-space.ts";
 
 export type TaskOutcome = NonNullable<TaskMeta["outcome"]>;
 
@@ -17,6 +22,8 @@ export class TaskRecord {
   constructor(
     private readonly journal: Journal,
     row: TaskRow,
+    /** Room on the journal's disk; without it a write on a full disk throws. */
+    private readonly space?: JournalSpace,
   ) {
     this.row = { ...row, meta: { ...row.meta } };
   }
@@ -47,14 +54,14 @@ export class TaskRecord {
   }
 
   update(fields: Partial<Pick<TaskRow, "status" | "containerID" | "lastCommandSeq">>): void {
-    this.journal.update(this.row.taskID, fields);
     Object.assign(this.row, fields);
+    this.saveRow();
   }
 
   /** Merges `fields` into the meta and writes it. */
   updateMeta(fields: Partial<TaskMeta>): void {
     this.row.meta = { ...this.row.meta, ...fields };
-    this.journal.update(this.row.taskID, { meta: this.row.meta });
+    this.saveRow();
   }
 
   /** Appends events to the outbox (see `Journal.append`; throws `OutboxFullError` when full). */
@@ -74,12 +81,29 @@ export class TaskRecord {
     return this.journal.unacked(this.row.taskID, this.row.epoch, afterRseq, limit);
   }
 
+  /** Drops acked events from the outbox; how many left (0 while the write waits for room). */
   ack(rseq: number): number {
-    return this.journal.ack(this.row.taskID, this.row.epoch, rseq);
+    let n = 0;
+    this.write(`ack:${this.row.taskID}`, () => (n = this.journal.ack(this.row.taskID, this.row.epoch, rseq)));
+    return n;
   }
 
   /** The task leaves the journal with its outbox. */
   remove(): void {
-    this.journal.removeTask(this.row.taskID);
+    const { taskID } = this.row;
+    this.write(`remove:${taskID}`, () => this.journal.removeTask(taskID));
+  }
+
+  /** Writes the row's columns a run changes, as memory holds them when the write runs. */
+  private saveRow(): void {
+    this.write(`row:${this.row.taskID}`, () => {
+      const { status, containerID, lastCommandSeq, meta } = this.row;
+      this.journal.update(this.row.taskID, { status, containerID, lastCommandSeq, meta });
+    });
+  }
+
+  private write(key: string, write: () => void): void {
+    if (this.space) this.space.write(key, write);
+    else write();
   }
 }

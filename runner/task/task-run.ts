@@ -25,6 +25,7 @@ import { publishDiff } from "./diff.ts";
 import { BudgetPause, limitsOf } from "./budget-pause.ts";
 import { deliverAnswer } from "./egress-questions.ts";
 import type { Journal, LocalStatus, TaskRow } from "./journal.ts";
+import type { JournalSpace } from "./journal-space.ts";
 import { TaskOutbox } from "./outbox.ts";
 import type { PoolSlot } from "./pool-slot.ts";
 import { type PrepareDeps, prepareTask, type SetupAbort } from "./prepare.ts";
@@ -39,6 +40,8 @@ import { WorkerOutput } from "./worker-output.ts";
 export interface TaskRunDeps extends PrepareDeps, TaskTimerDeps {
   home: string;
   journal: Journal;
+  /** Room on the journal's disk: writes wait for it instead of failing. */
+  space: JournalSpace;
   artifacts: ArtifactPort;
   logger: Logger;
   metrics?: Metrics;
@@ -80,7 +83,7 @@ export class TaskRun {
     this.taskID = row.taskID;
     this.epoch = row.epoch;
     this.phase = row.status;
-    this.record = new TaskRecord(deps.journal, row);
+    this.record = new TaskRecord(deps.journal, row, deps.space);
     this.taskDir = row.workspace ? dirname(row.workspace) : join(deps.home, "tasks", row.taskID);
     this.log = deps.logger.child({ taskID: row.taskID, epoch: row.epoch });
     this.timers = new TaskTimers(this.taskDir, deps);
@@ -104,7 +107,7 @@ export class TaskRun {
     const expire = (reason: string) => void this.serial(() => this.stopForLimit(reason));
     const host = { record: this.record, worker: this.worker, proxy: deps.proxy, log: this.log, emit, phase, setPhase: (p: "running" | "waiting") => this.setPhase(p), rearmLimits: () => this.armLimits(), expire };
     this.pause = new BudgetPause(host, deps.budgetPauseMs);
-    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.outboxHeldMax);
+    this.outbox = new TaskOutbox(this.record, (rseq) => this.channel.notify(rseq), this.log, this.worker, deps.space, deps.outboxHeldMax);
     this.channel = deps.openChannel(row.taskID, row.epoch, this.outbox, {
       commands: (commands) => this.commands(commands),
       acked: (rseq) => this.acked(rseq),
