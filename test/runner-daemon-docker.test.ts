@@ -8,8 +8,8 @@
  * the agent's memory; a tool
  * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
 import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
 import { describeDocker } from "./support/docker.ts";
+import { isMountpoint, unmountUnder } from "./support/mounts.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
@@ -58,10 +59,7 @@ describeDocker("tether-runner with Docker", () => {
     // A runner stopping meanwhile removes its waiting pooled worker itself (409: removal in progress).
     for (const info of await docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } })) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
     // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
-    const tasks = join(home, "tasks");
-    for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
-      if (isMountpoint(join(tasks, name))) spawnSync("umount", ["--lazy", join(tasks, name)]);
-    }
+    unmountUnder(home);
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
@@ -238,10 +236,6 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function isMountpoint(dir: string): boolean {
-  return spawnSync("mountpoint", ["-q", dir]).status === 0;
 }
 
 /** A tool's scan of the agent's writable memory for a proxy token (`tether-proxy-…`); argv[2] is the agent's pid. */

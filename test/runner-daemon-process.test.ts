@@ -5,12 +5,13 @@
  * after which the task (whose worker died with the runner) fails with a clear reason.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
+import { unmountUnder } from "./support/mounts.ts";
 import { AGENT_BUNDLE, bundleAgent } from "../worker-image/bundle.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
@@ -43,6 +44,9 @@ describe("tether-runner --sandbox process", () => {
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await edge.close();
+    // A task the test left held keeps its loop-mounted disk: it goes with the test.
+    unmountUnder(home);
+    rmSync(home, { recursive: true, force: true });
   });
 
   function start(): ChildProcess {

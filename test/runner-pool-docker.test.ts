@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
 import { createFixtureRepo, fixTheFailingTestScript } from "./fake-model/scripts.ts";
 import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
 import { describeDocker } from "./support/docker.ts";
+import { unmountUnder } from "./support/mounts.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
 import { assignmentOf } from "../runner/testing/fixtures.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
@@ -57,10 +58,7 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     for (const c of children.splice(0)) await stopChild(c, "SIGKILL");
     await edge.close();
     for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    const tasks = join(home, "tasks");
-    for (const name of existsSync(tasks) ? readdirSync(tasks) : []) {
-      if (isMountpoint(join(tasks, name))) spawnSync("umount", ["--lazy", join(tasks, name)]);
-    }
+    unmountUnder(home);
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
@@ -251,8 +249,4 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${log()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function isMountpoint(dir: string): boolean {
-  return spawnSync("mountpoint", ["-q", dir]).status === 0;
 }

@@ -5,12 +5,13 @@
  * `kill -9` then `start` again on the same home. `dispose()` also removes the runner's
  * containers (found by their `tether.runner` label) and its home.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Docker from "dockerode";
+import { unmountUnder } from "./mounts.ts";
 
 const BIN = join(import.meta.dirname, "..", "..", "runner", "bin", "tether-runner.js");
 const run = promisify(execFile);
@@ -162,13 +163,4 @@ export class RunnerProcess {
     unmountUnder(this.home);
     rmSync(this.home, { recursive: true, force: true });
   }
-}
-
-/** Unmounts what a stopped or killed runner left mounted under `dir` (its tasks' disks), so the home can go. */
-function unmountUnder(dir: string): void {
-  const mounted = readFileSync("/proc/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1])
-    .filter((path): path is string => path !== undefined && path.startsWith(`${dir}/`));
-  for (const path of mounted) spawnSync("umount", ["--lazy", path]);
 }
