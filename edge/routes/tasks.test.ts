@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../shared/index.ts";
-import { JSON_HEADERS, TestSocket, bearer, call, createTask, unique, userToken } from "../testing/edge.ts";
+import { JSON_HEADERS, TestSocket, bearer, call, createTask, unique, userToken, waitFor } from "../testing/edge.ts";
 import { orgAccountID } from "../auth/index.ts";
 import { artifactKey } from "./artifact-names.ts";
 
@@ -82,7 +82,9 @@ describe("GET /v1/tasks", () => {
     expect((await list("?q=_")).tasks.map((t: any) => t.id)).toEqual([made[3].id]);
 
     await post(`/v1/tasks/${made[1].id}/cancel`, token, undefined, {});
-    expect((await list("?status=cancelled")).tasks.map((t: any) => t.id)).toEqual([made[1].id]);
+    // The room reports the change to the account's index after it answers.
+    const cancelled = await waitFor(() => list("?status=cancelled"), (page) => page.tasks.length > 0);
+    expect(cancelled.tasks.map((t: any) => t.id)).toEqual([made[1].id]);
     expect((await list("?status=queued")).tasks).toHaveLength(4);
   });
 
