@@ -5,8 +5,12 @@
 import { ErrorCode, errorFrameOf, isTerminal, type ErrorFrame, type Task } from "../../shared/index.ts";
 import type { Lease } from "./store.ts";
 
-/** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
-export const LEASE_RENEW_STEP_MS = 1_000;
+/**
+ * A lease is rewritten only when it moves by at least this share of its TTL (and a second),
+ * so a runner's frames at a human pace do not each write a row; the contact in between is
+ * held in memory and counted by the lease alarm (`RoomState.heardUntil`).
+ */
+export const LEASE_RENEW_SHARE = 1 / 3;
 
 export type AssignDecision = "again" | "take" | "refuse";
 
@@ -37,7 +41,8 @@ export function holderRefusal(taskID: string, lease: Lease | null, lastEpoch: nu
 /** The lease pushed to `now + TTL`, or null when that moves it by less than a step. */
 export function renewed(lease: Lease, now: number): Lease | null {
   const expiresAt = now + lease.seconds * 1000;
-  return expiresAt - lease.expiresAt < LEASE_RENEW_STEP_MS ? null : { ...lease, expiresAt };
+  const step = Math.max(1_000, lease.seconds * 1000 * LEASE_RENEW_SHARE);
+  return expiresAt - lease.expiresAt < step ? null : { ...lease, expiresAt };
 }
 
 /** A cancel ends the task at once when no runner has taken it up; otherwise the runner stops it. */

@@ -85,12 +85,21 @@ export class RoomState {
     this.store.saveLease(lease);
   }
 
+  /** When the lease holder was last heard from, in memory (a hibernation forgets it; the stored lease is at most a step behind). */
+  private lastHeard = 0;
+
   /** Pushes the lease out (when that moves it by at least a step) and its alarm with it. */
   renew(lease: Lease): void {
-    const next = renewed(lease, Date.now());
+    this.lastHeard = Date.now();
+    const next = renewed(lease, this.lastHeard);
     if (!next) return;
     this.setLease(next);
     this.scheduleAlarm(next.expiresAt);
+  }
+
+  /** The lease's end counting the contact held in memory since it was last written. */
+  heardUntil(lease: Lease): number {
+    return Math.max(lease.expiresAt, this.lastHeard + lease.seconds * 1000);
   }
 
   scheduleAlarm(at: number): void {

@@ -312,7 +312,9 @@ export class TaskRoom extends DurableObject<Env> {
     const room = this.state.load();
     const lease = room?.lease;
     if (!room || !lease || isTerminal(room.task.status)) return;
-    // Pings answered by the auto-response never woke the room: count them as contact.
+    // Frames since the lease was last written, and pings answered by the auto-response
+    // (they never woke the room), count as contact.
+    lease.expiresAt = this.state.heardUntil(lease);
     for (const ws of this.runners.holderSockets(lease)) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws);
       if (pinged) lease.expiresAt = Math.max(lease.expiresAt, pinged.getTime() + lease.seconds * 1000);
