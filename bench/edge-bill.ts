@@ -66,6 +66,11 @@ export interface EdgeBill {
   cost: { requests: number; duration: number; rowsRead: number; rowsWritten: number; stored: number; total: number };
 }
 
+/** Rows `wrangler dev`'s own wrapper writes (its `__miniflare_*` tables record objects' names); Cloudflare has no such tables. */
+export function localRows(o: ObjectMeter): number {
+  return Object.entries(o.writes).reduce((n, [statement, rows]) => n + (statement.includes("__miniflare_") ? rows : 0), 0);
+}
+
 function price(objects: ObjectMeter[], autoPings: number, storedMonths: number): EdgeBill["cost"] {
   const sum = (f: (o: ObjectMeter) => number) => objects.reduce((n, o) => n + f(o), 0);
   const requests = sum((o) => o.http + o.rpc + o.alarms) + (sum((o) => o.wsMessages) + autoPings) / PRICES.wsMessagesPerRequest;
@@ -74,7 +79,7 @@ function price(objects: ObjectMeter[], autoPings: number, storedMonths: number):
     requests: (requests / 1e6) * PRICES.requestsPerMillion,
     duration: (gbSeconds / 1e6) * PRICES.gbSecondsPerMillion,
     rowsRead: (sum((o) => o.rowsRead) / 1e6) * PRICES.rowsReadPerMillion,
-    rowsWritten: (sum((o) => o.rowsWritten) / 1e6) * PRICES.rowsWrittenPerMillion,
+    rowsWritten: (sum((o) => o.rowsWritten - localRows(o)) / 1e6) * PRICES.rowsWrittenPerMillion,
     // The task's room is the task's; the Account's database is shared by all its tasks and runners.
     stored: (sum((o) => (o.class === "TaskRoom" ? o.storedBytes : 0)) / 2 ** 30) * PRICES.storedGBMonth * storedMonths,
     total: 0,
@@ -199,7 +204,7 @@ const usd = (n: number) => `$${n.toFixed(7)}`;
 export function edgeBillMarkdown(r: EdgeBill): string {
   const rows = r.objects.map(
     (o) =>
-      `| ${o.class} | ${o.http} | ${o.rpc} | ${o.wsMessages} | ${o.alarms} | ${o.rowsRead} | ${o.rowsWritten} | ${(o.storedBytes / 1024).toFixed(0)} KB | ${(o.activeMs / 1000).toFixed(2)} s |`,
+      `| ${o.class} | ${o.http} | ${o.rpc} | ${o.wsMessages} | ${o.alarms} | ${o.rowsRead} | ${o.rowsWritten} (${localRows(o)}) | ${(o.storedBytes / 1024).toFixed(0)} KB | ${(o.activeMs / 1000).toFixed(2)} s |`,
   );
   const methods = r.objects.map((o) => `${o.class}: ${Object.entries(o.methods).map(([m, n]) => `${m} ${n}`).join(", ") || "none"}`).join("; ");
   const writes = r.objects.map((o) => `${o.class}: ${Object.entries(o.writes).map(([q, n]) => `\`${q}…\` ${n}`).join(", ") || "none"}`).join("; ");
@@ -208,11 +213,11 @@ export function edgeBillMarkdown(r: EdgeBill): string {
     "",
     `One typical task through the real edge under \`wrangler dev\`: 300 runner events (one per frame, each acked), ${VIEWERS} phones watching, a follow-up after the first turn, ${r.minutes} minutes of wall time, nothing compressed (heartbeats, pings, lease renewals and alarms as often as in a real task). Counted inside the edge by \`edge/meter.ts\` (\`TETHER_METER=1\`): requests where the edge calls a stub (HTTP, RPC) and where an object receives them (WebSocket messages, alarms), SQLite rows from each statement's cursor, the database's size, and each object's active time (the union of its handlers' and RPC calls' intervals; a handler without I/O counts 1 ms, as workerd's clock stands still while it runs). The ${r.autoPings} pings the runtime answered without waking an object are counted by the clients and priced as incoming messages.`,
     "",
-    "| object | HTTP | RPC | WebSocket messages in | alarms | rows read | rows written | stored | active |",
+    "| object | HTTP | RPC | WebSocket messages in | alarms | rows read | rows written (of which `wrangler dev`'s own) | stored | active |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
-    `RPC calls: ${methods}. Rows written by statement: ${writes}.`,
+    `RPC calls: ${methods}. Rows written by statement: ${writes}. The rows \`wrangler dev\`'s wrapper writes in its \`__miniflare_*\` tables (the objects' names, at each wake-up) exist only locally and are not priced.`,
     "",
     `Priced at the Workers Paid list prices beyond the included usage ([Durable Objects pricing](https://developers.cloudflare.com/durable-objects/platform/pricing/): requests $${PRICES.requestsPerMillion}/million with incoming WebSocket messages at ${PRICES.wsMessagesPerRequest}:1, duration $${PRICES.gbSecondsPerMillion}/million GB-s at 128 MB; SQLite storage: rows read $${PRICES.rowsReadPerMillion}/million, rows written $${PRICES.rowsWrittenPerMillion}/million, stored data $${PRICES.storedGBMonth}/GB-month, the task's room kept for ${r.storedMonths} month; the Account's database, shared by all of an account's tasks and runners, is not charged to one task):`,
     "",
