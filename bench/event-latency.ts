@@ -148,7 +148,7 @@ function workerdPIDs(): string[] {
 /** Counts the fsyncs of the running edge's workerd while `run` sends `events` events. */
 async function countFsyncs(events: number, run: () => Promise<unknown>): Promise<{ perEvent: number; meanMs: number }> {
   const pids = workerdPIDs();
-  const strace = spawn("strace", ["--seccomp-bpf", "-f", "-c", "-e", "trace=fsync,fdatasync", ...pids.flatMap((p) => ["-p", p])], { stdio: ["ignore", "ignore", "pipe"] });
+  const strace = spawn("strace", ["--seccomp-bpf", "-f", "-c", "-w", "-e", "trace=fsync,fdatasync", ...pids.flatMap((p) => ["-p", p])], { stdio: ["ignore", "ignore", "pipe"] });
   let out = "";
   strace.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
   await new Promise((r) => setTimeout(r, 1000));
@@ -335,7 +335,7 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
   const fsyncs =
     r.fsyncs === null
       ? "strace is not installed here, so the fsyncs were not counted."
-      : r.fsyncs.map((f) => `edge state on ${f.state}: ${f.perEvent.toFixed(2)} fsyncs per event, ${ms(f.meanMs)} each on average`).join("; ") + " (`strace -c` on the edge's workerd during a separate pass of 100 events every 20 ms).";
+      : r.fsyncs.map((f) => `edge state on ${f.state}: ${f.perEvent.toFixed(2)} fsyncs per event, ${ms(f.meanMs)} each on average`).join("; ") + " (`strace -c -w`, wall-clock time in the call, on the edge's workerd during a separate pass of 100 events every 20 ms).";
   const aims = r.pipeline
     .filter((p) => p.batchMaxMs === 10)
     .map((p) => `an event every ${p.gapMs} ms: p50 ${ms(p.latency.median)} ${p.latency.median <= 2 ? "✓" : "✗"}, p99 ${ms(p.latency.p99)} ${p.latency.p99 <= 10 ? "✓" : "✗"}`)
@@ -353,7 +353,7 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
     ...shares,
     ...echoes,
     "",
-    `Where the time goes at a human pace: the edge commits each event in one SQLite transaction, and the output gate holds the runner's ack and the viewers' frames until it is durable. Under \`wrangler dev\` that is workerd's local SQLite, which fsyncs its WAL at every commit: ${fsyncs} On a disk that idles between events the flush costs milliseconds, and it is what separates the edge's share at a human pace from back-to-back events; with the state on tmpfs the same code, the same transaction and the same output gate remain. On Cloudflare a commit is confirmed by replication, not by a local fsync. The rest is each process waking from idle (the paced \`ws\` echo shows the cost of one round trip) and \`wrangler dev\`'s proxy in front of the Worker.`,
+    `Where the time goes at a human pace: the edge commits each event in one SQLite transaction, and the output gate holds the runner's ack and the viewers' frames until it is durable. Under \`wrangler dev\` that is workerd's local SQLite, which fsyncs its WAL at every commit: ${fsyncs} On a disk that idles between events the flush costs milliseconds, and it is what separates the edge's share at a human pace from back-to-back events; with the state on tmpfs the same code, the same transaction and the same output gate remain. On Cloudflare a commit is confirmed by replication, not by a local fsync. The rest is each process waking from idle (the paced \`ws\` echo shows the cost of one round trip, and the pipeline wakes five processes each way) and, not measured apart here, \`wrangler dev\`'s proxy (a second workerd process each way) and the runner's wait for an ack when events come faster than the edge acks them (the 3 ms rows).`,
     "",
     `Against the aims (runner defaults, edge state on ${r.pipelineState}): ${aims}.`,
     "",
