@@ -146,16 +146,19 @@ function workerdPIDs(): string[] {
 }
 
 /** Counts the fsyncs of the running edge's workerd while `run` sends `events` events. */
-async function countFsyncs(events: number, run: () => Promise<unknown>): Promise<{ perEvent: number; meanMs: number }> {
+async function countFsyncs(events: number, run: () => Promise<unknown>): Promise<{ perEvent: number; meanMs: number } | null> {
   const pids = workerdPIDs();
   const strace = spawn("strace", ["--seccomp-bpf", "-f", "-c", "-w", "-e", "trace=fsync,fdatasync", ...pids.flatMap((p) => ["-p", p])], { stdio: ["ignore", "ignore", "pipe"] });
   let out = "";
   strace.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
   await new Promise((r) => setTimeout(r, 1000));
+  const attachFailed = strace.exitCode !== null;
   await run();
-  const exited = new Promise((r) => strace.once("exit", r));
-  strace.kill("SIGINT");
-  await exited;
+  if (strace.exitCode === null) {
+    const exited = new Promise((r) => strace.once("exit", r));
+    strace.kill("SIGINT");
+    await exited;
+  }
   let calls = 0;
   let seconds = 0;
   for (const line of out.split("\n")) {
@@ -164,6 +167,8 @@ async function countFsyncs(events: number, run: () => Promise<unknown>): Promise
     seconds += Number(m[1]);
     calls += Number(m[2]);
   }
+  // strace that could not attach (no ptrace here) says nothing about fsyncs.
+  if (attachFailed || /attach: ptrace|Operation not permitted/.test(out)) return null;
   return { perEvent: calls / events, meanMs: calls ? (seconds * 1000) / calls : 0 };
 }
 
@@ -254,8 +259,8 @@ async function edgeShare(root: string, state: "tmpfs" | "disk", strace: boolean)
     const token = await edge.userToken("latency-user");
     const shares: EdgeShare[] = [];
     for (const gapMs of [20, 3]) shares.push({ state, gapMs, latency: await edgeOnlyLatency(edge.url, token, gapMs) });
-    const fsync = strace ? { state, ...(await countFsyncs(100, () => edgeOnlyLatency(edge.url, token, 20, 100))) } : null;
-    return { shares, fsync };
+    const counted = strace ? await countFsyncs(100, () => edgeOnlyLatency(edge.url, token, 20, 100)) : null;
+    return { shares, fsync: counted && { state, ...counted } };
   } finally {
     await edge.dispose();
   }
@@ -311,7 +316,7 @@ export async function benchEventLatency(): Promise<EventLatencyResult> {
     }
     const wsEchoPaced = [];
     for (const gapMs of [20, 3]) wsEchoPaced.push({ gapMs, latency: await wsEcho(STAMPS - 20, gapMs) });
-    return { pipelineState: tmpfs ? "tmpfs" : "disk", pipeline, edgeOnly, fsyncs: strace ? fsyncs : null, wsEcho: await wsEcho(), wsEchoPaced, load: loadavg() };
+    return { pipelineState: tmpfs ? "tmpfs" : "disk", pipeline, edgeOnly, fsyncs: fsyncs.length > 0 ? fsyncs : null, wsEcho: await wsEcho(), wsEchoPaced, load: loadavg() };
   } finally {
     if (stateBefore === undefined) delete process.env.TETHER_EDGE_STATE_ROOT;
     else process.env.TETHER_EDGE_STATE_ROOT = stateBefore;
@@ -334,7 +339,7 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
   ];
   const fsyncs =
     r.fsyncs === null
-      ? "strace is not installed here, so the fsyncs were not counted."
+      ? "strace is not installed here (or may not attach), so the fsyncs were not counted."
       : r.fsyncs.map((f) => `edge state on ${f.state}: ${f.perEvent.toFixed(2)} fsyncs per event, ${ms(f.meanMs)} each on average`).join("; ") + " (`strace -c -w`, wall-clock time in the call, on the edge's workerd during a separate pass of 100 events every 20 ms).";
   const aims = r.pipeline
     .filter((p) => p.batchMaxMs === 10)
