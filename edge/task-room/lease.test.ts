@@ -31,3 +31,17 @@ describe("lease steps", () => {
     for (const bad of ["", "0", "-5", "1.5", "soon"]) expect(graceSecondsOf(bad)).toBe(RUNNER_GRACE_SECONDS);
   });
 });
+
+describe("lease renewal", () => {
+  it("rewrites a lease only when contact moves it by a third of its TTL", () => {
+    const held = lease({ expiresAt: 90_000 });
+    expect(renewed(held, 29_999)).toBeNull();
+    expect(renewed(held, 30_000)).toEqual({ ...held, expiresAt: 120_000 });
+  });
+
+  it("moves a short lease by at least a second", () => {
+    const held = lease({ seconds: 2, expiresAt: 2_000 });
+    expect(renewed(held, 999)).toBeNull();
+    expect(renewed(held, 1_000)).toEqual({ ...held, expiresAt: 3_000 });
+  });
+});

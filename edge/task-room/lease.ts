@@ -12,8 +12,12 @@
 import { ErrorCode, RUNNER_GRACE_SECONDS, errorFrameOf, isTerminal, type ErrorFrame, type Task } from "../../shared/index.ts";
 import type { Lease } from "./store.ts";
 
-/** A lease is rewritten only when it moves by at least this much, so streaming stays cheap. */
-export const LEASE_RENEW_STEP_MS = 1_000;
+/**
+ * A lease is rewritten only when it moves by at least this share of its TTL (and a second),
+ * so a runner's frames at a human pace do not each write a row; the contact in between is
+ * held in memory and counted by the lease alarm (`RoomState.heardUntil`).
+ */
+export const LEASE_RENEW_SHARE = 1 / 3;
 
 export type AssignDecision = "again" | "take" | "refuse";
 
@@ -50,7 +54,8 @@ export function graceSecondsOf(value: string | undefined): number {
 /** The lease pushed to `now + TTL` and reachable, or null when that moves it by less than a step and it was reachable. */
 export function renewed(lease: Lease, now: number): Lease | null {
   const expiresAt = now + lease.seconds * 1000;
-  if (lease.unreachableSince === null && expiresAt - lease.expiresAt < LEASE_RENEW_STEP_MS) return null;
+  const step = Math.max(1_000, lease.seconds * 1000 * LEASE_RENEW_SHARE);
+  if (lease.unreachableSince === null && expiresAt - lease.expiresAt < step) return null;
   return { ...lease, expiresAt, unreachableSince: null };
 }
 

@@ -90,16 +90,25 @@ export class RoomState {
     this.store.saveLease(lease);
   }
 
+  /** When the lease holder was last heard from, in memory (a hibernation forgets it; the stored lease is at most a step behind). */
+  private lastHeard = 0;
+
   /**
    * Pushes the lease out from a sign of life at `at` (when that moves it by at least a step)
    * and its alarm with it; an unreachable holder is reachable again.
    */
   renew(lease: Lease, at = Date.now()): void {
+    this.lastHeard = Math.max(this.lastHeard, at);
     const next = renewed(lease, at);
     if (!next) return;
     if (lease.unreachableSince !== null) markReachable(this, this.record!, lease, next, at);
     else this.setLease(next);
     this.scheduleAlarm(next.expiresAt);
+  }
+
+  /** The lease's end counting the contact held in memory since it was last written. */
+  heardUntil(lease: Lease): number {
+    return Math.max(lease.expiresAt, this.lastHeard + lease.seconds * 1000);
   }
 
   /** Sets the alarm for `at`, or sooner when an open approval expires sooner. */

@@ -151,7 +151,8 @@ export class RunnerSockets {
         );
         for (const event of walk.accept) applyRunnerEvent(task, event, change);
         task.updatedAt = new Date().toISOString();
-        store.saveTask(task);
+        // One row written per event at a human pace: the record is saved only when more than its log moved.
+        if (change.status || change.summary) store.saveTask(task);
         if (!isTerminal(task.status)) approvals = this.state.approvals.open(task, walk.accept);
         else this.state.approvals.settle(task);
       });

@@ -324,6 +324,20 @@ describe("TaskRoom lease", () => {
     expect(await stub.renewLease("run_b", 1)).toBe(false);
   });
 
+  it("a frame that did not move the stored lease still counts as contact at the lease alarm", async () => {
+    const { stub, taskID } = await newRoom();
+    // A 4 s lease is rewritten only when contact moves it by 4/3 s or more.
+    const runner = await attachedRunner(stub, taskID, "run_a", 1, 4);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    runner.send({ type: "ping", taskID });
+    await runner.next("pong");
+    // Past the stored lease's end, within the end the frame gave it.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await runInDurableObject(stub, (room: TaskRoom) => room.alarm());
+    expect((await stub.getTask(ACCOUNT_ID))?.status).toBe("assigned");
+    expect(await stub.holdsLease(ACCOUNT_ID, "run_a", 1)).toBe(true);
+  });
+
   it("an alarm on a task with no lease does nothing", async () => {
     const { stub } = await newRoom();
     await runInDurableObject(stub, (room: TaskRoom) => room.alarm());

@@ -4,7 +4,10 @@
  *   room      one row: the account, the task record (JSON: what a task was created with,
  *             and apart, small, what changes as it runs) and the lease (its holder, fence,
  *             expiry, grace and whether the holder is unreachable)
- *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq)
+ *   events    the task log; `seq` 1, 2, 3 … with no gaps; runner events carry (epoch, rseq),
+ *             which rise by one within an epoch, and an epoch's events come after the older
+ *             epochs' (the room takes a frame only from the lease's current epoch), so the
+ *             last runner event tells an epoch's highest `rseq` without an index
  *   commands  the users' commands (a raise of limits or an approval's answer as JSON in `text`), by the `seq` of their log event
  *   manifest  an imported task's artifacts (name, size, SHA-256, type): what may be uploaded back
  *   staged_events  an import's events on their way in, apart until the import is whole
@@ -86,8 +89,7 @@ export class TaskRoomStore {
         type TEXT NOT NULL,
         data TEXT NOT NULL,
         epoch INTEGER,
-        rseq INTEGER,
-        UNIQUE (epoch, rseq)
+        rseq INTEGER
       );
       CREATE TABLE IF NOT EXISTS commands (
         seq INTEGER PRIMARY KEY,
@@ -130,6 +132,12 @@ export class TaskRoomStore {
             unreachableSince: row.unreachable_since,
           };
     const task = { ...(JSON.parse(row.task) as Task), ...(JSON.parse(row.progress) as Progress) };
+    // A batch that changes nothing but the log leaves the progress row as it was.
+    const last = this.sql.exec<{ seq: number; ts: string }>("SELECT seq, ts FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
+    if (last && last.seq > task.lastSeq) {
+      task.lastSeq = last.seq;
+      if (last.ts > task.updatedAt) task.updatedAt = last.ts;
+    }
     return { accountID: row.account_id, task, lease, lastEpoch: row.last_epoch };
   }
 
@@ -137,7 +145,10 @@ export class TaskRoomStore {
     this.sql.exec("INSERT INTO room (id, account_id, task, progress) VALUES (1, ?, ?, ?)", accountID, JSON.stringify(task), progressJSON(task));
   }
 
-  /** Saves what changes as a task runs (a prompt of 100 KB is not rewritten with every batch). */
+  /**
+   * Saves what changes as a task runs (a prompt of 100 KB is not rewritten with every batch).
+   * `lastSeq` and `updatedAt` alone need no save: `loadRoom` reads them from the log.
+   */
   saveTask(task: Task): void {
     this.sql.exec("UPDATE room SET progress = ? WHERE id = 1", progressJSON(task));
   }
@@ -223,10 +234,10 @@ export class TaskRoomStore {
     return this.sql.exec<ArtifactEntry>("SELECT name, size, sha256, content_type AS contentType FROM manifest WHERE name = ?", name).toArray()[0] ?? null;
   }
 
-  /** The highest runner counter stored for `epoch`, 0 when none. */
+  /** The highest runner counter stored for `epoch`, 0 when none: the last runner event's, if it is of `epoch`. */
   maxRseq(epoch: number): number {
-    const row = this.sql.exec<{ m: number | null }>("SELECT MAX(rseq) AS m FROM events WHERE epoch = ?", epoch).one();
-    return row.m ?? 0;
+    const row = this.sql.exec<{ epoch: number; rseq: number }>("SELECT epoch, rseq FROM events WHERE rseq IS NOT NULL ORDER BY seq DESC LIMIT 1").toArray()[0];
+    return row?.epoch === epoch ? row.rseq : 0;
   }
 
   insertCommand(command: Command): void {

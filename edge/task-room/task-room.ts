@@ -344,7 +344,9 @@ export class TaskRoom extends DurableObject<Env> {
     const lease = room?.lease;
     if (!room || !lease || isTerminal(room.task.status)) return;
     this.expireApprovals(room);
-    // Pings answered by the auto-response never woke the room: count them as contact.
+    // Frames since the lease was last written, and pings answered by the auto-response
+    // (they never woke the room), count as contact.
+    lease.expiresAt = this.state.heardUntil(lease);
     for (const ws of this.runners.holderSockets(lease)) {
       const pinged = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
       if (pinged && pinged + lease.seconds * 1000 > room.lease!.expiresAt) this.state.renew(room.lease!, pinged);

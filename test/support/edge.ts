@@ -39,7 +39,8 @@ export async function startEdge(options: { vars?: Record<string, string> } = {})
 
 export class WranglerEdge {
   readonly secret = randomBytes(32).toString("base64url");
-  readonly state = mkdtempSync(join(tmpdir(), "tether-edge-"));
+  /** Under `TETHER_EDGE_STATE_ROOT` when set (a benchmark puts it on tmpfs), else the temporary folder. */
+  readonly state = mkdtempSync(join(process.env.TETHER_EDGE_STATE_ROOT || tmpdir(), "tether-edge-"));
   #child: ChildProcess | null = null;
   #config = "";
   #log: string[] = [];
