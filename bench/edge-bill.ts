@@ -22,6 +22,7 @@ import { startEdge } from "../test/support/edge.ts";
 import { PhoneAPI } from "../test/support/phone-api.ts";
 import { ScriptedRunner } from "../test/web-runner.ts";
 import { replaceSection } from "./sections.ts";
+import type { ObjectMeter } from "../shared/meter.ts";
 
 /** Workers Paid list prices (https://developers.cloudflare.com/durable-objects/platform/pricing/). */
 export const PRICES = {
@@ -39,22 +40,6 @@ export const AIM_USD = 0.0005;
 const EVENTS_FIRST_TURN = 200;
 const EVENTS_FOLLOW_UP = 100;
 const VIEWERS = 2;
-
-type ObjectMeter = {
-  class: string;
-  name: string;
-  http: number;
-  rpc: number;
-  wsMessages: number;
-  wsCloses: number;
-  alarms: number;
-  rowsRead: number;
-  rowsWritten: number;
-  storedBytes: number;
-  activeMs: number;
-  methods: Record<string, number>;
-  writes: Record<string, number>;
-};
 
 export interface EdgeBill {
   minutes: number;

@@ -19,28 +19,11 @@
  * The counts live in module scope: workerd runs the Worker and its objects in one isolate.
  */
 import type { DurableObject } from "cloudflare:workers";
+import type { ObjectMeter } from "../shared/meter.ts";
 
 /** What a synchronous handler counts for, since the runtime's clock stands still while it runs. */
 export const SYNC_HANDLER_MS = 1;
 
-export type ObjectMeter = {
-  class: string;
-  /** The name the object was addressed by (`idFromName`), or its id. */
-  name: string;
-  http: number;
-  rpc: number;
-  wsMessages: number;
-  wsCloses: number;
-  alarms: number;
-  rowsRead: number;
-  rowsWritten: number;
-  storedBytes: number;
-  activeMs: number;
-  /** RPC calls by method name. */
-  methods: Record<string, number>;
-  /** Rows written by statement (its first words). */
-  writes: Record<string, number>;
-};
 
 type Tracked = ObjectMeter & { inflight: number; since: number; cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] };
 

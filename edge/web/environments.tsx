@@ -6,10 +6,10 @@
  * body with the schema the edge uses (EnvironmentRequest) and shows each message under its
  * field; the edge's refusal shows above the form. The new-task form picks one by name.
  */
-import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import { type Environment, EnvironmentRequest } from "../../shared/environment.ts";
+import { formFields } from "./form-field.tsx";
 import { Link, navigate } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
@@ -234,29 +234,7 @@ export function EnvironmentEditor({ id }: { id?: string }) {
     }
   }
 
-  const field = (name: FieldName, label: string, input: (props: Record<string, unknown>) => JSX.Element, hint?: string) => (
-    <div class="field">
-      <label for={`f-${name}`}>{label}</label>
-      {input({
-        id: `f-${name}`,
-        name,
-        value: fields[name],
-        onInput: set(name),
-        "aria-invalid": errors[name] ? "true" : undefined,
-        "aria-describedby": [errors[name] && `e-${name}`, hint && `h-${name}`].filter(Boolean).join(" ") || undefined,
-      })}
-      {hint && (
-        <p class="hint" id={`h-${name}`}>
-          {hint}
-        </p>
-      )}
-      {errors[name] && (
-        <p class="field-error" id={`e-${name}`}>
-          {errors[name]}
-        </p>
-      )}
-    </div>
-  );
+  const field = formFields(fields, errors, set);
 
   const title = id === undefined ? "New environment" : "Edit environment";
   return (

@@ -4,11 +4,11 @@
  * The environment is a saved one picked by name, or left to the account to match by the
  * repository; a pasted setup script runs instead of the environment's or the repository's.
  */
-import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import type { Environment } from "../../shared/environment.ts";
 import { CreateTaskRequest } from "../../shared/task.ts";
+import { formFields } from "./form-field.tsx";
 import { navigate, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
@@ -126,29 +126,7 @@ export function NewTask() {
     }
   }
 
-  const field = (name: FieldName, label: string, input: (props: Record<string, unknown>) => JSX.Element, hint?: string) => (
-    <div class="field">
-      <label for={`f-${name}`}>{label}</label>
-      {input({
-        id: `f-${name}`,
-        name,
-        value: fields[name],
-        onInput: set(name),
-        "aria-invalid": errors[name] ? "true" : undefined,
-        "aria-describedby": [errors[name] && `e-${name}`, hint && `h-${name}`].filter(Boolean).join(" ") || undefined,
-      })}
-      {hint && (
-        <p class="hint" id={`h-${name}`}>
-          {hint}
-        </p>
-      )}
-      {errors[name] && (
-        <p class="field-error" id={`e-${name}`}>
-          {errors[name]}
-        </p>
-      )}
-    </div>
-  );
+  const field = formFields(fields, errors, set);
 
   return (
     <main id="main" class="page">
