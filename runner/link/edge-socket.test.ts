@@ -100,6 +100,28 @@ describe("EdgeSocket", () => {
     await new Promise<void>((r) => wss.close(() => r()));
   });
 
+  it("does not offer permessage-deflate, so frames go uncompressed both ways", async () => {
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: { threshold: 0 } });
+    await new Promise((r) => wss.once("listening", r));
+    const offers: (string | undefined)[] = [];
+    const extensions: string[] = [];
+    wss.on("connection", (ws, req) => {
+      offers.push(req.headers["sec-websocket-extensions"]);
+      extensions.push(ws.extensions);
+    });
+    const port = (wss.address() as { port: number }).port;
+    const socket = new EdgeSocket(
+      { url: `ws://127.0.0.1:${port}/v1/runner/connect`, credential: "x", logger, backoff: fastBackoff },
+      { opened: () => undefined, message: () => undefined, fatal: () => undefined },
+    );
+    socket.start();
+    await edge.until(() => offers.length === 1, 5000, "the upgrade");
+    expect(offers).toEqual([undefined]);
+    expect(extensions).toEqual([""]);
+    await socket.stop();
+    await new Promise<void>((r) => wss.close(() => r()));
+  });
+
   it("after the edge answered, the next drop retries from the shortest delay however long the outage before", async () => {
     const port = new URL(base).port;
     await edge.close();

@@ -128,6 +128,10 @@ export class EdgeSocket<Up> {
     const ws = new WebSocket(this.opts.url, {
       headers: { Authorization: `Bearer ${this.opts.credential}` },
       maxPayload: LIMITS.maxEdgeFrameBytes,
+      // Frames go as they are: with permessage-deflate, ws deflates and inflates every frame
+      // on libuv's thread pool (the edge keeps the context, so no size threshold applies),
+      // two thread hops on each event's send and each ack, for frames of a few hundred bytes.
+      perMessageDeflate: false,
       handshakeTimeout: this.opts.connectTimeoutMs ?? 15_000,
     });
     this.ws = ws;

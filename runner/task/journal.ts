@@ -98,6 +98,9 @@ function rowOf(raw: RawRow): TaskRow {
 export class Journal {
   private readonly db: Database.Database;
   private pending: number;
+  /** Prepared once each: preparing costs more than running these one-row statements. */
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly appendInTransaction: OmitThisParameter<Journal["appendRows"]>;
 
   /** `path` ":memory:" keeps it in memory (tests). `outboxMax` bounds unacked events over all tasks. */
   constructor(
@@ -112,7 +115,8 @@ export class Journal {
       this.db.pragma("synchronous = NORMAL");
       this.db.exec(SCHEMA);
     }
-    this.pending = (this.db.prepare("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
+    this.appendInTransaction = this.db.transaction(this.appendRows.bind(this));
+    this.pending = (this.sql("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
   }
 
   journalMode(): string {
@@ -125,7 +129,7 @@ export class Journal {
 
   /** A one-row write: it goes through when the disk has room (`JournalSpace`). */
   probe(): void {
-    this.db.prepare("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)").run(Date.now());
+    this.sql("INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?)").run(Date.now());
   }
 
   /** Unacked events over all tasks. */
@@ -142,23 +146,21 @@ export class Journal {
     const taskID = assignment.task.id;
     this.db.transaction(() => {
       this.dropOutbox(taskID);
-      this.db
-        .prepare(
-          `INSERT OR REPLACE INTO tasks (taskID, epoch, status, containerID, lastWseq, nextRseq, lastCommandSeq, workspace, finalRseq, meta, assignment)
-           VALUES (?, ?, 'preparing', NULL, 0, 1, 0, ?, NULL, '{}', ?)`,
-        )
-        .run(taskID, assignment.epoch, workspace, JSON.stringify(assignment));
+      this.sql(
+        `INSERT OR REPLACE INTO tasks (taskID, epoch, status, containerID, lastWseq, nextRseq, lastCommandSeq, workspace, finalRseq, meta, assignment)
+         VALUES (?, ?, 'preparing', NULL, 0, 1, 0, ?, NULL, '{}', ?)`,
+      ).run(taskID, assignment.epoch, workspace, JSON.stringify(assignment));
     })();
     return this.task(taskID)!;
   }
 
   task(taskID: string): TaskRow | undefined {
-    const row = this.db.prepare("SELECT * FROM tasks WHERE taskID = ?").get(taskID) as RawRow | undefined;
+    const row = this.sql("SELECT * FROM tasks WHERE taskID = ?").get(taskID) as RawRow | undefined;
     return row && rowOf(row);
   }
 
   tasks(): TaskRow[] {
-    return (this.db.prepare("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
+    return (this.sql("SELECT * FROM tasks ORDER BY rowid").all() as RawRow[]).map(rowOf);
   }
 
   /** Writes these columns of the task's row; `meta` is written whole. */
@@ -166,7 +168,7 @@ export class Journal {
     const entries = Object.entries(fields).map(([k, v]): [string, unknown] => [k, k === "meta" ? JSON.stringify(v) : v]);
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${k} = ?`).join(", ");
-    this.db.prepare(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
+    this.sql(`UPDATE tasks SET ${sets} WHERE taskID = ?`).run(...entries.map(([, v]) => v), taskID);
   }
 
   /**
@@ -177,59 +179,65 @@ export class Journal {
    */
   append(taskID: string, bodies: RunnerEventBody[], opts: { wseq?: number; final?: boolean; now?: Date } = {}): RunnerEvent[] {
     if (this.pending + bodies.length > this.outboxMax && bodies.length > 0) throw new OutboxFullError(this.outboxMax);
-    const ts = (opts.now ?? new Date()).toISOString();
-    return this.db.transaction(() => {
-      const row = this.db.prepare("SELECT epoch, nextRseq FROM tasks WHERE taskID = ?").get(taskID) as
-        | { epoch: number; nextRseq: number }
-        | undefined;
-      if (!row) throw new Error(`journal: no task ${taskID}`);
-      const insert = this.db.prepare("INSERT INTO outbox (taskID, epoch, rseq, event) VALUES (?, ?, ?, ?)");
-      const events = bodies.map((body, i) => {
-        const event = { rseq: row.nextRseq + i, ts, ...body } as RunnerEvent;
-        insert.run(taskID, row.epoch, event.rseq, JSON.stringify(event));
-        return event;
-      });
-      const next = row.nextRseq + bodies.length;
-      const finalRseq = opts.final && events.length > 0 ? next - 1 : null;
-      this.db
-        .prepare(
-          `UPDATE tasks SET nextRseq = ?, lastWseq = max(lastWseq, coalesce(?, 0)), finalRseq = coalesce(?, finalRseq),
-           status = CASE WHEN ? IS NULL THEN status ELSE 'finished' END WHERE taskID = ?`,
-        )
-        .run(next, opts.wseq ?? null, finalRseq, finalRseq, taskID);
-      this.pending += events.length;
-      return events;
-    })();
+    return this.appendInTransaction(taskID, bodies, opts.wseq ?? null, opts.final ?? false, (opts.now ?? new Date()).toISOString());
+  }
+
+  private appendRows(taskID: string, bodies: RunnerEventBody[], wseq: number | null, final: boolean, ts: string): RunnerEvent[] {
+    const row = this.sql("SELECT epoch, nextRseq FROM tasks WHERE taskID = ?").get(taskID) as { epoch: number; nextRseq: number } | undefined;
+    if (!row) throw new Error(`journal: no task ${taskID}`);
+    const insert = this.sql("INSERT INTO outbox (taskID, epoch, rseq, event) VALUES (?, ?, ?, ?)");
+    const events = bodies.map((body, i) => {
+      const event = { rseq: row.nextRseq + i, ts, ...body } as RunnerEvent;
+      insert.run(taskID, row.epoch, event.rseq, JSON.stringify(event));
+      return event;
+    });
+    const next = row.nextRseq + bodies.length;
+    const finalRseq = final && events.length > 0 ? next - 1 : null;
+    this.sql(
+      `UPDATE tasks SET nextRseq = ?, lastWseq = max(lastWseq, coalesce(?, 0)), finalRseq = coalesce(?, finalRseq),
+       status = CASE WHEN ? IS NULL THEN status ELSE 'finished' END WHERE taskID = ?`,
+    ).run(next, wseq, finalRseq, finalRseq, taskID);
+    this.pending += events.length;
+    return events;
   }
 
   /** Unacked events of a task's epoch after `afterRseq`, oldest first. */
   unacked(taskID: string, epoch: number, afterRseq: number, limit: number): RunnerEvent[] {
-    const rows = this.db
-      .prepare("SELECT event FROM outbox WHERE taskID = ? AND epoch = ? AND rseq > ? ORDER BY rseq LIMIT ?")
+    const rows = this.sql("SELECT event FROM outbox WHERE taskID = ? AND epoch = ? AND rseq > ? ORDER BY rseq LIMIT ?")
       .all(taskID, epoch, afterRseq, limit) as { event: string }[];
     return rows.map((r) => JSON.parse(r.event) as RunnerEvent);
   }
 
   /** Drops every event up to and including `rseq`; returns how many left. */
   ack(taskID: string, epoch: number, rseq: number): number {
-    const n = this.db.prepare("DELETE FROM outbox WHERE taskID = ? AND epoch = ? AND rseq <= ?").run(taskID, epoch, rseq).changes;
+    const n = this.sql("DELETE FROM outbox WHERE taskID = ? AND epoch = ? AND rseq <= ?").run(taskID, epoch, rseq).changes;
     this.pending -= n;
     return n;
   }
 
   pendingFor(taskID: string): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM outbox WHERE taskID = ?").get(taskID) as { n: number }).n;
+    return (this.sql("SELECT count(*) AS n FROM outbox WHERE taskID = ?").get(taskID) as { n: number }).n;
   }
 
   /** Forgets a task and its outbox. */
   removeTask(taskID: string): void {
     this.db.transaction(() => {
       this.dropOutbox(taskID);
-      this.db.prepare("DELETE FROM tasks WHERE taskID = ?").run(taskID);
+      this.sql("DELETE FROM tasks WHERE taskID = ?").run(taskID);
     })();
   }
 
+  /** The statement for `text`, prepared at its first use. */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
   private dropOutbox(taskID: string): void {
-    this.pending -= this.db.prepare("DELETE FROM outbox WHERE taskID = ?").run(taskID).changes;
+    this.pending -= this.sql("DELETE FROM outbox WHERE taskID = ?").run(taskID).changes;
   }
 }
