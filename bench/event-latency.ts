@@ -1,11 +1,16 @@
 /**
  * Event latency: a worker's stdout line → a phone's viewer socket, through the real runner
- * process (journal, batching, data socket) and the real edge under `wrangler dev` (TaskRoom,
- * SQLite, fan-out). The worker is a stand-in built FROM the worker image that writes agent
- * events stamped with the wall clock (container and host share it), one every 20 ms; the
+ * process (journal, batching, data socket) and the real edge (TaskRoom, SQLite, fan-out) in
+ * workerd. The worker is a stand-in built FROM the worker image that writes agent events
+ * stamped with the wall clock (container and host share it), one every 20 ms (or 3 ms); the
  * viewer subtracts the stamp from its own clock when the event arrives. Beside it, a plain
- * `ws` echo round trip on loopback, back to back and at the same paces. Runs with the runner's
- * default batching (`batchMaxMs` 10) and with `batchMaxMs` 0.
+ * `ws` echo round trip on loopback, back to back and at the same paces.
+ *
+ * The edge runs under `wrangler dev`; the edge's share is also measured with Miniflare serving
+ * the same bundle from one workerd, without the proxy worker `wrangler dev` puts in front (on
+ * Cloudflare nothing sits between a socket and the Worker). The viewer does not offer
+ * permessage-deflate (Node's ws inflates each frame on its thread pool, a hop a browser's
+ * socket does not take); one run has it offer it, as browsers do.
  *
  * Where the time goes at a human pace: the edge's share alone (a bare protocol runner) with
  * the edge's state on tmpfs and on disk, and the fsyncs the edge's workerd makes per event
@@ -23,8 +28,9 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
-import { startEdge } from "../test/support/edge.ts";
+import { type LocalEdge, WranglerEdge } from "../test/support/edge.ts";
 import { E2EStack } from "../test/support/e2e-stack.ts";
+import { MiniflareEdge } from "../test/support/miniflare-edge.ts";
 import { PhoneAPI } from "../test/support/phone-api.ts";
 import { ViewerSocket } from "../test/support/viewer-socket.ts";
 import { ScriptedRunner } from "../test/web-runner.ts";
@@ -33,11 +39,19 @@ import { replaceSection } from "./sections.ts";
 import { ms, summarize, type Summary, wallNow } from "./stats.ts";
 
 const STAMPS = 300;
-/** Runner batching and the worker's pace between events, one run each. */
-const CONFIGS = [
-  { batchMaxMs: 10, gapMs: 20 },
-  { batchMaxMs: 0, gapMs: 20 },
-  { batchMaxMs: 10, gapMs: 3 },
+
+/** What serves the edge: Miniflare (one workerd) or `wrangler dev` (its proxy worker in front). */
+export type EdgeKind = "miniflare" | "wrangler dev";
+
+function newEdge(kind: EdgeKind): LocalEdge {
+  return kind === "miniflare" ? new MiniflareEdge() : new WranglerEdge();
+}
+
+/** The pipeline's runs, one each: the worker's pace, and whether the viewer offers permessage-deflate. */
+const PIPELINE: { gapMs: number; deflate: boolean }[] = [
+  { gapMs: 20, deflate: false },
+  { gapMs: 3, deflate: false },
+  { gapMs: 20, deflate: true },
 ];
 const STAMP_IMAGE = "tether-bench-stamp:local";
 
@@ -64,8 +78,9 @@ rl.on("close", () => process.exit(0));
 `;
 
 export interface PipelineLatency {
-  batchMaxMs: number;
   gapMs: number;
+  /** The viewer offered permessage-deflate. */
+  deflate: boolean;
   latency: Summary;
   /** Worker line → the runner's journal (the event's `ts`, whole milliseconds). */
   toRunner: Summary;
@@ -74,6 +89,7 @@ export interface PipelineLatency {
 }
 
 export interface EdgeShare {
+  edge: EdgeKind;
   /** Where the edge kept its state. */
   state: "tmpfs" | "disk";
   gapMs: number;
@@ -184,13 +200,12 @@ function buildStampImage(): void {
   }
 }
 
-async function pipelineLatency(stack: E2EStack, batchMaxMs: number, gapMs: number): Promise<PipelineLatency> {
-  const label = `batch-${batchMaxMs}`;
-  if (!stack.runners.some((r) => r.options.labels?.includes(label))) {
-    await stack.addRunner({ name: `latency-${batchMaxMs}`, capacity: 1, labels: [label], env: { TETHER_WORKER_IMAGE: STAMP_IMAGE, TETHER_BATCH_MAX_MS: String(batchMaxMs) } });
-  }
-  const task = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: String(gapMs), labels: [label] });
-  const viewer = await ViewerSocket.open(stack.edge.url, task.id, stack.token);
+/** One run of stamped events through a stack whose runner (its defaults, the stamp image) is added at the first run. */
+async function pipelineLatency(stack: E2EStack, run: (typeof PIPELINE)[number]): Promise<PipelineLatency> {
+  if (stack.runners.length === 0) await stack.addRunner({ name: "latency", capacity: 1, env: { TETHER_WORKER_IMAGE: STAMP_IMAGE } });
+  const { gapMs, deflate } = run;
+  const task = await stack.phone.createTask({ repo: { url: stack.repo.url }, prompt: String(gapMs) });
+  const viewer = await ViewerSocket.open(stack.edge.url, task.id, stack.token, 0, { deflate });
   await viewer.waitForStatus("running", 60_000);
   const latencies: number[] = [];
   const toRunner: number[] = [];
@@ -215,7 +230,7 @@ async function pipelineLatency(stack: E2EStack, batchMaxMs: number, gapMs: numbe
   await viewer.close();
   if (latencies.length < STAMPS) throw new Error(`only ${latencies.length} of ${STAMPS} stamped events arrived`);
   // The first events queue behind the data socket's attach; the steady state is what counts.
-  return { batchMaxMs, gapMs, latency: summarize(latencies.slice(20)), toRunner: summarize(toRunner.slice(20)), fromRunner: summarize(fromRunner.slice(20)) };
+  return { ...run, latency: summarize(latencies.slice(20)), toRunner: summarize(toRunner.slice(20)), fromRunner: summarize(fromRunner.slice(20)) };
 }
 
 /** Stamped events at a viewer: receive time minus the stamp in each `agent.text`. */
@@ -235,7 +250,7 @@ async function edgeOnlyLatency(edgeURL: string, token: string, gapMs: number, co
   await runner.connect();
   const created = await new PhoneAPI(edgeURL, token).createTask({ repo: { url: "https://example.com/bare.git" }, prompt: "bare", labels: ["bare"] });
   const task = await runner.take();
-  const viewer = await ViewerSocket.open(edgeURL, created.id, token);
+  const viewer = await ViewerSocket.open(edgeURL, created.id, token, 0, { deflate: false });
   try {
     await task.emit({ type: "status", data: { status: "running" } });
     for (let i = 0; i < count; i++) {
@@ -251,14 +266,15 @@ async function edgeOnlyLatency(edgeURL: string, token: string, gapMs: number, co
   }
 }
 
-/** The edge's share on an edge of its own with its state under `root`, and its fsyncs per event. */
-async function edgeShare(root: string, state: "tmpfs" | "disk", strace: boolean): Promise<{ shares: EdgeShare[]; fsync: FsyncCount | null }> {
+/** The edge's share on an edge of its own with its state under `root`, and (when `strace`) its fsyncs per event. */
+async function edgeShare(kind: EdgeKind, root: string, state: "tmpfs" | "disk", strace: boolean): Promise<{ shares: EdgeShare[]; fsync: FsyncCount | null }> {
   process.env.TETHER_EDGE_STATE_ROOT = root;
-  const edge = await startEdge();
+  const edge = newEdge(kind);
   try {
+    await edge.start();
     const token = await edge.userToken("latency-user");
     const shares: EdgeShare[] = [];
-    for (const gapMs of [20, 3]) shares.push({ state, gapMs, latency: await edgeOnlyLatency(edge.url, token, gapMs) });
+    for (const gapMs of [20, 3]) shares.push({ edge: kind, state, gapMs, latency: await edgeOnlyLatency(edge.url, token, gapMs) });
     const counted = strace ? await countFsyncs(100, () => edgeOnlyLatency(edge.url, token, 20, 100)) : null;
     return { shares, fsync: counted && { state, ...counted } };
   } finally {
@@ -299,18 +315,19 @@ export async function benchEventLatency(): Promise<EventLatencyResult> {
   try {
     const edgeOnly: EdgeShare[] = [];
     const fsyncs: FsyncCount[] = [];
-    for (const [root, state] of [[tmpfs, "tmpfs"], [tmpdir(), "disk"]] as const) {
+    const shares = [["wrangler dev", tmpfs, "tmpfs"], ["wrangler dev", tmpdir(), "disk"], ["miniflare", tmpfs, "tmpfs"]] as const;
+    for (const [kind, root, state] of shares) {
       if (!root) continue;
-      const share = await edgeShare(root, state, strace);
+      const share = await edgeShare(kind, root, state, strace && kind === "wrangler dev");
       edgeOnly.push(...share.shares);
       if (share.fsync) fsyncs.push(share.fsync);
     }
     process.env.TETHER_EDGE_STATE_ROOT = tmpfs ?? tmpdir();
     const stack = new E2EStack();
-    const pipeline = [];
+    const pipeline: PipelineLatency[] = [];
     try {
       await stack.start();
-      for (const { batchMaxMs, gapMs } of CONFIGS) pipeline.push(await pipelineLatency(stack, batchMaxMs, gapMs));
+      for (const run of PIPELINE) pipeline.push(await pipelineLatency(stack, run));
     } finally {
       await stack.dispose();
     }
@@ -323,15 +340,26 @@ export async function benchEventLatency(): Promise<EventLatencyResult> {
   }
 }
 
+/** The run the aims are judged on at this pace: a viewer without deflate. */
+export function aimRun(r: EventLatencyResult, gapMs: number): PipelineLatency {
+  const run = r.pipeline.find((p) => p.gapMs === gapMs && !p.deflate);
+  if (!run) throw new Error(`no pipeline run at ${gapMs} ms`);
+  return run;
+}
+
+function edgeLabel(edge: EdgeKind): string {
+  return edge === "miniflare" ? "Miniflare (one workerd)" : "`wrangler dev` (proxy + workerd)";
+}
+
 export function eventLatencyMarkdown(r: EventLatencyResult): string {
   const echoAt = (gapMs: number) => r.wsEchoPaced.find((e) => e.gapMs === gapMs)?.latency.median ?? r.wsEcho.median;
   const ratio = (value: number, gapMs: number) => `${(value / echoAt(gapMs)).toFixed(0)} ×`;
   const rows = r.pipeline.map(
     (p) =>
-      `| worker stdout line → viewer socket, an event every ${p.gapMs} ms, runner \`batchMaxMs\` ${p.batchMaxMs}${p.batchMaxMs === 10 ? " (default)" : ""}, edge state on ${r.pipelineState} | ${ms(p.latency.median)} | ${ms(p.latency.p99)} | ${ms(p.latency.max)} | ${p.latency.n} | ${ratio(p.latency.median, p.gapMs)} | ${ms(p.toRunner.median)} | ${ms(p.fromRunner.median)} |`,
+      `| worker stdout line → viewer socket, an event every ${p.gapMs} ms, viewer ${p.deflate ? "offering permessage-deflate" : "without deflate"} | ${ms(p.latency.median)} | ${ms(p.latency.p99)} | ${ms(p.latency.max)} | ${p.latency.n} | ${ratio(p.latency.median, p.gapMs)} | ${ms(p.toRunner.median)} | ${ms(p.fromRunner.median)} |`,
   );
   const shares = r.edgeOnly.map(
-    (e) => `| the edge's share: a bare protocol runner → viewer socket, an event every ${e.gapMs} ms, edge state on ${e.state} | ${ms(e.latency.median)} | ${ms(e.latency.p99)} | ${ms(e.latency.max)} | ${e.latency.n} | ${ratio(e.latency.median, e.gapMs)} | | |`,
+    (e) => `| the edge's share: a bare protocol runner → viewer socket, an event every ${e.gapMs} ms, ${edgeLabel(e.edge)}, state on ${e.state} | ${ms(e.latency.median)} | ${ms(e.latency.p99)} | ${ms(e.latency.max)} | ${e.latency.n} | ${ratio(e.latency.median, e.gapMs)} | | |`,
   );
   const echoes = [
     `| plain \`ws\` echo round trip, loopback, back to back | ${ms(r.wsEcho.median)} | ${ms(r.wsEcho.p99)} | ${ms(r.wsEcho.max)} | ${r.wsEcho.n} | | | |`,
@@ -340,15 +368,21 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
   const fsyncs =
     r.fsyncs === null
       ? "strace is not installed here (or may not attach), so the fsyncs were not counted."
-      : r.fsyncs.map((f) => `edge state on ${f.state}: ${f.perEvent.toFixed(2)} fsyncs per event, ${ms(f.meanMs)} each on average`).join("; ") + " (`strace -c -w`, wall-clock time in the call, on the edge's workerd during a separate pass of 100 events every 20 ms).";
-  const aims = r.pipeline
-    .filter((p) => p.batchMaxMs === 10)
-    .map((p) => `an event every ${p.gapMs} ms: p50 ${ms(p.latency.median)} ${p.latency.median <= 2 ? "✓" : "✗"}, p99 ${ms(p.latency.p99)} ${p.latency.p99 <= 10 ? "✓" : "✗"}`)
+      : r.fsyncs.map((f) => `state on ${f.state}: ${f.perEvent.toFixed(2)} fsyncs per event, ${ms(f.meanMs)} each on average`).join("; ") + " (`strace -c -w`, wall-clock time in the call, on the edge's workerd during a separate pass of 100 events every 20 ms).";
+  const at20 = aimRun(r, 20);
+  const run = (deflate: boolean) => r.pipeline.find((p) => p.gapMs === 20 && p.deflate === deflate);
+  const share = (edge: EdgeKind, state: "tmpfs" | "disk") => r.edgeOnly.find((e) => e.gapMs === 20 && e.edge === edge && e.state === state);
+  const diff = (a: Summary | undefined, b: Summary | undefined) => (a && b ? ms(a.median - b.median) : "not measured");
+  const aims = [20, 3]
+    .map((gapMs) => {
+      const p = aimRun(r, gapMs);
+      return `an event every ${gapMs} ms: p50 ${ms(p.latency.median)} ${p.latency.median <= 2 ? "✓" : "✗"}, p99 ${ms(p.latency.p99)} ${p.latency.p99 <= 10 ? "✓" : "✗"}`;
+    })
     .join("; ");
   return [
     "## Event latency",
     "",
-    `A stand-in worker (built FROM the worker image) writes an \`agent.text\` event stamped with the wall clock every 20 ms (or 3 ms); the real runner journals and relays it, the edge under \`wrangler dev\` stores and fans it out, and a viewer socket subtracts the stamp on arrival. The first 20 of ${STAMPS} events are left out (they queue behind the data socket's attach). Aim: p50 ≤ 2 ms, p99 ≤ 10 ms at both paces. Load average at the end ${r.load.map((l) => l.toFixed(1)).join(" / ")}.`,
+    `A stand-in worker (built FROM the worker image) writes an \`agent.text\` event stamped with the wall clock every 20 ms (or 3 ms); the real runner (its defaults: \`batchMaxMs\` 10, frames uncompressed) journals and relays it, the edge under \`wrangler dev\` (state on ${r.pipelineState}) stores and fans it out, and a viewer socket subtracts the stamp on arrival. The viewer does not offer permessage-deflate (Node's ws inflates each frame on its thread pool, a hop a browser's socket does not take); one run has it offer it, as browsers do. The edge's share is also measured with Miniflare serving the same bundle from one workerd, without the proxy worker \`wrangler dev\` puts in front of it (on Cloudflare nothing sits between a socket and the Worker). The first 20 of ${STAMPS} events are left out (they queue behind the data socket's attach). Aim: p50 ≤ 2 ms, p99 ≤ 10 ms at both paces. Load average at the end ${r.load.map((l) => l.toFixed(1)).join(" / ")}.`,
     "",
     "The split uses the event's `ts`, which the runner sets (whole milliseconds, cut down, so about half a millisecond moves from the first part to the second) when it journals the line: worker → runner covers the container's stdout through the Docker engine's attach stream to the runner's parser and journal; runner → viewer covers the batch wait, the data socket, the TaskRoom's write and the fan-out. The ratio is to a plain `ws` echo round trip at the same pace.",
     "",
@@ -358,9 +392,9 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
     ...shares,
     ...echoes,
     "",
-    `Where the time goes at a human pace: the edge commits each event in one SQLite transaction, and the output gate holds the runner's ack and the viewers' frames until it is durable. Under \`wrangler dev\` that is workerd's local SQLite, which fsyncs its WAL at every commit: ${fsyncs} On a disk that idles between events each flush costs about a millisecond or more (above), on tmpfs next to nothing, and the edge's share moves with it (the disk and tmpfs rows); with the state on tmpfs the same code, the same transaction and the same output gate remain. On Cloudflare a commit is confirmed by replication, not by a local fsync. The rest is each process waking from idle (the paced \`ws\` echo shows the cost of one round trip; an event passes the Docker engine, the runner, wrangler's proxy and workerd on its way) and, not measured apart here, \`wrangler dev\`'s proxy (a second workerd process each way) and the runner's wait for an ack when events come faster than the edge acks them (the 3 ms rows).`,
+    `Where the time goes at a human pace (p50 differences at 20 ms between rows above): \`wrangler dev\`'s proxy adds ${diff(share("wrangler dev", "tmpfs")?.latency, share("miniflare", "tmpfs")?.latency)} to the edge's share; a viewer that offers permessage-deflate adds ${diff(run(true)?.latency, run(false)?.latency)} (workerd deflates each frame, Node's ws inflates it on its thread pool). The runner's sockets do not offer it: with it, ws deflates every frame and inflates every ack on its thread pool, since workerd keeps the compression context and ws then compresses frames of any size. The edge commits each event in one SQLite transaction and the output gate holds the ack and the viewers' frames until it is durable; workerd's local SQLite fsyncs its WAL at every commit: ${fsyncs} The edge's share with its state on disk rather than tmpfs differs by ${diff(share("wrangler dev", "disk")?.latency, share("wrangler dev", "tmpfs")?.latency)}; on Cloudflare a commit is confirmed by replication, not by a local fsync. What is left is the work of each process on the way (the Docker engine's attach stream, the runner's parse, journal and send, workerd's transaction and fan-out, the viewer's parse) and each one waking from idle: a \`ws\` echo round trip within one process takes ${ms(echoAt(20))} at this pace against ${ms(r.wsEcho.median)} back to back. With the runner's defaults at 20 ms, ${ms(at20.toRunner.median)} of the p50 is worker → runner and ${ms(at20.fromRunner.median)} runner → viewer.`,
     "",
-    `Against the aims (runner defaults, edge state on ${r.pipelineState}): ${aims}.`,
+    `Against the aims (runner defaults, viewer without deflate, edge state on ${r.pipelineState}): ${aims}.`,
     "",
   ].join("\n");
 }

@@ -32,7 +32,8 @@ class Socket<Frame extends { type: string }> {
   }
 
   static async open<Frame extends { type: string }>(url: string, credential: string, schema: z.ZodType<Frame>): Promise<Socket<Frame>> {
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential}` } });
+    // Like the runner's own sockets (runner/link/edge-socket.ts): no permessage-deflate.
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${credential}` }, perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         ws.terminate();

@@ -1,19 +1,20 @@
 /**
  * The whole local stack for an end-to-end suite or a benchmark: the real edge under
- * `wrangler dev` (WranglerEdge), the stand-in model, the git fixture with its bare remote, a
+ * `wrangler dev` (WranglerEdge, or another LocalEdge), the stand-in model, the git fixture with its bare remote, a
  * user, and the worker image (built when missing). Runners are added per suite.
  */
 import Docker from "dockerode";
 import { buildWorkerImage, DEFAULT_WORKER_IMAGE } from "../../worker-image/build.ts";
 import type { FakeModel } from "../fake-model/index.ts";
-import { WranglerEdge } from "./edge.ts";
+import { type LocalEdge, WranglerEdge } from "./edge.ts";
 import { startE2EModel } from "./e2e-model.ts";
 import { createGitFixture, type GitFixture } from "./git-fixture.ts";
 import { PhoneAPI } from "./phone-api.ts";
 import { RunnerProcess, type RunnerProcessOptions } from "./runner-process.ts";
 
 export class E2EStack {
-  readonly edge = new WranglerEdge();
+  /** The edge: `wrangler dev` unless a benchmark passes another. */
+  constructor(readonly edge: LocalEdge = new WranglerEdge()) {}
   model!: FakeModel;
   repo!: GitFixture;
   token = "";

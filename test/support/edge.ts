@@ -25,6 +25,32 @@ const PORT_TAKEN = /EADDRINUSE|address already in use/i;
 /** How often a restart tries again while its port is taken, 250 ms apart. */
 const PORT_RETRIES = 40;
 
+/**
+ * Bundles the Worker and copies the web app as they are on disk now into `dir`, and writes a
+ * config that serves those copies (returned): a later build of either never reloads a running edge.
+ */
+export function prepareWorker(dir: string, publicDir = join(ROOT, "edge", "public")): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", join(dir, "dist")], { cwd: ROOT, env: WRANGLER_ENV, stdio: "pipe" });
+  cpSync(publicDir, join(dir, "public"), { recursive: true });
+  const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(dir, "dist", "index.js"))}`)
+    .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(dir, "public"))}`);
+  const config = join(dir, "wrangler.toml");
+  writeFileSync(config, toml);
+  return config;
+}
+
+/** What suites and benchmarks use of a local edge, whichever runs it. */
+export interface LocalEdge {
+  readonly url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  dispose(): Promise<void>;
+  /** A user token as `npm run token` makes one, a day long. */
+  userToken(user: string, org?: string): Promise<string>;
+}
+
 /** A started edge; `dispose()` stops it and removes its state. */
 export async function startEdge(options: { vars?: Record<string, string> } = {}): Promise<WranglerEdge> {
   const edge = new WranglerEdge(options.vars);
@@ -37,7 +63,7 @@ export async function startEdge(options: { vars?: Record<string, string> } = {})
   return edge;
 }
 
-export class WranglerEdge {
+export class WranglerEdge implements LocalEdge {
   readonly secret = randomBytes(32).toString("base64url");
   /** Under `TETHER_EDGE_STATE_ROOT` when set (a benchmark puts it on tmpfs), else the temporary folder. */
   readonly state = mkdtempSync(join(process.env.TETHER_EDGE_STATE_ROOT || tmpdir(), "tether-edge-"));
@@ -57,25 +83,8 @@ export class WranglerEdge {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /**
-   * Bundles the Worker and copies the web app as they are on disk now, and writes a config
-   * that serves those copies: a later build of either never reloads a running edge.
-   */
-  #prepare(): string {
-    const dir = join(this.state, "worker");
-    mkdirSync(dir, { recursive: true });
-    execFileSync(WRANGLER, ["deploy", "--dry-run", "--outdir", join(dir, "dist")], { cwd: ROOT, env: WRANGLER_ENV, stdio: "pipe" });
-    cpSync(this.publicDir, join(dir, "public"), { recursive: true });
-    const toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
-      .replace(/^main = .*$/m, `main = ${JSON.stringify(join(dir, "dist", "index.js"))}`)
-      .replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(dir, "public"))}`);
-    const config = join(dir, "wrangler.toml");
-    writeFileSync(config, toml);
-    return config;
-  }
-
   async start(): Promise<void> {
-    if (!this.#config) this.#config = this.#prepare();
+    if (!this.#config) this.#config = prepareWorker(join(this.state, "worker"), this.publicDir);
     for (let attempt = 1; ; attempt++) {
       const ready = await this.#launch();
       if (ready) return;
