@@ -35,10 +35,12 @@ async function acceptHandled(accountID: string, control: TestSocket, taskID: str
   );
 }
 
-/** Makes a runner look silent for a minute, so its next heartbeat brings it back (and dispatches). */
+/** Makes a runner look silent for a minute (its row and its socket's last sign of life), so its next heartbeat brings it back (and dispatches). */
 async function silence(accountID: string): Promise<void> {
   await runInDurableObject(accountStub(accountID), (_i, state) => {
-    state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(Date.now() - 61_000).toISOString());
+    const seenAt = Date.now() - 61_000;
+    state.storage.sql.exec("UPDATE runners SET last_seen_at = ?", new Date(seenAt).toISOString());
+    for (const ws of state.getWebSockets()) ws.serializeAttachment({ ...ws.deserializeAttachment(), seenAt });
   });
 }
 

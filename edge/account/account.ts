@@ -195,7 +195,7 @@ export class Account extends DurableObject<Env> {
     return this.store.listRunners().map((r) => {
       const live = this.controls.isLive(r);
       const reason = live ? this.controls.drainingReason(r.id) : undefined;
-      return { ...this.store.runnerInfo(r, live), ...(reason ? { drainingReason: reason } : {}) };
+      return { ...this.store.runnerInfo(this.controls.fresh(r), live), ...(reason ? { drainingReason: reason } : {}) };
     });
   }
 

@@ -6,6 +6,8 @@
  * of each runner are capped in memory. A runner is live with an open socket and a heartbeat
  * within SILENT_SECONDS, and ready for dispatch once it has said hello, unless its hello said
  * it takes no new tasks (`draining`, with why: its journal's disk is full, it is stopping).
+ * Its last sign of life lives in the socket's attachment and reaches SQLite only now and
+ * then (`last-seen.ts`).
  */
 import {
   CAPS,
@@ -24,13 +26,15 @@ import {
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
 import { SocketRates } from "../rate-limit.ts";
+import { lastSeenDue, latestSeen } from "./last-seen.ts";
 import type { TaskQueue } from "./queue.ts";
 import type { AccountStore, RunnerRow } from "./store.ts";
 
 /** A runner silent this long (missed heartbeats) is offline even if its socket looks open. */
 const SILENT_SECONDS = SILENT_HEARTBEATS * HEARTBEAT_SECONDS;
 
-type ControlAttachment = { runnerID: string; hello: boolean; draining?: string };
+/** `seenAt`: the runner's last sign of life on this socket (ms). */
+type ControlAttachment = { runnerID: string; hello: boolean; draining?: string; seenAt: number };
 
 export class ControlSockets {
   /** Frames per second of each runner's control socket (one at a time), in memory. */
@@ -51,7 +55,8 @@ export class ControlSockets {
     if (url.pathname !== "/control" || request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !runnerID || !accountID) {
       return errorResponse(ErrorCode.NotFound, "no such endpoint");
     }
-    if (this.store.getRunner(runnerID) === null) {
+    const runner = this.store.getRunner(runnerID);
+    if (runner === null) {
       return errorResponse(ErrorCode.NotFound, "no such runner");
     }
     this.rememberAccount(accountID);
@@ -59,8 +64,7 @@ export class ControlSockets {
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     this.ctx.acceptWebSocket(server, [runnerID]);
-    server.serializeAttachment({ runnerID, hello: false } satisfies ControlAttachment);
-    this.store.touchRunner(runnerID, new Date().toISOString());
+    this.seen(server, { runnerID, hello: false, seenAt: 0 }, runner);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -73,20 +77,23 @@ export class ControlSockets {
       if (!parsed.ok) return sendTo(ws, parsed.error);
       const frame = parsed.value;
       switch (frame.type) {
-        case "hello":
-          this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date().toISOString());
-          ws.serializeAttachment({ runnerID: att.runnerID, hello: true, ...(frame.draining ? { draining: frame.draining } : {}) } satisfies ControlAttachment);
+        case "hello": {
+          const now = Date.now();
+          this.store.updateRunnerHello(att.runnerID, frame.labels, frame.capacity, frame.version, new Date(now).toISOString());
+          ws.serializeAttachment({ runnerID: att.runnerID, hello: true, ...(frame.draining ? { draining: frame.draining } : {}), seenAt: now } satisfies ControlAttachment);
           if (frame.draining && !att.draining) console.log({ msg: "runner takes no new tasks", runnerID: att.runnerID, why: frame.draining });
           sendTo(ws, { type: "welcome", runnerID: att.runnerID, heartbeatSeconds: HEARTBEAT_SECONDS, leaseSeconds: LEASE_SECONDS });
           await this.queue.renewHeld(att.runnerID, frame.tasks);
           await this.queue.dispatch();
           return;
+        }
         case "heartbeat": {
           const before = this.store.getRunner(att.runnerID);
-          this.store.touchRunner(att.runnerID, new Date().toISOString());
+          const wasLive = before !== null && this.isLive(before);
+          if (before) this.seen(ws, att, before);
           await this.queue.renewHeld(att.runnerID, frame.tasks);
           // A runner that was counted offline is back: its free slots count again.
-          if (before && !this.isLive(before)) await this.queue.dispatch();
+          if (before && !wasLive) await this.queue.dispatch();
           return;
         }
         case "accept":
@@ -104,8 +111,9 @@ export class ControlSockets {
     }
   }
 
-  /** Completes a close the runner started. */
+  /** Completes a close the runner started, and stores the socket's last sign of life. */
   onClose(ws: WebSocket, code: number, reason: string): void {
+    this.storeSeen(ws);
     try {
       ws.close(answerCloseCode(code), reason);
     } catch {
@@ -116,6 +124,13 @@ export class ControlSockets {
   onError(ws: WebSocket, error: unknown): void {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     console.error({ msg: "control socket error", runnerID: att?.runnerID, err: String(error) });
+    this.storeSeen(ws);
+  }
+
+  /** The runner's row with its last sign of life: the later of the stored one and its sockets'. */
+  fresh(r: RunnerRow): RunnerRow {
+    const seen = this.ctx.getWebSockets(r.id).map((ws) => (ws.deserializeAttachment() as ControlAttachment | null)?.seenAt ?? 0);
+    return { ...r, lastSeenAt: latestSeen(r.lastSeenAt, seen) };
   }
 
   /**
@@ -123,7 +138,8 @@ export class ControlSockets {
    * peer vanished can look open for minutes; its missing heartbeats tell.
    */
   isLive(r: RunnerRow): boolean {
-    const seen = r.lastSeenAt === null ? 0 : Date.parse(r.lastSeenAt);
+    const lastSeenAt = this.fresh(r).lastSeenAt;
+    const seen = lastSeenAt === null ? 0 : Date.parse(lastSeenAt);
     return this.sockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
   }
 
@@ -150,6 +166,21 @@ export class ControlSockets {
 
   close(runnerID: string, code: CloseCode, reason: string): void {
     for (const ws of this.sockets(runnerID)) ws.close(code, reason);
+  }
+
+  /** A sign of life on the socket: in its attachment, and in SQLite when the stored one is due (`last-seen.ts`). */
+  private seen(ws: WebSocket, att: ControlAttachment, stored: RunnerRow): void {
+    const now = Date.now();
+    ws.serializeAttachment({ ...att, seenAt: now } satisfies ControlAttachment);
+    if (lastSeenDue(stored.lastSeenAt, now)) this.store.touchRunner(stored.id, new Date(now).toISOString());
+  }
+
+  /** Writes the socket's last sign of life to SQLite when it is later than the stored one. */
+  private storeSeen(ws: WebSocket): void {
+    const att = ws.deserializeAttachment() as ControlAttachment | null;
+    const stored = att ? this.store.getRunner(att.runnerID) : null;
+    if (!att || !stored || att.seenAt <= (stored.lastSeenAt === null ? 0 : Date.parse(stored.lastSeenAt))) return;
+    this.store.touchRunner(att.runnerID, new Date(att.seenAt).toISOString());
   }
 
   private sockets(runnerID: string): WebSocket[] {

@@ -174,19 +174,30 @@ export class AccountStore {
     return r ? taskRowOf(r) : null;
   }
 
+  /**
+   * Writes the row's columns that differ from the stored ones, and nothing when none does:
+   * SQLite bills an UPDATE one row for the table and one for each index holding a column its
+   * SET names, changed or not (status and runner_id are indexed).
+   */
   saveTask(row: TaskRow): void {
+    const stored = this.sql.exec("SELECT * FROM tasks WHERE id = ?", row.id).toArray()[0];
+    if (!stored) return;
     const task: Task = { ...row.task, status: row.status, runnerID: row.runnerID };
+    const columns: Record<string, SqlStorageValue> = {
+      status: row.status,
+      runner_id: row.runnerID,
+      epoch: row.epoch,
+      accepted: row.accepted ? 1 : 0,
+      accept_deadline: row.acceptDeadline,
+      rejected_by: row.rejectedBy,
+      last_seq: row.lastSeq,
+      json: JSON.stringify(task),
+    };
+    const changed = Object.entries(columns).filter(([name, value]) => (stored[name] ?? null) !== value);
+    if (changed.length === 0) return;
     this.sql.exec(
-      `UPDATE tasks SET status = ?, runner_id = ?, epoch = ?, accepted = ?, accept_deadline = ?, rejected_by = ?,
-       last_seq = ?, json = ? WHERE id = ?`,
-      row.status,
-      row.runnerID,
-      row.epoch,
-      row.accepted ? 1 : 0,
-      row.acceptDeadline,
-      row.rejectedBy,
-      row.lastSeq,
-      JSON.stringify(task),
+      `UPDATE tasks SET ${changed.map(([name]) => `${name} = ?`).join(", ")} WHERE id = ?`,
+      ...changed.map(([, value]) => value),
       row.id,
     );
   }
