@@ -4,17 +4,6 @@
 // runs runner/cli/run.ts through tsx's loader, so a checkout works with no build step, and
 // says so in one line on stderr; TETHER_RUNNER_FROM_SOURCE=1 picks the sources without it.
 import { readFileSync, statSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
-
-// V8 settings for a long-running daemon that mostly waits (runner/README.md, "Memory"). Both
-// are read where V8 decides, so they hold when set here, before the runner's modules load:
-// the young generation keeps its first 1 MB semi-space instead of growing to 8 MB during
-// start-up and holding it until the memory reducer runs (about 4 MB resident for the first
-// seconds), and functions stay in the interpreter and the baseline compiler: the optimizing
-// compiler's code and memory (about 4 MB resident once it has run) cost more than the little
-// JavaScript the runner runs between Docker, SQLite and socket calls.
-setFlagsFromString("--semi-space-growth-factor=1");
-setFlagsFromString("--no-opt");
 
 const root = new URL("../../", import.meta.url);
 const bundle = new URL("dist/runner/tether-runner.mjs", root);
