@@ -9,6 +9,9 @@
  * pino and pino-pretty bundle: the runner passes pino-pretty as a stream in this thread, never
  * as a transport, so pino starts no worker that would need its files. zod keeps its English
  * locale only (scripts/zod-english-only.ts).
+ * Whitespace and syntax are minified, names are not (stack traces still name functions): V8
+ * keeps every loaded module's source text in the heap for lazy compilation, and the minified
+ * chunks `start` loads are 1.0 MB instead of 1.5 MB (about 1.4 MB less resident at idle).
  *
  * dist/runner/inputs.json lists the project files the bundle was built from (and the
  * package manifests): runner/bin/tether-runner.js runs the bundle only while none of them
@@ -49,7 +52,17 @@ const lazyDockerParts: Plugin = {
   },
 };
 
-export async function bundleRunner(outdir = RUNNER_DIST): Promise<{ bundle: string; inputs: string[] }> {
+/**
+ * The bundle's entry, the project files it was built from, and for each file written (by
+ * absolute path) the modules it holds (paths relative to the project, node_modules included).
+ */
+export interface RunnerBundle {
+  bundle: string;
+  inputs: string[];
+  chunks: Record<string, string[]>;
+}
+
+export async function bundleRunner(outdir = RUNNER_DIST): Promise<RunnerBundle> {
   rmSync(outdir, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: ROOT,
@@ -63,7 +76,8 @@ export async function bundleRunner(outdir = RUNNER_DIST): Promise<{ bundle: stri
     platform: "node",
     target: "node20",
     format: "esm",
-    minify: false,
+    minifyWhitespace: true,
+    minifySyntax: true,
     sourcemap: false,
     legalComments: "none",
     logLevel: "warning",
@@ -76,7 +90,8 @@ export async function bundleRunner(outdir = RUNNER_DIST): Promise<{ bundle: stri
   // Paths relative to ROOT (absWorkingDir); dependencies change only with the lock file.
   const inputs = [...Object.keys(result.metafile.inputs).filter((p) => !p.includes("node_modules/")), "package.json", "package-lock.json"];
   writeFileSync(join(outdir, "inputs.json"), `${JSON.stringify(inputs, null, 1)}\n`);
-  return { bundle: join(outdir, "tether-runner.mjs"), inputs };
+  const chunks = Object.fromEntries(Object.entries(result.metafile.outputs).map(([path, out]) => [join(ROOT, path), Object.keys(out.inputs)]));
+  return { bundle: join(outdir, "tether-runner.mjs"), inputs, chunks };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
