@@ -11,6 +11,7 @@
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import Docker from "dockerode";
+import { bundleRunner } from "../runner/build.ts";
 import { AGENT_EVENT_TYPES } from "../shared/events.ts";
 import { E2EStack } from "../test/support/e2e-stack.ts";
 import type { RunnerProcess } from "../test/support/runner-process.ts";
@@ -119,6 +120,8 @@ export async function benchDispatch(): Promise<DispatchResult> {
   const image = process.env.TETHER_WORKER_IMAGE ?? DEFAULT_WORKER_IMAGE;
   const stack = new E2EStack();
   try {
+    // The runner as it ships: the bundle, not the sources through tsx.
+    await bundleRunner();
     await stack.start();
     const pooledRunner = await stack.addRunner({ name: "dispatch-pool", capacity: 2, labels: ["pool"] });
     const unpooledRunner = await stack.addRunner({ name: "dispatch-nopool", capacity: 2, labels: ["nopool"], env: { TETHER_POOL_SIZE: "0" } });

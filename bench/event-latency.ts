@@ -28,6 +28,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
+import { bundleRunner } from "../runner/build.ts";
 import { type LocalEdge, WranglerEdge } from "../test/support/edge.ts";
 import { E2EStack } from "../test/support/e2e-stack.ts";
 import { MiniflareEdge } from "../test/support/miniflare-edge.ts";
@@ -309,6 +310,8 @@ async function wsEcho(samples = 2000, gapMs = 0): Promise<Summary> {
 
 export async function benchEventLatency(): Promise<EventLatencyResult> {
   buildStampImage();
+  // The runner as it ships: the bundle, not the sources through tsx.
+  await bundleRunner();
   const tmpfs = tmpfsRoot();
   const strace = hasStrace();
   const stateBefore = process.env.TETHER_EDGE_STATE_ROOT;

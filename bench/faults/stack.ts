@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
+import { LABEL_RUNNER, LABEL_TASK } from "../../runner/sandbox/docker.ts";
 import type { Event } from "../../shared/events.ts";
 import type { FakeModel } from "../../test/fake-model/index.ts";
 import { ensureWorkerImage } from "../../test/support/e2e-stack.ts";
@@ -83,8 +84,8 @@ export class FaultStack {
 
   /** Tells the command to stop, lets the turn end, finishes the task and counts its log. A task already ended (its workspace gone) is only counted. */
   async endLines(task: LinesTask): Promise<TaskEnd> {
-    const workspace = join(task.runner.home, "tasks", task.id, "workspace");
-    if (existsSync(workspace)) writeFileSync(join(workspace, STOP_FILE), "");
+    const workspace = await this.workspaceOf(task.id);
+    if (workspace && existsSync(workspace)) writeFileSync(join(workspace, STOP_FILE), "");
     await task.viewer.waitForStatus(["waiting", ...TERMINAL], 300_000);
     if (!task.viewer.events.some((e) => e.type === "status" && TERMINAL.includes(String(e.data.status)))) await this.phone.finish(task.id);
     return this.awaitEnd(task.id, task.viewer, true);
@@ -109,9 +110,15 @@ export class FaultStack {
     }
   }
 
+  /** The task's workspace on this host: what its container has mounted at /workspace (a warm pool's worker has its slot's directory, not tasks/<id>). */
+  async workspaceOf(taskID: string): Promise<string | null> {
+    const [container] = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskID}`] } });
+    return container?.Mounts.find((m) => m.Destination === "/workspace")?.Source ?? null;
+  }
+
   /** Containers that carry a runner's label, stopped ones included. */
   async containersOf(runner: RunnerProcess): Promise<Docker.ContainerInfo[]> {
-    return this.docker.listContainers({ all: true, filters: { label: [`tether.runner=${runner.runnerID}`] } });
+    return this.docker.listContainers({ all: true, filters: { label: [`${LABEL_RUNNER}=${runner.runnerID}`] } });
   }
 
   async dispose(): Promise<void> {
