@@ -8,7 +8,7 @@
  * the agent's memory; a tool
  * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,10 +19,9 @@ import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from 
 import { describeDocker } from "./support/docker.ts";
 import { isMountpoint, unmountUnder } from "./support/mounts.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { assignTask, eventTypes, spawnRunner, untilHello } from "./support/fake-edge-runner.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 const RUNNER_ID = `daemon-docker-${process.pid}`;
 const docker = new Docker();
@@ -63,33 +62,15 @@ describeDocker("tether-runner with Docker", () => {
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
-    const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
-    const child = spawn(process.execPath, [BIN, "start"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        TETHER_RUNNER_HOME: home,
-        TETHER_EDGE_URL: edgeURL,
-        TETHER_RUNNER_CREDENTIAL: edge.credential,
-        TETHER_RUNNER_ID: RUNNER_ID,
-        TETHER_WORKER_IMAGE: IMAGE,
-        TETHER_ALLOW_LOCAL_REPOS: "true",
-        TETHER_MEMORY_MB: "512",
-        TETHER_LOG_LEVEL: "warn",
-        TETHER_STOP_GRACE_SECONDS: "5",
-        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-        ANTHROPIC_BASE_URL: model.url!,
-        ...extraEnv,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    const env = { TETHER_WORKER_IMAGE: IMAGE, TETHER_MEMORY_MB: "512", TETHER_LOG_LEVEL: "warn", TETHER_STOP_GRACE_SECONDS: "5", ...extraEnv };
+    const child = spawnRunner({ edge, home, runnerID: RUNNER_ID, modelURL: model.url!, env });
     children.push(child);
     return child;
   }
 
-  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-  const hello = () => edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 30_000, "hello");
-  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
+  const types = (id: string) => eventTypes(edge, id);
+  const hello = () => untilHello(edge);
+  const assign = (id: string) => assignTask(edge, id, repo);
 
   it("runs a task in a container: turn, follow-up, cancel with the diff kept, container removed after the ack", async () => {
     script = [...fixTheFailingTestScript(), ...followUpScript()];
@@ -148,7 +129,7 @@ describeDocker("tether-runner with Docker", () => {
     // A minute of 20 s: long enough for the container to start and the tool to begin; the pause lasts one such minute.
     const runner = start({ TETHER_TASK_MINUTE_MS: "20000", TETHER_BUDGET_PAUSE_MINUTES: "1" });
     await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk3", 1, { repo: { url: repo }, prompt: "Hang.", limits: { timeoutMinutes: 1 } }) });
+    assignTask(edge, "dk3", repo, { prompt: "Hang.", limits: { timeoutMinutes: 1 } });
     await edge.until(() => types("dk3").includes("budget.reached"), 90_000, "paused at the wall-clock limit");
     const [container] = await ownContainers();
     expect((await docker.getContainer(container!.Id).inspect()).State.Paused).toBe(true);
@@ -175,7 +156,7 @@ describeDocker("tether-runner with Docker", () => {
     ];
     const runner = start();
     await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk4", 1, { repo: { url: repo }, prompt: "Probe." }) });
+    assignTask(edge, "dk4", repo, { prompt: "Probe." });
     await edge.until(() => types("dk4").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
     expect(types("dk4")).toContain("status:waiting");
     const results = JSON.stringify(model.requests.map((r) => r.body));
@@ -195,7 +176,7 @@ describeDocker("tether-runner with Docker", () => {
     ];
     const runner = start();
     await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk6", 1, { repo: { url: repo }, prompt: "Scan." }) });
+    assignTask(edge, "dk6", repo, { prompt: "Scan." });
     await edge.until(() => types("dk6").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
     const results = JSON.stringify(model.requests.map((r) => r.body));
     expect(results).toContain("mem:EACCES");
@@ -211,7 +192,7 @@ describeDocker("tether-runner with Docker", () => {
     // No pool: the task's directory is then tasks/<id> (a pooled task's is its slot's).
     const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never", TETHER_POOL_SIZE: "0" });
     await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk5", 1, { repo: { url: repo }, prompt: "Fill the disk." }) });
+    assignTask(edge, "dk5", repo, { prompt: "Fill the disk." });
     await edge.until(() => types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
     expect(edge.task("dk5").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "workspace is full (64 MB limit)" });
     // After the ack the task's disk is unmounted and kept (cleanup "never"): its bytes are in the image, within the bound.

@@ -4,7 +4,7 @@
  * fake edge. A whole task: turn, follow-up, cancel with the diff kept; and a runner restart,
  * after which the task (whose worker died with the runner) fails with a clear reason.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,8 @@ import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "./fa
 import { unmountUnder } from "./support/mounts.ts";
 import { AGENT_BUNDLE, bundleAgent } from "../worker-image/bundle.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { assignTask, eventTypes, spawnRunner, untilHello } from "./support/fake-edge-runner.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 
 describe("tether-runner --sandbox process", () => {
   let edge: FakeEdge;
@@ -50,28 +49,14 @@ describe("tether-runner --sandbox process", () => {
   });
 
   function start(): ChildProcess {
-    const child = spawn(process.execPath, [BIN, "start", "--sandbox", "process"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        TETHER_RUNNER_HOME: home,
-        TETHER_EDGE_URL: `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`,
-        TETHER_RUNNER_CREDENTIAL: edge.credential,
-        TETHER_RUNNER_ID: `daemon-process-${process.pid}`,
-        TETHER_LOG_LEVEL: "error",
-        TETHER_ALLOW_LOCAL_REPOS: "true",
-        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-        ANTHROPIC_BASE_URL: model.url!,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    const child = spawnRunner({ edge, home, runnerID: `daemon-process-${process.pid}`, modelURL: model.url!, args: ["--sandbox", "process"], env: { TETHER_LOG_LEVEL: "error" } });
     children.push(child);
     return child;
   }
 
-  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-  const hello = (n = 1) => edge.until(() => edge.framesOf("hello").length >= n, 30_000, "hello");
-  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
+  const types = (id: string) => eventTypes(edge, id);
+  const hello = (n = 1) => untilHello(edge, 30_000, n);
+  const assign = (id: string) => assignTask(edge, id, repo);
 
   it("runs a task: turn, follow-up, cancel with the diff kept, workspace removed after the ack", async () => {
     script = [...fixTheFailingTestScript(), ...followUpScript()];

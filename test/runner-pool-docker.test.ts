@@ -8,7 +8,7 @@
  * reaches a pooled worker through the moved socket, poolSize 0 takes the
  * path with no pool, and a stopped runner leaves no pooled container behind.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,10 +19,9 @@ import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from 
 import { describeDocker } from "./support/docker.ts";
 import { unmountUnder } from "./support/mounts.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { assignTask, eventTypes, spawnRunner, untilHello } from "./support/fake-edge-runner.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 /** The runner's tag in the image-change test: this image, then one built FROM it with a label more. */
 const SWAP_TAG = `tether-worker:pool-swap-${process.pid}`;
@@ -62,29 +61,17 @@ describeDocker("tether-runner's warm pool with Docker", () => {
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
-    const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
-    const child = spawn(process.execPath, [BIN, "start"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        TETHER_RUNNER_HOME: home,
-        TETHER_EDGE_URL: edgeURL,
-        TETHER_RUNNER_CREDENTIAL: edge.credential,
-        TETHER_RUNNER_ID: RUNNER_ID,
-        TETHER_WORKER_IMAGE: IMAGE,
-        TETHER_ALLOW_LOCAL_REPOS: "true",
-        TETHER_MEMORY_MB: "512",
-        TETHER_CPUS: "1",
-        TETHER_PIDS: "128",
-        TETHER_DISK_MB: "64",
-        TETHER_LOG_LEVEL: "info",
-        TETHER_STOP_GRACE_SECONDS: "3",
-        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-        ANTHROPIC_BASE_URL: model.url!,
-        ...extraEnv,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const env = {
+      TETHER_WORKER_IMAGE: IMAGE,
+      TETHER_MEMORY_MB: "512",
+      TETHER_CPUS: "1",
+      TETHER_PIDS: "128",
+      TETHER_DISK_MB: "64",
+      TETHER_LOG_LEVEL: "info",
+      TETHER_STOP_GRACE_SECONDS: "3",
+      ...extraEnv,
+    };
+    const child = spawnRunner({ edge, home, runnerID: RUNNER_ID, modelURL: model.url!, env, stdio: "pipe" });
     const keep = (chunk: Buffer) => {
       output.push(chunk.toString());
       if (output.length > 400) output.shift();
@@ -96,9 +83,9 @@ describeDocker("tether-runner's warm pool with Docker", () => {
   }
 
   const log = () => output.join("").slice(-6000);
-  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-  const hello = () => edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 60_000, "hello");
-  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
+  const types = (id: string) => eventTypes(edge, id);
+  const hello = () => untilHello(edge, 60_000);
+  const assign = (id: string) => assignTask(edge, id, repo);
   const waiting = async () => (await ownContainers()).filter((c) => c.Labels["tether.role"] === "pool" && c.Names.some((n) => n.startsWith("/tether-slot-")) && c.State === "running");
 
   it("runs a task end to end in the pooled worker that waited, then refills the pool", async () => {
@@ -157,7 +144,7 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     const [pooled] = await waiting();
     // A task with variables of its own does not fit the pool: its worker is started for it, with the same resources.
     const environment = { id: "env1", name: "vars", network: { setup: [], agent: [] }, variables: { POOL_TEST_VAR: "1" } };
-    edge.sendControl({ type: "assign", assignment: assignmentOf("pl2", 1, { repo: { url: repo }, prompt: "Wait.", environment }) });
+    assignTask(edge, "pl2", repo, { prompt: "Wait.", environment });
     await edge.until(() => types("pl2").includes("tool.start"), 90_000, "the unpooled task's tool");
     const fresh = (await ownContainers()).find((c) => c.Labels["tether.task"] === "pl2");
     expect(fresh, log()).toBeDefined();
