@@ -33,10 +33,7 @@ describeDocker("tether-runner with Docker", () => {
     prepareTimeoutMs: 600_000,
     // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
     script: byConversation(() => script),
-    // A runner stopping meanwhile removes its waiting pooled worker itself (409: removal in progress).
-    cleanUp: async () => {
-      for (const info of await docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } })) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    },
+    removeContainersOf: RUNNER_ID,
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {

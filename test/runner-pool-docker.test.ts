@@ -33,9 +33,7 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     prepare: () => ensureWorkerImage(IMAGE),
     prepareTimeoutMs: 600_000,
     script: byConversation(() => script),
-    cleanUp: async () => {
-      for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    },
+    removeContainersOf: RUNNER_ID,
   });
   beforeEach(() => {
     output.length = 0;

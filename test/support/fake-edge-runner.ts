@@ -7,13 +7,14 @@
  * status spelled out (`status:waiting`), and take a task through a turn, a follow-up and a
  * cancel. `useRunnerRig` sets up a suite of such tests: per file a fixture repository and the
  * stand-in model, per test a fresh fake edge and home, and after each test its runners killed,
- * the edge closed and the home's task disks unmounted.
+ * the edge closed, the runner's containers removed and the home's task disks unmounted.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Docker from "dockerode";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import type { Assignment } from "../../shared/protocol.ts";
 import { FakeEdge } from "../../runner/testing/fake-edge.ts";
@@ -23,6 +24,7 @@ import { createFixtureRepo } from "../fake-model/scripts.ts";
 import { unmountUnder } from "./mounts.ts";
 
 const BIN = join(import.meta.dirname, "..", "..", "runner", "bin", "tether-runner.js");
+const docker = new Docker();
 
 export interface FakeEdgeRunnerOptions {
   edge: FakeEdge;
@@ -90,8 +92,8 @@ export interface RunnerRigOptions {
   prepareTimeoutMs?: number;
   /** The stand-in model's script. */
   script: Script;
-  /** After each test, once its runners are gone and the edge is closed, before the home's disks are unmounted. */
-  cleanUp?: () => Promise<void>;
+  /** Removes the containers of the runner with this ID after each test, once its runners are gone. */
+  removeContainersOf?: string;
   /** Removes each test's home after it. */
   removeHome?: boolean;
 }
@@ -102,7 +104,7 @@ export class RunnerRig {
   #model: FakeModel | undefined;
   home = "";
   repo = "";
-  readonly children: ChildProcess[] = [];
+  readonly #children: ChildProcess[] = [];
 
   get edge(): FakeEdge {
     if (!this.#edge) throw new Error("no fake edge outside a test");
@@ -117,7 +119,7 @@ export class RunnerRig {
   /** `tether-runner start` against this test's edge, home and the stand-in model; killed after the test. */
   start(o: Omit<FakeEdgeRunnerOptions, "edge" | "home" | "modelURL">): ChildProcess {
     const child = spawnRunner({ ...o, edge: this.edge, home: this.home, modelURL: this.model.url! });
-    this.children.push(child);
+    this.#children.push(child);
     return child;
   }
 
@@ -153,9 +155,13 @@ export class RunnerRig {
   }
 
   async tearDownTest(o: RunnerRigOptions): Promise<void> {
-    for (const child of this.children.splice(0)) await killAndWait(child);
+    for (const child of this.#children.splice(0)) await killAndWait(child);
     await this.#edge?.close();
-    await o.cleanUp?.();
+    if (o.removeContainersOf) {
+      const containers = await docker.listContainers({ all: true, filters: { label: [`tether.runner=${o.removeContainersOf}`] } });
+      // A runner stopping meanwhile removes its waiting pooled worker itself (409: removal in progress).
+      for (const info of containers) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
+    }
     // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
     unmountUnder(this.home);
     if (o.removeHome) rmSync(this.home, { recursive: true, force: true });
