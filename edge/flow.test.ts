@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, LIMITS, SUBPROTOCOL } from "../shared/index.ts";
 import { type TestSocket, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "./testing/edge.ts";
-import { attachedTask } from "./testing/runner-task.ts";
+import { runningTask } from "./testing/runner-task.ts";
 
 const eventsSeen = (ws: TestSocket) => ws.frames.flatMap((f) => (f.type === "event" ? [f.event] : f.type === "events" ? f.events : []));
 const now = () => new Date().toISOString();
@@ -71,9 +71,7 @@ describe("a task from phone to runner and back, through the Worker", () => {
 
   it("deleting a runner that runs a task closes its sockets and makes the task lost", async () => {
     const user = await userToken({ sub: unique("flow") });
-    const { runner, control, task, assignment, data } = await attachedTask(user);
-    data.send({ type: "events", taskID: task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: now(), type: "status", data: { status: "running" } }] });
-    await data.next("ack");
+    const { runner, control, task, data } = await runningTask(user);
 
     expect((await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(204);
     expect((await control.waitClosed()).code).toBe(CloseCode.Revoked);

@@ -4,9 +4,7 @@ import { CloseCode } from "../../shared/index.ts";
 import { userAccountID } from "../auth/index.ts";
 import { artifactKey, artifactPrefix } from "./artifact-names.ts";
 import { accountStub, bearer, call, connectRunner, createTask, JSON_HEADERS, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
-import { acceptedTask, attachedTask } from "../testing/runner-task.ts";
-
-const now = () => new Date().toISOString();
+import { acceptedTask, attachedTask, runningTask } from "../testing/runner-task.ts";
 
 async function exportText(token: string, taskID: string): Promise<string> {
   const res = await call(`/v1/tasks/${taskID}/export`, { headers: bearer(token) });
@@ -83,9 +81,7 @@ describe("DELETE /v1/tasks/:id", () => {
 
   it("revokes a running task from its runner first and closes the runner's data socket", async () => {
     const token = await userToken({ sub: unique("del") });
-    const { runner, control, task, assignment, data } = await attachedTask(token);
-    data.send({ type: "events", taskID: task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: now(), type: "status", data: { status: "running" } }] });
-    await data.next("ack");
+    const { runner, control, task, assignment, data } = await runningTask(token);
 
     expect((await call(`/v1/tasks/${task.id}`, { method: "DELETE", headers: bearer(token) })).status).toBe(204);
     expect(await control.next("revoke")).toMatchObject({ taskID: task.id, epoch: assignment.epoch, reason: "the task was deleted" });

@@ -2,7 +2,8 @@
  * Internal to the edge's workerd tests: a task in a runner's hands, set up through the Worker
  * as a runner does it. `acceptedTask` registers a runner for the user, connects its control
  * socket, creates a task, waits for its assignment and accepts it; `attachedTask` also opens
- * the task's data socket and attaches at epoch's start (no command seen yet).
+ * the task's data socket and attaches at epoch's start (no command seen yet); `runningTask` also
+ * reports the task running and waits for the ack.
  */
 import { type TestSocket, bearer, connectRunner, createTask, openSocket, registerRunner } from "./edge.ts";
 
@@ -31,4 +32,13 @@ export async function attachedTask(user: string): Promise<AcceptedTask & { data:
   data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
   await data.next("attached");
   return { ...accepted, data };
+}
+
+/** As `attachedTask`, with the task reported running (rseq 1) and acked. */
+export async function runningTask(user: string): Promise<AcceptedTask & { data: TestSocket }> {
+  const attached = await attachedTask(user);
+  const { data, task, assignment } = attached;
+  data.send({ type: "events", taskID: task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: new Date().toISOString(), type: "status", data: { status: "running" } }] });
+  await data.next("ack");
+  return attached;
 }
