@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { BEARER_SUBPROTOCOL_PREFIX, CloseCode, LIMITS, SUBPROTOCOL } from "../shared/index.ts";
 import { type TestSocket, bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "./testing/edge.ts";
+import { runningTask } from "./testing/runner-task.ts";
 
 const eventsSeen = (ws: TestSocket) => ws.frames.flatMap((f) => (f.type === "event" ? [f.event] : f.type === "events" ? f.events : []));
 const now = () => new Date().toISOString();
@@ -70,16 +71,7 @@ describe("a task from phone to runner and back, through the Worker", () => {
 
   it("deleting a runner that runs a task closes its sockets and makes the task lost", async () => {
     const user = await userToken({ sub: unique("flow") });
-    const runner = await registerRunner(user);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(user);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
-    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
-    await data.next("attached");
-    data.send({ type: "events", taskID: task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: now(), type: "status", data: { status: "running" } }] });
-    await data.next("ack");
+    const { runner, control, task, data } = await runningTask(user);
 
     expect((await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(user) })).status).toBe(204);
     expect((await control.waitClosed()).code).toBe(CloseCode.Revoked);

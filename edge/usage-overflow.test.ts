@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { TaskPage } from "../shared/index.ts";
-import { bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken, waitFor } from "./testing/edge.ts";
+import { bearer, call, unique, userToken, waitFor } from "./testing/edge.ts";
+import { attachedTask } from "./testing/runner-task.ts";
 
 const now = () => new Date().toISOString();
 const usage = (costUSD: number, tokens = 1) => ({
@@ -16,14 +17,7 @@ const usage = (costUSD: number, tokens = 1) => ({
 describe("a runner reporting usage of 1e308 twice", () => {
   it("gets an error frame, and the task list still parses with the client SDK's schema", async () => {
     const user = await userToken({ sub: unique("overflow") });
-    const runner = await registerRunner(user);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(user);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
-    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
-    await data.next("attached");
+    const { control, task, assignment, data } = await attachedTask(user);
     const batch = (events: object[]) => ({
       type: "events",
       taskID: task.id,

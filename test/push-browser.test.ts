@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { newVapidKeys } from "../scripts/vapid-keys.ts";
 import { TetherClient } from "../shared/client/index.ts";
 import { startEdge, type WranglerEdge } from "./support/edge.ts";
-import { describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { describeBrowser, launchBrowser, screenshot, signedInPage } from "./web-browser.ts";
 
 const VAPID = newVapidKeys();
 
@@ -32,11 +32,7 @@ describeBrowser("push notifications in the web app", () => {
   });
 
   async function signedIn(): Promise<{ phone: BrowserContext; page: Page }> {
-    const phone = await phoneContext(browser);
-    await phone.grantPermissions(["notifications"], { origin: edge.url });
-    await phone.addInitScript((t) => (globalThis as unknown as Globals).localStorage.setItem("tether.token", t), token);
-    const page = await phone.newPage();
-    await page.goto(`${edge.url}/`);
+    const { phone, page } = await signedInPage(browser, edge.url, token, "/", { setUp: (ctx) => ctx.grantPermissions(["notifications"], { origin: edge.url }) });
     await page.evaluate(async () => (await (globalThis as unknown as Globals).navigator.serviceWorker.ready).scope);
     return { phone, page };
   }
@@ -94,7 +90,6 @@ describeBrowser("push notifications in the web app", () => {
 
 type NotificationLike = { title: string; body: string; tag: string; data: unknown; close(): void };
 type Globals = {
-  localStorage: { setItem(key: string, value: string): void };
   navigator: { serviceWorker: { ready: Promise<{ scope: string; getNotifications(): Promise<NotificationLike[]> }> } };
 };
 type WorkerGlobals = {

@@ -8,107 +8,52 @@
  * the agent's memory; a tool
  * that fills the disk meets the task's disk bound (the test runs as root, as CI does).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type { ChildProcess } from "node:child_process";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
-import { createFixtureRepo, fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
-import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
+import { expect, it } from "vitest";
+import { fixTheFailingTestScript, followUpScript } from "./fake-model/scripts.ts";
+import { byConversation, type ScriptStep } from "./fake-model/index.ts";
 import { describeDocker } from "./support/docker.ts";
-import { isMountpoint, unmountUnder } from "./support/mounts.ts";
-import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { isMountpoint } from "./support/mounts.ts";
+import { turnFollowUpCancel, useRunnerRig } from "./support/fake-edge-runner.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 const RUNNER_ID = `daemon-docker-${process.pid}`;
 const docker = new Docker();
 
 describeDocker("tether-runner with Docker", () => {
-  let edge: FakeEdge;
-  let model: FakeModel;
-  let home: string;
-  let repo: string;
   let script: ScriptStep[];
-  const children: ChildProcess[] = [];
-
-  beforeAll(async () => {
-    // The attacks from inside need the agent of this tree: the image is built when stale.
-    await ensureWorkerImage(IMAGE);
-    repo = join(mkdtempSync(join(tmpdir(), "tr-repo-")), "fixture");
-    await createFixtureRepo(repo, { git: true });
+  const rig = useRunnerRig({
+    name: "tr",
+    // The attacks from inside need the agent of this tree: the image is built when stale. A rebuild takes minutes on a cold host.
+    prepare: () => ensureWorkerImage(IMAGE),
+    prepareTimeoutMs: 600_000,
     // Killing the runner drops the model call its proxy was carrying; the worker's retry must get the same answer.
-    model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
-    // A rebuild of the image takes minutes on a cold host.
-  }, 600_000);
-  afterAll(async () => {
-    await model.close();
-  });
-  beforeEach(async () => {
-    edge = new FakeEdge();
-    await edge.listen();
-    home = mkdtempSync(join(tmpdir(), "tr-"));
-    model.requests.length = 0;
-  });
-  afterEach(async () => {
-    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await edge.close();
-    // A runner stopping meanwhile removes its waiting pooled worker itself (409: removal in progress).
-    for (const info of await docker.listContainers({ all: true, filters: { label: [`tether.runner=${RUNNER_ID}`] } })) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    // A task the test left mid-way keeps its loop-mounted disk: it goes with the test.
-    unmountUnder(home);
+    script: byConversation(() => script),
+    removeContainersOf: RUNNER_ID,
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
-    const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
-    const child = spawn(process.execPath, [BIN, "start"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        TETHER_RUNNER_HOME: home,
-        TETHER_EDGE_URL: edgeURL,
-        TETHER_RUNNER_CREDENTIAL: edge.credential,
-        TETHER_RUNNER_ID: RUNNER_ID,
-        TETHER_WORKER_IMAGE: IMAGE,
-        TETHER_ALLOW_LOCAL_REPOS: "true",
-        TETHER_MEMORY_MB: "512",
-        TETHER_LOG_LEVEL: "warn",
-        TETHER_STOP_GRACE_SECONDS: "5",
-        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-        ANTHROPIC_BASE_URL: model.url!,
-        ...extraEnv,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    children.push(child);
-    return child;
+    return rig.start({ runnerID: RUNNER_ID, env: { TETHER_WORKER_IMAGE: IMAGE, TETHER_MEMORY_MB: "512", TETHER_LOG_LEVEL: "warn", TETHER_STOP_GRACE_SECONDS: "5", ...extraEnv } });
   }
-
-  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-  const hello = () => edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 30_000, "hello");
-  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
 
   it("runs a task in a container: turn, follow-up, cancel with the diff kept, container removed after the ack", async () => {
     script = [...fixTheFailingTestScript(), ...followUpScript()];
     const runner = start();
-    await hello();
-    assign("dk1");
-    await edge.until(() => types("dk1").includes("status:waiting"), 60_000, "first turn");
-    edge.command("dk1", { seq: 3, kind: "message", text: "Add a subtraction helper." });
-    await edge.until(() => types("dk1").filter((t) => t === "status:waiting").length === 2, 60_000, "second turn");
-    edge.command("dk1", { seq: 4, kind: "cancel" });
-    await edge.until(() => types("dk1").includes("status:cancelled"), 60_000, "cancelled");
-    const events = edge.task("dk1").events;
+    await rig.hello();
+    rig.assign("dk1");
+    await turnFollowUpCancel(rig.edge, "dk1");
+    const events = rig.edge.task("dk1").events;
     expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
-    expect(types("dk1").slice(0, 2)).toEqual(["log", "status:running"]);
-    expect(types("dk1")).toContain("tool.start");
-    expect(types("dk1")).toContain("usage");
+    expect(rig.types("dk1").slice(0, 2)).toEqual(["log", "status:running"]);
+    expect(rig.types("dk1")).toContain("tool.start");
+    expect(rig.types("dk1")).toContain("usage");
     const diff = events.find((e) => e.type === "diff")!;
     expect(diff.data).toMatchObject({ files: 2, artifact: "diff.patch", branch: "tether/dk1" });
-    expect(edge.task("dk1").artifacts.get("diff.patch")).toContain("return a + b;");
+    expect(rig.edge.task("dk1").artifacts.get("diff.patch")).toContain("return a + b;");
     await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
     runner.kill("SIGTERM");
     // Its own budget: three waits of up to 60 s each and one of 20 s.
@@ -118,24 +63,24 @@ describeDocker("tether-runner with Docker", () => {
     // A slow model call mid-turn leaves time to kill the runner while the worker works.
     script = fixTheFailingTestScript().map((step, i) => (i === 3 ? { ...step, delayMs: 3000 } : step));
     const first = start();
-    await hello();
-    assign("dk2");
-    await edge.until(() => edge.task("dk2").events.filter((e) => e.type === "tool.end").length >= 2, 60_000, "two tools done");
+    await rig.hello();
+    rig.assign("dk2");
+    await rig.edge.until(() => rig.edge.task("dk2").events.filter((e) => e.type === "tool.end").length >= 2, 60_000, "two tools done");
     const before = await ownContainers();
     expect(before).toHaveLength(1);
     first.kill("SIGKILL");
     await new Promise((r) => first.once("exit", r));
     const second = start();
-    await edge.until(() => types("dk2").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn finished after the restart");
-    expect(types("dk2"), JSON.stringify(edge.task("dk2").events.slice(-4))).toContain("status:waiting");
+    await rig.edge.until(() => rig.types("dk2").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn finished after the restart");
+    expect(rig.types("dk2"), JSON.stringify(rig.edge.task("dk2").events.slice(-4))).toContain("status:waiting");
     const after = await ownContainers();
     expect(after.map((c) => c.Id)).toEqual(before.map((c) => c.Id));
-    const events = edge.task("dk2").events;
+    const events = rig.edge.task("dk2").events;
     expect(events.map((e) => e.rseq)).toEqual(events.map((_, i) => i + 1));
     const starts = events.filter((e) => e.type === "tool.start").map((e) => (e.data as { callID: string }).callID);
     expect(starts).toEqual(["toolu_list", "toolu_view", "toolu_test1", "toolu_edit", "toolu_test2"]);
     expect(events.filter((e) => e.type === "turn.end")).toHaveLength(1);
-    expect(edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "dk2", epoch: 1 }] });
+    expect(rig.edge.framesOf("hello").at(-1)).toMatchObject({ tasks: [{ taskID: "dk2", epoch: 1 }] });
     second.kill("SIGTERM");
     // Its own budget: waits of up to 60 s and 90 s, and a restart.
   }, 180_000);
@@ -147,19 +92,19 @@ describeDocker("tether-runner with Docker", () => {
     ];
     // A minute of 20 s: long enough for the container to start and the tool to begin; the pause lasts one such minute.
     const runner = start({ TETHER_TASK_MINUTE_MS: "20000", TETHER_BUDGET_PAUSE_MINUTES: "1" });
-    await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk3", 1, { repo: { url: repo }, prompt: "Hang.", limits: { timeoutMinutes: 1 } }) });
-    await edge.until(() => types("dk3").includes("budget.reached"), 90_000, "paused at the wall-clock limit");
+    await rig.hello();
+    rig.assign("dk3", { prompt: "Hang.", limits: { timeoutMinutes: 1 } });
+    await rig.edge.until(() => rig.types("dk3").includes("budget.reached"), 90_000, "paused at the wall-clock limit");
     const [container] = await ownContainers();
     expect((await docker.getContainer(container!.Id).inspect()).State.Paused).toBe(true);
-    await edge.until(() => types("dk3").includes("status:failed"), 90_000, "failed at the end of the pause");
-    const events = edge.task("dk3").events;
+    await rig.edge.until(() => rig.types("dk3").includes("status:failed"), 90_000, "failed at the end of the pause");
+    const events = rig.edge.task("dk3").events;
     expect(events.at(-1)!.data).toMatchObject({ status: "failed", reason: expect.stringMatching(/^wall-clock limit of 1 min reached; the limit was not raised within/) });
-    const t = types("dk3");
+    const t = rig.types("dk3");
     expect(t.indexOf("tool.start")).toBeGreaterThan(-1);
     expect(t).not.toContain("tool.end");
-    expect(edge.task("dk3").artifacts.get("diff.patch")).toContain("+++ b/stuck.txt");
-    expect(model.requests).toHaveLength(1);
+    expect(rig.edge.task("dk3").artifacts.get("diff.patch")).toContain("+++ b/stuck.txt");
+    expect(rig.model.requests).toHaveLength(1);
     await waitFor(async () => (await ownContainers()).length === 0, 20_000, "container removed after the ack");
     runner.kill("SIGTERM");
   }, 200_000);
@@ -174,11 +119,11 @@ describeDocker("tether-runner with Docker", () => {
       { reply: { content: [{ type: "text", text: "done probing" }], stop_reason: "end_turn" } },
     ];
     const runner = start();
-    await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk4", 1, { repo: { url: repo }, prompt: "Probe." }) });
-    await edge.until(() => types("dk4").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
-    expect(types("dk4")).toContain("status:waiting");
-    const results = JSON.stringify(model.requests.map((r) => r.body));
+    await rig.hello();
+    rig.assign("dk4", { prompt: "Probe." });
+    await rig.edge.until(() => rig.types("dk4").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    expect(rig.types("dk4")).toContain("status:waiting");
+    const results = JSON.stringify(rig.model.requests.map((r) => r.body));
     expect(results).toContain("signal:0");
     expect(results).toContain("agent:alive");
     expect(results).toContain("inspector:none");
@@ -194,10 +139,10 @@ describeDocker("tether-runner with Docker", () => {
       { reply: { content: [{ type: "text", text: "done scanning" }], stop_reason: "end_turn" } },
     ];
     const runner = start();
-    await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk6", 1, { repo: { url: repo }, prompt: "Scan." }) });
-    await edge.until(() => types("dk6").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
-    const results = JSON.stringify(model.requests.map((r) => r.body));
+    await rig.hello();
+    rig.assign("dk6", { prompt: "Scan." });
+    await rig.edge.until(() => rig.types("dk6").some((t) => t === "status:waiting" || t === "status:failed"), 90_000, "turn over");
+    const results = JSON.stringify(rig.model.requests.map((r) => r.body));
     expect(results).toContain("mem:EACCES");
     expect(results).not.toContain("token:found");
     runner.kill("SIGTERM");
@@ -210,12 +155,12 @@ describeDocker("tether-runner with Docker", () => {
     ];
     // No pool: the task's directory is then tasks/<id> (a pooled task's is its slot's).
     const runner = start({ TETHER_DISK_MB: "64", TETHER_WORKSPACE_CLEANUP: "never", TETHER_POOL_SIZE: "0" });
-    await hello();
-    edge.sendControl({ type: "assign", assignment: assignmentOf("dk5", 1, { repo: { url: repo }, prompt: "Fill the disk." }) });
-    await edge.until(() => types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
-    expect(edge.task("dk5").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "workspace is full (64 MB limit)" });
+    await rig.hello();
+    rig.assign("dk5", { prompt: "Fill the disk." });
+    await rig.edge.until(() => rig.types("dk5").includes("status:failed"), 90_000, "failed with a full disk");
+    expect(rig.edge.task("dk5").events.at(-1)!.data).toMatchObject({ status: "failed", reason: "workspace is full (64 MB limit)" });
     // After the ack the task's disk is unmounted and kept (cleanup "never"): its bytes are in the image, within the bound.
-    const taskDir = join(home, "tasks", "dk5");
+    const taskDir = join(rig.home, "tasks", "dk5");
     await waitFor(async () => !isMountpoint(taskDir) && (await ownContainers()).length === 0, 30_000, "the task's disk unmounted, its container removed");
     expect(readdirSync(taskDir)).toEqual([]);
     expect(statSync(`${taskDir}.img`).blocks * 512).toBeLessThanOrEqual(64 * 1024 * 1024);

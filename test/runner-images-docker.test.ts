@@ -9,7 +9,7 @@
  * agent's tool see the image's marker, and the workers' hardening holds there (uid 1000, no capabilities, no
  * network but loopback, the agent's memory closed to its tools).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,13 +18,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { TaskEnvironment } from "../shared/environment.ts";
 import { DockerSandbox } from "../runner/sandbox/index.ts";
 import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { assignTask, eventTypes, spawnRunner, untilHello } from "./support/fake-edge-runner.ts";
 import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
 import { createFixtureRepo } from "./fake-model/scripts.ts";
 import { describeDocker } from "./support/docker.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const WORKER_IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 const BASE = "tether-base:local";
 const ALT = "tether-worker:envs-alt";
@@ -94,7 +93,7 @@ describeDocker("other images for a task's containers", () => {
 
   it("the runner refuses an unlisted image and one that cannot run the agent before anything runs, and runs a task end to end in an allowed image", async () => {
     const edge = new FakeEdge();
-    const edgeURL = await edge.listen();
+    await edge.listen();
     const repo = join(root, "fixture");
     await createFixtureRepo(repo, { git: true });
     // Output names variables, so the command text holds none of the answers.
@@ -113,29 +112,11 @@ describeDocker("other images for a task's containers", () => {
     const home = mkdtempSync(join(root, "home-"));
     let runner: ChildProcess | undefined;
     try {
-      runner = spawn(process.execPath, [BIN, "start"], {
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: home,
-          TETHER_RUNNER_HOME: home,
-          TETHER_EDGE_URL: edgeURL,
-          TETHER_RUNNER_CREDENTIAL: edge.credential,
-          TETHER_RUNNER_ID: RUNNER_ID,
-          TETHER_WORKER_IMAGE: WORKER_IMAGE,
-          TETHER_ALLOWED_IMAGES: `${ALT},${NO_NODE}`,
-          TETHER_ALLOW_LOCAL_REPOS: "true",
-          TETHER_DISK_MB: "0",
-          TETHER_MEMORY_MB: "512",
-          TETHER_LOG_LEVEL: "warn",
-          ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-          ANTHROPIC_BASE_URL: model.url!,
-        },
-        stdio: ["ignore", "inherit", "inherit"],
-      });
-      await edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 30_000, "hello");
-      const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-      const assign = (id: string, image: string) =>
-        edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "Probe.", environment: environmentWith(image) }) });
+      const env = { TETHER_WORKER_IMAGE: WORKER_IMAGE, TETHER_ALLOWED_IMAGES: `${ALT},${NO_NODE}`, TETHER_DISK_MB: "0", TETHER_MEMORY_MB: "512", TETHER_LOG_LEVEL: "warn" };
+      runner = spawnRunner({ edge, home, runnerID: RUNNER_ID, modelURL: model.url!, env });
+      await untilHello(edge);
+      const types = (id: string) => eventTypes(edge, id);
+      const assign = (id: string, image: string) => assignTask(edge, id, repo, { prompt: "Probe.", environment: environmentWith(image) });
       const reasonOf = (id: string) => (edge.task(id).events.at(-1)!.data as { reason?: string }).reason;
 
       assign("im1", READABLE_NODE);

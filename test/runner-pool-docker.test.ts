@@ -8,21 +8,17 @@
  * reaches a pooled worker through the moved socket, poolSize 0 takes the
  * path with no pool, and a stopped runner leaves no pooled container behind.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { type ChildProcess, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from "vitest";
-import { createFixtureRepo, fixTheFailingTestScript } from "./fake-model/scripts.ts";
-import { byConversation, type FakeModel, type ScriptStep, startFakeModel } from "./fake-model/index.ts";
+import { afterAll, beforeEach, expect, it } from "vitest";
+import { fixTheFailingTestScript } from "./fake-model/scripts.ts";
+import { byConversation, type ScriptStep } from "./fake-model/index.ts";
 import { describeDocker } from "./support/docker.ts";
-import { unmountUnder } from "./support/mounts.ts";
-import { FakeEdge } from "../runner/testing/fake-edge.ts";
-import { assignmentOf } from "../runner/testing/fixtures.ts";
+import { useRunnerRig } from "./support/fake-edge-runner.ts";
 import { ensureWorkerImage } from "./worker-image-support.ts";
 
-const BIN = join(import.meta.dirname, "..", "runner", "bin", "tether-runner.js");
 const IMAGE = process.env.TETHER_WORKER_IMAGE ?? "tether-worker:latest";
 /** The runner's tag in the image-change test: this image, then one built FROM it with a label more. */
 const SWAP_TAG = `tether-worker:pool-swap-${process.pid}`;
@@ -30,104 +26,73 @@ const RUNNER_ID = `pool-docker-${process.pid}`;
 const docker = new Docker();
 
 describeDocker("tether-runner's warm pool with Docker", () => {
-  let edge: FakeEdge;
-  let model: FakeModel;
-  let home: string;
-  let repo: string;
   let script: ScriptStep[];
-  const children: ChildProcess[] = [];
   const output: string[] = [];
-
-  beforeAll(async () => {
-    await ensureWorkerImage(IMAGE);
-    repo = join(mkdtempSync(join(tmpdir(), "tp-repo-")), "fixture");
-    await createFixtureRepo(repo, { git: true });
-    model = await startFakeModel({ script: byConversation(() => script), listen: { port: 0 } });
-  }, 600_000);
-  afterAll(async () => {
-    await model.close();
-    spawnSync("docker", ["rmi", SWAP_TAG, `${SWAP_TAG}-b`], { stdio: "ignore" });
+  const rig = useRunnerRig({
+    name: "tpool",
+    prepare: () => ensureWorkerImage(IMAGE),
+    prepareTimeoutMs: 600_000,
+    script: byConversation(() => script),
+    removeContainersOf: RUNNER_ID,
   });
-  beforeEach(async () => {
-    edge = new FakeEdge();
-    await edge.listen();
-    home = mkdtempSync(join(tmpdir(), "tpool-"));
+  beforeEach(() => {
     output.length = 0;
   });
-  afterEach(async () => {
-    for (const c of children.splice(0)) await stopChild(c, "SIGKILL");
-    await edge.close();
-    for (const info of await ownContainers()) await docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined);
-    unmountUnder(home);
+  afterAll(() => {
+    spawnSync("docker", ["rmi", SWAP_TAG, `${SWAP_TAG}-b`], { stdio: "ignore" });
   });
 
   function start(extraEnv: Record<string, string> = {}): ChildProcess {
-    const edgeURL = `http://127.0.0.1:${(edge.server.address() as { port: number }).port}`;
-    const child = spawn(process.execPath, [BIN, "start"], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        TETHER_RUNNER_HOME: home,
-        TETHER_EDGE_URL: edgeURL,
-        TETHER_RUNNER_CREDENTIAL: edge.credential,
-        TETHER_RUNNER_ID: RUNNER_ID,
-        TETHER_WORKER_IMAGE: IMAGE,
-        TETHER_ALLOW_LOCAL_REPOS: "true",
-        TETHER_MEMORY_MB: "512",
-        TETHER_CPUS: "1",
-        TETHER_PIDS: "128",
-        TETHER_DISK_MB: "64",
-        TETHER_LOG_LEVEL: "info",
-        TETHER_STOP_GRACE_SECONDS: "3",
-        ANTHROPIC_API_KEY: "sk-ant-test-only-not-a-real-key",
-        ANTHROPIC_BASE_URL: model.url!,
-        ...extraEnv,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const env = {
+      TETHER_WORKER_IMAGE: IMAGE,
+      TETHER_MEMORY_MB: "512",
+      TETHER_CPUS: "1",
+      TETHER_PIDS: "128",
+      TETHER_DISK_MB: "64",
+      TETHER_LOG_LEVEL: "info",
+      TETHER_STOP_GRACE_SECONDS: "3",
+      ...extraEnv,
+    };
+    const child = rig.start({ runnerID: RUNNER_ID, env, stdio: "pipe" });
     const keep = (chunk: Buffer) => {
       output.push(chunk.toString());
       if (output.length > 400) output.shift();
     };
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
-    children.push(child);
     return child;
   }
 
   const log = () => output.join("").slice(-6000);
-  const types = (id: string) => edge.task(id).events.map((e) => (e.type === "status" ? `status:${(e.data as { status: string }).status}` : e.type));
-  const hello = () => edge.until(() => edge.control !== undefined && edge.framesOf("hello").length > 0, 60_000, "hello");
-  const assign = (id: string) => edge.sendControl({ type: "assign", assignment: assignmentOf(id, 1, { repo: { url: repo }, prompt: "The test fails. Fix it." }) });
   const waiting = async () => (await ownContainers()).filter((c) => c.Labels["tether.role"] === "pool" && c.Names.some((n) => n.startsWith("/tether-slot-")) && c.State === "running");
 
   it("runs a task end to end in the pooled worker that waited, then refills the pool", async () => {
     script = fixTheFailingTestScript();
     const runner = start();
-    await hello();
+    await rig.hello(60_000);
     await waitFor(async () => (await waiting()).length === 1, 90_000, "a pooled worker waiting", log);
     const [pooled] = await waiting();
-    assign("pl1");
-    await edge.until(() => types("pl1").includes("status:waiting") || types("pl1").includes("status:failed"), 90_000, "first turn");
-    expect(types("pl1"), log()).toContain("status:waiting");
-    expect(types("pl1")).toContain("tool.start");
+    rig.assign("pl1");
+    await rig.edge.until(() => rig.types("pl1").includes("status:waiting") || rig.types("pl1").includes("status:failed"), 90_000, "first turn");
+    expect(rig.types("pl1"), log()).toContain("status:waiting");
+    expect(rig.types("pl1")).toContain("tool.start");
     // The task ran in the container that waited: renamed for the task, the journal's container.
     const taken = await docker.getContainer(pooled!.Id).inspect();
     expect(taken.Name).toBe("/tether-task-pl1");
-    expect(edge.task("pl1").events.find((e) => e.type === "diff")).toBeUndefined();
+    expect(rig.edge.task("pl1").events.find((e) => e.type === "diff")).toBeUndefined();
     // The pool refills: another worker waits beside the task's (capacity 2 leaves room for it).
     await waitFor(async () => (await waiting()).some((c) => c.Id !== pooled!.Id), 90_000, "the pool refilled", log);
-    edge.command("pl1", { seq: 3, kind: "finish" });
-    await edge.until(() => types("pl1").includes("status:succeeded"), 60_000, "finished");
-    const diff = edge.task("pl1").events.find((e) => e.type === "diff");
+    rig.edge.command("pl1", { seq: 3, kind: "finish" });
+    await rig.edge.until(() => rig.types("pl1").includes("status:succeeded"), 60_000, "finished");
+    const diff = rig.edge.task("pl1").events.find((e) => e.type === "diff");
     expect(diff?.data).toMatchObject({ files: 1, branch: "tether/pl1" });
-    expect(edge.task("pl1").artifacts.get("diff.patch")).toContain("return a + b;");
+    expect(rig.edge.task("pl1").artifacts.get("diff.patch")).toContain("return a + b;");
     // After the ack the task's container goes; the waiting one stays, and only it.
     await waitFor(async () => (await ownContainers()).length === 1, 30_000, "only the waiting worker left", log);
     await stopChild(runner, "SIGTERM");
     // A stopped runner leaves no pooled worker and no slot behind.
     expect(await ownContainers()).toEqual([]);
-    expect(readdirSync(join(home, "tasks")).filter((n) => n.startsWith("slot-"))).toEqual([]);
+    expect(readdirSync(join(rig.home, "tasks")).filter((n) => n.startsWith("slot-"))).toEqual([]);
   }, 300_000);
 
   it("gives a pooled worker its task's egress proxy: the socket moved into the slot's directory reaches it", async () => {
@@ -136,15 +101,15 @@ describeDocker("tether-runner's warm pool with Docker", () => {
       { reply: { content: [{ type: "text", text: "Tried." }] } },
     ];
     start();
-    await hello();
+    await rig.hello(60_000);
     await waitFor(async () => (await waiting()).length === 1, 90_000, "a pooled worker waiting", log);
     const [pooled] = await waiting();
-    assign("pl5");
-    await edge.until(() => types("pl5").includes("status:waiting") || types("pl5").includes("status:failed"), 90_000, "the turn");
-    expect(types("pl5"), log()).toContain("status:waiting");
+    rig.assign("pl5");
+    await rig.edge.until(() => rig.types("pl5").includes("status:waiting") || rig.types("pl5").includes("status:failed"), 90_000, "the turn");
+    expect(rig.types("pl5"), log()).toContain("status:waiting");
     expect((await docker.getContainer(pooled!.Id).inspect()).Name).toBe("/tether-task-pl5");
     // The attempt reached the runner's egress proxy, which decided it (denied: no rule allows the host).
-    const egress = edge.task("pl5").events.filter((e) => e.type === "egress");
+    const egress = rig.edge.task("pl5").events.filter((e) => e.type === "egress");
     expect(egress, log()).not.toHaveLength(0);
     expect(egress[0]!.data).toMatchObject({ host: "pool-egress.invalid", phase: "agent", allowed: false });
   }, 300_000);
@@ -152,13 +117,13 @@ describeDocker("tether-runner's warm pool with Docker", () => {
   it("gives a pooled worker exactly the HostConfig of a worker started for its task", async () => {
     script = [{ reply: { content: [{ type: "tool_use", id: "toolu_wait", name: "bash", input: { command: "sleep 100000" } }] } }];
     start({ TETHER_POOL_SIZE: "1", TETHER_CAPACITY: "2" });
-    await hello();
+    await rig.hello(60_000);
     await waitFor(async () => (await waiting()).length === 1, 90_000, "a pooled worker waiting", log);
     const [pooled] = await waiting();
     // A task with variables of its own does not fit the pool: its worker is started for it, with the same resources.
     const environment = { id: "env1", name: "vars", network: { setup: [], agent: [] }, variables: { POOL_TEST_VAR: "1" } };
-    edge.sendControl({ type: "assign", assignment: assignmentOf("pl2", 1, { repo: { url: repo }, prompt: "Wait.", environment }) });
-    await edge.until(() => types("pl2").includes("tool.start"), 90_000, "the unpooled task's tool");
+    rig.assign("pl2", { prompt: "Wait.", environment });
+    await rig.edge.until(() => rig.types("pl2").includes("tool.start"), 90_000, "the unpooled task's tool");
     const fresh = (await ownContainers()).find((c) => c.Labels["tether.task"] === "pl2");
     expect(fresh, log()).toBeDefined();
     const a = (await docker.getContainer(pooled!.Id).inspect()) as Docker.ContainerInspectInfo;
@@ -183,7 +148,7 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     script = fixTheFailingTestScript();
     tagImage(IMAGE, SWAP_TAG);
     start({ TETHER_WORKER_IMAGE: SWAP_TAG });
-    await hello();
+    await rig.hello(60_000);
     await waitFor(async () => (await waiting()).length === 1, 90_000, "a pooled worker waiting", log);
     const [first] = await waiting();
     // A waiting worker that dies is replaced.
@@ -193,9 +158,9 @@ describeDocker("tether-runner's warm pool with Docker", () => {
     // A new image under the runner's tag: the task does not get the old worker, and the pool is made again.
     const newImage = buildDerived(IMAGE, `${SWAP_TAG}-b`);
     tagImage(`${SWAP_TAG}-b`, SWAP_TAG);
-    assign("pl3");
-    await edge.until(() => types("pl3").includes("status:waiting") || types("pl3").includes("status:failed"), 90_000, "first turn");
-    expect(types("pl3"), log()).toContain("status:waiting");
+    rig.assign("pl3");
+    await rig.edge.until(() => rig.types("pl3").includes("status:waiting") || rig.types("pl3").includes("status:failed"), 90_000, "first turn");
+    expect(rig.types("pl3"), log()).toContain("status:waiting");
     const own = await ownContainers();
     const taskContainer = own.find((c) => c.Labels["tether.task"] === "pl3" || c.Names.includes("/tether-task-pl3"));
     expect(taskContainer, log()).toBeDefined();
@@ -208,15 +173,15 @@ describeDocker("tether-runner's warm pool with Docker", () => {
   it("with poolSize 0 keeps no worker waiting and starts each task's worker for it", async () => {
     script = fixTheFailingTestScript();
     start({ TETHER_POOL_SIZE: "0" });
-    await hello();
-    assign("pl4");
-    await edge.until(() => types("pl4").includes("status:waiting") || types("pl4").includes("status:failed"), 90_000, "first turn");
-    expect(types("pl4"), log()).toContain("status:waiting");
+    await rig.hello(60_000);
+    rig.assign("pl4");
+    await rig.edge.until(() => rig.types("pl4").includes("status:waiting") || rig.types("pl4").includes("status:failed"), 90_000, "first turn");
+    expect(rig.types("pl4"), log()).toContain("status:waiting");
     const own = await ownContainers();
     expect(own).toHaveLength(1);
     expect(own[0]!.Labels).toMatchObject({ "tether.runner": RUNNER_ID, "tether.task": "pl4" });
     expect(own[0]!.Labels["tether.role"]).toBeUndefined();
-    expect(existsSync(join(home, "tasks", "pl4"))).toBe(true);
+    expect(existsSync(join(rig.home, "tasks", "pl4"))).toBe(true);
   }, 300_000);
 
   async function ownContainers(): Promise<Docker.ContainerInfo[]> {

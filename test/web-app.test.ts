@@ -9,12 +9,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import jsQR from "jsqr";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { SCREENSHOTS, checkScreen, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
-import { WranglerEdge } from "./support/edge.ts";
+import { SCREENSHOTS, checkScreen, describeBrowser, phoneContext, screenshot } from "./web-browser.ts";
+import { WebSession } from "./support/web-session.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
 const PATCH = `diff --git a/src/math.ts b/src/math.ts
@@ -36,7 +36,8 @@ new file mode 100644
 `;
 
 describeBrowser("web app against the edge in wrangler dev", () => {
-  const edge = new WranglerEdge();
+  const session = new WebSession();
+  const edge = session.edge;
   let runner: ScriptedRunner;
   let browser: Browser;
   let token: string;
@@ -46,32 +47,23 @@ describeBrowser("web app against the edge in wrangler dev", () => {
   const blocked: string[] = [];
 
   beforeAll(async () => {
-    await edge.start();
-    token = await edge.userToken(`web-${process.pid}`);
-    client = new TetherClient({ baseURL: edge.url, token });
-    runner = new ScriptedRunner(edge.url);
-    await runner.register(token);
-    await runner.connect();
-    browser = await launchBrowser();
+    await session.start();
+    browser = session.browser;
+    ({ token, client, runner } = await session.userWithRunner(`web-${process.pid}`));
   }, 120_000);
 
   afterAll(async () => {
-    runner?.close();
-    await browser?.close();
-    await edge.dispose();
+    await session.dispose();
   });
 
   /** A phone context of its own with the user signed in (the token in its storage) on `path`. */
-  async function signedIn(path = "/", as = token): Promise<{ phone: BrowserContext; page: Page }> {
-    const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as BrowserGlobals).localStorage.setItem("tether.token", t), as);
-    const page = await phone.newPage();
-    page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy/i.test(message.text())) blocked.push(message.text());
+  const signedIn = (path = "/", as = token) =>
+    session.signedIn(as, path, {
+      onPage: (page) =>
+        page.on("console", (message) => {
+          if (message.type() === "error" && /Content Security Policy/i.test(message.text())) blocked.push(message.text());
+        }),
     });
-    await page.goto(`${edge.url}${path}`);
-    return { phone, page };
-  }
 
   /** A new task of this user's, held by the scripted runner and running. */
   async function runningTask(prompt: string, on = runner, as = client): Promise<HeldTask> {
@@ -383,7 +375,7 @@ describeBrowser("web app against the edge in wrangler dev", () => {
 
 /** What the page functions above use of the browser (this file is type-checked without the DOM lib). */
 type BrowserGlobals = {
-  localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+  localStorage: { getItem(key: string): string | null };
   getComputedStyle(el: unknown): { color: string };
   navigator: { serviceWorker: { ready: Promise<{ scope: string }> } };
 };

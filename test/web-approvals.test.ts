@@ -5,15 +5,13 @@
  * goes on; the same with the phone offline while the runner restarts; a plan edited from the
  * card. Every approval screen is held to the phone's rules (axe-core, 44 px targets).
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ASK_ANSWER, PLAN_ANSWER, PLAN_TEXT } from "./support/e2e-model.ts";
 import { E2EStack } from "./support/e2e-stack.ts";
 import { describeDocker } from "./support/docker.ts";
 import type { RunnerProcess } from "./support/runner-process.ts";
-import { checkScreen, describeBrowser, launchBrowser, phoneContext } from "./web-browser.ts";
-
-type Globals = { localStorage: { setItem(key: string, value: string): void } };
+import { checkScreen, describeBrowser, launchBrowser, signedInPage } from "./web-browser.ts";
 
 describeDocker("approvals on the phone", () => {
   describeBrowser("approvals on the phone with the real runner, Docker and the stand-in model", () => {
@@ -32,13 +30,7 @@ describeDocker("approvals on the phone", () => {
       await stack.dispose();
     }, 120_000);
 
-    async function signedIn(path: string): Promise<{ phone: BrowserContext; page: Page }> {
-      const phone = await phoneContext(browser);
-      await phone.addInitScript((t) => (globalThis as unknown as Globals).localStorage.setItem("tether.token", t), stack.token);
-      const page = await phone.newPage();
-      await page.goto(`${stack.edge.url}${path}`);
-      return { phone, page };
-    }
+    const signedIn = (path: string) => signedInPage(browser, stack.edge.url, stack.token, path);
 
     const card = (page: Page, heading: string) => page.getByRole("region", { name: heading });
     const pill = (page: Page, text: string) => page.locator(".task-bar .pill", { hasText: text });

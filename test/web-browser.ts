@@ -3,7 +3,8 @@
  * when /usr/bin/chromium exists; when it does not they are skipped with the reason printed,
  * and with TETHER_REQUIRE_BROWSER=1 they fail. No browser is ever downloaded. `checkScreen`
  * holds every screen to the phone's rules: touch targets of 44 px at least, and no serious or
- * critical accessibility violation as axe-core finds them.
+ * critical accessibility violation as axe-core finds them. `signedInPage` opens a page of the
+ * app in a phone context of its own with a user signed in.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -55,6 +56,23 @@ export async function phoneContext(browser: Browser): Promise<BrowserContext> {
     hasTouch: true,
     locale: "en-US",
   });
+}
+
+/** What `signedInPage` does besides: `setUp` the context before its page opens, `onPage` before the page loads. */
+export interface SignedInOptions {
+  setUp?: (phone: BrowserContext) => Promise<void>;
+  onPage?: (page: Page) => void;
+}
+
+/** A phone context of its own with `token` in the app's storage (signed in), its page at `origin` + `path`. */
+export async function signedInPage(browser: Browser, origin: string, token: string, path: string, options: SignedInOptions = {}): Promise<{ phone: BrowserContext; page: Page }> {
+  const phone = await phoneContext(browser);
+  await phone.addInitScript((t) => (globalThis as unknown as { localStorage: { setItem(key: string, value: string): void } }).localStorage.setItem("tether.token", t), token);
+  await options.setUp?.(phone);
+  const page = await phone.newPage();
+  options.onPage?.(page);
+  await page.goto(`${origin}${path}`);
+  return { phone, page };
 }
 
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {

@@ -5,33 +5,23 @@
  * not raise the limit is refused on the phone; the raise reaches the runner as a `limits`
  * command, and the task goes on to its end. Each screen is held to `checkScreen`.
  */
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TetherClient } from "../shared/client/index.ts";
-import { checkScreen, describeBrowser, launchBrowser, phoneContext } from "./web-browser.ts";
-import { WranglerEdge } from "./support/edge.ts";
-import { ScriptedRunner } from "./web-runner.ts";
+import { checkScreen, describeBrowser } from "./web-browser.ts";
+import { WebSession } from "./support/web-session.ts";
 
 describeBrowser("a budget raised from the phone", () => {
-  const edge = new WranglerEdge();
-  let browser: Browser;
+  const session = new WebSession();
 
   beforeAll(async () => {
-    await edge.start();
-    browser = await launchBrowser();
+    await session.start();
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await edge.dispose();
+    await session.dispose();
   });
 
   it("shows the reached limit, raises it to the value asked, and the task continues to its end", async () => {
-    const token = await edge.userToken(`budget-${process.pid}`);
-    const client = new TetherClient({ baseURL: edge.url, token });
-    const runner = new ScriptedRunner(edge.url);
-    await runner.register(token, "budget-runner");
-    await runner.connect();
+    const { token, client, runner } = await session.userWithRunner(`budget-${process.pid}`, "budget-runner");
     const task = await client.createTask({ repo: { url: "https://example.com/acme/calculator.git" }, prompt: "Fix the sum", limits: { maxTurns: 3, maxCostUSD: 2 } });
     const held = await runner.take();
     expect(held.id).toBe(task.id);
@@ -41,10 +31,7 @@ describeBrowser("a budget raised from the phone", () => {
       { type: "status", data: { status: "waiting", reason: "turn budget spent: 3 of 3 model calls made: raise the limit to go on" } },
     );
 
-    const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem("tether.token", t), token);
-    const page = await phone.newPage();
-    await page.goto(`${edge.url}/tasks/${task.id}`);
+    const { phone, page } = await session.signedIn(token, `/tasks/${task.id}`);
     const card = page.locator(".budget-card");
     await card.getByRole("heading", { name: "Paused: model call limit reached" }).waitFor();
     await card.getByText("3 of 3 · 0 left").waitFor();

@@ -9,45 +9,31 @@
  * `egress.allow` command and settles the denial; a second task shows the cache hit.
  * Screenshots go to test-output/screenshots/.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { checkScreen, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
-import { WranglerEdge } from "./support/edge.ts";
+import { checkScreen, describeBrowser, screenshot } from "./web-browser.ts";
+import { WebSession } from "./support/web-session.ts";
 import { type HeldTask, ScriptedRunner } from "./web-runner.ts";
 
 const REPO = "https://example.com/acme/calculator.git";
 
 describeBrowser("environments in the web app", () => {
-  const edge = new WranglerEdge();
+  const session = new WebSession();
+  const edge = session.edge;
   let runner: ScriptedRunner;
-  let browser: Browser;
   let token: string;
   let client: TetherClient;
 
   beforeAll(async () => {
-    await edge.start();
-    token = await edge.userToken(`web-env-${process.pid}`);
-    client = new TetherClient({ baseURL: edge.url, token });
-    runner = new ScriptedRunner(edge.url);
-    await runner.register(token);
-    await runner.connect();
-    browser = await launchBrowser();
+    await session.start();
+    ({ token, client, runner } = await session.userWithRunner(`web-env-${process.pid}`));
   }, 120_000);
 
   afterAll(async () => {
-    runner?.close();
-    await browser?.close();
-    await edge.dispose();
+    await session.dispose();
   });
 
-  async function signedIn(path: string): Promise<{ phone: BrowserContext; page: Page }> {
-    const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as { localStorage: { setItem(key: string, value: string): void } }).localStorage.setItem("tether.token", t), token);
-    const page = await phone.newPage();
-    await page.goto(`${edge.url}${path}`);
-    return { phone, page };
-  }
+  const signedIn = (path: string) => session.signedIn(token, path);
 
   const end = (held: HeldTask) => held.emit({ type: "status", data: { status: "cancelled", reason: "the test is over" } });
 

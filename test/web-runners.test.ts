@@ -7,42 +7,28 @@
  * the settings screen with a confirmation. Each screen is held to `checkScreen`.
  */
 import jsQR from "jsqr";
-import type { Browser, BrowserContext, Page } from "playwright-core";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TetherClient } from "../shared/client/index.ts";
-import { checkScreen, describeBrowser, launchBrowser, phoneContext } from "./web-browser.ts";
-import { WranglerEdge } from "./support/edge.ts";
+import { checkScreen, describeBrowser } from "./web-browser.ts";
+import { WebSession } from "./support/web-session.ts";
 import { ScriptedRunner } from "./web-runner.ts";
 
 describeBrowser("runners in the web app", () => {
-  const edge = new WranglerEdge();
-  let browser: Browser;
+  const session = new WebSession();
+  const edge = session.edge;
   let users = 0;
 
   beforeAll(async () => {
-    await edge.start();
-    browser = await launchBrowser();
+    await session.start();
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await edge.dispose();
+    await session.dispose();
   });
 
   /** A user of their own, with a client. */
-  async function newUser(): Promise<{ token: string; client: TetherClient }> {
-    const token = await edge.userToken(`runners-${process.pid}-${++users}`);
-    return { token, client: new TetherClient({ baseURL: edge.url, token }) };
-  }
-
-  async function signedIn(token: string, path: string): Promise<{ phone: BrowserContext; page: Page }> {
-    const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem("tether.token", t), token);
-    const page = await phone.newPage();
-    await page.goto(`${edge.url}${path}`);
-    return { phone, page };
-  }
+  const newUser = () => session.user(`runners-${process.pid}-${++users}`);
+  const signedIn = (token: string, path: string) => session.signedIn(token, path);
 
   it("lists runners with what they said in hello, drains, resumes and deletes one after a confirmation", async () => {
     const { token, client } = await newUser();

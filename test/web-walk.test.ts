@@ -7,46 +7,31 @@
  * full text wrapped (not as JSON), a cancelled task said once with no empty diff, a branch
  * marked "not pushed", and search by repository.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { TetherClient } from "../shared/client/index.ts";
-import { checkScreen, describeBrowser, launchBrowser, phoneContext, screenshot } from "./web-browser.ts";
-import { WranglerEdge } from "./support/edge.ts";
+import { checkScreen, describeBrowser, screenshot } from "./web-browser.ts";
+import { WebSession } from "./support/web-session.ts";
 import { ScriptedRunner, type HeldTask } from "./web-runner.ts";
 
-type Globals = { localStorage: { setItem(k: string, v: string): void }; scrollY: number; scrollTo(x: number, y: number): void; document: { documentElement: { scrollHeight: number } } };
+type Globals = { scrollY: number; scrollTo(x: number, y: number): void; document: { documentElement: { scrollHeight: number } } };
 
 describeBrowser("what the walk through the web app found", () => {
-  const edge = new WranglerEdge();
+  const session = new WebSession();
   let runner: ScriptedRunner;
-  let browser: Browser;
   let token: string;
   let client: TetherClient;
 
   beforeAll(async () => {
-    await edge.start();
-    token = await edge.userToken(`walk-${process.pid}`);
-    client = new TetherClient({ baseURL: edge.url, token });
-    runner = new ScriptedRunner(edge.url);
-    await runner.register(token);
-    await runner.connect();
-    browser = await launchBrowser();
+    await session.start();
+    ({ token, client, runner } = await session.userWithRunner(`walk-${process.pid}`));
   }, 120_000);
 
   afterAll(async () => {
-    runner?.close();
-    await browser?.close();
-    await edge.dispose();
+    await session.dispose();
   });
 
-  async function signedIn(path: string, setUp?: (phone: BrowserContext) => Promise<void>): Promise<{ phone: BrowserContext; page: Page }> {
-    const phone = await phoneContext(browser);
-    await phone.addInitScript((t) => (globalThis as unknown as Globals).localStorage.setItem("tether.token", t), token);
-    await setUp?.(phone);
-    const page = await phone.newPage();
-    await page.goto(`${edge.url}${path}`);
-    return { phone, page };
-  }
+  const signedIn = (path: string, setUp?: (phone: BrowserContext) => Promise<void>) => session.signedIn(token, path, { setUp });
 
   async function runningTask(prompt: string, url = "https://example.com/acme/calculator.git"): Promise<HeldTask> {
     const task = await client.createTask({ repo: { url }, prompt });

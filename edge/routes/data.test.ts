@@ -4,8 +4,7 @@ import { CloseCode } from "../../shared/index.ts";
 import { userAccountID } from "../auth/index.ts";
 import { artifactKey, artifactPrefix } from "./artifact-names.ts";
 import { accountStub, bearer, call, connectRunner, createTask, JSON_HEADERS, openSocket, registerRunner, unique, userToken, waitFor } from "../testing/edge.ts";
-
-const now = () => new Date().toISOString();
+import { acceptedTask, attachedTask, runningTask } from "../testing/runner-task.ts";
 
 async function exportText(token: string, taskID: string): Promise<string> {
   const res = await call(`/v1/tasks/${taskID}/export`, { headers: bearer(token) });
@@ -82,16 +81,7 @@ describe("DELETE /v1/tasks/:id", () => {
 
   it("revokes a running task from its runner first and closes the runner's data socket", async () => {
     const token = await userToken({ sub: unique("del") });
-    const runner = await registerRunner(token);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(token);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
-    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
-    await data.next("attached");
-    data.send({ type: "events", taskID: task.id, epoch: assignment.epoch, events: [{ rseq: 1, ts: now(), type: "status", data: { status: "running" } }] });
-    await data.next("ack");
+    const { runner, control, task, assignment, data } = await runningTask(token);
 
     expect((await call(`/v1/tasks/${task.id}`, { method: "DELETE", headers: bearer(token) })).status).toBe(204);
     expect(await control.next("revoke")).toMatchObject({ taskID: task.id, epoch: assignment.epoch, reason: "the task was deleted" });
@@ -106,11 +96,7 @@ describe("DELETE /v1/tasks/:id", () => {
     const sub = unique("keep");
     const accountID = userAccountID(sub);
     const token = await userToken({ sub });
-    const runner = await registerRunner(token);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(token);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
+    const { runner, control, task, assignment } = await acceptedTask(token);
     const upload = await call(`/v1/runner/tasks/${task.id}/artifacts/diff.patch?epoch=${assignment.epoch}`, { method: "PUT", headers: bearer(runner.credential), body: "+x\n" });
     expect(upload.status).toBe(201);
     expect((await call(`/v1/runners/${runner.id}`, { method: "DELETE", headers: bearer(token) })).status).toBe(204);
@@ -232,14 +218,7 @@ describe("export and import", () => {
 
   it("replacing a running task revokes it from its runner once the export is in", async () => {
     const token = await userToken({ sub: unique("rep") });
-    const runner = await registerRunner(token);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(token);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
-    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
-    await data.next("attached");
+    const { control, task, assignment, data } = await attachedTask(token);
     const text = await exportText(token, task.id);
 
     expect((await importText(token, text, "?replace=true")).status).toBe(201);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { bearer, call, connectRunner, createTask, openSocket, registerRunner, unique, userToken } from "../testing/edge.ts";
+import { bearer, call, unique, userToken } from "../testing/edge.ts";
+import { attachedTask } from "../testing/runner-task.ts";
 import { orgAccountID } from "../auth/index.ts";
 import { artifactKey } from "./artifact-names.ts";
 
@@ -8,14 +9,7 @@ describe("artifact uploads", () => {
   it("An artifact upload after the terminal status is refused", async () => {
     const org = unique("org");
     const user = await userToken({ sub: "u", org });
-    const runner = await registerRunner(user);
-    const control = await connectRunner(runner.credential);
-    const task = await createTask(user);
-    const { assignment } = await control.next("assign");
-    control.send({ type: "accept", taskID: task.id, epoch: assignment.epoch });
-    const data = await openSocket(`/v1/runner/tasks/${task.id}/ws`, bearer(runner.credential));
-    data.send({ type: "attach", taskID: task.id, epoch: assignment.epoch, afterCommandSeq: 0 });
-    await data.next("attached");
+    const { runner, control, task, assignment, data } = await attachedTask(user);
     const put = (name: string, body: string) =>
       call(`/v1/runner/tasks/${task.id}/artifacts/${name}?epoch=${assignment.epoch}`, { method: "PUT", headers: bearer(runner.credential), body });
 

@@ -62,7 +62,8 @@ describe("the runner's links when the edge answers rate_limited", () => {
     await edge.close();
   });
 
-  it("a task's data socket pauses, then sends again the events the edge dropped: each one stored once, in order", async () => {
+  /** Task t1 (epoch 1) in an in-memory journal, and its data channel to the fake edge, sending batches of at most `batchMaxEvents`. */
+  function journalChannel(batchMaxEvents: number): { journal: Journal; channel: TaskChannel } {
     const journal = new Journal(":memory:");
     journal.addTask(assignmentOf("t1"), "/w");
     const channel = new TaskChannel(
@@ -73,12 +74,17 @@ describe("the runner's links when the edge answers rate_limited", () => {
         epoch: 1,
         outbox: { lastCommandSeq: 0, unacked: (after, limit) => journal.unacked("t1", 1, after, limit), ack: (rseq) => journal.ack("t1", 1, rseq) },
         logger,
-        batchMaxEvents: 1,
+        batchMaxEvents,
         batchMaxMs: 1,
         ratePause: RATE_PAUSE,
       },
       { commands: () => {}, acked: () => {}, refused: () => {}, fatal: () => {} },
     );
+    return { journal, channel };
+  }
+
+  it("a task's data socket pauses, then sends again the events the edge dropped: each one stored once, in order", async () => {
+    const { journal, channel } = journalChannel(1);
     // The edge drops the 4th to 10th events frames, as it drops those over a socket's rate; the later ones find a gap.
     let framesSeen = 0;
     edge.refuse = (_socket, frame) => frame.type === "events" && ++framesSeen >= 4 && framesSeen <= 10;
@@ -94,22 +100,7 @@ describe("the runner's links when the edge answers rate_limited", () => {
   });
 
   it("a data socket whose attach the edge dropped says attach again after the pause", async () => {
-    const journal = new Journal(":memory:");
-    journal.addTask(assignmentOf("t1"), "/w");
-    const channel = new TaskChannel(
-      {
-        edgeURL: url,
-        credential: edge.credential,
-        taskID: "t1",
-        epoch: 1,
-        outbox: { lastCommandSeq: 0, unacked: (after, limit) => journal.unacked("t1", 1, after, limit), ack: (rseq) => journal.ack("t1", 1, rseq) },
-        logger,
-        batchMaxEvents: 10,
-        batchMaxMs: 1,
-        ratePause: RATE_PAUSE,
-      },
-      { commands: () => {}, acked: () => {}, refused: () => {}, fatal: () => {} },
-    );
+    const { journal, channel } = journalChannel(10);
     let attaches = 0;
     edge.refuse = (_socket, frame) => frame.type === "attach" && ++attaches === 1;
     channel.start();
