@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { LABEL_RUNNER, LABEL_TASK } from "../../runner/sandbox/docker.ts";
+import { LABEL_RUNNER } from "../../runner/sandbox/docker.ts";
+import { Journal } from "../../runner/task/journal.ts";
 import type { Event } from "../../shared/events.ts";
 import type { FakeModel } from "../../test/fake-model/index.ts";
 import { ensureWorkerImage } from "../../test/support/e2e-stack.ts";
@@ -84,7 +85,7 @@ export class FaultStack {
 
   /** Tells the command to stop, lets the turn end, finishes the task and counts its log. A task already ended (its workspace gone) is only counted. */
   async endLines(task: LinesTask): Promise<TaskEnd> {
-    const workspace = await this.workspaceOf(task.id);
+    const workspace = this.workspaceOf(task);
     if (workspace && existsSync(workspace)) writeFileSync(join(workspace, STOP_FILE), "");
     await task.viewer.waitForStatus(["waiting", ...TERMINAL], 300_000);
     if (!task.viewer.events.some((e) => e.type === "status" && TERMINAL.includes(String(e.data.status)))) await this.phone.finish(task.id);
@@ -110,10 +111,14 @@ export class FaultStack {
     }
   }
 
-  /** The task's workspace on this host: what its container has mounted at /workspace (a warm pool's worker has its slot's directory, not tasks/<id>). */
-  async workspaceOf(taskID: string): Promise<string | null> {
-    const [container] = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL_TASK}=${taskID}`] } });
-    return container?.Mounts.find((m) => m.Destination === "/workspace")?.Source ?? null;
+  /** The task's workspace on this host, as the runner's journal holds it (a warm pool's worker has its slot's directory, not tasks/<id>); null once the task is gone. */
+  workspaceOf(task: LinesTask): string | null {
+    const journal = new Journal(join(task.runner.home, "journal.db"), undefined, { readonly: true });
+    try {
+      return journal.task(task.id)?.workspace ?? null;
+    } finally {
+      journal.close();
+    }
   }
 
   /** Containers that carry a runner's label, stopped ones included. */
