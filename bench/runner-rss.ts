@@ -21,7 +21,10 @@ export const IDLE_AIM_MB = 60;
 export const BUSY_AIM_MB = 80;
 
 export interface RunnerRSSResult {
+  /** Idle, 30 s after it came online: what a daemon that waits for tasks holds. */
   idleMB: number;
+  /** Idle, 5 s after it came online: start-up's garbage not yet collected. */
+  startMB: number;
   busyMB: number;
   busyPeakMB: number;
 }
@@ -52,6 +55,8 @@ export async function benchRunnerRSS(): Promise<RunnerRSSResult> {
     if (runner.log().includes("running the TypeScript sources")) throw new Error(`the runner did not run the bundle:\n${runner.log()}`);
     const pid = runner.pid!;
     await new Promise((r) => setTimeout(r, 5000));
+    const start = await sample(pid);
+    await new Promise((r) => setTimeout(r, 20_000));
     const idle = await sample(pid);
     const ids: string[] = [];
     for (let i = 0; i < TASKS; i++) {
@@ -66,7 +71,7 @@ export async function benchRunnerRSS(): Promise<RunnerRSSResult> {
     }
     for (const id of ids) await stack.phone.cancel(id);
     for (const v of viewers) await v.waitForStatus("cancelled", 60_000);
-    return { idleMB: median(idle), busyMB: median(busy), busyPeakMB: Math.max(...busy) };
+    return { idleMB: median(idle), startMB: median(start), busyMB: median(busy), busyPeakMB: Math.max(...busy) };
   } finally {
     for (const v of viewers) await v.close();
     await stack.dispose();
@@ -84,12 +89,13 @@ export function runnerRSSMarkdown(r: RunnerRSSResult): string {
   return [
     "## Runner memory",
     "",
-    `Resident set of the \`tether-runner start\` process (one Node process running the bundle dist/runner: the journal, dockerode, the model proxy, the edge link), median of 10 samples over 5 s. Busy: ${TASKS} tasks running at once, each a worker container running a command that prints a line every 250 ms. The containers' memory is not counted.`,
+    `Resident set of the \`tether-runner start\` process (one Node process running the bundle dist/runner: the journal, dockerode, the model proxy, the edge link), median of 10 samples over 5 s. Idle: 30 s after the runner came online, beside the same 5 s after (V8's memory reducer frees start-up's garbage about 8 s after the process starts, so the first figure is start-up's, the second what a runner waiting for tasks holds). Busy: ${TASKS} tasks running at once, each a worker container running a command that prints a line every 250 ms. The containers' memory is not counted.`,
     "",
     "| runner | aim | RSS |",
     "|---|---:|---:|",
-    `| idle, connected to the edge | ≤ ${IDLE_AIM_MB} MB | ${r.idleMB.toFixed(0)} MB ${mark(r.idleMB <= IDLE_AIM_MB)} |`,
-    `| ${TASKS} running tasks | ≤ ${BUSY_AIM_MB} MB | ${r.busyMB.toFixed(0)} MB (peak ${r.busyPeakMB.toFixed(0)} MB) ${mark(r.busyMB <= BUSY_AIM_MB)} |`,
+    `| idle, connected to the edge (30 s after it came online) | ≤ ${IDLE_AIM_MB} MB | ${r.idleMB.toFixed(1)} MB ${mark(r.idleMB <= IDLE_AIM_MB)} |`,
+    `| idle, 5 s after it came online | | ${r.startMB.toFixed(1)} MB |`,
+    `| ${TASKS} running tasks | ≤ ${BUSY_AIM_MB} MB | ${r.busyMB.toFixed(1)} MB (peak ${r.busyPeakMB.toFixed(1)} MB) ${mark(r.busyMB <= BUSY_AIM_MB)} |`,
     "",
   ].join("\n");
 }
