@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, configPath, loadConfig, redactConfig, writeConfigFile } from "./config.ts";
+import { CONFIG_KEYS } from "./config-keys.ts";
+import { configPath, loadConfig, redactConfig, writeConfigFile } from "./config.ts";
 
 const home = () => mkdtempSync(join(tmpdir(), "tether-config-"));
 

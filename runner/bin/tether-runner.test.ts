@@ -51,7 +51,7 @@ async function runTraced(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("tether-runner bin", () => {
-  it("runs a current bundle, and --help loads neither dockerode, SQLite, ws nor the daemon", async () => {
+  it("runs a current bundle, and --help loads neither dockerode, SQLite, ws, zod, the config schema nor the daemon", async () => {
     const r = await runTraced(["--help"]);
     expect(r.notes).toEqual([]);
     expect(r.stdout).toContain("Usage: tether-runner");
@@ -59,10 +59,10 @@ describe("tether-runner bin", () => {
     expect(r.loaded).toContain(`file://${root}/dist/runner/tether-runner.mjs`);
     expect(r.loaded.filter((u) => u.endsWith(".ts"))).toEqual([]);
     const bundled = r.loaded.filter((u) => u.startsWith(`file://${root}/dist/runner/`));
-    // The modules the loaded chunks hold: the config's, not the daemon's, dockerode's or ws's.
+    // The modules the loaded chunks hold: the config keys' flags and help, not the schema, the daemon, dockerode, ws or zod.
     const modules = bundled.flatMap((u) => built.chunks[fileURLToPath(u)] ?? [`no such chunk: ${u}`]);
-    expect(modules).toContain("runner/config.ts");
-    expect(modules.filter((m) => /^(runner\/daemon\.ts|runner\/cli\/start\.ts|node_modules\/(ws|dockerode|docker-modem)\/)/.test(m))).toEqual([]);
+    expect(modules).toContain("runner/config-keys.ts");
+    expect(modules.filter((m) => /^(runner\/config\.ts|runner\/daemon\.ts|runner\/cli\/start\.ts|node_modules\/(ws|dockerode|docker-modem|zod)\/)/.test(m))).toEqual([]);
     expect(r.loaded.filter((u) => /node_modules\/(dockerode|better-sqlite3|ws)\//.test(u))).toEqual([]);
   });
 

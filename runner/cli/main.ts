@@ -2,12 +2,13 @@
  * The `tether-runner` command line: register, start, status, doctor, cache. Config comes from
  * flags, environment and `$TETHER_RUNNER_HOME/config.json` through one schema (config.ts),
  * parsed when a command runs, not at import time (runner/cli/run.ts runs it). Each command
- * imports its modules when it runs, so `--help` loads commander and the config schema only
- * (no Docker client, SQLite or sockets).
+ * imports its modules when it runs, so `--help` loads commander and the keys' flags and help
+ * only (config-keys.ts: no zod, Docker client, SQLite or sockets).
  */
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import { CONFIG_KEYS, type ConfigKey, loadConfig, type RunnerConfig, type StoredConfig } from "../config.ts";
+import type { RunnerConfig, StoredConfig } from "../config.ts";
+import { CONFIG_KEYS, type ConfigKey } from "../config-keys.ts";
 import { RUNNER_VERSION } from "./version.ts";
 
 function withConfigOptions(cmd: Command, keys: ConfigKey[] = Object.keys(CONFIG_KEYS) as ConfigKey[]): Command {
@@ -28,7 +29,8 @@ function flagsOf(opts: Record<string, unknown>): StoredConfig {
   return flags;
 }
 
-function configOrExit(opts: Record<string, unknown>): RunnerConfig {
+async function configOrExit(opts: Record<string, unknown>): Promise<RunnerConfig> {
+  const { loadConfig } = await import("../config.ts");
   const loaded = loadConfig(flagsOf(opts));
   if (!loaded.ok) {
     process.stderr.write(`tether-runner: bad configuration\n${loaded.error.map((p) => `  - ${p}`).join("\n")}\n`);
@@ -49,7 +51,7 @@ export function buildProgram(): Command {
       .requiredOption("--token <token>", "the registration token made in the app"),
     ["home", "edgeURL", "name", "labels", "capacity"],
   ).action(async (opts: Record<string, unknown>) => {
-    const config = configOrExit(opts);
+    const config = await configOrExit(opts);
     if (!config.edgeURL) {
       process.stderr.write("tether-runner: --edge URL is required\n");
       process.exit(1);
@@ -76,7 +78,7 @@ export function buildProgram(): Command {
       .description("run the daemon")
       .option("--drain", "on SIGTERM, wait for held tasks to finish before exiting"),
   ).action(async (opts: Record<string, unknown>) => {
-    const config = configOrExit(opts);
+    const config = await configOrExit(opts);
     const { startRunner } = await import("./start.ts");
     try {
       process.exitCode = await startRunner(config, { drain: opts.drain === true });
@@ -90,7 +92,7 @@ export function buildProgram(): Command {
 
   withConfigOptions(program.command("status").description("what this runner holds and its link state").option("--json", "print JSON")).action(
     async (opts: Record<string, unknown>) => {
-      const config = configOrExit(opts);
+      const config = await configOrExit(opts);
       const { formatStatus, readStatus } = await import("./status.ts");
       const status = readStatus(config);
       process.stdout.write(`${opts.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
@@ -99,7 +101,7 @@ export function buildProgram(): Command {
 
   withConfigOptions(program.command("doctor").description("check Docker, the worker image and the allowed images, the edge and the model key")).action(
     async (opts: Record<string, unknown>) => {
-      const config = configOrExit(opts);
+      const config = await configOrExit(opts);
       const [{ formatChecks, runDoctor }, { default: Docker }, { DockerSandbox }] = await Promise.all([import("./doctor.ts"), import("dockerode"), import("../sandbox/index.ts")]);
       const docker = new Docker();
       const sandbox = new DockerSandbox({ docker, image: config.workerImage, runnerID: `${config.runnerID ?? "runner"}-doctor`, agentDir: join(config.home, "agent") });
@@ -112,7 +114,7 @@ export function buildProgram(): Command {
   withConfigOptions(cache.command("ls").description("list the cached setups, most recently used first").option("--json", "print JSON"), ["home", "cacheMaxMB"]).action(
     async (opts: Record<string, unknown>) => {
       const { cacheOf, formatCacheEntries } = await import("./cache.ts");
-      const entries = await cacheOf(configOrExit(opts)).list();
+      const entries = await cacheOf(await configOrExit(opts)).list();
       process.stdout.write(`${opts.json ? JSON.stringify(entries, null, 2) : formatCacheEntries(entries)}\n`);
     },
   );
@@ -120,7 +122,7 @@ export function buildProgram(): Command {
     cache.command("prune").description("remove the least recently used setups until the cache fits its bound").option("--max-mb <mb>", "the bound to prune to (default: cacheMaxMB)"),
     ["home", "cacheMaxMB"],
   ).action(async (opts: Record<string, unknown>) => {
-    const config = configOrExit(opts);
+    const config = await configOrExit(opts);
     const maxMB = opts.maxMb === undefined ? config.cacheMaxMB : Number(opts.maxMb);
     if (!Number.isFinite(maxMB) || maxMB < 0) {
       process.stderr.write("tether-runner: --max-mb is a number of MB, 0 or more\n");
