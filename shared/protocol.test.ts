@@ -127,6 +127,15 @@ describe("parseFrame", () => {
     expect(code('{"v":2,"type":"cancel"}')).toBe("unsupported_version");
     expect(code(`{"type":"message","text":"${"x".repeat(2000)}"}`)).toBe("payload_too_large");
   });
+
+  it("bounds a text frame by its UTF-8 bytes, not its characters", () => {
+    // 300 three-byte characters and 28 one-byte ones: 328 characters, 928 bytes.
+    const text = `{"type":"message","text":"${"€".repeat(300)}"}`;
+    const refused = parseFrame(ViewerToEdge, text, 927);
+    expect(refused).toMatchObject({ ok: false, error: { code: "payload_too_large", message: "frame of 928 bytes is over the 927 byte limit" } });
+    expect(parseFrame(ViewerToEdge, text, 928).ok).toBe(true);
+    expect(parseFrame(ViewerToEdge, new TextEncoder().encode(text), 927).ok).toBe(false);
+  });
 });
 
 describe("RunnerToEdgeControl", () => {

@@ -83,11 +83,19 @@ export type EdgeToViewer = z.infer<typeof EdgeToViewer>;
 export const HeldTask = z.object({ taskID, epoch });
 export type HeldTask = z.infer<typeof HeldTask>;
 
+/**
+ * A union of event bodies with an envelope's fields added to each variant. Not an intersection
+ * of envelope and union: zod parses an intersection twice and merges the two results, most
+ * of a frame's parse at a human pace, when the code is cold (workerd allows zod no generated
+ * code, and the runner runs without the optimizing compiler).
+ */
+function enveloped<T, E extends z.ZodRawShape>(union: z.ZodType<T> & { options: readonly z.ZodObject[] }, envelope: E) {
+  const variants = union.options.map((body): z.ZodObject => body.extend(envelope)) as [z.ZodObject, ...z.ZodObject[]];
+  return z.discriminatedUnion("type", variants) as unknown as z.ZodType<z.output<z.ZodObject<E>> & T>;
+}
+
 /** One event as the runner sends it: its own counter, when it happened, and the body. */
-export const RunnerEvent = z.intersection(
-  z.object({ rseq: z.number().int().positive(), ts: z.string().max(40) }),
-  RunnerEventBody,
-);
+export const RunnerEvent = enveloped(RunnerEventBody, { rseq: z.number().int().positive(), ts: z.string().max(40) });
 export type RunnerEvent = z.infer<typeof RunnerEvent>;
 
 /** The control socket, runner to Account. */
@@ -213,7 +221,7 @@ export const RunnerToWorker = z.discriminatedUnion("type", [
 export type RunnerToWorker = z.input<typeof RunnerToWorker>;
 
 /** One stdout line of the worker: an agent event with the worker's own sequence number. */
-export const WorkerToRunner = z.intersection(z.object({ v, wseq: z.number().int().positive() }), AgentEventBody);
+export const WorkerToRunner = enveloped(AgentEventBody, { v, wseq: z.number().int().positive() });
 export type WorkerToRunner = z.infer<typeof WorkerToRunner>;
 
 // ── parsing ──────────────────────────────────────────────────────────────────
@@ -226,8 +234,9 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorFrame 
  */
 export function parseFrame<S extends z.ZodType>(schema: S, raw: string | ArrayBuffer | Uint8Array, maxBytes: number): Parsed<z.infer<S>> {
   const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
-  const bytes = typeof raw === "string" ? new TextEncoder().encode(raw).byteLength : raw.byteLength;
-  if (bytes > maxBytes) {
+  // A string is measured only when it could be over: UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const bytes = typeof raw !== "string" ? raw.byteLength : raw.length * 3 > maxBytes ? new TextEncoder().encode(raw).byteLength : null;
+  if (bytes !== null && bytes > maxBytes) {
     return { ok: false, error: errorFrameOf(ErrorCode.PayloadTooLarge, `frame of ${bytes} bytes is over the ${maxBytes} byte limit`) };
   }
   let json: unknown;
