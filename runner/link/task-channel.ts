@@ -228,6 +228,7 @@ export class TaskChannel implements DataChannel {
 
 /** Splits a batch so that no frame's events exceed the frame budget (one event always fits: its data is bounded). */
 export function splitBySize(events: RunnerEvent[], budget = FRAME_BUDGET): RunnerEvent[][] {
+  if (events.length === 1) return [events];
   const frames: RunnerEvent[][] = [];
   let current: RunnerEvent[] = [];
   let size = 0;

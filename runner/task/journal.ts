@@ -203,8 +203,11 @@ export class Journal {
 
   /** Unacked events of a task's epoch after `afterRseq`, oldest first. */
   unacked(taskID: string, epoch: number, afterRseq: number, limit: number): RunnerEvent[] {
-    const rows = this.sql("SELECT event FROM outbox WHERE taskID = ? AND epoch = ? AND rseq > ? ORDER BY rseq LIMIT ?")
-      .all(taskID, epoch, afterRseq, limit) as { event: string }[];
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`journal: unacked limit ${limit} is not a positive integer`);
+    // The limit is written into the SQL: SQLite (as better-sqlite3 builds it) prepares a
+    // statement again at each run when its LIMIT is a bound parameter.
+    const rows = this.sql(`SELECT event FROM outbox WHERE taskID = ? AND epoch = ? AND rseq > ? ORDER BY rseq LIMIT ${limit}`)
+      .all(taskID, epoch, afterRseq) as { event: string }[];
     return rows.map((r) => JSON.parse(r.event) as RunnerEvent);
   }
 

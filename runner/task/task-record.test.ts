@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { assignmentOf } from "../testing/fixtures.ts";
 import { Journal } from "./journal.ts";
-import { TaskRecord } from "./task-record.ts";
+import { RECENT_EVENTS, TaskRecord } from "./task-record.ts";
 
 describe("TaskRecord", () => {
   it("writes every change through to the journal and keeps the counters the journal moves", () => {
@@ -21,5 +21,26 @@ describe("TaskRecord", () => {
     record.remove();
     expect(journal.task("t1")).toBeUndefined();
     expect(journal.pendingCount).toBe(0);
+  });
+
+  it("answers unacked events as the journal does, from memory for the latest ones", () => {
+    const journal = new Journal(":memory:");
+    const record = new TaskRecord(journal, journal.addTask(assignmentOf("t1", 2), "/w"));
+    const text = (i: number) => ({ type: "agent.text" as const, data: { turn: 0, text: String(i) } });
+    const total = RECENT_EVENTS + 40;
+    for (let i = 1; i <= total; i += 2) record.append([text(i), text(i + 1)], { wseq: i + 1 });
+    record.ack(10);
+    const fromJournal = (after: number, limit: number) => journal.unacked("t1", 2, after, limit);
+    for (const after of [0, 5, 10, 11, total - RECENT_EVENTS - 1, total - RECENT_EVENTS, total - 2, total - 1, total, total + 3]) {
+      for (const limit of [1, 3, 500]) expect(record.unacked(after, limit), `after ${after}, limit ${limit}`).toEqual(fromJournal(after, limit));
+    }
+
+    const read = vi.spyOn(journal, "unacked");
+    record.append([text(total + 1)], {});
+    expect(record.unacked(total, 100).map((e) => e.rseq)).toEqual([total + 1]);
+    expect(read).not.toHaveBeenCalled();
+    record.ack(total + 1);
+    expect(record.unacked(total, 100)).toEqual([]);
+    expect(read).toHaveBeenCalledTimes(1);
   });
 });

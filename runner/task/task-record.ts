@@ -7,6 +7,10 @@
  * On a full disk (`JournalSpace`) a change still holds in memory and its write waits for room:
  * the row is then written whole from memory, an ack up to the highest `rseq` acked, a removal
  * after both. An append throws; the outbox holds its events.
+ *
+ * The last events appended and not yet acked stay in memory too (a bounded tail), so the data
+ * channel, which reads what to send from the outbox, takes a live event from there rather
+ * than reading back the row it just wrote; anything older comes from the journal.
  */
 import type { RunnerEventBody } from "../../shared/events.ts";
 import type { RunnerEvent } from "../../shared/protocol.ts";
@@ -16,8 +20,13 @@ import type { JournalSpace } from "./journal-space.ts";
 
 export type TaskOutcome = NonNullable<TaskMeta["outcome"]>;
 
+/** Events kept in memory after their append, at most: the live path sends one or a few at a time. */
+export const RECENT_EVENTS = 64;
+
 export class TaskRecord {
   private readonly row: TaskRow;
+  /** The latest appended events not yet acked, consecutive `rseq`s, oldest first. */
+  private recent: RunnerEvent[] = [];
 
   constructor(
     private readonly journal: Journal,
@@ -74,15 +83,23 @@ export class TaskRecord {
       this.row.finalRseq = last.rseq;
       this.row.status = "finished";
     }
+    this.recent.push(...events);
+    if (this.recent.length > RECENT_EVENTS) this.recent = this.recent.slice(-RECENT_EVENTS);
     return events;
   }
 
+  /** Unacked events after `afterRseq`, oldest first: none past the last append, from memory when the tail holds the first. */
   unacked(afterRseq: number, limit: number): RunnerEvent[] {
+    if (afterRseq >= this.row.nextRseq - 1) return [];
+    const first = this.recent[0]?.rseq;
+    if (first !== undefined && afterRseq >= first - 1) return this.recent.slice(afterRseq + 1 - first, afterRseq + 1 - first + limit);
     return this.journal.unacked(this.row.taskID, this.row.epoch, afterRseq, limit);
   }
 
   /** Drops acked events from the outbox; how many left (0 while the write waits for room). */
   ack(rseq: number): number {
+    const keep = this.recent.findIndex((e) => e.rseq > rseq);
+    this.recent = keep === -1 ? [] : this.recent.slice(keep);
     let n = 0;
     this.write(`ack:${this.row.taskID}`, () => (n = this.journal.ack(this.row.taskID, this.row.epoch, rseq)));
     return n;
