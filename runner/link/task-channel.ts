@@ -5,13 +5,14 @@
  *   runner: events { epoch, events[rseq…] }        edge: ack { rseq }  (cumulative, after the write)
  *                                                  edge: command { command }
  *
- * Events are read from the task's `Outbox` (the journal), never from memory: after `attached` (first
- * connection or any reconnect) everything after `ackedRseq` is sent again, then new events
- * as `notify` reports them, and split so a frame stays under the edge's frame limit. An
- * event that finds no frame in flight goes at once; events that come while a frame waits
- * for its ack gather into the next frame, sent on that ack, at `batchMaxEvents`, or after
- * `batchMaxMs` (Nagle's rule: a lone event never waits, a stream still batches). An ack
- * drops events from the outbox. A frame the runner cannot parse is logged and ignored.
+ * Events are read from the task's `Outbox`, which holds journaled events only (the channel keeps
+ * no copy): after `attached` (first connection or any reconnect) everything after `ackedRseq`
+ * is sent again, then new events as `notify` reports them, and split so a frame stays under
+ * the edge's frame limit. An event that finds no frame in flight goes at once; events that
+ * come while a frame waits for its ack gather into the next frame, sent on that ack, at
+ * `batchMaxEvents`, or after `batchMaxMs` (Nagle's rule: a lone event never waits, a stream
+ * still batches). An ack drops events from the outbox. A frame the runner cannot parse is
+ * logged and ignored.
  *
  * `rate_limited` means the edge dropped a frame of this socket (rate-pause.ts): sending
  * pauses, then goes on from the last ack (or says attach again, if no `attached` came), so
