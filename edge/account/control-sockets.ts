@@ -26,7 +26,7 @@ import {
 } from "../../shared/index.ts";
 import { errorResponse } from "../http-error.ts";
 import { SocketRates } from "../rate-limit.ts";
-import { lastSeenDue, latestSeen } from "./last-seen.ts";
+import { lastSeenDue, latestSeen, seenMs } from "./last-seen.ts";
 import type { TaskQueue } from "./queue.ts";
 import type { AccountStore, RunnerRow } from "./store.ts";
 
@@ -138,9 +138,7 @@ export class ControlSockets {
    * peer vanished can look open for minutes; its missing heartbeats tell.
    */
   isLive(r: RunnerRow): boolean {
-    const lastSeenAt = this.fresh(r).lastSeenAt;
-    const seen = lastSeenAt === null ? 0 : Date.parse(lastSeenAt);
-    return this.sockets(r.id).length > 0 && Date.now() - seen <= SILENT_SECONDS * 1000;
+    return this.sockets(r.id).length > 0 && Date.now() - seenMs(this.fresh(r).lastSeenAt) <= SILENT_SECONDS * 1000;
   }
 
   /** Online, and has said hello on its control socket without saying it is draining: dispatch may hand it tasks. */
@@ -179,7 +177,7 @@ export class ControlSockets {
   private storeSeen(ws: WebSocket): void {
     const att = ws.deserializeAttachment() as ControlAttachment | null;
     const stored = att ? this.store.getRunner(att.runnerID) : null;
-    if (!att || !stored || att.seenAt <= (stored.lastSeenAt === null ? 0 : Date.parse(stored.lastSeenAt))) return;
+    if (!att || !stored || att.seenAt <= seenMs(stored.lastSeenAt)) return;
     this.store.touchRunner(att.runnerID, new Date(att.seenAt).toISOString());
   }
 

@@ -11,13 +11,18 @@
 /** How stale the stored last-seen of a connected runner may grow before a sign of life writes it. */
 export const LAST_SEEN_WRITE_SECONDS = 5 * 60;
 
+/** A stored last-seen (ISO time) in ms; 0 when there is none. */
+export function seenMs(stored: string | null): number {
+  return stored === null ? 0 : Date.parse(stored);
+}
+
 /** The later of the stored last-seen (ISO time) and the sockets' (ms), as ISO time; null when there is none. */
 export function latestSeen(stored: string | null, sockets: number[]): string | null {
-  const ms = Math.max(stored === null ? 0 : Date.parse(stored), ...sockets);
+  const ms = Math.max(seenMs(stored), ...sockets);
   return ms > 0 ? new Date(ms).toISOString() : null;
 }
 
-/** Whether a sign of life at `now` (ms) writes the stored last-seen. */
+/** Whether a sign of life at `now` (ms) writes the stored last-seen (always when none is stored). */
 export function lastSeenDue(stored: string | null, now: number): boolean {
-  return stored === null || now - Date.parse(stored) >= LAST_SEEN_WRITE_SECONDS * 1000;
+  return now - seenMs(stored) >= LAST_SEEN_WRITE_SECONDS * 1000;
 }
