@@ -2,7 +2,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { BudgetRaisedData } from "../../shared/budget.ts";
 import { BUDGET_LIMITS } from "../../shared/task-helpers.ts";
-import type { FeedItem } from "../../shared/client/light.ts";
+import type { FeedItem, ToolOutput } from "../../shared/client/light.ts";
 import { AnsiText } from "./ansi-text.tsx";
 import { ApprovalLine } from "./approval-card.tsx";
 import { clock, formatTokens, STATUS_LABEL } from "./format.tsx";
@@ -153,18 +153,24 @@ function SetupStep({ item }: { item: Extract<FeedItem, { kind: "setup" }> }) {
       </summary>
       <div class="tool-body">
         <p class="hint">from the {item.source === "request" ? "task's script" : item.source === "environment" ? "saved environment" : "repository's .tether/setup.sh"}</p>
-        {item.output.length > 0 && (
-          <pre class="terminal" aria-label="Setup output">
-            {item.droppedChars > 0 && <span class="cut">… {item.droppedChars} earlier characters not shown{"\n"}</span>}
-            {item.output.map((o, i) => (
-              <span key={i} class={o.stream}>
-                <AnsiText text={o.text} />
-              </span>
-            ))}
-          </pre>
-        )}
+        <Terminal label="Setup output" output={item.output} droppedChars={item.droppedChars} />
       </div>
     </details>
+  );
+}
+
+/** A command's output as a terminal shows it (colours kept), saying how much of its start was cut. */
+function Terminal({ label, output, droppedChars }: { label: string; output: ToolOutput[]; droppedChars: number }) {
+  if (output.length === 0) return null;
+  return (
+    <pre class="terminal" aria-label={label}>
+      {droppedChars > 0 && <span class="cut">… {droppedChars} earlier characters not shown{"\n"}</span>}
+      {output.map((o, i) => (
+        <span key={i} class={o.stream}>
+          <AnsiText text={o.text} />
+        </span>
+      ))}
+    </pre>
   );
 }
 
@@ -243,16 +249,7 @@ function ToolCall({ item }: { item: Extract<FeedItem, { kind: "tool" }> }) {
             ))}
           </dl>
         )}
-        {item.output.length > 0 && (
-          <pre class="terminal" aria-label="Output">
-            {item.droppedChars > 0 && <span class="cut">… {item.droppedChars} earlier characters not shown{"\n"}</span>}
-            {item.output.map((o, i) => (
-              <span key={i} class={o.stream}>
-                <AnsiText text={o.text} />
-              </span>
-            ))}
-          </pre>
-        )}
+        <Terminal label="Output" output={item.output} droppedChars={item.droppedChars} />
         {item.summary && <p class="tool-summary">{item.summary}</p>}
       </div>
     </details>
