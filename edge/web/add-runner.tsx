@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { RegistrationTokenResponse } from "../../shared/api.ts";
 import { QRCode } from "./qr-code.tsx";
-import { Link } from "./router.tsx";
+import { BackLink, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
@@ -43,9 +43,7 @@ export function AddRunner() {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/runners" class="back" aria-label="Back to runners">
-          ‹ Runners
-        </Link>
+        <BackLink href="/runners" screen="Runners" />
         <h1>Add a runner</h1>
       </header>
       {error && (

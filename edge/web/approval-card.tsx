@@ -8,6 +8,7 @@ import { useState } from "preact/hooks";
 import type { FeedItem } from "../../shared/client/index.ts";
 import type { ApprovalDecision } from "../../shared/approvals.ts";
 import { approvalPrefix } from "../../shared/approval-rules.ts";
+import { ErrorLine } from "./form-field.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
@@ -58,11 +59,7 @@ export function ApprovalCard({ taskID, item }: { taskID: string; item: ApprovalI
           <code>{item.subject}</code>
         </pre>
       )}
-      {error && (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
       <div class="row wrap approval-actions">
         {item.about === "plan" ? (
           editing ? (

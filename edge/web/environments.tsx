@@ -10,7 +10,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { z } from "zod";
 import { type Environment, EnvironmentRequest } from "../../shared/environment.ts";
 import { formFields } from "./form-field.tsx";
-import { Link, navigate } from "./router.tsx";
+import { BackLink, Link, navigate } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
@@ -98,9 +98,7 @@ export function Environments() {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/settings" class="back" aria-label="Back to settings">
-          ‹ Settings
-        </Link>
+        <BackLink href="/settings" screen="Settings" />
         <div class="row between">
           <h1>Environments</h1>
           <Link href="/environments/new" class="button primary">
@@ -240,9 +238,7 @@ export function EnvironmentEditor({ id }: { id?: string }) {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/environments" class="back" aria-label="Back to environments">
-          ‹ Environments
-        </Link>
+        <BackLink href="/environments" screen="Environments" />
         <h1>{title}</h1>
       </header>
       {!loaded && !formError && <p class="muted center">Loading…</p>}

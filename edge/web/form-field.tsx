@@ -2,6 +2,7 @@
  * A form's labelled fields: each with its hint and its error under it, wired for screen
  * readers (`aria-invalid`, `aria-describedby`). The forms (new task, environments) keep
  * their own values and errors and render each field through the function this returns.
+ * Beside them, the line that says why an action failed.
  */
 import type { JSX } from "preact";
 
@@ -30,5 +31,15 @@ export function formFields<N extends string>(values: Record<N, string>, errors: 
         </p>
       )}
     </div>
+  );
+}
+
+/** Why an action failed, read out at once by screen readers; nothing when it did not. */
+export function ErrorLine({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <p class="field-error" role="alert">
+      {error}
+    </p>
   );
 }

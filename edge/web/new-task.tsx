@@ -9,7 +9,7 @@ import type { z } from "zod";
 import type { Environment } from "../../shared/environment.ts";
 import { CreateTaskRequest } from "../../shared/task.ts";
 import { formFields } from "./form-field.tsx";
-import { navigate, Link } from "./router.tsx";
+import { BackLink, navigate } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 
@@ -131,9 +131,7 @@ export function NewTask() {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/" class="back" aria-label="Back to tasks">
-          ‹ Tasks
-        </Link>
+        <BackLink href="/" screen="Tasks" />
         <h1>New task</h1>
       </header>
       <form class="stack card" onSubmit={submit} noValidate aria-describedby={formError ? "form-error" : undefined}>

@@ -45,3 +45,12 @@ export function Link({ href, onClick, ...rest }: LinkProps) {
     />
   );
 }
+
+/** The link at the top of a screen back to the one it was opened from, named `screen`. */
+export function BackLink({ href, screen }: { href: string; screen: string }) {
+  return (
+    <Link href={href} class="back" aria-label={`Back to ${screen.toLowerCase()}`}>
+      ‹ {screen}
+    </Link>
+  );
+}

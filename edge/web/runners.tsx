@@ -4,10 +4,12 @@
  */
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { RunnerInfo } from "../../shared/api.ts";
+import { ErrorLine } from "./form-field.tsx";
 import { timeAgo } from "./format.tsx";
-import { Link } from "./router.tsx";
+import { BackLink, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
+import { usePoll } from "./use-poll.tsx";
 
 const POLL_MS = 5000;
 
@@ -24,18 +26,8 @@ export function useRunners(): { runners: RunnerInfo[] | null; error: string | nu
       setError(messageOf(err));
     }
   }, [client]);
-  useEffect(() => {
-    void refresh();
-    const tick = () => {
-      if (document.visibilityState === "visible") void refresh();
-    };
-    const timer = setInterval(tick, POLL_MS);
-    document.addEventListener("visibilitychange", tick);
-    return () => {
-      clearInterval(timer);
-      document.removeEventListener("visibilitychange", tick);
-    };
-  }, [refresh]);
+  useEffect(() => void refresh(), [refresh]);
+  usePoll(refresh, POLL_MS);
   return { runners, error, refresh };
 }
 
@@ -45,9 +37,7 @@ export function Runners() {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/" class="back" aria-label="Back to tasks">
-          ‹ Tasks
-        </Link>
+        <BackLink href="/" screen="Tasks" />
         <div class="row between">
           <h1>Runners</h1>
           <Link href="/runners/new" class="button primary">
@@ -157,11 +147,7 @@ function RunnerCard({ runner, now, onChanged }: { runner: RunnerInfo; now: numbe
           </button>
         </div>
       )}
-      {error && (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </article>
   );
 }

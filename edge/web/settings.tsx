@@ -1,7 +1,7 @@
 /** Settings: who is signed in, the runners, the saved environments, opening the app on a phone, and signing out (confirmed). */
 import { useState } from "preact/hooks";
 import { PhoneLinkButton } from "./phone-link.tsx";
-import { Link } from "./router.tsx";
+import { BackLink, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 
 export function Settings() {
@@ -10,9 +10,7 @@ export function Settings() {
   return (
     <main id="main" class="page">
       <header class="page-head">
-        <Link href="/" class="back" aria-label="Back to tasks">
-          ‹ Tasks
-        </Link>
+        <BackLink href="/" screen="Tasks" />
         <h1>Settings</h1>
       </header>
       <div class="stack">

@@ -10,6 +10,7 @@ import { useRunners } from "./runners.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 import { StatusPill } from "./status-pill.tsx";
+import { usePoll } from "./use-poll.tsx";
 
 const POLL_MS = 4000;
 const PAGE = 30;
@@ -62,17 +63,7 @@ export function TaskList() {
     return () => clearTimeout(t);
   }, [q, status]);
 
-  useEffect(() => {
-    const tick = () => {
-      if (document.visibilityState === "visible") void refresh();
-    };
-    const timer = setInterval(tick, POLL_MS);
-    document.addEventListener("visibilitychange", tick);
-    return () => {
-      clearInterval(timer);
-      document.removeEventListener("visibilitychange", tick);
-    };
-  }, [refresh]);
+  usePoll(refresh, POLL_MS);
 
   async function loadMore() {
     if (!cursor) return;

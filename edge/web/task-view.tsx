@@ -11,8 +11,9 @@ import { ActivityFeed } from "./activity-feed.tsx";
 import { ApprovalCard, type ApprovalItem } from "./approval-card.tsx";
 import { ConnectionBadge } from "./connection-badge.tsx";
 import { lazyScreen } from "./lazy-screen.tsx";
+import { ErrorLine } from "./form-field.tsx";
 import { formatCost, formatTokens, repoName } from "./format.tsx";
-import { Link } from "./router.tsx";
+import { BackLink, Link } from "./router.tsx";
 import { useSession } from "./session.tsx";
 import { messageOf } from "./sign-in.tsx";
 import { StatusPill } from "./status-pill.tsx";
@@ -61,9 +62,7 @@ export function TaskView({ taskID, tab }: { taskID: string; tab: "activity" | "d
   return (
     <main id="main" class="page task-page">
       <div class="task-bar">
-        <Link href="/" class="back" aria-label="Back to tasks">
-          ‹ Tasks
-        </Link>
+        <BackLink href="/" screen="Tasks" />
         {status && <StatusPill status={status} />}
         {usage && <span class="bar-cost" aria-label="Cost">{formatCost(usage.costUSD)}</span>}
         <span class="spacer" />
@@ -188,11 +187,7 @@ function FollowUp({ taskID, status }: { taskID: string; status: string }) {
 
   return (
     <form class={`composer${open ? " open" : ""}`} onSubmit={send} aria-label="Follow-up">
-      {error && (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
       <label for="follow-up" class="sr-only">
         Follow-up message
       </label>
@@ -239,11 +234,7 @@ function FinishTask({ taskID, status }: { taskID: string; status: string }) {
       <button type="button" class="button ghost" disabled={asked} onClick={() => void finish()}>
         {asked ? "Finishing…" : status === "waiting" ? "Finish: make the diff" : "Finish after this turn"}
       </button>
-      {error && (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </>
   );
 }
@@ -286,11 +277,7 @@ function CancelTask({ taskID }: { taskID: string }) {
           Yes, cancel
         </button>
       </div>
-      {error && (
-        <p class="field-error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine error={error} />
     </div>
   );
 }
