@@ -19,6 +19,9 @@
  * until then; on an idle virtual disk that flush takes milliseconds. The pipeline runs with
  * the edge's state on tmpfs (`/dev/shm`) when the machine has it.
  *
+ * The machine's floor for the pipeline's shape: a line passed through as many processes as the
+ * pipeline wakes on its way (Node relays on pipes that do nothing else), at the same paces.
+ *
  *   npx tsx bench/event-latency.ts
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -55,6 +58,14 @@ const PIPELINE: { gapMs: number; deflate: boolean }[] = [
   { gapMs: 20, deflate: true },
 ];
 const STAMP_IMAGE = "tether-bench-stamp:local";
+
+/**
+ * The processes an event wakes between the worker's write and the viewer's read: containerd-shim,
+ * dockerd, the runner, `wrangler dev`'s proxy, workerd, the proxy again, the viewer.
+ */
+const PIPELINE_WAKES = 7;
+/** A process that passes on what it reads, at once. */
+const RELAY = `process.stdin.on("data", (d) => process.stdout.write(d));`;
 
 /** The stand-in worker: on `start`, STAMPS agent.text events stamped at the moment of writing, the pace in ms being the prompt, then turn.end. */
 const STAMP_WORKER = String.raw`
@@ -103,6 +114,13 @@ export interface FsyncCount {
   meanMs: number;
 }
 
+export interface RelayFloor {
+  /** Processes woken per line: the relays and the reader. */
+  wakes: number;
+  gapMs: number;
+  latency: Summary;
+}
+
 export interface EventLatencyResult {
   /** Where the pipeline's edge kept its state. */
   pipelineState: "tmpfs" | "disk";
@@ -114,6 +132,8 @@ export interface EventLatencyResult {
   wsEcho: Summary;
   /** The same echo, one round trip every `gapMs`. */
   wsEchoPaced: { gapMs: number; latency: Summary }[];
+  /** A line through `PIPELINE_WAKES` processes that do nothing else, at each pace. */
+  floor: RelayFloor[];
   load: number[];
 }
 
@@ -308,6 +328,45 @@ async function wsEcho(samples = 2000, gapMs = 0): Promise<Summary> {
   return summarize(times);
 }
 
+/**
+ * A line stamped in this process, passed through `wakes - 1` relay processes on pipes and read
+ * back here, one every `gapMs`: what waking that many processes costs on this machine, with no
+ * parse, no journal, no SQLite and no container.
+ */
+async function relayFloor(wakes: number, gapMs: number, samples = STAMPS): Promise<RelayFloor> {
+  const relays = Array.from({ length: wakes - 1 }, () => spawn(process.execPath, ["-e", RELAY], { stdio: ["pipe", "pipe", "inherit"] }));
+  relays.slice(1).forEach((relay, i) => relays[i]!.stdout.pipe(relay.stdin));
+  const times: number[] = [];
+  let partial = "";
+  relays.at(-1)!.stdout.on("data", (chunk: Buffer) => {
+    const at = performance.now();
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) times.push(at - Number(line));
+  });
+  const arrived = async (n: number) => {
+    const deadline = Date.now() + 30_000;
+    while (times.length < n) {
+      if (Date.now() > deadline) throw new Error(`relay floor: ${times.length} of ${n} lines came back`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    // Every relay has started once the first line is back.
+    relays[0]!.stdin.write(`${performance.now()}\n`);
+    await arrived(1);
+    for (let i = 0; i < samples; i++) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      relays[0]!.stdin.write(`${performance.now()}\n`);
+    }
+    await arrived(samples + 1);
+    // Left out: the first line, and the next 20 as in the pipeline's runs.
+    return { wakes, gapMs, latency: summarize(times.slice(21)) };
+  } finally {
+    for (const relay of relays) relay.kill();
+  }
+}
+
 export async function benchEventLatency(): Promise<EventLatencyResult> {
   buildStampImage();
   // The runner as it ships: the bundle, not the sources through tsx.
@@ -336,7 +395,9 @@ export async function benchEventLatency(): Promise<EventLatencyResult> {
     }
     const wsEchoPaced = [];
     for (const gapMs of [20, 3]) wsEchoPaced.push({ gapMs, latency: await wsEcho(STAMPS - 20, gapMs) });
-    return { pipelineState: tmpfs ? "tmpfs" : "disk", pipeline, edgeOnly, fsyncs: fsyncs.length > 0 ? fsyncs : null, wsEcho: await wsEcho(), wsEchoPaced, load: loadavg() };
+    const floor: RelayFloor[] = [];
+    for (const gapMs of [20, 3]) floor.push(await relayFloor(PIPELINE_WAKES, gapMs));
+    return { pipelineState: tmpfs ? "tmpfs" : "disk", pipeline, edgeOnly, fsyncs: fsyncs.length > 0 ? fsyncs : null, wsEcho: await wsEcho(), wsEchoPaced, floor, load: loadavg() };
   } finally {
     if (stateBefore === undefined) delete process.env.TETHER_EDGE_STATE_ROOT;
     else process.env.TETHER_EDGE_STATE_ROOT = stateBefore;
@@ -367,7 +428,11 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
   const echoes = [
     `| plain \`ws\` echo round trip, loopback, back to back | ${ms(r.wsEcho.median)} | ${ms(r.wsEcho.p99)} | ${ms(r.wsEcho.max)} | ${r.wsEcho.n} | | | |`,
     ...r.wsEchoPaced.map((e) => `| plain \`ws\` echo round trip, loopback, one every ${e.gapMs} ms | ${ms(e.latency.median)} | ${ms(e.latency.p99)} | ${ms(e.latency.max)} | ${e.latency.n} | | | |`),
+    ...r.floor.map(
+      (f) => `| the machine's floor: a line through ${f.wakes - 1} relay processes on pipes to a reader (${f.wakes} processes woken, as in the pipeline), no other work, one every ${f.gapMs} ms | ${ms(f.latency.median)} | ${ms(f.latency.p99)} | ${ms(f.latency.max)} | ${f.latency.n} | | | |`,
+    ),
   ];
+  const floorAt = (gapMs: number) => r.floor.find((f) => f.gapMs === gapMs)!.latency;
   const fsyncs =
     r.fsyncs === null
       ? "strace is not installed here (or may not attach), so the fsyncs were not counted."
@@ -396,6 +461,8 @@ export function eventLatencyMarkdown(r: EventLatencyResult): string {
     ...echoes,
     "",
     `Where the time goes at a human pace (p50 differences at 20 ms between rows above): \`wrangler dev\`'s proxy adds ${diff(share("wrangler dev", "tmpfs")?.latency, share("miniflare", "tmpfs")?.latency)} to the edge's share; a viewer that offers permessage-deflate adds ${diff(run(true)?.latency, run(false)?.latency)} (workerd deflates each frame, Node's ws inflates it on its thread pool). The runner's sockets do not offer it: with it, ws deflates every frame and inflates every ack on its thread pool, since workerd keeps the compression context and ws then compresses frames of any size. The edge commits each event in one SQLite transaction and the output gate holds the ack and the viewers' frames until it is durable; workerd's local SQLite fsyncs its WAL at every commit: ${fsyncs} The edge's share with its state on disk rather than tmpfs differs by ${diff(share("wrangler dev", "disk")?.latency, share("wrangler dev", "tmpfs")?.latency)}; on Cloudflare a commit is confirmed by replication, not by a local fsync. What is left is the work of each process on the way (the Docker engine's attach stream, the runner's parse, journal and send, workerd's transaction and fan-out, the viewer's parse) and each one waking from idle: a \`ws\` echo round trip within one process takes ${ms(echoAt(20))} at this pace against ${ms(r.wsEcho.median)} back to back. With the runner's defaults at 20 ms, ${ms(at20.toRunner.median)} of the p50 is worker → runner and ${ms(at20.fromRunner.median)} runner → viewer.`,
+    "",
+    `The floor: an event wakes ${PIPELINE_WAKES} processes in turn (containerd-shim, dockerd, the runner, \`wrangler dev\`'s proxy, workerd, the proxy again, the viewer). Waking as many processes that do nothing but pass a line on takes p50 ${ms(floorAt(20).median)} (p99 ${ms(floorAt(20).p99)}) at an event every 20 ms and ${ms(floorAt(3).median)} at 3 ms on this machine. At 20 ms that leaves ${ms(Math.max(0, 2 - floorAt(20).median))} of the 2 ms aim for the work itself: the runner's parse, journal and send, and workerd's check, transaction and fan-out.`,
     "",
     `Against the aims (runner defaults, viewer without deflate, edge state on ${r.pipelineState}): ${aims}.`,
     "",

@@ -81,6 +81,7 @@ const aimDispatch = DISPATCH_AIM_RATIO * dispatch.rawDocker.median;
 const batched = aimRun(latency, 20);
 const quick = aimRun(latency, 3);
 const echo20 = latency.wsEchoPaced.find((e) => e.gapMs === 20)?.latency.median ?? latency.wsEcho.median;
+const floor20 = latency.floor.find((f) => f.gapMs === 20)!;
 const results = [
   "# Benchmarks",
   "",
@@ -93,8 +94,8 @@ const results = [
   "| what | aim | measured |",
   "|---|---|---|",
   `| dispatch with the pool: \`POST /v1/tasks\` → first worker event (median) | ≤ ${DISPATCH_AIM_RATIO.toFixed(1)} × raw docker = ${Math.round(aimDispatch)} ms | ${Math.round(dispatch.pooled.toFirstEvent.median)} ms, ${(dispatch.pooled.toFirstEvent.median / dispatch.rawDocker.median).toFixed(2)} × (p90 ${Math.round(dispatch.pooled.toFirstEvent.p90)} ms; raw docker ${Math.round(dispatch.rawDocker.median)} ms; without the pool ${Math.round(dispatch.unpooled.toFirstEvent.median)} ms) ${dispatch.pooled.toFirstEvent.median <= aimDispatch ? "✓" : "✗"} |`,
-  `| event latency p50, runner defaults, an event every 20 ms (edge state on ${latency.pipelineState}, viewer without deflate) | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms (${(batched.latency.median / echo20).toFixed(0)} × a ws echo at that pace) ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
-  `| event latency p99, runner defaults, an event every 20 ms | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
+  `| event latency p50, runner defaults, an event every 20 ms (edge state on ${latency.pipelineState}, viewer without deflate) | ≤ 2 ms | ${batched.latency.median.toFixed(2)} ms (${(batched.latency.median / echo20).toFixed(0)} × a ws echo at that pace; waking the pipeline's ${floor20.wakes} processes with no work: ${floor20.latency.median.toFixed(2)} ms) ${batched.latency.median <= 2 ? "✓" : "✗"} |`,
+  `| event latency p99, runner defaults, an event every 20 ms | ≤ 10 ms | ${batched.latency.p99.toFixed(2)} ms (with no work: ${floor20.latency.p99.toFixed(2)} ms) ${batched.latency.p99 <= 10 ? "✓" : "✗"} |`,
   `| event latency p50 / p99, runner defaults, an event every 3 ms | ≤ 2 ms / ≤ 10 ms | ${quick.latency.median.toFixed(2)} ms ${quick.latency.median <= 2 ? "✓" : "✗"} / ${quick.latency.p99.toFixed(2)} ms ${quick.latency.p99 <= 10 ? "✓" : "✗"} |`,
   `| catch-up: 10,000 missed events at a new viewer socket (median, max) | ≤ ${CATCH_UP_AIM_MS} ms | ${Math.round(catchUp.toLast.median)} ms, ${Math.round(catchUp.toLast.max)} ms ${catchUp.toLast.max <= CATCH_UP_AIM_MS ? "✓" : "✗"} |`,
   `| edge bill of a typical task, beyond included usage | ≤ $${BILL_AIM_USD} | $${bill.cost.total.toFixed(7)} ${bill.cost.total <= BILL_AIM_USD ? "✓" : "✗"} |`,
