@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS } from "./config-keys.ts";
 import { configPath, loadConfig, redactConfig, writeConfigFile } from "./config.ts";
+import { testDir } from "./testing/temp-dir.ts";
 
-const home = () => mkdtempSync(join(tmpdir(), "tether-config-"));
+const home = () => testDir("tether-config-");
 
 describe("loadConfig", () => {
   it("applies defaults when nothing is set", () => {

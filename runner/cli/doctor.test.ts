@@ -1,10 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig, type RunnerConfig } from "../config.ts";
 import { type DockerProbe, formatChecks, runDoctor } from "./doctor.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
+import { testDir } from "../testing/temp-dir.ts";
 
 let edge: FakeEdge;
 let edgeURL: string;
@@ -15,7 +13,7 @@ beforeEach(async () => {
 afterEach(() => edge.close());
 
 function config(flags: Record<string, unknown>): RunnerConfig {
-  const r = loadConfig(flags, { TETHER_RUNNER_HOME: mkdtempSync(join(tmpdir(), "tether-doc-")) });
+  const r = loadConfig(flags, { TETHER_RUNNER_HOME: testDir("tether-doc-") });
   if (!r.ok) throw new Error(r.error.join("; "));
   return r.value;
 }

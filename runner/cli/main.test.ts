@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeDocker } from "../../test/support/docker.ts";
 import { FakeEdge } from "../testing/fake-edge.ts";
 import { CloseCode } from "../../shared/sockets.ts";
+import { testDir } from "../testing/temp-dir.ts";
 
 const BIN = join(import.meta.dirname, "..", "bin", "tether-runner.js");
 let edge: FakeEdge;
@@ -16,7 +16,7 @@ const children: ChildProcess[] = [];
 beforeEach(async () => {
   edge = new FakeEdge();
   edgeURL = await edge.listen();
-  home = mkdtempSync(join(tmpdir(), "tether-cli-"));
+  home = testDir("tether-cli-");
 });
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill("SIGKILL");

@@ -1,15 +1,15 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../config.ts";
 import { Journal } from "../task/index.ts";
 import { formatStatus, readStatus } from "./status.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
+import { testDir } from "../testing/temp-dir.ts";
 
 describe("readStatus", () => {
   it("reports the journal's tasks and the daemon's link state", () => {
-    const home = mkdtempSync(join(tmpdir(), "tether-status-"));
+    const home = testDir("tether-status-");
     const journal = new Journal(join(home, "journal.db"));
     journal.addTask(assignmentOf("t1", 2), "/w");
     journal.update("t1", { status: "running", containerID: "0123456789abcdef" });
@@ -25,7 +25,7 @@ describe("readStatus", () => {
   });
 
   it("says not running when the state file names a dead process or none exists", () => {
-    const home = mkdtempSync(join(tmpdir(), "tether-status-"));
+    const home = testDir("tether-status-");
     const r = loadConfig({}, { TETHER_RUNNER_HOME: home });
     if (!r.ok) throw new Error("config");
     expect(readStatus(r.value)).toMatchObject({ daemon: "not running", link: "none", registered: false, tasks: [] });

@@ -1,10 +1,9 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Assignment } from "../../shared/protocol.ts";
 import { Journal, OutboxFullError } from "./journal.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
+import { testDir } from "../testing/temp-dir.ts";
 
 const text = (t: string) => ({ type: "agent.text" as const, data: { turn: 0, text: t } });
 
@@ -28,7 +27,7 @@ describe("Journal", () => {
   });
 
   it("survives a reopen with tasks, counters and outbox intact (replay after a crash)", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "tether-journal-")), "journal.db");
+    const path = join(testDir("tether-journal-"), "journal.db");
     const j = new Journal(path);
     j.addTask(assignmentOf("t1", 3), "/w/t1");
     j.update("t1", { containerID: "c1", status: "running", lastCommandSeq: 4 });

@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { Sandbox, SandboxSpec, WarmSpec, WarmWorker, WorkerHandle, WorkerSink } from "../ports.ts";
 import { assignmentOf } from "../testing/fixtures.ts";
 import { WorkerPool } from "./worker-pool.ts";
+import { testDir } from "../testing/temp-dir.ts";
 
 const RESOURCES = { memoryMB: 512, cpus: 1, pids: 64 };
 
@@ -47,7 +47,7 @@ class PoolSandbox implements Pick<Sandbox, "kind" | "imageID" | "prestart"> {
 }
 
 function setup(size: number, capacity: number, imageCheckMs?: number) {
-  const home = mkdtempSync(join(tmpdir(), "tether-pool-"));
+  const home = testDir("tether-pool-");
   const sandbox = new PoolSandbox();
   const state = { active: 0 };
   const pool = new WorkerPool({

@@ -4,8 +4,6 @@
  * `journal`), `started()` waits for its welcome; `forgetDaemon()` takes a daemon the test
  * stopped itself off the list.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach } from "vitest";
@@ -15,6 +13,7 @@ import { Journal } from "../task/index.ts";
 import { FakeEdge } from "./fake-edge.ts";
 import { FakeGit, FakeProxy, FakeSandbox } from "./fakes.ts";
 import { assignmentOf } from "./fixtures.ts";
+import { testDir } from "./temp-dir.ts";
 
 const logger = pino({ level: "silent" });
 export let edge: FakeEdge;
@@ -32,7 +31,7 @@ export function useDaemonHarness(): void {
   beforeEach(async () => {
     edge = new FakeEdge();
     edgeURL = await edge.listen();
-    home = mkdtempSync(join(tmpdir(), "tether-daemon-"));
+    home = testDir("tether-daemon-");
     sandbox = new FakeSandbox();
     git = new FakeGit();
     proxy = new FakeProxy(join(home, "proxy"));
